@@ -1,0 +1,58 @@
+/* osrunner: common definitions shared by every public header. */
+#ifndef OSRUNNER_COMMON_H
+#define OSRUNNER_COMMON_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define OSR_EXTERN __attribute__((visibility("default")))
+#else
+#define OSR_EXTERN
+#endif
+
+#define OSR_VERSION_MAJOR 0
+#define OSR_VERSION_MINOR 1
+#define OSR_VERSION_PATCH 0
+#define OSR_VERSION       "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Initialise process-wide state (libcurl). Call once before any other
+ * function and before starting threads.
+ * @return 0 or OSR_ERROR
+ */
+OSR_EXTERN int osr_global_init(void);
+
+/** Release what osr_global_init() acquired. */
+OSR_EXTERN void osr_global_shutdown(void);
+
+/** The library's version string, e.g. "0.1.0". */
+OSR_EXTERN const char *osr_version(void);
+
+/** Free memory that the library handed to the caller (strings). Accepts NULL. */
+OSR_EXTERN void osr_free(void *ptr);
+
+/** Log levels for the per-handle log hook. */
+typedef enum {
+    OSR_LOG_NONE = 0,
+    OSR_LOG_ERROR = 1,
+    OSR_LOG_WARN = 2,
+    OSR_LOG_INFO = 3,
+    OSR_LOG_DEBUG = 4,
+    OSR_LOG_TRACE = 5,
+} osr_log_level;
+
+/**
+ * Log hook. The message is one line without a trailing newline and never
+ * holds a secret: tokens and passwords are redacted before it is formed.
+ */
+typedef void (*osr_log_cb)(osr_log_level level, const char *msg, void *payload);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,71 @@
+/* Internal utilities: errors, strings, buffers, secrets. Not installed. */
+#ifndef OSR_LIB_UTIL_H
+#define OSR_LIB_UTIL_H
+
+#include "osrunner/error.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define OSR__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define OSR__PRINTF(a, b)
+#endif
+
+/* Fill err (may be NULL) with code and a formatted one-line message; returns code. */
+int osr__error_set(osr_error *err, int code, const char *fmt, ...) OSR__PRINTF(3, 4);
+int osr__error_setv(osr_error *err, int code, const char *fmt, va_list ap);
+/* Prefix the message already in err with "prefix: ". Returns err->code. */
+int osr__error_prefix(osr_error *err, const char *fmt, ...) OSR__PRINTF(2, 3);
+
+/* Allocation helpers: NULL on failure, like their libc twins. */
+char *osr__strdup(const char *s);
+char *osr__strndup(const char *s, size_t n);
+char *osr__sprintf(const char *fmt, ...) OSR__PRINTF(1, 2);
+
+/* Wipe then free memory that held a secret. Accepts NULL. */
+void osr__secret_free(char *s);
+void osr__secret_wipe(void *p, size_t n);
+
+/* A growable byte buffer with a hard size cap; always NUL-terminated. */
+typedef struct osr__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* 0: no cap */
+} osr__buf;
+
+#define OSR__BUF_INIT \
+    {                 \
+        NULL, 0, 0, 0 \
+    }
+
+/* Returns 0, OSR_ENOMEM, or OSR_EPROTO when the cap would be exceeded. */
+int osr__buf_append(osr__buf *b, const void *data, size_t len);
+int osr__buf_puts(osr__buf *b, const char *s);
+int osr__buf_printf(osr__buf *b, const char *fmt, ...) OSR__PRINTF(2, 3);
+void osr__buf_reset(osr__buf *b);
+void osr__buf_free(osr__buf *b);
+/* Wipe and free (the buffer held a secret). */
+void osr__buf_free_secret(osr__buf *b);
+/* Hand over ownership of the data; the buffer is left empty. */
+char *osr__buf_detach(osr__buf *b);
+
+/* Case-insensitive prefix test. */
+bool osr__startswith_ci(const char *s, const char *prefix);
+
+/* Current time in milliseconds, monotonic and wall clock. */
+int64_t osr__now_ms_monotonic(void);
+int64_t osr__now_s_wall(void);
+
+/* Parse an ISO 8601 / RFC 3339 UTC timestamp ("2026-01-02T03:04:05[.ffffff]Z" or with an
+ * offset "+01:00"/"-08:00"). Returns 0 and sets *out (seconds since the epoch), or -1. */
+int osr__parse_timestamp(int64_t *out, const char *s);
+
+/* SHA-256 of data as 64 lowercase hex characters plus NUL. */
+int osr__sha256_hex(char out[65], const void *data, size_t len);
+
+#endif
