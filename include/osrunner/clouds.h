@@ -1,0 +1,121 @@
+/* osrunner: clouds.yaml, the way openstacksdk users know it. */
+#ifndef OSRUNNER_CLOUDS_H
+#define OSRUNNER_CLOUDS_H
+
+#include "common.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One resolved, validated cloud. Opaque; free with osr_cloud_free(). */
+typedef struct osr_cloud osr_cloud;
+
+/** Options for osr_cloud_load(). Initialise with OSR_CLOUD_OPTIONS_INIT. */
+typedef struct osr_cloud_options {
+    unsigned int version;
+    /** The cloud to use (--os-cloud). NULL: OS_CLOUD, then the only cloud defined. */
+    const char *cloud_name;
+    /** Read this file instead of searching. NULL: OS_CLIENT_CONFIG_FILE, then the search path. */
+    const char *config_file;
+    /** Environment as "NAME=value" strings, NULL-terminated. NULL: the process environment. */
+    const char *const *env;
+    /**
+     * Directories to search for clouds.{yaml,yml,json} and secure.{yaml,yml,json}, in order,
+     * NULL-terminated. NULL: the current directory, $XDG_CONFIG_HOME/openstack (or
+     * ~/.config/openstack), /etc/openstack.
+     */
+    const char *const *search_dirs;
+} osr_cloud_options;
+
+#define OSR_CLOUD_OPTIONS_VERSION 1
+#define OSR_CLOUD_OPTIONS_INIT                            \
+    {                                                     \
+        OSR_CLOUD_OPTIONS_VERSION, NULL, NULL, NULL, NULL \
+    }
+
+/**
+ * Find, read, merge (secure.yaml over clouds.yaml), select and validate a
+ * cloud. Without any clouds file, OS_* environment variables (OS_AUTH_URL,
+ * OS_USERNAME, ...) form the cloud "envvars".
+ *
+ * @param out set on success only; free with osr_cloud_free()
+ * @param opts may be NULL for the defaults
+ * @param err may be NULL; filled on failure with "file:line:col: message"
+ * @return 0, OSR_ECONFIG (invalid or ambiguous), OSR_ENOTFOUND (no file, or
+ *         no such cloud), OSR_EIO, OSR_ENOMEM
+ */
+OSR_EXTERN int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *err);
+
+/** Free a cloud, wiping its secrets. Accepts NULL. */
+OSR_EXTERN void osr_cloud_free(osr_cloud *cloud);
+
+/** The cloud's name ("envvars" for the environment cloud). Borrowed. */
+OSR_EXTERN const char *osr_cloud_name(const osr_cloud *cloud);
+
+/** The file the cloud came from, or "environment". Borrowed. */
+OSR_EXTERN const char *osr_cloud_source(const osr_cloud *cloud);
+
+/**
+ * The canonical auth type: "password", "v3applicationcredential" or "token".
+ * Borrowed.
+ */
+OSR_EXTERN const char *osr_cloud_auth_type(const osr_cloud *cloud);
+
+/**
+ * A setting by its dotted key as written in clouds.yaml, e.g. "auth.auth_url",
+ * "auth.username", "region_name", "interface", "cacert". Booleans read as
+ * "true"/"false". Defaults are applied ("interface" is "public",
+ * "identity_api_version" is "3", "verify" is "true").
+ * @return the value (borrowed), or NULL when not set
+ */
+OSR_EXTERN const char *osr_cloud_get(const osr_cloud *cloud, const char *key);
+
+/** Number of settings, for listing them all with osr_cloud_setting(). */
+OSR_EXTERN size_t osr_cloud_setting_count(const osr_cloud *cloud);
+
+/**
+ * The i-th setting, in a stable order. *key and *value are borrowed. When the
+ * setting is a secret (password, token, application credential secret, ...)
+ * and reveal is 0, *value is "****". *is_secret may be NULL.
+ * @return 0, or OSR_EINVAL when i is out of range
+ */
+OSR_EXTERN int osr_cloud_setting(const char **key,
+                                 const char **value,
+                                 int *is_secret,
+                                 const osr_cloud *cloud,
+                                 size_t i,
+                                 int reveal);
+
+/**
+ * Validate a whole clouds file held in memory (every cloud in it). source_name
+ * is used in messages ("clouds.yaml:3:5: ..."); a name ending in ".json" is
+ * read as JSON, anything else as YAML.
+ * @return 0 or OSR_ECONFIG, OSR_ENOMEM
+ */
+OSR_EXTERN int
+osr_clouds_validate(const char *data, size_t len, const char *source_name, osr_error *err);
+
+/**
+ * Validate data as osr_clouds_validate() does, then write it to path
+ * atomically: temporary file in the same directory, fsync, rename. The file
+ * gets mode 0600 and missing directories 0700. A symlink at path is refused,
+ * never followed. Invalid data leaves an existing file untouched.
+ * @return 0, OSR_ECONFIG, OSR_EIO, OSR_ENOMEM
+ */
+OSR_EXTERN int osr_clouds_write(
+    const char *path, const char *data, size_t len, const char *source_name, osr_error *err);
+
+/**
+ * The default place for clouds.yaml: $XDG_CONFIG_HOME/openstack/clouds.yaml,
+ * or ~/.config/openstack/clouds.yaml. Free *out with osr_free().
+ * @return 0, OSR_ENOTFOUND (no HOME), OSR_ENOMEM
+ */
+OSR_EXTERN int osr_clouds_default_path(char **out, osr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
