@@ -1,0 +1,560 @@
+/* HTTP on libcurl: one multi handle and one reused easy handle per session,
+ * so connections are kept alive across requests. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct osr__http {
+    CURLM *multi;
+    CURL *easy;
+    osr__http_config cfg;
+    char *cacert, *cert, *key;
+    char errbuf[CURL_ERROR_SIZE];
+    unsigned int seed;
+};
+
+void osr__http_log(osr__http *h, osr_log_level level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+
+    if (!osr__http_log_enabled(h, level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    h->cfg.log_cb(level, msg, h->cfg.log_payload);
+}
+
+bool osr__http_log_enabled(const osr__http *h, osr_log_level level)
+{
+    return h->cfg.log_cb != NULL && level <= h->cfg.log_level;
+}
+
+int osr__http_new(osr__http **out, const osr__http_config *cfg, osr_error *err)
+{
+    osr__http *h = calloc(1, sizeof(*h));
+
+    if (h == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    h->cfg = *cfg;
+    if (h->cfg.connect_timeout_ms <= 0)
+        h->cfg.connect_timeout_ms = 10000;
+    if (h->cfg.timeout_ms <= 0)
+        h->cfg.timeout_ms = 60000;
+    if (h->cfg.max_retries < 0)
+        h->cfg.max_retries = 3;
+    if (h->cfg.max_response == 0)
+        h->cfg.max_response = 32u << 20;
+    h->cacert = osr__strdup(cfg->cacert);
+    h->cert = osr__strdup(cfg->cert);
+    h->key = osr__strdup(cfg->key);
+    h->cfg.cacert = h->cacert;
+    h->cfg.cert = h->cert;
+    h->cfg.key = h->key;
+    h->multi = curl_multi_init();
+    h->easy = curl_easy_init();
+    h->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)h;
+    if (h->multi == NULL || h->easy == NULL || (cfg->cacert && !h->cacert) ||
+        (cfg->cert && !h->cert) || (cfg->key && !h->key)) {
+        osr__http_free(h);
+        return osr__error_set(err, OSR_ENOMEM, "cannot set up HTTP");
+    }
+    *out = h;
+    return 0;
+}
+
+void osr__http_free(osr__http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    free(h->cacert);
+    free(h->cert);
+    free(h->key);
+    free(h);
+}
+
+void osr__http_response_free(osr__http_response *resp)
+{
+    if (resp == NULL)
+        return;
+    osr__buf_free(&resp->body);
+    osr__secret_free(resp->subject_token);
+    free(resp->location);
+    memset(resp, 0, sizeof(*resp));
+}
+
+static void response_reset(osr__http_response *resp, size_t max)
+{
+    osr__buf_free(&resp->body);
+    osr__secret_free(resp->subject_token);
+    free(resp->location);
+    memset(resp, 0, sizeof(*resp));
+    resp->body.max = max;
+    resp->retry_after_s = -1;
+}
+
+struct transfer {
+    osr__http_response *resp;
+    bool too_big;
+    bool oom;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    size_t n = size * nmemb;
+    int error = osr__buf_append(&t->resp->body, ptr, n);
+
+    if (error == OSR_EPROTO) {
+        t->too_big = true;
+        return 0;
+    } else if (error < 0) {
+        t->oom = true;
+        return 0;
+    }
+    return n;
+}
+
+/* The value of header line "Name: value" if its name is name, trimmed. */
+static char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *v, *end = line + len;
+
+    if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0)
+        return NULL;
+    v = line + nlen + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    return osr__strndup(v, (size_t)(end - v));
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    osr__http_response *r = t->resp;
+    size_t n = size * nmemb;
+    char *v;
+
+    if ((v = header_value(line, n, "X-Subject-Token")) != NULL) {
+        osr__secret_free(r->subject_token);
+        r->subject_token = v;
+    } else if ((v = header_value(line, n, "Location")) != NULL) {
+        free(r->location);
+        r->location = v;
+    } else if ((v = header_value(line, n, "X-Openstack-Request-Id")) != NULL ||
+               (v = header_value(line, n, "X-Compute-Request-Id")) != NULL ||
+               (v = header_value(line, n, "X-GitHub-Request-Id")) != NULL) {
+        snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+        free(v);
+    } else if ((v = header_value(line, n, "Retry-After")) != NULL) {
+        char *end;
+        long s = strtol(v, &end, 10);
+        if (end != v && *end == '\0' && s >= 0)
+            r->retry_after_s = s > 3600 ? 3600 : (int)s;
+        free(v);
+    }
+    return n;
+}
+
+int osr__http_status_code(long status)
+{
+    if (status < 400)
+        return 0;
+    switch (status) {
+    case 400:
+        return OSR_EREQUEST;
+    case 401:
+        return OSR_EAUTH;
+    case 403:
+        return OSR_EFORBIDDEN;
+    case 404:
+        return OSR_ENOTFOUND;
+    case 409:
+        return OSR_ECONFLICT;
+    case 429:
+        return OSR_ERATELIMIT;
+    default:
+        return status >= 500 ? OSR_ESERVER : OSR_EREQUEST;
+    }
+}
+
+/* The human message inside an API error body, or NULL. Handles:
+ *   Keystone  {"error": {"code": 401, "title": "...", "message": "..."}}
+ *   Nova      {"itemNotFound": {"code": 404, "message": "..."}}
+ *   Neutron   {"NeutronError": {"type": "...", "message": "...", "detail": ""}}
+ *   GitHub    {"message": "...", "documentation_url": "..."}
+ *   Glance and others: {"message": "..."} or plain text / HTML. */
+static char *api_message(const char *body, size_t len)
+{
+    json_t *root, *msg = NULL;
+    char *out = NULL;
+
+    if (body == NULL || len == 0)
+        return NULL;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (root != NULL && json_is_object(root)) {
+        msg = json_object_get(root, "message");
+        if (!json_is_string(msg)) {
+            const char *k;
+            json_t *v;
+            msg = NULL;
+            json_object_foreach(root, k, v)
+            {
+                json_t *m = json_object_get(v, "message");
+                if (json_is_object(v) && json_is_string(m)) {
+                    msg = m;
+                    break;
+                }
+            }
+        }
+        if (msg != NULL)
+            out = osr__strdup(json_string_value(msg));
+    } else if (root == NULL) {
+        /* Plain text: the first non-empty line that is not markup. */
+        const char *p = body, *end = body + len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
+                p++;
+            if (p < le && *p != '<') {
+                const char *e = le;
+                while (e > p && (e[-1] == '\r' || e[-1] == ' '))
+                    e--;
+                out = osr__strndup(p, (size_t)(e - p) > 200 ? 200 : (size_t)(e - p));
+                break;
+            }
+            p = le + 1;
+        }
+    }
+    json_decref(root);
+    return out;
+}
+
+/* The URL without its query string: queries may carry names we don't need in messages. */
+static void url_for_message(char *dst, size_t n, const char *url)
+{
+    size_t len = strcspn(url, "?#");
+    snprintf(dst, n, "%.*s", (int)(len > 300 ? 300 : len), url);
+}
+
+int osr__http_error_from_response(osr_error *err,
+                                  const char *method,
+                                  const char *url,
+                                  long status,
+                                  const char *body,
+                                  size_t len,
+                                  const char *request_id)
+{
+    int code = osr__http_status_code(status);
+    char *msg = api_message(body, len);
+    char where[320];
+    char rid[100] = "";
+
+    if (code == 0)
+        code = OSR_EPROTO;
+    url_for_message(where, sizeof(where), url);
+    if (request_id && *request_id)
+        snprintf(rid, sizeof(rid), " (request id %s)", request_id);
+    osr__error_set(err, code, "%s %s: HTTP %ld%s%s%s", method, where, status, msg ? ": " : "",
+                   msg ? msg : "", rid);
+    if (err) {
+        err->http_status = (int)status;
+        snprintf(err->request_id, sizeof(err->request_id), "%s", request_id ? request_id : "");
+    }
+    free(msg);
+    return code;
+}
+
+static const char *const secret_keys[] = {
+    "password", "secret", "application_credential_secret", "token", "private_key", NULL
+};
+
+static bool is_secret_key(const char *k)
+{
+    for (int i = 0; secret_keys[i]; i++) {
+        if (strcasecmp(k, secret_keys[i]) == 0)
+            return true;
+    }
+    return strstr(k, "secret") != NULL || strstr(k, "password") != NULL;
+}
+
+static void redact(json_t *v)
+{
+    const char *k;
+    json_t *child;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, child)
+        {
+            if (json_is_string(child) && is_secret_key(k)) {
+                json_object_set_new(v, k, json_string("***"));
+            } else if (strcmp(k, "token") == 0 && json_is_object(child) &&
+                       json_is_string(json_object_get(child, "id"))) {
+                /* Keystone's token auth method: {"token": {"id": "..."}} */
+                json_object_set_new(child, "id", json_string("***"));
+            } else {
+                redact(child);
+            }
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            redact(child);
+        }
+    }
+}
+
+char *osr__http_redact_json(const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    char *out;
+
+    if (root == NULL)
+        return NULL;
+    redact(root);
+    out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    return out;
+}
+
+long osr__http_backoff_ms(int attempt, double r)
+{
+    long base = 250L << (attempt > 6 ? 6 : attempt);
+    if (base > 8000)
+        base = 8000;
+    /* "Equal jitter": half fixed, half random, so retries from many clients spread out. */
+    return base / 2 + (long)((double)(base / 2) * r);
+}
+
+static bool retryable_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0) {
+    }
+}
+
+static void trace_request(osr__http *h, const osr__http_request *req, int attempt)
+{
+    osr__http_log(h, OSR_LOG_DEBUG, "> %s %s%s", req->method, req->url, attempt ? " (retry)" : "");
+    if (req->token)
+        osr__http_log(h, OSR_LOG_DEBUG, "> X-Auth-Token: <redacted>");
+    for (const char *const *hd = req->headers; hd && *hd; hd++) {
+        if (osr__startswith_ci(*hd, "Authorization:"))
+            osr__http_log(h, OSR_LOG_DEBUG, "> Authorization: <redacted>");
+        else
+            osr__http_log(h, OSR_LOG_DEBUG, "> %s", *hd);
+    }
+    if (req->body && osr__http_log_enabled(h, OSR_LOG_TRACE)) {
+        char *red = osr__http_redact_json(req->body, req->body_len);
+        osr__http_log(h, OSR_LOG_TRACE, "> %s", red ? red : "<non-JSON body not shown>");
+        free(red);
+    }
+}
+
+static void trace_response(osr__http *h, const osr__http_response *resp, int64_t ms)
+{
+    osr__http_log(h, OSR_LOG_DEBUG, "< HTTP %ld (%lld ms)%s%s", resp->status, (long long)ms,
+                  resp->request_id[0] ? " request id " : "", resp->request_id);
+    if (resp->subject_token)
+        osr__http_log(h, OSR_LOG_DEBUG, "< X-Subject-Token: <redacted>");
+    if (resp->body.len && osr__http_log_enabled(h, OSR_LOG_TRACE)) {
+        char *red = osr__http_redact_json(resp->body.data, resp->body.len);
+        if (red && strlen(red) > 4000)
+            memcpy(red + 3990, "...", 4);
+        osr__http_log(h, OSR_LOG_TRACE, "< %s", red ? red : "<non-JSON body not shown>");
+        free(red);
+    }
+}
+
+static int perform_once(osr__http *h,
+                        const osr__http_request *req,
+                        osr__http_response *resp,
+                        CURLcode *rc_out,
+                        bool *too_big)
+{
+    CURL *e = h->easy;
+    struct curl_slist *hdrs = NULL, *tmp;
+    struct transfer t = { resp, false, false };
+    char *auth_hdr = NULL;
+    char ua[64];
+    CURLcode rc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 0, left, error = 0;
+
+    curl_easy_reset(e);
+    h->errbuf[0] = '\0';
+    snprintf(ua, sizeof(ua), "osrunner/%s", osr_version());
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (strcmp(req->method, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->cfg.verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->cfg.verify ? 2L : 0L);
+    if (h->cfg.cacert)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->cfg.cacert);
+    if (h->cfg.cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, h->cfg.cert);
+    if (h->cfg.key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, h->cfg.key);
+
+        /* Build the header list; every append is checked. */
+#define ADD_HEADER(s)                                       \
+    do {                                                    \
+        if ((tmp = curl_slist_append(hdrs, (s))) == NULL) { \
+            error = OSR_ENOMEM;                             \
+            goto done;                                      \
+        }                                                   \
+        hdrs = tmp;                                         \
+    } while (0)
+    ADD_HEADER("Accept: application/json");
+    if (req->body) {
+        ADD_HEADER("Content-Type: application/json");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    ADD_HEADER("Expect:");
+    for (const char *const *hd = req->headers; hd && *hd; hd++)
+        ADD_HEADER(*hd);
+    if (req->token) {
+        auth_hdr = osr__sprintf("X-Auth-Token: %s", req->token);
+        if (auth_hdr == NULL) {
+            error = OSR_ENOMEM;
+            goto done;
+        }
+        ADD_HEADER(auth_hdr);
+    }
+#undef ADD_HEADER
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    do {
+        CURLMcode mc = curl_multi_perform(h->multi, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            rc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+    } while (running);
+    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == e)
+            rc = msg->data.result;
+    }
+    curl_multi_remove_handle(h->multi, e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (t.oom)
+        error = OSR_ENOMEM;
+    *too_big = t.too_big || rc == CURLE_FILESIZE_EXCEEDED;
+done:
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    if (auth_hdr) {
+        osr__secret_free(auth_hdr);
+    }
+    *rc_out = rc;
+    return error;
+}
+
+int osr__http_send(osr__http *h,
+                   const osr__http_request *req,
+                   osr__http_response *resp,
+                   osr_error *err)
+{
+    char where[320];
+    int attempt = 0, error = 0;
+
+    url_for_message(where, sizeof(where), req->url);
+    for (;;) {
+        CURLcode rc = CURLE_OK;
+        bool too_big = false, retry = false;
+        int64_t t0 = osr__now_ms_monotonic();
+        long wait_ms;
+
+        response_reset(resp, h->cfg.max_response);
+        trace_request(h, req, attempt);
+        error = perform_once(h, req, resp, &rc, &too_big);
+        resp->attempts = attempt + 1;
+        if (error < 0)
+            return osr__error_set(err, error, "%s %s: out of memory", req->method, where);
+        if (too_big) {
+            return osr__error_set(err, OSR_EPROTO,
+                                  "%s %s: response larger than the limit of %zu bytes", req->method,
+                                  where, h->cfg.max_response);
+        }
+        if (rc != CURLE_OK) {
+            osr__http_log(h, OSR_LOG_DEBUG, "< %s",
+                          h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+            retry = req->idempotent && retryable_curl(rc);
+            if (!retry || attempt >= h->cfg.max_retries) {
+                int code = rc == CURLE_OPERATION_TIMEDOUT ? OSR_ETIMEOUT : OSR_ENET;
+                return osr__error_set(err, code, "%s %s: %s%s", req->method, where,
+                                      h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc),
+                                      attempt ? " (after retries)" : "");
+            }
+        } else {
+            trace_response(h, resp, osr__now_ms_monotonic() - t0);
+            if (resp->status < 400)
+                return 0;
+            retry = req->idempotent &&
+                    (resp->status == 502 || resp->status == 503 || resp->status == 504);
+            if (!retry || attempt >= h->cfg.max_retries) {
+                return osr__http_error_from_response(err, req->method, req->url, resp->status,
+                                                     resp->body.data, resp->body.len,
+                                                     resp->request_id);
+            }
+        }
+        wait_ms = osr__http_backoff_ms(attempt, (double)rand_r(&h->seed) / ((double)RAND_MAX + 1));
+        if (resp->retry_after_s >= 0 && resp->retry_after_s * 1000L > wait_ms)
+            wait_ms = resp->retry_after_s > 30 ? 30000 : resp->retry_after_s * 1000L;
+        osr__http_log(h, OSR_LOG_INFO, "retrying %s %s in %ld ms", req->method, where, wait_ms);
+        sleep_ms(wait_ms);
+        attempt++;
+    }
+}

@@ -1,0 +1,257 @@
+/* The HTTP transport against a scripted server on 127.0.0.1: retries for
+ * idempotent requests only, the response size cap, timeouts, header capture
+ * and the User-Agent. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* The server answers each connection with the next scripted reply, then
+ * closes it (Connection: close), so every request is one accept. */
+struct server {
+    int fd;
+    int port;
+    const char *const *replies; /* NULL entry: stop; "HANG": read, never answer */
+    int served;
+    char last_request[4096];
+    pthread_t thread;
+};
+
+static void *serve(void *arg)
+{
+    struct server *s = arg;
+    for (int i = 0; s->replies[i]; i++) {
+        int c = accept(s->fd, NULL, NULL);
+        ssize_t n;
+        if (c < 0)
+            break;
+        n = read(c, s->last_request, sizeof(s->last_request) - 1);
+        s->last_request[n > 0 ? n : 0] = '\0';
+        s->served++;
+        if (strcmp(s->replies[i], "HANG") == 0) {
+            /* Wait until the client gives up and closes. */
+            char buf[256];
+            while (read(c, buf, sizeof(buf)) > 0) {
+            }
+        } else {
+            ssize_t w = write(c, s->replies[i], strlen(s->replies[i]));
+            (void)w;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void server_start(struct server *s, const char *const *replies)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    memset(s, 0, sizeof(*s));
+    s->replies = replies;
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->fd, 8), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_stop(struct server *s)
+{
+    shutdown(s->fd, SHUT_RDWR);
+    close(s->fd);
+    pthread_join(s->thread, NULL);
+}
+
+static osr__http *client(long timeout_ms, size_t max_response)
+{
+    osr__http_config cfg;
+    osr__http *h = NULL;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.timeout_ms = timeout_ms;
+    cfg.max_retries = 3;
+    cfg.max_response = max_response;
+    cfg.verify = true;
+    assert_int_equal(osr__http_new(&h, &cfg, NULL), 0);
+    return h;
+}
+
+#define OK_JSON                                                                                  \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Openstack-Request-Id: req-ok\r\n"    \
+    "X-Subject-Token: secret-subject\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{\"a\": " \
+    "1}\r\n"
+#define UNAVAILABLE \
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+static int send_req(
+    osr__http *h, struct server *s, const char *method, osr__http_response *resp, osr_error *err)
+{
+    char url[64];
+    osr__http_request req;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v3/x", s->port);
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.idempotent = strcmp(method, "POST") != 0;
+    req.token = "tok-123";
+    if (strcmp(method, "POST") == 0) {
+        req.body = "{}";
+        req.body_len = 2;
+    }
+    memset(resp, 0, sizeof(*resp));
+    osr_error_clear(err);
+    return osr__http_send(h, &req, resp, err);
+}
+
+static void test_retries_idempotent_on_503(void **state)
+{
+    const char *const replies[] = { UNAVAILABLE, UNAVAILABLE, OK_JSON, NULL };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    server_start(&s, replies);
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(resp.attempts, 3);
+    assert_string_equal(resp.body.data, "{\"a\": 1}\r\n");
+    assert_string_equal(resp.request_id, "req-ok");
+    assert_string_equal(resp.subject_token, "secret-subject");
+    /* What the server saw: our User-Agent and token header. */
+    assert_non_null(strstr(s.last_request, "User-Agent: osrunner/"));
+    assert_non_null(strstr(s.last_request, "X-Auth-Token: tok-123"));
+    osr__http_response_free(&resp);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
+static void test_post_is_not_retried(void **state)
+{
+    const char *const replies[] = { UNAVAILABLE, OK_JSON, NULL };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    server_start(&s, replies);
+    assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ESERVER);
+    assert_int_equal(resp.attempts, 1);
+    assert_int_equal(s.served, 1);
+    assert_int_equal(err.http_status, 503);
+    osr__http_response_free(&resp);
+    /* Let the server finish its script. */
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), 0);
+    osr__http_response_free(&resp);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
+static void test_gives_up_after_max_retries(void **state)
+{
+    const char *const replies[] = { UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, NULL };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    server_start(&s, replies);
+    assert_int_equal(send_req(h, &s, "DELETE", &resp, &err), OSR_ESERVER);
+    assert_int_equal(resp.attempts, 4);
+    assert_non_null(strstr(err.message, "HTTP 503"));
+    osr__http_response_free(&resp);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
+static void test_response_cap(void **state)
+{
+    static char big[8192];
+    const char *const replies[] = { big, NULL };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 1000);
+    int n;
+    (void)state;
+
+    n = snprintf(big, sizeof(big),
+                 "HTTP/1.1 200 OK\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n");
+    memset(big + n, 'x', 4000);
+    big[n + 4000] = '\0';
+    server_start(&s, replies);
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), OSR_EPROTO);
+    assert_non_null(strstr(err.message, "larger than the limit of 1000 bytes"));
+    osr__http_response_free(&resp);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
+static void test_timeout(void **state)
+{
+    const char *const replies[] = { "HANG", NULL };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(300, 0);
+    (void)state;
+
+    server_start(&s, replies);
+    /* POST: not retried, so exactly one hanging exchange. */
+    assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ETIMEOUT);
+    assert_non_null(strstr(err.message, "POST http://127.0.0.1:"));
+    osr__http_response_free(&resp);
+    osr__http_free(h); /* closes the connection, so the server thread ends */
+    server_stop(&s);
+}
+
+static void test_connection_refused_is_network_error(void **state)
+{
+    struct server s;
+    const char *const replies[] = { NULL };
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    /* Bind a port, then close it: nothing listens there. */
+    server_start(&s, replies);
+    server_stop(&s);
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), OSR_ENET);
+    assert_int_equal(resp.attempts, 4);
+    assert_non_null(strstr(err.message, "after retries"));
+    osr__http_response_free(&resp);
+    osr__http_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retries_idempotent_on_503),
+        cmocka_unit_test(test_post_is_not_retried),
+        cmocka_unit_test(test_gives_up_after_max_retries),
+        cmocka_unit_test(test_response_cap),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_connection_refused_is_network_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
