@@ -1,0 +1,378 @@
+/* A session with one cloud: HTTP engine, token (memory, cache, Keystone), catalog. */
+#include "session.h"
+
+#include "fs.h"
+#include "keystone.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A token this close to expiry is not used: it could run out mid-operation. */
+#define TOKEN_MARGIN_S 120
+
+struct osr_session {
+    osr__http *http;
+    osr_error err;
+    char *auth_url;
+    char *identity_url; /* v3 base, resolved lazily */
+    char *interface;
+    char *region;
+    char *auth_body;  /* POST /v3/auth/tokens body; secret */
+    char *cache_path; /* NULL: no cache */
+    osr__token *token;
+    osr_token_source source;
+    unsigned int auth_count;
+};
+
+static char *default_cache_dir(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+
+    if (xdg && *xdg == '/')
+        return osr__sprintf("%s/osrunner/tokens", xdg);
+    if (home && *home)
+        return osr__sprintf("%s/.cache/osrunner/tokens", home);
+    return NULL;
+}
+
+/* The cache key: every auth setting, secrets included, so a changed password
+ * or project never reuses an old token. Only the hash reaches the disk. */
+static int cache_key(char out[65], const osr_cloud *cloud)
+{
+    osr__buf b = OSR__BUF_INIT;
+    size_t n = osr_cloud_setting_count(cloud);
+    int error = osr__buf_printf(&b, "osrunner-token-v1\n%s\n", osr_cloud_auth_type(cloud));
+
+    for (size_t i = 0; i < n && error == 0; i++) {
+        const char *k, *v;
+        if (osr_cloud_setting(&k, &v, NULL, cloud, i, 1) < 0)
+            continue;
+        if (strncmp(k, "auth.", 5) == 0)
+            error = osr__buf_printf(&b, "%s=%s\n", k, v);
+    }
+    if (error == 0)
+        error = osr__sha256_hex(out, b.data, b.len);
+    osr__buf_free_secret(&b);
+    return error;
+}
+
+int osr_session_new(osr_session **out,
+                    const osr_cloud *cloud,
+                    const osr_session_options *opts,
+                    osr_error *err)
+{
+    osr_session_options defaults = OSR_SESSION_OPTIONS_INIT;
+    osr__http_config hc;
+    osr_session *s = NULL;
+    const char *verify;
+    char *dir = NULL;
+    int error = 0;
+
+    if (out == NULL || cloud == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_session_new: NULL argument");
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->version != OSR_SESSION_OPTIONS_VERSION)
+        return osr__error_set(err, OSR_EINVAL, "osr_session_new: unknown options version %u",
+                              opts->version);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+
+    memset(&hc, 0, sizeof(hc));
+    hc.connect_timeout_ms = opts->connect_timeout_ms;
+    hc.timeout_ms = opts->timeout_ms;
+    hc.max_retries = opts->max_retries;
+    hc.max_response = opts->max_response_bytes;
+    verify = osr_cloud_get(cloud, "verify");
+    hc.verify = !(verify && strcmp(verify, "false") == 0);
+    hc.cacert = osr_cloud_get(cloud, "cacert");
+    hc.cert = osr_cloud_get(cloud, "cert");
+    hc.key = osr_cloud_get(cloud, "key");
+    hc.log_cb = opts->log_cb;
+    hc.log_level = opts->log_level;
+    hc.log_payload = opts->log_payload;
+    if ((error = osr__http_new(&s->http, &hc, err)) < 0)
+        goto done;
+
+    s->auth_url = osr__strdup(osr_cloud_get(cloud, "auth.auth_url"));
+    s->interface = osr__strdup(osr_cloud_get(cloud, "interface"));
+    s->region = osr__strdup(osr_cloud_get(cloud, "region_name"));
+    if (s->auth_url == NULL || s->interface == NULL) {
+        error = osr__error_set(err, OSR_ECONFIG, "cloud %s: no auth_url", osr_cloud_name(cloud));
+        goto done;
+    }
+    if ((error = osr__keystone_auth_body(&s->auth_body, cloud, err)) < 0)
+        goto done;
+    if (opts->token_cache) {
+        char key[65];
+        dir = opts->cache_dir ? osr__strdup(opts->cache_dir) : default_cache_dir();
+        if (dir && cache_key(key, cloud) == 0) {
+            char *name = osr__sprintf("%s.json", key);
+            s->cache_path = name ? osr__path_join(dir, name) : NULL;
+            free(name);
+        }
+    }
+    *out = s;
+    s = NULL;
+done:
+    free(dir);
+    osr_session_free(s);
+    return error;
+}
+
+void osr_session_free(osr_session *s)
+{
+    if (s == NULL)
+        return;
+    osr__http_free(s->http);
+    free(s->auth_url);
+    free(s->identity_url);
+    free(s->interface);
+    free(s->region);
+    osr__secret_free(s->auth_body);
+    free(s->cache_path);
+    osr__keystone_token_free(s->token);
+    free(s);
+}
+
+const osr_error *osr_session_last_error(const osr_session *s)
+{
+    return &s->err;
+}
+
+osr_error *osr__session_error(osr_session *s)
+{
+    osr_error_clear(&s->err);
+    return &s->err;
+}
+
+osr_token_source osr_session_token_source(const osr_session *s)
+{
+    return s->token ? s->source : OSR_TOKEN_NONE;
+}
+
+unsigned int osr_session_auth_count(const osr_session *s)
+{
+    return s->auth_count;
+}
+
+const char *osr_session_project_id(const osr_session *s)
+{
+    return s->token ? s->token->project_id : NULL;
+}
+
+const char *osr_session_project_name(const osr_session *s)
+{
+    return s->token ? s->token->project_name : NULL;
+}
+
+const char *osr_session_user_id(const osr_session *s)
+{
+    return s->token ? s->token->user_id : NULL;
+}
+
+long long osr_session_expires_at(const osr_session *s)
+{
+    return s->token ? (long long)s->token->expires_at : 0;
+}
+
+void osr_session_invalidate(osr_session *s)
+{
+    osr__keystone_token_free(s->token);
+    s->token = NULL;
+    s->source = OSR_TOKEN_NONE;
+    if (s->cache_path)
+        unlink(s->cache_path);
+}
+
+static bool token_fresh(const osr__token *t)
+{
+    return t && t->id && t->expires_at - osr__now_s_wall() > TOKEN_MARGIN_S;
+}
+
+int osr__session_identity_url(const char **out, osr_session *s)
+{
+    osr__http_request req = { "GET", s->auth_url, NULL, NULL, NULL, 0, true };
+    osr__http_response resp;
+    int error;
+
+    if (s->identity_url == NULL)
+        s->identity_url = osr__keystone_v3_from_auth_url(s->auth_url);
+    if (s->identity_url) {
+        *out = s->identity_url;
+        return 0;
+    }
+    /* An unversioned auth_url: ask it which versions it serves. Keystone
+     * answers 300 Multiple Choices with the list. */
+    memset(&resp, 0, sizeof(resp));
+    error = osr__http_send(s->http, &req, &resp, &s->err);
+    if (error == OSR_EREQUEST && resp.status == 300)
+        error = 0;
+    if (error == 0)
+        error = osr__keystone_discover_v3(&s->identity_url, resp.body.data, resp.body.len, &s->err);
+    osr__http_response_free(&resp);
+    if (error < 0)
+        return error;
+    *out = s->identity_url;
+    return 0;
+}
+
+/* Take the token from the cache file if it is ours, private and fresh. */
+static void cache_load(osr_session *s)
+{
+    char *data = NULL;
+    json_t *root = NULL;
+    osr__token *t = NULL;
+    struct stat st;
+    const char *id, *body;
+
+    if (s->cache_path == NULL)
+        return;
+    if (lstat(s->cache_path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0) {
+        return;
+    }
+    if (osr__fs_read(&data, NULL, s->cache_path, 4u << 20, NULL) < 0)
+        return;
+    root = json_loads(data, 0, NULL);
+    id = json_string_value(json_object_get(root, "token"));
+    body = json_string_value(json_object_get(root, "body"));
+    if (id && body && json_integer_value(json_object_get(root, "version")) == 1 &&
+        osr__keystone_token_parse(&t, body, strlen(body), id, NULL) == 0) {
+        if (token_fresh(t)) {
+            osr__keystone_token_free(s->token);
+            s->token = t;
+            s->source = OSR_TOKEN_CACHE;
+            t = NULL;
+            osr__http_log(s->http, OSR_LOG_DEBUG, "token from cache %s", s->cache_path);
+        }
+    }
+    osr__keystone_token_free(t);
+    if (root) {
+        /* The JSON tree held the token: wipe its strings before freeing. */
+        json_t *v = json_object_get(root, "token");
+        if (json_is_string(v))
+            osr__secret_wipe((char *)json_string_value(v), json_string_length(v));
+        json_decref(root);
+    }
+    osr__secret_free(data);
+}
+
+static void cache_store(osr_session *s)
+{
+    json_t *root;
+    char *data;
+    osr_error e;
+
+    if (s->cache_path == NULL || s->token == NULL)
+        return;
+    root = json_pack("{s:i,s:s,s:s}", "version", 1, "token", s->token->id, "body", s->token->body);
+    data = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    if (data == NULL || osr__fs_write_atomic(s->cache_path, data, strlen(data), 0600, &e) < 0) {
+        osr__http_log(s->http, OSR_LOG_WARN, "token cache not written: %s",
+                      data ? e.message : "out of memory");
+    }
+    osr__secret_free(data);
+    json_decref(root);
+}
+
+static int keystone_issue(osr_session *s)
+{
+    const char *base;
+    char *url = NULL;
+    osr__http_request req;
+    osr__http_response resp;
+    osr__token *t = NULL;
+    int error;
+
+    memset(&resp, 0, sizeof(resp));
+    if ((error = osr__session_identity_url(&base, s)) < 0)
+        return error;
+    url = osr__sprintf("%s/auth/tokens", base);
+    if (url == NULL)
+        return osr__error_set(&s->err, OSR_ENOMEM, "out of memory");
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = url;
+    req.body = s->auth_body;
+    req.body_len = strlen(s->auth_body);
+    req.idempotent = true; /* issuing a token has no side effect worth guarding */
+    s->auth_count++;
+    error = osr__http_send(s->http, &req, &resp, &s->err);
+    if (error == OSR_EAUTH) {
+        osr__error_prefix(&s->err, "authentication failed");
+        goto done;
+    } else if (error < 0) {
+        goto done;
+    }
+    if (resp.subject_token == NULL || *resp.subject_token == '\0') {
+        error =
+            osr__error_set(&s->err, OSR_EPROTO, "POST %s: no X-Subject-Token in the answer", url);
+        goto done;
+    }
+    if ((error = osr__keystone_token_parse(&t, resp.body.data, resp.body.len, resp.subject_token,
+                                           &s->err)) < 0)
+        goto done;
+    osr__keystone_token_free(s->token);
+    s->token = t;
+    s->source = OSR_TOKEN_KEYSTONE;
+    cache_store(s);
+done:
+    free(url);
+    osr__http_response_free(&resp);
+    return error;
+}
+
+static int authenticate(osr_session *s)
+{
+    if (token_fresh(s->token))
+        return 0;
+    cache_load(s);
+    if (token_fresh(s->token))
+        return 0;
+    return keystone_issue(s);
+}
+
+int osr_session_authenticate(osr_session *s)
+{
+    osr__session_error(s);
+    return authenticate(s);
+}
+
+int osr_session_endpoint(const char **out, osr_session *s, const char *service_type)
+{
+    int error;
+
+    osr__session_error(s);
+    if ((error = authenticate(s)) < 0)
+        return error;
+    return osr__catalog_endpoint(out, s->token, service_type, s->interface, s->region, &s->err);
+}
+
+int osr__session_request(osr_session *s, osr__http_request *req, osr__http_response *resp)
+{
+    int error;
+
+    if ((error = authenticate(s)) < 0)
+        return error;
+    req->token = s->token->id;
+    error = osr__http_send(s->http, req, resp, &s->err);
+    if (error != OSR_EAUTH)
+        return error;
+    /* The token was revoked or the cache lied: one fresh token, one more try. */
+    osr__http_log(s->http, OSR_LOG_INFO, "token rejected; authenticating again");
+    osr_session_invalidate(s);
+    osr__http_response_free(resp);
+    osr_error_clear(&s->err);
+    if ((error = keystone_issue(s)) < 0)
+        return error;
+    req->token = s->token->id;
+    return osr__http_send(s->http, req, resp, &s->err);
+}

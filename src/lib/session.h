@@ -1,0 +1,19 @@
+/* Internal side of osr_session: authenticated requests for service clients. */
+#ifndef OSR_LIB_SESSION_H
+#define OSR_LIB_SESSION_H
+
+#include "http.h"
+#include "osrunner/session.h"
+
+/* The Keystone v3 base URL (".../v3"), discovered from auth_url if needed. */
+int osr__session_identity_url(const char **out, osr_session *s);
+
+/* Send req with the session's token (req->token is set here). On a 401 the
+ * token is dropped, the session authenticates once more and the request is
+ * sent again once. Errors go to the session's error record. */
+int osr__session_request(osr_session *s, osr__http_request *req, osr__http_response *resp);
+
+/* The session's error record, reset. For service clients to fill. */
+osr_error *osr__session_error(osr_session *s);
+
+#endif
