@@ -1,0 +1,202 @@
+/* osrunner cloud init | show */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CLOUDS_FILE (1u << 20)
+
+static const char cloud_usage[] =
+    "Usage: osrunner cloud {init|show} ...\n"
+    "\n"
+    "  init FILE|- [--output PATH]  validate and install a clouds.yaml\n"
+    "  show [--json]                the resolved cloud, secrets masked\n";
+
+static const char init_usage[] =
+    "Usage: osrunner cloud init [--output PATH] FILE|-\n"
+    "\n"
+    "Validate a clouds.yaml (every cloud in it) and install it atomically with\n"
+    "mode 0600, by default as ~/.config/openstack/clouds.yaml. Invalid input\n"
+    "leaves the existing file untouched. '-' reads standard input.\n"
+    "\n"
+    "  -o, --output PATH   where to write (default: ~/.config/openstack/clouds.yaml)\n"
+    "  --json              print {\"path\": ..., \"clouds\": ...} on success\n";
+
+static const char show_usage[] =
+    "Usage: osrunner [--os-cloud NAME] cloud show [--json]\n"
+    "\n"
+    "Show the cloud osrunner would use, after the search path, secure.yaml and\n"
+    "OS_* variables are applied. Secrets are masked.\n";
+
+static const char *arg_output;
+
+static int init_opt(int opt, const char *arg)
+{
+    if (opt == 'o') {
+        arg_output = arg;
+        return 0;
+    }
+    return -1;
+}
+
+/* Read FILE or stdin, at most MAX_CLOUDS_FILE bytes. */
+static int read_input(char **out, size_t *len_out, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+
+    if (f == NULL)
+        return cli_fail(OSR_ENOTFOUND, "%s: %s", path, strerror(errno));
+    for (;;) {
+        size_t n;
+        if (cap - len < 4096) {
+            char *p;
+            cap = cap ? cap * 2 : 8192;
+            p = realloc(buf, cap + 1);
+            if (p == NULL) {
+                free(buf);
+                return cli_fail(OSR_ENOMEM, "out of memory");
+            }
+            buf = p;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (len > MAX_CLOUDS_FILE) {
+            free(buf);
+            if (f != stdin)
+                fclose(f);
+            return cli_fail(OSR_ECONFIG, "%s: larger than %u bytes", path, MAX_CLOUDS_FILE);
+        }
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        if (f != stdin)
+            fclose(f);
+        return cli_fail(OSR_EIO, "%s: read error", path);
+    }
+    if (f != stdin)
+        fclose(f);
+    buf[len] = '\0';
+    *out = buf;
+    *len_out = len;
+    return 0;
+}
+
+static int cloud_init(int argc, char **argv)
+{
+    static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+                                          { NULL, 0, NULL, 0 } };
+    char *data = NULL, *def = NULL;
+    const char *path, *source;
+    size_t len = 0;
+    osr_error err;
+    int first, rc;
+
+    first = cli_parse(argc, argv, "o:", opts, init_usage, init_opt);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (argc - first != 1)
+        return cli_usage_error(init_usage, "cloud init takes one FILE (or - for stdin)");
+    source = strcmp(argv[first], "-") == 0 ? "<stdin>" : argv[first];
+    osr_error_clear(&err);
+    path = arg_output;
+    if (path == NULL) {
+        if (osr_clouds_default_path(&def, &err) < 0)
+            return cli_fail(err.code, "%s", err.message);
+        path = def;
+    }
+    if ((rc = read_input(&data, &len, argv[first])) != 0)
+        goto done;
+    if (osr_clouds_write(path, data, len, source, &err) < 0) {
+        rc = cli_fail(err.code, "%s", err.message);
+        goto done;
+    }
+    if (cli.json)
+        rc = cli_print_json(json_pack("{s:s,s:s}", "path", path, "source", source));
+    else
+        printf("wrote %s\n", path);
+done:
+    if (data) {
+        explicit_bzero(data, len);
+        free(data);
+    }
+    osr_free(def);
+    return rc;
+}
+
+/* {"auth": {"username": ...}} from dotted keys. */
+static int set_dotted(json_t *root, const char *key, json_t *value)
+{
+    const char *dot = strchr(key, '.');
+    json_t *child;
+    char head[128];
+
+    if (dot == NULL)
+        return json_object_set_new(root, key, value);
+    snprintf(head, sizeof(head), "%.*s", (int)(dot - key), key);
+    child = json_object_get(root, head);
+    if (!json_is_object(child)) {
+        child = json_object();
+        if (json_object_set_new(root, head, child) < 0) {
+            json_decref(value);
+            return -1;
+        }
+    }
+    return set_dotted(child, dot + 1, value);
+}
+
+static int cloud_show(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    int first, rc;
+    size_t n;
+
+    first = cli_parse(argc, argv, NULL, NULL, show_usage, NULL);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != argc)
+        return cli_usage_error(show_usage, "cloud show takes no arguments");
+    if ((rc = cli_load_cloud(&cloud)) != 0)
+        return rc;
+    n = osr_cloud_setting_count(cloud);
+    if (cli.json) {
+        json_t *root = json_pack("{s:s,s:s,s:s}", "cloud", osr_cloud_name(cloud), "source",
+                                 osr_cloud_source(cloud), "auth_type", osr_cloud_auth_type(cloud));
+        for (size_t i = 0; root && i < n; i++) {
+            const char *k, *v;
+            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) == 0 && strcmp(k, "auth_type") != 0)
+                set_dotted(root, k, json_string(v));
+        }
+        rc = cli_print_json(root);
+    } else {
+        printf("cloud: %s\nsource: %s\nauth_type: %s\n", osr_cloud_name(cloud),
+               osr_cloud_source(cloud), osr_cloud_auth_type(cloud));
+        for (size_t i = 0; i < n; i++) {
+            const char *k, *v;
+            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) == 0 && strcmp(k, "auth_type") != 0)
+                printf("%s: %s\n", k, v);
+        }
+    }
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+int cmd_cloud(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "init") == 0)
+        return cloud_init(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "show") == 0)
+        return cloud_show(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(cloud_usage, stdout);
+        return EXIT_OK;
+    }
+    return cli_usage_error(cloud_usage, argc >= 2 ? "unknown cloud command '%s'" : "%s",
+                           argc >= 2 ? argv[1] : "cloud needs a command: init or show");
+}

@@ -1,0 +1,82 @@
+/* osrunner projects [--all] */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <string.h>
+
+static const char projects_usage[] =
+    "Usage: osrunner [--os-cloud NAME] projects [--all] [--json]\n"
+    "\n"
+    "List the projects the user can see (Keystone GET /v3/auth/projects).\n"
+    "\n"
+    "  -a, --all   every project in the cloud (GET /v3/projects; needs admin)\n"
+    "  --json      a JSON array of {id, name, domain_id, enabled, description}\n";
+
+static bool arg_all;
+
+static int projects_opt(int opt, const char *arg)
+{
+    (void)arg;
+    if (opt == 'a') {
+        arg_all = true;
+        return 0;
+    }
+    return -1;
+}
+
+int cmd_projects(int argc, char **argv)
+{
+    static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_project_list *list = NULL;
+    int first, rc, error;
+    size_t n;
+
+    first = cli_parse(argc, argv, "a", opts, projects_usage, projects_opt);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != argc)
+        return cli_usage_error(projects_usage, "projects takes no arguments");
+    if ((rc = cli_load_cloud(&cloud)) != 0)
+        return rc;
+    if ((rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    error = osr_project_list_get(&list, session, arg_all ? OSR_PROJECTS_ALL : 0);
+    if (error < 0) {
+        rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        goto done;
+    }
+    n = osr_project_list_count(list);
+    if (cli.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            json_array_append_new(arr,
+                                  json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
+                                            "name", osr_project_name(list, i), "domain_id",
+                                            osr_project_domain_id(list, i), "enabled",
+                                            osr_project_enabled(list, i), "description",
+                                            osr_project_description(list, i)));
+        }
+        rc = cli_print_json(arr);
+    } else {
+        size_t wid = 2, wname = 4;
+        for (size_t i = 0; i < n; i++) {
+            size_t a = strlen(osr_project_id(list, i)), b = strlen(osr_project_name(list, i));
+            wid = a > wid ? a : wid;
+            wname = b > wname ? b : wname;
+        }
+        printf("%-*s  %-*s  %s\n", (int)wid, "ID", (int)wname, "NAME", "ENABLED");
+        for (size_t i = 0; i < n; i++) {
+            printf("%-*s  %-*s  %s\n", (int)wid, osr_project_id(list, i), (int)wname,
+                   osr_project_name(list, i), osr_project_enabled(list, i) ? "yes" : "no");
+        }
+        rc = EXIT_OK;
+    }
+done:
+    osr_project_list_free(list);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}

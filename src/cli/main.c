@@ -1,0 +1,242 @@
+/* osrunner: command line entry point, global options and the verb table. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cli_global cli;
+
+enum { OPT_OS_CLOUD = 0x100, OPT_JSON, OPT_NO_CACHE, OPT_VERSION, OPT_HELP = 'h' };
+
+static const char main_usage[] =
+    "Usage: osrunner [--os-cloud NAME] [-v] [--json] COMMAND [ARGS...]\n"
+    "\n"
+    "Run GitHub Actions runners as short-lived OpenStack VMs.\n"
+    "\n"
+    "Commands:\n"
+    "  cloud init FILE|-   validate a clouds.yaml and install it (mode 0600)\n"
+    "  cloud show          show the resolved cloud, secrets masked\n"
+    "  projects            list the projects you can see (--all: every project)\n"
+    "\n"
+    "Options (accepted before or after the command):\n"
+    "  --os-cloud NAME     the cloud in clouds.yaml (default: OS_CLOUD, or the only one)\n"
+    "  --json              machine-readable output on stdout\n"
+    "  --no-token-cache    neither read nor write the token cache\n"
+    "  -v, --verbose       trace HTTP requests on stderr (-vv: with bodies); secrets redacted\n"
+    "  -h, --help          this help; 'osrunner COMMAND --help' for a command\n"
+    "  --version           print the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 other failure, 2 usage, 3 configuration, 4 authentication,\n"
+    "5 not found, 6 network, 7 server error, 8 request rejected. See osrunner(1).\n";
+
+static const struct option global_options[] = {
+    { "os-cloud", required_argument, NULL, OPT_OS_CLOUD },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "no-token-cache", no_argument, NULL, OPT_NO_CACHE },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
+};
+#define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]))
+
+int cli_exit_code(int code)
+{
+    switch (code) {
+    case OSR_OK:
+        return EXIT_OK;
+    case OSR_ECONFIG:
+        return EXIT_CONFIG;
+    case OSR_EAUTH:
+    case OSR_EFORBIDDEN:
+        return EXIT_AUTH;
+    case OSR_ENOTFOUND:
+        return EXIT_NOTFOUND;
+    case OSR_ENET:
+    case OSR_ETIMEOUT:
+        return EXIT_NETWORK;
+    case OSR_ESERVER:
+    case OSR_EPROTO:
+        return EXIT_SERVER;
+    case OSR_EREQUEST:
+    case OSR_ECONFLICT:
+    case OSR_ERATELIMIT:
+        return EXIT_REJECTED;
+    case OSR_EINVAL:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAILURE_OTHER;
+    }
+}
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("osrunner: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return cli_exit_code(code);
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("osrunner: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    /* Only the synopsis line, not the whole help (the user asked for neither). */
+    if (usage) {
+        const char *nl = strchr(usage, '\n');
+        fprintf(stderr, "%.*s\n", nl ? (int)(nl - usage) : (int)strlen(usage), usage);
+    }
+    return EXIT_USAGE;
+}
+
+int cli_parse(int argc,
+              char **argv,
+              const char *shortopts,
+              const struct option *extra,
+              const char *usage,
+              int (*on_opt)(int opt, const char *arg))
+{
+    struct option opts[64];
+    char sopts[64];
+    size_t n = 0;
+    int c;
+
+    for (size_t i = 0; i < N_GLOBAL; i++)
+        opts[n++] = global_options[i];
+    for (; extra && extra->name && n < 63; extra++)
+        opts[n++] = *extra;
+    memset(&opts[n], 0, sizeof(opts[n]));
+    snprintf(sopts, sizeof(sopts), "+:vh%s", shortopts ? shortopts : "");
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, sopts, opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_OS_CLOUD:
+            cli.os_cloud = optarg;
+            break;
+        case OPT_JSON:
+            cli.json = true;
+            break;
+        case OPT_NO_CACHE:
+            cli.no_cache = true;
+            break;
+        case 'v':
+            cli.verbose++;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return -1;
+        case OPT_VERSION:
+            printf("osrunner %s\n", osr_version());
+            return -1;
+        case ':':
+            cli_usage_error(usage, "option %s needs a value", argv[optind - 1]);
+            return -2;
+        case '?':
+            cli_usage_error(usage, "unknown option %s", argv[optind - 1]);
+            return -2;
+        default:
+            if (on_opt == NULL || on_opt(c, optarg) < 0)
+                return -2;
+        }
+    }
+    return optind;
+}
+
+static void log_to_stderr(osr_log_level level, const char *msg, void *payload)
+{
+    static const char *const names[] = { "", "error", "warning", "info", "debug", "trace" };
+    (void)payload;
+    fprintf(stderr, "osrunner: %s: %s\n", names[level <= OSR_LOG_TRACE ? level : 0], msg);
+}
+
+int cli_load_cloud(osr_cloud **out)
+{
+    osr_cloud_options opts = OSR_CLOUD_OPTIONS_INIT;
+    osr_error err;
+    int error;
+
+    osr_error_clear(&err);
+    opts.cloud_name = cli.os_cloud;
+    error = osr_cloud_load(out, &opts, &err);
+    if (error < 0)
+        return cli_fail(error, "%s", err.message);
+    return 0;
+}
+
+int cli_open_session(osr_session **out, const osr_cloud *cloud)
+{
+    osr_session_options opts = OSR_SESSION_OPTIONS_INIT;
+    osr_error err;
+    int error;
+
+    osr_error_clear(&err);
+    opts.token_cache = !cli.no_cache;
+    if (cli.verbose) {
+        opts.log_cb = log_to_stderr;
+        opts.log_level = cli.verbose > 1 ? OSR_LOG_TRACE : OSR_LOG_DEBUG;
+    } else {
+        opts.log_cb = log_to_stderr;
+        opts.log_level = OSR_LOG_WARN;
+    }
+    error = osr_session_new(out, cloud, &opts, &err);
+    if (error < 0)
+        return cli_fail(error, "%s", err.message);
+    return 0;
+}
+
+static const struct cli_command commands[] = {
+    { "cloud", "validate, install and show clouds.yaml", NULL, cmd_cloud },
+    { "projects", "list projects", NULL, cmd_projects },
+};
+
+int main(int argc, char **argv)
+{
+    int first, rc = EXIT_USAGE;
+
+    first = cli_parse(argc, argv, NULL, NULL, main_usage, NULL);
+    if (first == -1)
+        return EXIT_OK;
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first >= argc)
+        return cli_usage_error(main_usage, "no command given");
+    if (strcmp(argv[first], "help") == 0) {
+        fputs(main_usage, stdout);
+        return EXIT_OK;
+    }
+    if (osr_global_init() < 0)
+        return cli_fail(OSR_ERROR, "cannot initialise libcurl");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[first], commands[i].name) == 0) {
+            rc = commands[i].run(argc - first, argv + first);
+            goto done;
+        }
+    }
+    rc = cli_usage_error(main_usage, "unknown command '%s'", argv[first]);
+done:
+    if (fflush(stdout) != 0 && rc == EXIT_OK)
+        rc = cli_fail(OSR_EIO, "cannot write the output");
+    osr_global_shutdown();
+    return rc;
+}
+
+int cli_print_json(json_t *value)
+{
+    char *s = value ? json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    if (s == NULL)
+        return cli_fail(OSR_ENOMEM, "out of memory");
+    puts(s);
+    free(s);
+    return EXIT_OK;
+}
