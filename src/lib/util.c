@@ -116,7 +116,21 @@ char *osr__strdup(const char *s)
 
 char *osr__strndup(const char *s, size_t n)
 {
-    return s ? strndup(s, n) : NULL;
+    /* Not strndup: callers pass buffers that need not be NUL-terminated. */
+    const char *nul;
+    char *out;
+
+    if (s == NULL)
+        return NULL;
+    nul = memchr(s, '\0', n);
+    if (nul)
+        n = (size_t)(nul - s);
+    out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return out;
 }
 
 char *osr__sprintf(const char *fmt, ...)
