@@ -17,7 +17,7 @@
 
 /* Fill err (may be NULL) with code and a formatted one-line message; returns code. */
 int osr__error_set(osr_error *err, int code, const char *fmt, ...) OSR__PRINTF(3, 4);
-int osr__error_setv(osr_error *err, int code, const char *fmt, va_list ap);
+int osr__error_setv(osr_error *err, int code, const char *fmt, va_list ap) OSR__PRINTF(3, 0);
 /* Prefix the message already in err with "prefix: ". Returns err->code. */
 int osr__error_prefix(osr_error *err, const char *fmt, ...) OSR__PRINTF(2, 3);
 
