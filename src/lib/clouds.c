@@ -396,15 +396,17 @@ static bool has(vctx *v, const char *key)
 static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node *auth)
 {
     const char *type = v->out->auth_type;
+    const char *auth_url;
     const osr__yaml_node *url;
     int error;
 
     if (!has(v, "auth.auth_url"))
         return vmissing(v, auth, "auth.auth_url", NULL, NULL);
     url = osr__yaml_map_get(auth, "auth_url");
-    if (!url_ok(cloud_lookup(v->out, "auth.auth_url"))) {
+    auth_url = cloud_lookup(v->out, "auth.auth_url");
+    if (auth_url == NULL || !url_ok(auth_url)) {
         return verr(v, url, "auth.auth_url", "not an http(s) URL with a host: '%.128s'",
-                    url->value);
+                    auth_url ? auth_url : "");
     }
     if (strcmp(type, "password") == 0) {
         bool appcred = has(v, "auth.application_credential_id") ||
