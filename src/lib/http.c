@@ -91,6 +91,7 @@ void osr__http_response_free(osr__http_response *resp)
     osr__buf_free(&resp->body);
     osr__secret_free(resp->subject_token);
     free(resp->location);
+    free(resp->link);
     memset(resp, 0, sizeof(*resp));
 }
 
@@ -99,9 +100,12 @@ static void response_reset(osr__http_response *resp, size_t max)
     osr__buf_free(&resp->body);
     osr__secret_free(resp->subject_token);
     free(resp->location);
+    free(resp->link);
     memset(resp, 0, sizeof(*resp));
     resp->body.max = max;
     resp->retry_after_s = -1;
+    resp->ratelimit_remaining = -1;
+    resp->ratelimit_reset = -1;
 }
 
 struct transfer {
@@ -159,6 +163,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
                (v = header_value(line, n, "X-Compute-Request-Id")) != NULL ||
                (v = header_value(line, n, "X-GitHub-Request-Id")) != NULL) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+        free(v);
+    } else if ((v = header_value(line, n, "Link")) != NULL) {
+        free(r->link);
+        r->link = v;
+    } else if ((v = header_value(line, n, "X-RateLimit-Remaining")) != NULL) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        r->ratelimit_remaining = (end != v && *end == '\0' && x >= 0) ? x : -1;
+        free(v);
+    } else if ((v = header_value(line, n, "X-RateLimit-Reset")) != NULL) {
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        r->ratelimit_reset = (end != v && *end == '\0' && x >= 0) ? x : -1;
         free(v);
     } else if ((v = header_value(line, n, "Retry-After")) != NULL) {
         char *end;
@@ -406,7 +423,7 @@ static int perform_once(osr__http *h,
     CURL *e = h->easy;
     struct curl_slist *hdrs = NULL, *tmp;
     struct transfer t = { resp, false, false };
-    char *auth_hdr = NULL;
+    char *auth_hdr = NULL, *accept_hdr = NULL;
     char ua[64];
     CURLcode rc = CURLE_OK;
     CURLMsg *msg;
@@ -450,7 +467,16 @@ static int perform_once(osr__http *h,
         }                                                   \
         hdrs = tmp;                                         \
     } while (0)
-    ADD_HEADER("Accept: application/json");
+    if (req->accept) {
+        accept_hdr = osr__sprintf("Accept: %s", req->accept);
+        if (accept_hdr == NULL) {
+            error = OSR_ENOMEM;
+            goto done;
+        }
+        ADD_HEADER(accept_hdr);
+    } else {
+        ADD_HEADER("Accept: application/json");
+    }
     if (req->body) {
         ADD_HEADER("Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
@@ -495,9 +521,8 @@ static int perform_once(osr__http *h,
 done:
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
-    if (auth_hdr) {
-        osr__secret_free(auth_hdr);
-    }
+    osr__secret_free(auth_hdr);
+    free(accept_hdr);
     *rc_out = rc;
     return error;
 }

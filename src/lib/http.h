@@ -29,7 +29,8 @@ typedef struct osr__http_request {
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
     const char *body;           /* JSON body or NULL */
     size_t body_len;
-    bool idempotent; /* safe to send again after a connection error or 502/503/504 */
+    bool idempotent;    /* safe to send again after a connection error or 502/503/504 */
+    const char *accept; /* Accept header; NULL: application/json */
 } osr__http_request;
 
 typedef struct osr__http_response {
@@ -40,6 +41,9 @@ typedef struct osr__http_response {
     char request_id[72];
     int retry_after_s; /* -1 if none */
     int attempts;
+    char *link;                /* Link header (pagination), or NULL */
+    long ratelimit_remaining;  /* X-RateLimit-Remaining, -1 if none */
+    long long ratelimit_reset; /* X-RateLimit-Reset (epoch seconds), -1 if none */
 } osr__http_response;
 
 int osr__http_new(osr__http **out, const osr__http_config *cfg, osr_error *err);
