@@ -99,7 +99,7 @@ int osr_project_list_get(osr_project_list **out, osr_session *s, unsigned int fl
         goto done;
     }
     while (url != NULL) {
-        osr__http_request req = { "GET", url, NULL, NULL, NULL, 0, true };
+        osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
         osr__http_response resp;
         json_t *root, *projects, *next;
 

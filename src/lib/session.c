@@ -199,7 +199,7 @@ static bool token_fresh(const osr__token *t)
 
 int osr__session_identity_url(const char **out, osr_session *s)
 {
-    osr__http_request req = { "GET", s->auth_url, NULL, NULL, NULL, 0, true };
+    osr__http_request req = { .method = "GET", .url = s->auth_url, .idempotent = true };
     osr__http_response resp;
     int error;
 
