@@ -3,6 +3,7 @@
 #include <osrunner/clouds.h>
 #include <osrunner/common.h>
 #include <osrunner/error.h>
+#include <osrunner/glance.h>
 #include <osrunner/osrunner.h>
 #include <osrunner/projects.h>
 #include <osrunner/session.h>

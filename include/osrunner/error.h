@@ -29,6 +29,8 @@ typedef enum {
     OSR_EPROTO = -13,     /**< the answer is not what the API promises */
     OSR_EIO = -14,        /**< local file system error */
     OSR_EREQUEST = -15,   /**< other 4xx: the server refused the request */
+    OSR_EAMBIGUOUS = -16, /**< a name matches several resources; the message lists them */
+    OSR_ELAUNCH = -17,    /**< a server could not be launched; it was cleaned up */
 } osr_error_code;
 
 /** Size of the message buffer in osr_error, including the terminating NUL. */

@@ -5,6 +5,7 @@
 #include "clouds.h"
 #include "common.h"
 #include "error.h"
+#include "glance.h"
 #include "projects.h"
 #include "session.h"
 

@@ -17,6 +17,7 @@ enum {
     EXIT_NETWORK = 6,
     EXIT_SERVER = 7,
     EXIT_REJECTED = 8,
+    EXIT_LAUNCH = 9,
 };
 
 /* Options that every command accepts, before or after its name. */

@@ -30,7 +30,8 @@ static const char main_usage[] =
     "  --version           print the version\n"
     "\n"
     "Exit status: 0 ok, 1 other failure, 2 usage, 3 configuration, 4 authentication,\n"
-    "5 not found, 6 network, 7 server error, 8 request rejected. See osrunner(1).\n";
+    "5 not found, 6 network, 7 server error, 8 request rejected, 9 launch failed.\n"
+    "See osrunner(1).\n";
 
 static const struct option global_options[] = {
     { "os-cloud", required_argument, NULL, OPT_OS_CLOUD },
@@ -48,7 +49,10 @@ int cli_exit_code(int code)
     case OSR_OK:
         return EXIT_OK;
     case OSR_ECONFIG:
+    case OSR_EAMBIGUOUS:
         return EXIT_CONFIG;
+    case OSR_ELAUNCH:
+        return EXIT_LAUNCH;
     case OSR_EAUTH:
     case OSR_EFORBIDDEN:
         return EXIT_AUTH;

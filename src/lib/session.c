@@ -376,3 +376,40 @@ int osr__session_request(osr_session *s, osr__http_request *req, osr__http_respo
     req->token = s->token->id;
     return osr__http_send(s->http, req, resp, &s->err);
 }
+
+int osr__session_service_url(char **out, osr_session *s, const char *type, const char *version)
+{
+    const char *url;
+    size_t n, vlen = strlen(version);
+    int error;
+
+    if ((error = authenticate(s)) < 0)
+        return error;
+    if ((error = osr__catalog_endpoint(&url, s->token, type, s->interface, s->region, &s->err)) < 0)
+        return error;
+    n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    if (n >= vlen && strncmp(url + n - vlen, version, vlen) == 0)
+        *out = osr__strndup(url, n);
+    else
+        *out = osr__sprintf("%.*s%s", (int)n, url, version);
+    if (*out == NULL)
+        return osr__error_set(&s->err, OSR_ENOMEM, "out of memory");
+    return 0;
+}
+
+osr_error *osr__session_err(osr_session *s)
+{
+    return &s->err;
+}
+
+osr__http *osr__session_http(osr_session *s)
+{
+    return s->http;
+}
+
+const char *osr__session_token(osr_session *s)
+{
+    return s->token ? s->token->id : NULL;
+}

@@ -13,6 +13,19 @@ int osr__session_identity_url(const char **out, osr_session *s);
  * sent again once. Errors go to the session's error record. */
 int osr__session_request(osr_session *s, osr__http_request *req, osr__http_response *resp);
 
+/* The catalog URL of a service with its API version path: "image" + "/v2"
+ * gives ".../v2" whether or not the catalog URL carries it already. Free *out. */
+int osr__session_service_url(char **out, osr_session *s, const char *type, const char *version);
+
+/* The session's HTTP engine, for service clients that drive many requests. */
+osr__http *osr__session_http(osr_session *s);
+
+/* The current token (authenticate first); borrowed. */
+const char *osr__session_token(osr_session *s);
+
+/* The session's error record as it is (not reset). */
+osr_error *osr__session_err(osr_session *s);
+
 /* The session's error record, reset. For service clients to fill. */
 osr_error *osr__session_error(osr_session *s);
 

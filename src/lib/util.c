@@ -48,6 +48,10 @@ const char *osr_error_name(int code)
         return "io";
     case OSR_EREQUEST:
         return "request";
+    case OSR_EAMBIGUOUS:
+        return "ambiguous";
+    case OSR_ELAUNCH:
+        return "launch";
     default:
         return "error";
     }
