@@ -1,5 +1,7 @@
-/* HTTP on libcurl: one multi handle and one reused easy handle per session,
- * so connections are kept alive across requests. */
+/* HTTP on libcurl: one multi handle per session drives every transfer, so
+ * connections are kept alive across requests and many requests (with their
+ * retries and delays) run at once without threads. The blocking call is the
+ * same engine run until its one transfer is done. */
 #include "http.h"
 
 #include <curl/curl.h>
@@ -10,13 +12,39 @@
 #include <strings.h>
 #include <time.h>
 
+struct transfer {
+    osr__http_response *resp;
+    const osr__http_request *req;
+    bool too_big;
+    bool oom;
+    bool stream_failed;
+};
+
+struct osr__http_xfer {
+    osr__http *h;
+    CURL *easy;
+    osr__http_request req; /* the caller keeps what it points to alive until done */
+    osr__http_response *resp;
+    osr_error *err;
+    struct curl_slist *hdrs;
+    char *auth_hdr, *accept_hdr;
+    struct transfer t;
+    char errbuf[CURL_ERROR_SIZE];
+    int attempt;
+    int64_t not_before_ms;
+    int64_t started_ms;
+    bool active;
+    osr__http_done_cb cb;
+    void *payload;
+    osr__http_xfer *next;
+};
+
 struct osr__http {
     CURLM *multi;
-    CURL *easy;
     osr__http_config cfg;
     char *cacert, *cert, *key;
-    char errbuf[CURL_ERROR_SIZE];
     unsigned int seed;
+    osr__http_xfer *xfers; /* every transfer not yet done */
 };
 
 void osr__http_log(osr__http *h, osr_log_level level, const char *fmt, ...)
@@ -59,10 +87,15 @@ int osr__http_new(osr__http **out, const osr__http_config *cfg, osr_error *err)
     h->cfg.cert = h->cert;
     h->cfg.key = h->key;
     h->multi = curl_multi_init();
-    h->easy = curl_easy_init();
     h->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)h;
-    if (h->multi == NULL || h->easy == NULL || (cfg->cacert && !h->cacert) ||
-        (cfg->cert && !h->cert) || (cfg->key && !h->key)) {
+    if (h->multi) {
+        /* Enough parallel connections for a batch of launches, few enough
+         * not to swamp one API server; curl queues the rest. */
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 32L);
+    }
+    if (h->multi == NULL || (cfg->cacert && !h->cacert) || (cfg->cert && !h->cert) ||
+        (cfg->key && !h->key)) {
         osr__http_free(h);
         return osr__error_set(err, OSR_ENOMEM, "cannot set up HTTP");
     }
@@ -70,12 +103,17 @@ int osr__http_new(osr__http **out, const osr__http_config *cfg, osr_error *err)
     return 0;
 }
 
+static void xfer_release(osr__http_xfer *x);
+
 void osr__http_free(osr__http *h)
 {
     if (h == NULL)
         return;
-    if (h->easy)
-        curl_easy_cleanup(h->easy);
+    while (h->xfers != NULL) {
+        osr__http_xfer *x = h->xfers;
+        h->xfers = x->next;
+        xfer_release(x);
+    }
     if (h->multi)
         curl_multi_cleanup(h->multi);
     free(h->cacert);
@@ -108,17 +146,22 @@ static void response_reset(osr__http_response *resp, size_t max)
     resp->ratelimit_reset = -1;
 }
 
-struct transfer {
-    osr__http_response *resp;
-    bool too_big;
-    bool oom;
-};
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * nmemb;
-    int error = osr__buf_append(&t->resp->body, ptr, n);
+    int error;
+
+    /* A successful body may go to the caller's sink (downloads of any size);
+     * an error body is always kept, capped, for the message. */
+    if (t->req->write_cb && t->resp->status > 0 && t->resp->status < 300) {
+        if (t->req->write_cb(ptr, n, t->req->write_payload) < 0) {
+            t->stream_failed = true;
+            return 0;
+        }
+        return n;
+    }
+    error = osr__buf_append(&t->resp->body, ptr, n);
 
     if (error == OSR_EPROTO) {
         t->too_big = true;
@@ -152,6 +195,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
     osr__http_response *r = t->resp;
     size_t n = size * nmemb;
     char *v;
+
+    if (n > 9 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new status line (also after 100 Continue): the status so far. */
+        const char *sp = memchr(line, ' ', n);
+        if (sp && (size_t)(sp - line) + 4 <= n)
+            r->status = strtol(sp + 1, NULL, 10);
+        return n;
+    }
 
     if ((v = header_value(line, n, "X-Subject-Token")) != NULL) {
         osr__secret_free(r->subject_token);
@@ -374,13 +425,6 @@ static bool retryable_curl(CURLcode rc)
     }
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0) {
-    }
-}
-
 static void trace_request(osr__http *h, const osr__http_request *req, int attempt)
 {
     osr__http_log(h, OSR_LOG_DEBUG, "> %s %s%s", req->method, req->url, attempt ? " (retry)" : "");
@@ -414,24 +458,63 @@ static void trace_response(osr__http *h, const osr__http_response *resp, int64_t
     }
 }
 
-static int perform_once(osr__http *h,
-                        const osr__http_request *req,
-                        osr__http_response *resp,
-                        CURLcode *rc_out,
-                        bool *too_big)
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
 {
-    CURL *e = h->easy;
-    struct curl_slist *hdrs = NULL, *tmp;
-    struct transfer t = { resp, false, false };
-    char *auth_hdr = NULL, *accept_hdr = NULL;
+    const osr__http_request *req = userdata;
+    size_t n = req->read_cb(buf, size * nmemb, req->read_payload);
+    return n == (size_t)-1 ? CURL_READFUNC_ABORT : n;
+}
+
+static int on_progress(
+    void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const osr__http_request *req = userdata;
+    if (req->read_cb)
+        req->progress_cb((long long)ulnow, (long long)ultotal, req->progress_payload);
+    else
+        req->progress_cb((long long)dlnow, (long long)dltotal, req->progress_payload);
+    return 0;
+}
+
+static void xfer_free_headers(osr__http_xfer *x)
+{
+    if (x->easy)
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    osr__secret_free(x->auth_hdr);
+    x->auth_hdr = NULL;
+    free(x->accept_hdr);
+    x->accept_hdr = NULL;
+}
+
+static void xfer_release(osr__http_xfer *x)
+{
+    if (x->active)
+        curl_multi_remove_handle(x->h->multi, x->easy);
+    xfer_free_headers(x);
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    free(x);
+}
+
+/* Set up the easy handle for one attempt. */
+static int xfer_setup(osr__http_xfer *x)
+{
+    osr__http *h = x->h;
+    const osr__http_request *req = &x->req;
+    CURL *e = x->easy;
+    struct curl_slist *tmp;
     char ua[64];
-    CURLcode rc = CURLE_OK;
-    CURLMsg *msg;
-    int running = 0, left, error = 0;
 
     curl_easy_reset(e);
-    h->errbuf[0] = '\0';
+    xfer_free_headers(x);
+    x->errbuf[0] = '\0';
+    x->t.resp = x->resp;
+    x->t.req = &x->req;
+    x->t.too_big = x->t.oom = x->t.stream_failed = false;
     snprintf(ua, sizeof(ua), "osrunner/%s", osr_version());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (strcmp(req->method, "HEAD") == 0)
@@ -441,14 +524,16 @@ static int perform_once(osr__http *h,
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : h->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x->t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &x->t);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response);
+    if (req->write_cb == NULL)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->cfg.verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->cfg.verify ? 2L : 0L);
     if (h->cfg.cacert)
@@ -457,23 +542,29 @@ static int perform_once(osr__http *h,
         curl_easy_setopt(e, CURLOPT_SSLCERT, h->cfg.cert);
     if (h->cfg.key)
         curl_easy_setopt(e, CURLOPT_SSLKEY, h->cfg.key);
+    if (req->read_cb) {
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, &x->req);
+        if (req->upload_size >= 0)
+            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->upload_size);
+    }
+    if (req->progress_cb) {
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, &x->req);
+    }
 
-        /* Build the header list; every append is checked. */
-#define ADD_HEADER(s)                                       \
-    do {                                                    \
-        if ((tmp = curl_slist_append(hdrs, (s))) == NULL) { \
-            error = OSR_ENOMEM;                             \
-            goto done;                                      \
-        }                                                   \
-        hdrs = tmp;                                         \
+#define ADD_HEADER(s)                                        \
+    do {                                                     \
+        if ((tmp = curl_slist_append(x->hdrs, (s))) == NULL) \
+            return OSR_ENOMEM;                               \
+        x->hdrs = tmp;                                       \
     } while (0)
     if (req->accept) {
-        accept_hdr = osr__sprintf("Accept: %s", req->accept);
-        if (accept_hdr == NULL) {
-            error = OSR_ENOMEM;
-            goto done;
-        }
-        ADD_HEADER(accept_hdr);
+        if ((x->accept_hdr = osr__sprintf("Accept: %s", req->accept)) == NULL)
+            return OSR_ENOMEM;
+        ADD_HEADER(x->accept_hdr);
     } else {
         ADD_HEADER("Accept: application/json");
     }
@@ -486,45 +577,208 @@ static int perform_once(osr__http *h,
     for (const char *const *hd = req->headers; hd && *hd; hd++)
         ADD_HEADER(*hd);
     if (req->token) {
-        auth_hdr = osr__sprintf("X-Auth-Token: %s", req->token);
-        if (auth_hdr == NULL) {
-            error = OSR_ENOMEM;
-            goto done;
-        }
-        ADD_HEADER(auth_hdr);
+        if ((x->auth_hdr = osr__sprintf("X-Auth-Token: %s", req->token)) == NULL)
+            return OSR_ENOMEM;
+        ADD_HEADER(x->auth_hdr);
     }
 #undef ADD_HEADER
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    return 0;
+}
 
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-        error = OSR_ENOMEM;
-        goto done;
+int osr__http_submit(osr__http *h,
+                     const osr__http_request *req,
+                     long delay_ms,
+                     osr__http_response *resp,
+                     osr_error *err,
+                     osr__http_done_cb cb,
+                     void *payload)
+{
+    osr__http_xfer *x = calloc(1, sizeof(*x));
+
+    if (x == NULL || (x->easy = curl_easy_init()) == NULL) {
+        free(x);
+        return osr__error_set(err, OSR_ENOMEM, "%s %s: out of memory", req->method, req->url);
     }
-    do {
-        CURLMcode mc = curl_multi_perform(h->multi, &running);
-        if (mc == CURLM_OK && running)
-            mc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
-        if (mc != CURLM_OK) {
-            rc = CURLE_OUT_OF_MEMORY;
-            break;
+    x->h = h;
+    x->req = *req;
+    x->resp = resp;
+    x->err = err;
+    x->cb = cb;
+    x->payload = payload;
+    x->not_before_ms = delay_ms > 0 ? osr__now_ms_monotonic() + delay_ms : 0;
+    response_reset(resp, h->cfg.max_response);
+    x->next = h->xfers;
+    h->xfers = x;
+    return 0;
+}
+
+size_t osr__http_pending(const osr__http *h)
+{
+    size_t n = 0;
+    for (const osr__http_xfer *x = h->xfers; x; x = x->next)
+        n++;
+    return n;
+}
+
+static void unlink_xfer(osr__http *h, osr__http_xfer *x)
+{
+    for (osr__http_xfer **p = &h->xfers; *p; p = &(*p)->next) {
+        if (*p == x) {
+            *p = x->next;
+            return;
         }
-    } while (running);
-    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == e)
-            rc = msg->data.result;
     }
-    curl_multi_remove_handle(h->multi, e);
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (t.oom)
-        error = OSR_ENOMEM;
-    *too_big = t.too_big || rc == CURLE_FILESIZE_EXCEEDED;
-done:
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
-    osr__secret_free(auth_hdr);
-    free(accept_hdr);
-    *rc_out = rc;
-    return error;
+}
+
+static void complete(osr__http_xfer *x, int error)
+{
+    osr__http *h = x->h;
+    osr__http_done_cb cb = x->cb;
+    void *payload = x->payload;
+
+    unlink_xfer(h, x);
+    xfer_release(x);
+    if (cb)
+        cb(error, payload);
+}
+
+/* An attempt ended: finish the transfer, or schedule the next attempt. */
+static void attempt_done(osr__http_xfer *x, CURLcode rc)
+{
+    osr__http *h = x->h;
+    const osr__http_request *req = &x->req;
+    osr__http_response *resp = x->resp;
+    char where[320];
+    bool retry;
+    long wait_ms;
+    int error = 0;
+
+    curl_multi_remove_handle(h->multi, x->easy);
+    x->active = false;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->attempts = x->attempt + 1;
+    url_for_message(where, sizeof(where), req->url);
+    if (x->t.oom) {
+        complete(x, osr__error_set(x->err, OSR_ENOMEM, "%s %s: out of memory", req->method, where));
+        return;
+    }
+    if (x->t.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        complete(x, osr__error_set(x->err, OSR_EPROTO,
+                                   "%s %s: response larger than the limit of %zu bytes",
+                                   req->method, where, h->cfg.max_response));
+        return;
+    }
+    if (x->t.stream_failed) {
+        complete(x, osr__error_set(x->err, OSR_EIO, "%s %s: could not store the body", req->method,
+                                   where));
+        return;
+    }
+    if (rc != CURLE_OK) {
+        osr__http_log(h, OSR_LOG_DEBUG, "< %s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        retry = req->idempotent && req->read_cb == NULL && retryable_curl(rc);
+        if (!retry || x->attempt >= h->cfg.max_retries) {
+            int code = rc == CURLE_OPERATION_TIMEDOUT ? OSR_ETIMEOUT : OSR_ENET;
+            if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
+                code = OSR_EIO;
+            complete(x, osr__error_set(x->err, code, "%s %s: %s%s", req->method, where,
+                                       x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
+                                       x->attempt ? " (after retries)" : ""));
+            return;
+        }
+    } else {
+        trace_response(h, resp, osr__now_ms_monotonic() - x->started_ms);
+        if (resp->status < 400) {
+            complete(x, 0);
+            return;
+        }
+        retry = req->idempotent && req->read_cb == NULL &&
+                (resp->status == 502 || resp->status == 503 || resp->status == 504);
+        if (!retry || x->attempt >= h->cfg.max_retries) {
+            error =
+                osr__http_error_from_response(x->err, req->method, req->url, resp->status,
+                                              resp->body.data, resp->body.len, resp->request_id);
+            complete(x, error);
+            return;
+        }
+    }
+    wait_ms = osr__http_backoff_ms(x->attempt, (double)rand_r(&h->seed) / ((double)RAND_MAX + 1));
+    if (resp->retry_after_s >= 0 && resp->retry_after_s * 1000L > wait_ms)
+        wait_ms = resp->retry_after_s > 30 ? 30000 : resp->retry_after_s * 1000L;
+    osr__http_log(h, OSR_LOG_INFO, "retrying %s %s in %ld ms", req->method, where, wait_ms);
+    x->attempt++;
+    x->not_before_ms = osr__now_ms_monotonic() + wait_ms;
+}
+
+/* Start every transfer whose time has come; the wait until the next one. */
+static long start_ready(osr__http *h)
+{
+    int64_t now = osr__now_ms_monotonic();
+    long wait = 1000;
+
+restart:
+    for (osr__http_xfer *x = h->xfers; x; x = x->next) {
+        if (x->active)
+            continue;
+        if (x->not_before_ms > now) {
+            int64_t d = x->not_before_ms - now;
+            if (d < wait)
+                wait = (long)d;
+            continue;
+        }
+        response_reset(x->resp, h->cfg.max_response);
+        if (xfer_setup(x) < 0 || curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+            complete(x, osr__error_set(x->err, OSR_ENOMEM, "%s: out of memory", x->req.url));
+            goto restart; /* the list changed under us */
+        }
+        x->active = true;
+        x->started_ms = osr__now_ms_monotonic();
+        trace_request(h, &x->req, x->attempt);
+    }
+    return wait;
+}
+
+int osr__http_run(osr__http *h, const bool *until)
+{
+    while (h->xfers != NULL && !(until && *until)) {
+        int running = 0, left;
+        long wait = start_ready(h);
+        CURLMsg *msg;
+
+        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+            return OSR_ENOMEM;
+        while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+            char *priv = NULL;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            if (priv != NULL)
+                attempt_done((osr__http_xfer *)(void *)priv, msg->data.result);
+        }
+        if (h->xfers == NULL || (until && *until))
+            break;
+        {
+            /* Callbacks may have queued transfers or retries: start them now. */
+            long w2 = start_ready(h);
+            if (w2 < wait)
+                wait = w2;
+        }
+        if (curl_multi_poll(h->multi, NULL, 0, (int)(wait > 0 ? wait : 0), NULL) != CURLM_OK)
+            return OSR_ENOMEM;
+    }
+    return 0;
+}
+
+struct sync_state {
+    bool done;
+    int error;
+};
+
+static void sync_done(int error, void *payload)
+{
+    struct sync_state *st = payload;
+    st->done = true;
+    st->error = error;
 }
 
 int osr__http_send(osr__http *h,
@@ -532,54 +786,12 @@ int osr__http_send(osr__http *h,
                    osr__http_response *resp,
                    osr_error *err)
 {
-    char where[320];
-    int attempt = 0, error = 0;
+    struct sync_state st = { false, 0 };
+    int error;
 
-    url_for_message(where, sizeof(where), req->url);
-    for (;;) {
-        CURLcode rc = CURLE_OK;
-        bool too_big = false, retry = false;
-        int64_t t0 = osr__now_ms_monotonic();
-        long wait_ms;
-
-        response_reset(resp, h->cfg.max_response);
-        trace_request(h, req, attempt);
-        error = perform_once(h, req, resp, &rc, &too_big);
-        resp->attempts = attempt + 1;
-        if (error < 0)
-            return osr__error_set(err, error, "%s %s: out of memory", req->method, where);
-        if (too_big) {
-            return osr__error_set(err, OSR_EPROTO,
-                                  "%s %s: response larger than the limit of %zu bytes", req->method,
-                                  where, h->cfg.max_response);
-        }
-        if (rc != CURLE_OK) {
-            osr__http_log(h, OSR_LOG_DEBUG, "< %s",
-                          h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
-            retry = req->idempotent && retryable_curl(rc);
-            if (!retry || attempt >= h->cfg.max_retries) {
-                int code = rc == CURLE_OPERATION_TIMEDOUT ? OSR_ETIMEOUT : OSR_ENET;
-                return osr__error_set(err, code, "%s %s: %s%s", req->method, where,
-                                      h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc),
-                                      attempt ? " (after retries)" : "");
-            }
-        } else {
-            trace_response(h, resp, osr__now_ms_monotonic() - t0);
-            if (resp->status < 400)
-                return 0;
-            retry = req->idempotent &&
-                    (resp->status == 502 || resp->status == 503 || resp->status == 504);
-            if (!retry || attempt >= h->cfg.max_retries) {
-                return osr__http_error_from_response(err, req->method, req->url, resp->status,
-                                                     resp->body.data, resp->body.len,
-                                                     resp->request_id);
-            }
-        }
-        wait_ms = osr__http_backoff_ms(attempt, (double)rand_r(&h->seed) / ((double)RAND_MAX + 1));
-        if (resp->retry_after_s >= 0 && resp->retry_after_s * 1000L > wait_ms)
-            wait_ms = resp->retry_after_s > 30 ? 30000 : resp->retry_after_s * 1000L;
-        osr__http_log(h, OSR_LOG_INFO, "retrying %s %s in %ld ms", req->method, where, wait_ms);
-        sleep_ms(wait_ms);
-        attempt++;
-    }
+    if ((error = osr__http_submit(h, req, 0, resp, err, sync_done, &st)) < 0)
+        return error;
+    if ((error = osr__http_run(h, &st.done)) < 0)
+        return osr__error_set(err, error, "%s: the HTTP engine failed", req->url);
+    return st.error;
 }

@@ -31,6 +31,20 @@ typedef struct osr__http_request {
     size_t body_len;
     bool idempotent;    /* safe to send again after a connection error or 502/503/504 */
     const char *accept; /* Accept header; NULL: application/json */
+    long timeout_ms;    /* this request's total time; 0: the engine's default */
+    /* Streamed upload (PUT of a file): the body comes from read_cb, which
+     * returns bytes written to buf, 0 at the end, (size_t)-1 to abort. Such a
+     * request is never retried (the stream cannot be rewound). */
+    size_t (*read_cb)(char *buf, size_t len, void *payload);
+    void *read_payload;
+    long long upload_size; /* -1: unknown (chunked) */
+    /* Streamed download: a 2xx body goes to write_cb (return < 0 to abort)
+     * instead of the capped buffer. Error bodies are still buffered. */
+    int (*write_cb)(const char *data, size_t len, void *payload);
+    void *write_payload;
+    /* Progress of the upload (or else the download): bytes so far, total. */
+    void (*progress_cb)(long long now, long long total, void *payload);
+    void *progress_payload;
 } osr__http_request;
 
 typedef struct osr__http_response {
@@ -46,6 +60,12 @@ typedef struct osr__http_response {
     long long ratelimit_reset; /* X-RateLimit-Reset (epoch seconds), -1 if none */
 } osr__http_response;
 
+typedef struct osr__http_xfer osr__http_xfer;
+
+/* Called once when a submitted request is done: error is 0 or its code (err
+ * filled). The callback may submit more requests. */
+typedef void (*osr__http_done_cb)(int error, void *payload);
+
 int osr__http_new(osr__http **out, const osr__http_config *cfg, osr_error *err);
 void osr__http_free(osr__http *h);
 
@@ -58,6 +78,24 @@ int osr__http_send(osr__http *h,
                    osr_error *err);
 
 void osr__http_response_free(osr__http_response *resp);
+
+/* Queue a request to start after delay_ms (0: now). req is copied, but what it
+ * points to, resp and err must live until cb runs. Nothing is sent until
+ * osr__http_run. */
+int osr__http_submit(osr__http *h,
+                     const osr__http_request *req,
+                     long delay_ms,
+                     osr__http_response *resp,
+                     osr_error *err,
+                     osr__http_done_cb cb,
+                     void *payload);
+
+/* Drive every queued request (with retries and delays) over the one multi
+ * handle until none is left, or *until becomes true. */
+int osr__http_run(osr__http *h, const bool *until);
+
+/* How many requests are queued or in flight. */
+size_t osr__http_pending(const osr__http *h);
 
 /* Map an HTTP status and API error body (Keystone, Nova, Glance, Neutron,
  * GitHub shapes) to a code and a one-line message. */

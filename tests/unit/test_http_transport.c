@@ -37,8 +37,24 @@ static void *serve(void *arg)
         ssize_t n;
         if (c < 0)
             break;
-        n = read(c, s->last_request, sizeof(s->last_request) - 1);
-        s->last_request[n > 0 ? n : 0] = '\0';
+        /* Read the whole request: headers, then Content-Length bytes of body. */
+        size_t got = 0;
+        for (;;) {
+            const char *end, *cl;
+            n = read(c, s->last_request + got, sizeof(s->last_request) - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            s->last_request[got] = '\0';
+            end = strstr(s->last_request, "\r\n\r\n");
+            if (end == NULL)
+                continue;
+            cl = strcasestr(s->last_request, "Content-Length: ");
+            if (cl == NULL || cl > end ||
+                got >= (size_t)(end + 4 - s->last_request) + strtoul(cl + 16, NULL, 10))
+                break;
+        }
+        s->last_request[got] = '\0';
         s->served++;
         if (strcmp(s->replies[i], "HANG") == 0) {
             /* Wait until the client gives up and closes. */
@@ -243,6 +259,126 @@ static void test_connection_refused_is_network_error(void **state)
     osr__http_free(h);
 }
 
+struct counter {
+    int done;
+    int errors;
+};
+
+static void count_done(int error, void *payload)
+{
+    struct counter *c = payload;
+    c->done++;
+    c->errors += error != 0;
+}
+
+static void test_many_at_once_over_one_engine(void **state)
+{
+    const char *const replies[] = { OK_JSON, OK_JSON, UNAVAILABLE, OK_JSON, NULL };
+    struct server s;
+    osr__http_response resp[3];
+    osr_error err[3];
+    struct counter c = { 0, 0 };
+    osr__http *h = client(5000, 0);
+    char url[64];
+    (void)state;
+
+    server_start(&s, replies);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
+    for (int i = 0; i < 3; i++) {
+        osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
+        memset(&resp[i], 0, sizeof(resp[i]));
+        osr_error_clear(&err[i]);
+        /* The last one starts later: delays are part of the engine. */
+        assert_int_equal(
+            osr__http_submit(h, &req, i == 2 ? 50 : 0, &resp[i], &err[i], count_done, &c), 0);
+    }
+    assert_int_equal(osr__http_pending(h), 3);
+    assert_int_equal(osr__http_run(h, NULL), 0);
+    assert_int_equal(osr__http_pending(h), 0);
+    assert_int_equal(c.done, 3);
+    assert_int_equal(c.errors, 0); /* the one 503 was retried */
+    assert_int_equal(s.served, 4);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(resp[i].status, 200);
+        osr__http_response_free(&resp[i]);
+    }
+    server_stop(&s);
+    osr__http_free(h);
+}
+
+struct stream {
+    const char *data;
+    size_t off, len;
+    char sink[256];
+    size_t sunk;
+    long long progress;
+};
+
+static size_t read_some(char *buf, size_t len, void *payload)
+{
+    struct stream *st = payload;
+    size_t n = st->len - st->off < len ? st->len - st->off : len;
+    memcpy(buf, st->data + st->off, n);
+    st->off += n;
+    return n;
+}
+
+static int write_some(const char *data, size_t len, void *payload)
+{
+    struct stream *st = payload;
+    if (st->sunk + len > sizeof(st->sink))
+        return -1;
+    memcpy(st->sink + st->sunk, data, len);
+    st->sunk += len;
+    return 0;
+}
+
+static void progress(long long now, long long total, void *payload)
+{
+    struct stream *st = payload;
+    (void)total;
+    st->progress = now;
+}
+
+static void test_streamed_upload_and_download(void **state)
+{
+    const char *const replies[] = { OK_JSON, NULL };
+    struct server s;
+    struct stream st = { "0123456789abcdef", 0, 16, "", 0, 0 };
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    char url[64];
+    osr__http_request req;
+    (void)state;
+
+    server_start(&s, replies);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/file", s.port);
+    memset(&req, 0, sizeof(req));
+    req.method = "PUT";
+    req.url = url;
+    req.read_cb = read_some;
+    req.read_payload = &st;
+    req.upload_size = 16;
+    req.write_cb = write_some;
+    req.write_payload = &st;
+    req.progress_cb = progress;
+    req.progress_payload = &st;
+    memset(&resp, 0, sizeof(resp));
+    assert_int_equal(osr__http_send(h, &req, &resp, &err), 0);
+    assert_non_null(strstr(s.last_request, "PUT /file HTTP/1.1"));
+    assert_non_null(strstr(s.last_request, "Content-Length: 16"));
+    assert_non_null(strstr(s.last_request, "0123456789abcdef"));
+    /* The 200 body went to the sink, not the buffer. */
+    assert_int_equal(st.sunk, 10);
+    assert_memory_equal(st.sink, "{\"a\": 1}\r\n", 10);
+    assert_int_equal(resp.body.len, 0);
+    assert_int_equal(st.progress, 16);
+    osr__http_response_free(&resp);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +388,8 @@ int main(void)
         cmocka_unit_test(test_response_cap),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_connection_refused_is_network_error),
+        cmocka_unit_test(test_many_at_once_over_one_engine),
+        cmocka_unit_test(test_streamed_upload_and_download),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
