@@ -1,0 +1,733 @@
+/* osrunner github runner-apps | token | jitconfig | runners | runner | delete-runner | url */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char github_usage[] =
+    "Usage: osrunner github COMMAND [OPTIONS]\n"
+    "\n"
+    "Talk to GitHub's REST API about self-hosted runners.\n"
+    "\n"
+    "Commands:\n"
+    "  runner-apps [--os OS] [--arch ARCH]   the runner downloads GitHub offers\n"
+    "  token registration|remove (--output FILE | --reveal)\n"
+    "                                        a token for config.sh\n"
+    "  jitconfig --name NAME [--labels a,b] [--runner-group G] [--work-folder DIR]\n"
+    "            (--output FILE | --reveal)  register a just-in-time runner\n"
+    "  runners [--name NAME]                 list the runners\n"
+    "  runner ID                             show one runner\n"
+    "  delete-runner ID                      unregister a runner\n"
+    "  url                                   the URL runners register with (config.sh --url)\n"
+    "\n"
+    "GitHub options (every command):\n" CLI_GITHUB_OPTIONS_HELP "\n"
+    "Tokens and JIT configs are secrets: they are printed only with --reveal,\n"
+    "otherwise written to --output FILE with mode 0600. 'osrunner github COMMAND\n"
+    "--help' says more. Exit status as for osrunner(1); a rate limit that outlasts\n"
+    "--rate-limit-wait exits 8.\n";
+
+static const char apps_usage[] =
+    "Usage: osrunner github runner-apps [--os OS] [--arch ARCH] [--json] [--reveal]\n"
+    "\n"
+    "List the runner applications GitHub offers (GET .../actions/runners/downloads):\n"
+    "the latest runner release, one per OS and architecture.\n"
+    "\n"
+    "  --os OS       only this OS (linux, osx, win)\n"
+    "  --arch ARCH   only this architecture (x64, arm64, arm)\n"
+    "  --json        a JSON array of {os, architecture, version, filename, download_url,\n"
+    "                sha256_checksum, temp_download_token}; the token is \"****\"\n"
+    "  --reveal      show temp_download_token in --json output\n"
+    "\n"
+    "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char token_usage[] =
+    "Usage: osrunner github token registration|remove (--output FILE | --reveal) [--json]\n"
+    "\n"
+    "Create a registration token (config.sh --token) or a remove token (config.sh\n"
+    "remove --token). It is valid for an hour.\n"
+    "\n"
+    "  -o, --output FILE   write the token to FILE (mode 0600, atomically)\n"
+    "  --reveal            print the token on standard output\n"
+    "  --json              {\"kind\", \"expires_at\", \"output\"} (and \"token\" with --reveal)\n"
+    "\n"
+    "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char jit_usage[] =
+    "Usage: osrunner github jitconfig --name NAME [--labels a,b] [--runner-group G]\n"
+    "                                 [--work-folder DIR] (--output FILE | --reveal) [--json]\n"
+    "\n"
+    "Register a just-in-time runner and get its configuration for\n"
+    "'run.sh --jitconfig' (no config.sh). A name that is taken is refused (exit 8).\n"
+    "\n"
+    "  --name NAME           the runner's name\n"
+    "  --labels a,b          its labels (default: self-hosted)\n"
+    "  --runner-group G      runner group ID or name (organisations; default: Default)\n"
+    "                        (env OSR_GITHUB_RUNNER_GROUP)\n"
+    "  --work-folder DIR     work folder (default: _work)\n"
+    "  -o, --output FILE     write the encoded JIT config to FILE (mode 0600)\n"
+    "  --reveal              print the encoded JIT config on standard output\n"
+    "  --json                {\"runner_id\", \"name\", \"output\"} (and \"encoded_jit_config\"\n"
+    "                        with --reveal)\n"
+    "\n"
+    "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char runners_usage[] =
+    "Usage: osrunner github runners [--name NAME] [--json]\n"
+    "\n"
+    "List the self-hosted runners of the repository or organisation, every page.\n"
+    "\n"
+    "  --name NAME   only the runner of this name\n"
+    "  --json        a JSON array of {id, name, os, status, busy, ephemeral,\n"
+    "                runner_group_id, version, labels}\n"
+    "\n"
+    "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char runner_usage[] = "Usage: osrunner github runner ID [--json]\n"
+                                   "\n"
+                                   "Show one runner (exit 5 when there is none).\n"
+                                   "\n"
+                                   "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char delete_usage[] =
+    "Usage: osrunner github delete-runner ID [--json]\n"
+    "\n"
+    "Unregister a runner. Exit 5: no such runner (HTTP 404); exit 8: the runner is\n"
+    "busy running a job (HTTP 422).\n"
+    "\n"
+    "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char url_usage[] = "Usage: osrunner github url [--json]\n"
+                                "\n"
+                                "Print the URL runners register with (config.sh --url):\n"
+                                "https://github.com/OWNER/REPO, or the same on a GitHub\n"
+                                "Enterprise Server.\n"
+                                "\n"
+                                "GitHub options:\n" CLI_GITHUB_OPTIONS_HELP;
+
+/* The GitHub options, shared with other commands through cli.h. */
+static struct {
+    const char *path, *url, *token_file, *token_env, *app_id, *installation_id, *app_key;
+    const char *runner_group;
+    int rate_limit_wait; /* -1: default */
+    int per_page;
+} gh_args = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, 0 };
+
+/* This command's own options. */
+enum {
+    OPT_OS = 0x200,
+    OPT_ARCH,
+    OPT_REVEAL,
+    OPT_NAME,
+    OPT_LABELS,
+    OPT_WORK_FOLDER,
+    OPT_OUTPUT = 'o',
+};
+
+static struct {
+    const char *os, *arch, *output, *name, *labels, *work_folder;
+    bool reveal;
+    unsigned seen; /* SEEN(OPT_*) of each option given */
+} args;
+
+#define SEEN(opt) (1u << ((opt) == OPT_OUTPUT ? 15 : (opt)-OPT_OS))
+
+static bool parse_int(int *out, const char *s, int lo, int hi)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int cli_github_opt(int opt, const char *arg)
+{
+    switch (opt) {
+    case CLI_OPT_GITHUB_PATH:
+        gh_args.path = arg;
+        return 0;
+    case CLI_OPT_GITHUB_URL:
+        gh_args.url = arg;
+        return 0;
+    case CLI_OPT_GITHUB_TOKEN_FILE:
+        gh_args.token_file = arg;
+        return 0;
+    case CLI_OPT_GITHUB_TOKEN_ENV:
+        gh_args.token_env = arg;
+        return 0;
+    case CLI_OPT_GITHUB_APP_ID:
+        gh_args.app_id = arg;
+        return 0;
+    case CLI_OPT_GITHUB_INSTALLATION_ID:
+        gh_args.installation_id = arg;
+        return 0;
+    case CLI_OPT_GITHUB_APP_KEY:
+        gh_args.app_key = arg;
+        return 0;
+    case CLI_OPT_GITHUB_RUNNER_GROUP:
+        gh_args.runner_group = arg;
+        return 0;
+    case CLI_OPT_GITHUB_RATE_WAIT:
+        if (!parse_int(&gh_args.rate_limit_wait, arg, 0, 3600)) {
+            cli_usage_error(NULL, "--rate-limit-wait takes seconds, 0..3600");
+            return -1;
+        }
+        return 0;
+    case CLI_OPT_GITHUB_PER_PAGE:
+        if (!parse_int(&gh_args.per_page, arg, 1, 100)) {
+            cli_usage_error(NULL, "--per-page takes 1..100");
+            return -1;
+        }
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static const char *env_or(const char *value, const char *name)
+{
+    const char *v;
+    if (value)
+        return value;
+    v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *cli_github_path(void)
+{
+    return env_or(gh_args.path, "OSR_GITHUB_PATH");
+}
+
+const char *cli_github_api_url(void)
+{
+    return env_or(gh_args.url, "OSR_GITHUB_URL");
+}
+
+const char *cli_github_runner_group(void)
+{
+    return env_or(gh_args.runner_group, "OSR_GITHUB_RUNNER_GROUP");
+}
+
+static void log_to_stderr(osr_log_level level, const char *msg, void *payload)
+{
+    static const char *const names[] = { "", "error", "warning", "info", "debug", "trace" };
+    (void)payload;
+    fprintf(stderr, "osrunner: %s: %s\n", names[level <= OSR_LOG_TRACE ? level : 0], msg);
+}
+
+int cli_open_github(osr_github **out)
+{
+    osr_github_options opts = OSR_GITHUB_OPTIONS_INIT;
+    osr_error err;
+    int error;
+
+    osr_error_clear(&err);
+    opts.api_url = env_or(gh_args.url, "OSR_GITHUB_URL");
+    opts.app_id = env_or(gh_args.app_id, "OSR_GITHUB_APP_ID");
+    if (opts.app_id || gh_args.installation_id || gh_args.app_key) {
+        opts.installation_id = env_or(gh_args.installation_id, "OSR_GITHUB_INSTALLATION_ID");
+        opts.app_key_file = env_or(gh_args.app_key, "OSR_GITHUB_APP_KEY");
+        /* Explicit token options next to an App are a conflict the library reports. */
+        opts.token_file = gh_args.token_file;
+        opts.token_env = gh_args.token_env;
+    } else {
+        opts.token_file = env_or(gh_args.token_file, "OSR_GITHUB_TOKEN_FILE");
+        opts.token_env = gh_args.token_env;
+        if (opts.token_file == NULL && opts.token_env == NULL && env_or(NULL, "GITHUB_TOKEN"))
+            opts.token_env = "GITHUB_TOKEN";
+    }
+    opts.rate_limit_wait_s = gh_args.rate_limit_wait;
+    opts.per_page = gh_args.per_page;
+    opts.log_cb = log_to_stderr;
+    opts.log_level = cli.verbose > 1 ? OSR_LOG_TRACE : cli.verbose ? OSR_LOG_DEBUG : OSR_LOG_WARN;
+    error = osr_github_new(out, &opts, &err);
+    if (error < 0)
+        return cli_fail(error, "%s", err.message);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int own_opt(int opt, const char *arg)
+{
+    if ((opt >= OPT_OS && opt <= OPT_WORK_FOLDER) || opt == OPT_OUTPUT)
+        args.seen |= SEEN(opt);
+    switch (opt) {
+    case OPT_OS:
+        args.os = arg;
+        return 0;
+    case OPT_ARCH:
+        args.arch = arg;
+        return 0;
+    case OPT_REVEAL:
+        args.reveal = true;
+        return 0;
+    case OPT_NAME:
+        args.name = arg;
+        return 0;
+    case OPT_LABELS:
+        args.labels = arg;
+        return 0;
+    case OPT_WORK_FOLDER:
+        args.work_folder = arg;
+        return 0;
+    case OPT_OUTPUT:
+        args.output = arg;
+        return 0;
+    default:
+        return cli_github_opt(opt, arg) == 0 ? 0 : -1;
+    }
+}
+
+static const struct option own_options[] = {
+    { "os", required_argument, NULL, OPT_OS },
+    { "arch", required_argument, NULL, OPT_ARCH },
+    { "reveal", no_argument, NULL, OPT_REVEAL },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "labels", required_argument, NULL, OPT_LABELS },
+    { "work-folder", required_argument, NULL, OPT_WORK_FOLDER },
+    { "output", required_argument, NULL, OPT_OUTPUT },
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+
+/* Parse a subcommand's options, before and after its operands (cli_parse
+ * stops at the first operand; each later round starts from the operand just
+ * found, which getopt skips like a program name). ops gets the operands; only
+ * the options in allowed (bits of OPT_*) besides the GitHub ones are taken.
+ * 0 to go on, -1 after help, else the exit code. */
+static int
+parse(char **ops, int argc, char **argv, const char *usage, int operands, unsigned allowed)
+{
+    char **a = argv;
+    int n = argc, found = 0;
+
+    for (;;) {
+        int f = cli_parse(n, a, "o:", own_options, usage, own_opt);
+        if (f == -1)
+            return -1;
+        if (f < 0)
+            return EXIT_USAGE;
+        if (f >= n)
+            break;
+        if (found == operands) {
+            return cli_usage_error(usage,
+                                   operands ? "%s takes %d argument%s" : "%s takes no arguments",
+                                   argv[0], operands, operands == 1 ? "" : "s");
+        }
+        ops[found++] = a[f];
+        a += f;
+        n -= f;
+    }
+    if (found != operands)
+        return cli_usage_error(usage, "%s takes %d argument%s", argv[0], operands,
+                               operands == 1 ? "" : "s");
+    if (args.seen & ~allowed)
+        return cli_usage_error(usage, "an option given is not one of %s's", argv[0]);
+    return 0;
+}
+
+/* The path, checked; or print why not and return an exit code. */
+static int need_path(const char **path, const char *usage)
+{
+    osr_error err;
+    const char *p = cli_github_path();
+
+    if (p == NULL)
+        return cli_usage_error(usage, "give --github-path OWNER/REPO or ORG (or OSR_GITHUB_PATH)");
+    osr_error_clear(&err);
+    if (osr_github_path_check(NULL, p, &err) < 0)
+        return cli_usage_error(usage, "%s", err.message);
+    *path = p;
+    return 0;
+}
+
+static void iso_time(char out[32], long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%lld", t);
+}
+
+static int gh_fail(osr_github *gh, int error)
+{
+    return cli_fail(error, "%s", osr_github_last_error(gh)->message);
+}
+
+static bool parse_id(long long *id, const char *s)
+{
+    char *end;
+    errno = 0;
+    *id = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && *id > 0;
+}
+
+/* -------------------------------------------------------------- commands */
+
+static int github_apps(int argc, char **argv)
+{
+    osr_github *gh = NULL;
+    osr_github_apps *apps = NULL;
+    const char *path;
+    int rc, error;
+    size_t n;
+
+    if ((rc = parse(NULL, argc, argv, apps_usage, 0,
+                    SEEN(OPT_OS) | SEEN(OPT_ARCH) | SEEN(OPT_REVEAL))) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = need_path(&path, apps_usage)) != 0)
+        return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    if ((error = osr_github_runner_apps(&apps, gh, path)) < 0) {
+        rc = gh_fail(gh, error);
+        goto done;
+    }
+    n = osr_github_apps_count(apps);
+    if (cli.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            const char *tok = osr_github_app_temp_download_token(apps, i);
+            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
+                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
+                continue;
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
+                               "architecture", osr_github_app_architecture(apps, i), "version",
+                               osr_github_app_version(apps, i), "filename",
+                               osr_github_app_filename(apps, i), "download_url",
+                               osr_github_app_download_url(apps, i), "sha256_checksum",
+                               osr_github_app_sha256_checksum(apps, i), "temp_download_token",
+                               (*tok && !args.reveal) ? "****" : tok));
+        }
+        rc = cli_print_json(arr);
+    } else {
+        printf("%-6s %-6s %-9s %-44s %s\n", "OS", "ARCH", "VERSION", "FILENAME", "SHA256");
+        for (size_t i = 0; i < n; i++) {
+            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
+                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
+                continue;
+            printf("%-6s %-6s %-9s %-44s %s\n", osr_github_app_os(apps, i),
+                   osr_github_app_architecture(apps, i), osr_github_app_version(apps, i),
+                   osr_github_app_filename(apps, i), osr_github_app_sha256_checksum(apps, i));
+        }
+        rc = EXIT_OK;
+    }
+done:
+    osr_github_apps_free(apps);
+    osr_github_free(gh);
+    return rc;
+}
+
+/* Deliver a secret: to --output (0600) and/or stdout with --reveal. */
+static int deliver_secret(const char *secret, const char *what)
+{
+    osr_error err;
+
+    osr_error_clear(&err);
+    if (args.output && osr_github_secret_write(args.output, secret, &err) < 0)
+        return cli_fail(err.code, "%s: %s", what, err.message);
+    return 0;
+}
+
+static int github_token(int argc, char **argv)
+{
+    osr_github *gh = NULL;
+    char *token = NULL;
+    long long expires = 0;
+    const char *path;
+    char *kind = NULL;
+    char when[32];
+    int rc, error;
+
+    if ((rc = parse(&kind, argc, argv, token_usage, 1, SEEN(OPT_OUTPUT) | SEEN(OPT_REVEAL))) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0)
+        return cli_usage_error(token_usage, "token: registration or remove, not '%s'", kind);
+    if (args.output == NULL && !args.reveal)
+        return cli_usage_error(token_usage,
+                               "the token is a secret: give --output FILE or --reveal");
+    if ((rc = need_path(&path, token_usage)) != 0)
+        return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    error = strcmp(kind, "registration") == 0
+                ? osr_github_registration_token(&token, &expires, gh, path)
+                : osr_github_remove_token(&token, &expires, gh, path);
+    if (error < 0) {
+        rc = gh_fail(gh, error);
+        goto done;
+    }
+    if ((rc = deliver_secret(token, kind)) != 0)
+        goto done;
+    iso_time(when, expires);
+    if (cli.json) {
+        json_t *o = json_pack("{s:s,s:s}", "kind", kind, "expires_at", when);
+        if (o && args.output)
+            json_object_set_new(o, "output", json_string(args.output));
+        if (o && args.reveal)
+            json_object_set_new(o, "token", json_string(token));
+        rc = cli_print_json(o);
+    } else {
+        if (args.reveal)
+            printf("%s\n", token);
+        if (args.output)
+            fprintf(stderr, "osrunner: %s token written to %s (expires %s)\n", kind, args.output,
+                    when);
+        rc = EXIT_OK;
+    }
+done:
+    osr_github_secret_free(token);
+    osr_github_free(gh);
+    return rc;
+}
+
+/* "a,b,c" -> a NULL-terminated array pointing into buf. */
+static const char **split_labels(char *buf)
+{
+    size_t n = 1;
+    const char **v;
+    char *p;
+
+    for (p = buf; *p; p++)
+        n += *p == ',';
+    v = calloc(n + 1, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    n = 0;
+    for (p = buf;;) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c = '\0';
+        v[n++] = p;
+        if (c == NULL)
+            break;
+        p = c + 1;
+    }
+    return v;
+}
+
+static int github_jit(int argc, char **argv)
+{
+    osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
+    osr_github *gh = NULL;
+    const char **labels = NULL;
+    char *labels_buf = NULL, *jit = NULL;
+    long long id = 0;
+    const char *path;
+    int rc, error;
+
+    if ((rc = parse(NULL, argc, argv, jit_usage, 0,
+                    SEEN(OPT_NAME) | SEEN(OPT_LABELS) | SEEN(OPT_WORK_FOLDER) | SEEN(OPT_OUTPUT) |
+                        SEEN(OPT_REVEAL))) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if (args.name == NULL)
+        return cli_usage_error(jit_usage, "jitconfig needs --name");
+    if (args.output == NULL && !args.reveal)
+        return cli_usage_error(jit_usage,
+                               "the JIT config is a secret: give --output FILE or --reveal");
+    if ((rc = need_path(&path, jit_usage)) != 0)
+        return rc;
+    if (args.labels) {
+        labels_buf = strdup(args.labels);
+        labels = labels_buf ? split_labels(labels_buf) : NULL;
+        if (labels == NULL) {
+            rc = cli_fail(OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if ((rc = cli_open_github(&gh)) != 0)
+        goto done;
+    jo.name = args.name;
+    jo.labels = labels;
+    jo.runner_group = cli_github_runner_group();
+    jo.work_folder = args.work_folder;
+    if ((error = osr_github_jitconfig(&jit, &id, gh, path, &jo)) < 0) {
+        rc = gh_fail(gh, error);
+        goto done;
+    }
+    if ((rc = deliver_secret(jit, "jitconfig")) != 0)
+        goto done;
+    if (cli.json) {
+        json_t *o = json_pack("{s:I,s:s}", "runner_id", (json_int_t)id, "name", args.name);
+        if (o && args.output)
+            json_object_set_new(o, "output", json_string(args.output));
+        if (o && args.reveal)
+            json_object_set_new(o, "encoded_jit_config", json_string(jit));
+        rc = cli_print_json(o);
+    } else {
+        if (args.reveal)
+            printf("%s\n", jit);
+        fprintf(stderr, "osrunner: runner %lld (%s) registered%s%s\n", id, args.name,
+                args.output ? "; JIT config written to " : "", args.output ? args.output : "");
+        rc = EXIT_OK;
+    }
+done:
+    osr_github_secret_free(jit);
+    free(labels);
+    free(labels_buf);
+    osr_github_free(gh);
+    return rc;
+}
+
+static json_t *runner_json(const osr_github_runners *list, size_t i)
+{
+    json_t *labels = json_array();
+    for (size_t j = 0; labels && j < osr_github_runner_label_count(list, i); j++)
+        json_array_append_new(labels, json_string(osr_github_runner_label(list, i, j)));
+    return json_pack("{s:I,s:s,s:s,s:s,s:b,s:b,s:I,s:s,s:o*}", "id",
+                     (json_int_t)osr_github_runner_id(list, i), "name",
+                     osr_github_runner_name(list, i), "os", osr_github_runner_os(list, i), "status",
+                     osr_github_runner_status(list, i), "busy", osr_github_runner_busy(list, i),
+                     "ephemeral", osr_github_runner_ephemeral(list, i), "runner_group_id",
+                     (json_int_t)osr_github_runner_group_id(list, i), "version",
+                     osr_github_runner_version(list, i), "labels", labels);
+}
+
+static int print_runners(const osr_github_runners *list, bool one)
+{
+    size_t n = osr_github_runners_count(list), wname = 4;
+
+    if (cli.json) {
+        json_t *v = one ? runner_json(list, 0) : json_array();
+        for (size_t i = 0; !one && v && i < n; i++)
+            json_array_append_new(v, runner_json(list, i));
+        return cli_print_json(v);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t w = strlen(osr_github_runner_name(list, i));
+        wname = w > wname ? w : wname;
+    }
+    printf("%-10s  %-*s  %-7s  %-4s  %s\n", "ID", (int)wname, "NAME", "STATUS", "BUSY", "LABELS");
+    for (size_t i = 0; i < n; i++) {
+        printf("%-10lld  %-*s  %-7s  %-4s  ", osr_github_runner_id(list, i), (int)wname,
+               osr_github_runner_name(list, i), osr_github_runner_status(list, i),
+               osr_github_runner_busy(list, i) ? "yes" : "no");
+        for (size_t j = 0; j < osr_github_runner_label_count(list, i); j++)
+            printf("%s%s", j ? "," : "", osr_github_runner_label(list, i, j));
+        putchar('\n');
+    }
+    return EXIT_OK;
+}
+
+static int github_runners(int argc, char **argv)
+{
+    osr_github *gh = NULL;
+    osr_github_runners *list = NULL;
+    const char *path;
+    int rc, error;
+
+    if ((rc = parse(NULL, argc, argv, runners_usage, 0, SEEN(OPT_NAME))) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = need_path(&path, runners_usage)) != 0)
+        return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    if ((error = osr_github_runners_list(&list, gh, path, args.name)) < 0)
+        rc = gh_fail(gh, error);
+    else
+        rc = print_runners(list, false);
+    osr_github_runners_free(list);
+    osr_github_free(gh);
+    return rc;
+}
+
+static int github_runner(int argc, char **argv, bool del)
+{
+    const char *usage = del ? delete_usage : runner_usage;
+    osr_github *gh = NULL;
+    osr_github_runners *list = NULL;
+    const char *path;
+    char *arg = NULL;
+    long long id;
+    int rc, error;
+
+    if ((rc = parse(&arg, argc, argv, usage, 1, 0)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!parse_id(&id, arg))
+        return cli_usage_error(usage, "runner ID '%s': expected a positive number", arg);
+    if ((rc = need_path(&path, usage)) != 0)
+        return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    if (del) {
+        if ((error = osr_github_runner_delete(gh, path, id)) < 0) {
+            rc = gh_fail(gh, error);
+        } else if (cli.json) {
+            rc = cli_print_json(json_pack("{s:I}", "deleted", (json_int_t)id));
+        } else {
+            printf("deleted runner %lld\n", id);
+            rc = EXIT_OK;
+        }
+    } else if ((error = osr_github_runner_get(&list, gh, path, id)) < 0) {
+        rc = gh_fail(gh, error);
+    } else {
+        rc = print_runners(list, true);
+    }
+    osr_github_runners_free(list);
+    osr_github_free(gh);
+    return rc;
+}
+
+static int github_url(int argc, char **argv)
+{
+    osr_github *gh = NULL;
+    const char *path;
+    char *url = NULL;
+    int rc, error;
+
+    if ((rc = parse(NULL, argc, argv, url_usage, 0, 0)) != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = need_path(&path, url_usage)) != 0)
+        return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    if ((error = osr_github_runner_url(&url, gh, path)) < 0) {
+        rc = gh_fail(gh, error);
+    } else if (cli.json) {
+        rc = cli_print_json(json_pack("{s:s,s:s}", "url", url, "api_url", osr_github_api_url(gh)));
+    } else {
+        printf("%s\n", url);
+        rc = EXIT_OK;
+    }
+    osr_free(url);
+    osr_github_free(gh);
+    return rc;
+}
+
+int cmd_github(int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : NULL;
+
+    if (sub == NULL)
+        return cli_usage_error(github_usage, "github needs a command");
+    if (strcmp(sub, "runner-apps") == 0)
+        return github_apps(argc - 1, argv + 1);
+    if (strcmp(sub, "token") == 0)
+        return github_token(argc - 1, argv + 1);
+    if (strcmp(sub, "jitconfig") == 0)
+        return github_jit(argc - 1, argv + 1);
+    if (strcmp(sub, "runners") == 0)
+        return github_runners(argc - 1, argv + 1);
+    if (strcmp(sub, "runner") == 0)
+        return github_runner(argc - 1, argv + 1, false);
+    if (strcmp(sub, "delete-runner") == 0)
+        return github_runner(argc - 1, argv + 1, true);
+    if (strcmp(sub, "url") == 0)
+        return github_url(argc - 1, argv + 1);
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(github_usage, stdout);
+        return EXIT_OK;
+    }
+    return cli_usage_error(github_usage, "unknown github command '%s'", sub);
+}

@@ -1,0 +1,54 @@
+/* Internals of the GitHub client, exposed for unit tests and fuzzing. Not installed. */
+#ifndef OSR_LIB_GITHUB_INTERNAL_H
+#define OSR_LIB_GITHUB_INTERNAL_H
+
+#include "osrunner/github.h"
+
+#include "http.h"
+#include "util.h"
+
+#include <openssl/evp.h>
+
+/* The URL of the Link header entry with rel="next" (rel may list several
+ * relations), or *out = NULL when there is none. Returns 0, OSR_EPROTO for a
+ * header that is not a Link list, OSR_ENOMEM. */
+int osr__github_link_next(char **out, const char *link);
+
+/* Whether url has the same scheme, host and port as base: a next page must
+ * not send our token elsewhere. */
+bool osr__github_same_origin(const char *url, const char *base);
+
+/* Seconds to wait before trying again after a rate-limited answer (403/429):
+ * Retry-After if given, else until x-ratelimit-reset when
+ * x-ratelimit-remaining is 0 (at least 1 s), else 60 s as GitHub advises for
+ * secondary limits without headers. */
+int64_t osr__github_rate_limit_wait(const osr__http_response *resp, int64_t now);
+
+/* Load an RSA private key from PEM (PKCS#1 or PKCS#8, not encrypted). source
+ * names it in messages. Returns 0, OSR_ECONFIG, OSR_ENOMEM. */
+int osr__github_load_key(
+    EVP_PKEY **out, const char *pem, size_t len, const char *source, osr_error *err);
+
+/* A GitHub App JWT: RS256, {"iat": now-60, "exp": now+540, "iss": app_id}
+ * (an integer when app_id is all digits, else the client ID string). */
+int osr__github_jwt(char **out, EVP_PKEY *key, const char *app_id, int64_t now, osr_error *err);
+
+/* RFC 4648 base64url without padding. NULL on allocation failure. */
+char *osr__github_b64url(const unsigned char *data, size_t len);
+
+/* The web URL runners register with, from an API base URL. */
+int osr__github_web_url(char **out, const char *api_url);
+
+/* Parsers of GitHub answers (also the fuzz targets). */
+int osr__github_parse_apps(osr_github_apps **out, const char *body, size_t len, osr_error *err);
+int osr__github_parse_token(
+    char **token, long long *expires_at, const char *body, size_t len, osr_error *err);
+int osr__github_parse_jit(
+    char **jitconfig, long long *runner_id, const char *body, size_t len, osr_error *err);
+/* Append the runners of one list page ({"total_count", "runners"}) or, with
+ * single, of one runner object. */
+int osr__github_parse_runners(
+    osr_github_runners *list, const char *body, size_t len, bool single, osr_error *err);
+osr_github_runners *osr__github_runners_new(void);
+
+#endif

@@ -1,0 +1,1090 @@
+/* GitHub client: Link parsing (and a server whose "next" never ends), rate-limit
+ * header handling, error body mapping, the App JWT against an independent
+ * `openssl dgst -sha256 -sign`, both timestamp forms, parsers, options and
+ * what goes on the wire. Servers are scripted threads on 127.0.0.1. */
+#include "github_internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define PAT "ghp_unitTestSecret0123456789abcdefABCD"
+
+/* ------------------------------------------------------------ scripted server */
+
+struct server;
+/* Fill reply (a whole HTTP response) for the n-th request (0-based). */
+typedef void (*respond_fn)(struct server *s, int n, const char *request, char *reply, size_t cap);
+
+struct server {
+    int fd;
+    int port;
+    respond_fn respond;
+    int served;
+    char requests[8][4096]; /* the first 8 requests */
+    pthread_t thread;
+};
+
+static void read_request(int c, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(c, buf + len, cap - 1 - len);
+        char *end;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            size_t want = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+            if (len >= (size_t)(end + 4 - buf) + want || len + 1 >= cap)
+                break;
+        }
+        if (len + 1 >= cap)
+            break;
+    }
+    buf[len] = '\0';
+}
+
+static void *serve(void *arg)
+{
+    struct server *s = arg;
+    static char reply[16384];
+    char req[4096];
+    for (;;) {
+        int c = accept(s->fd, NULL, NULL);
+        ssize_t w;
+        if (c < 0)
+            break;
+        read_request(c, req, sizeof(req));
+        if (s->served < 8)
+            memcpy(s->requests[s->served], req, sizeof(req));
+        s->respond(s, s->served, req, reply, sizeof(reply));
+        s->served++;
+        w = write(c, reply, strlen(reply));
+        (void)w;
+        close(c);
+    }
+    return NULL;
+}
+
+static void server_start(struct server *s, respond_fn respond)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    memset(s, 0, sizeof(*s));
+    s->respond = respond;
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->fd, 8), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_stop(struct server *s)
+{
+    shutdown(s->fd, SHUT_RDWR);
+    close(s->fd);
+    pthread_join(s->thread, NULL);
+}
+
+static void
+reply_json(char *reply, size_t cap, const char *status, const char *headers, const char *body)
+{
+    snprintf(reply, cap,
+             "HTTP/1.1 %s\r\nContent-Type: application/json; charset=utf-8\r\n%s"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             status, headers, strlen(body), body);
+}
+
+/* Log messages of the client, all levels, for checks. */
+static char logbuf[65536];
+static size_t loglen;
+static void log_collect(osr_log_level level, const char *msg, void *payload)
+{
+    (void)level;
+    (void)payload;
+    loglen += (size_t)snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", msg);
+    if (loglen >= sizeof(logbuf))
+        loglen = sizeof(logbuf) - 1;
+}
+
+static osr_github *client_for(struct server *s, int max_pages, int rate_wait)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    osr_github *gh = NULL;
+    osr_error err;
+    char url[64];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", s->port);
+    setenv("OSR_UNIT_GH_TOKEN", PAT, 1);
+    o.api_url = url;
+    o.token_env = "OSR_UNIT_GH_TOKEN";
+    o.max_pages = max_pages;
+    o.rate_limit_wait_s = rate_wait;
+    o.max_retries = 0;
+    o.log_cb = log_collect;
+    o.log_level = OSR_LOG_TRACE;
+    loglen = 0;
+    logbuf[0] = '\0';
+    osr_error_clear(&err);
+    if (osr_github_new(&gh, &o, &err) != 0)
+        fail_msg("osr_github_new: %s", err.message);
+    return gh;
+}
+
+/* ------------------------------------------------------------------ Link */
+
+static void test_link_next(void **state)
+{
+    char *next = (char *)0x1;
+    (void)state;
+
+    assert_int_equal(osr__github_link_next(&next,
+                                           "<https://api.github.com/repositories/1/actions/runners?"
+                                           "per_page=2&page=2>; rel=\"next\", "
+                                           "<https://api.github.com/repositories/1/actions/runners?"
+                                           "per_page=2&page=5>; rel=\"last\""),
+                     0);
+    assert_string_equal(next,
+                        "https://api.github.com/repositories/1/actions/runners?per_page=2&page=2");
+    free(next);
+
+    /* next not first, unquoted rel, extra parameters, a comma inside the URL */
+    assert_int_equal(osr__github_link_next(&next,
+                                           "<https://x/a?page=1>; rel=\"prev\"; title=\"a,b\","
+                                           "  <https://x/a?ids=1,2&page=3> ;rel=next"),
+                     0);
+    assert_string_equal(next, "https://x/a?ids=1,2&page=3");
+    free(next);
+
+    /* several relations in one rel value */
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p2>; rel=\"last next\""), 0);
+    assert_string_equal(next, "https://x/p2");
+    free(next);
+
+    /* last page: no next */
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p1>; rel=\"prev\", <https://x/p1>; "
+                                                  "rel=\"first\""),
+                     0);
+    assert_null(next);
+    assert_int_equal(osr__github_link_next(&next, NULL), 0);
+    assert_null(next);
+    assert_int_equal(osr__github_link_next(&next, ""), 0);
+    assert_null(next);
+    /* "nextpage" is not "next" */
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p2>; rel=\"nextpage\""), 0);
+    assert_null(next);
+
+    /* malformed */
+    assert_int_equal(osr__github_link_next(&next, "https://x/p2; rel=\"next\""), OSR_EPROTO);
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p2; rel=\"next\""), OSR_EPROTO);
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p2>; rel=\"next"), OSR_EPROTO);
+    assert_int_equal(osr__github_link_next(&next, "<https://x/p2> junk"), OSR_EPROTO);
+    assert_int_equal(osr__github_link_next(&next, "<>; rel=next"), OSR_EPROTO);
+}
+
+static void test_same_origin(void **state)
+{
+    (void)state;
+    assert_true(osr__github_same_origin("https://api.github.com/repositories/1?page=2",
+                                        "https://api.github.com"));
+    assert_true(osr__github_same_origin("http://127.0.0.1:29380/x", "http://127.0.0.1:29380"));
+    assert_true(osr__github_same_origin("https://ghe.example.com/api/v3/x",
+                                        "https://GHE.example.com/api/v3"));
+    assert_false(osr__github_same_origin("https://evil.example/x", "https://api.github.com"));
+    assert_false(
+        osr__github_same_origin("https://api.github.com.evil.example/x", "https://api.github.com"));
+    assert_false(osr__github_same_origin("http://api.github.com/x", "https://api.github.com"));
+    assert_false(osr__github_same_origin("http://127.0.0.1:1/x", "http://127.0.0.1:29380"));
+    assert_false(osr__github_same_origin("/relative?page=2", "https://api.github.com"));
+}
+
+/* A server whose every page says there is a next one. */
+static void respond_endless(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    char headers[256], body[256];
+    (void)request;
+    snprintf(headers, sizeof(headers),
+             "Link: <http://127.0.0.1:%d/repos/o/r/actions/runners?per_page=1&page=%d>; "
+             "rel=\"next\"\r\n",
+             s->port, n + 2);
+    snprintf(body, sizeof(body),
+             "{\"total_count\":1000,\"runners\":[{\"id\":%d,\"name\":\"r%d\",\"os\":\"linux\","
+             "\"status\":\"online\",\"busy\":false,\"labels\":[]}]}",
+             1000 - n, n);
+    reply_json(reply, cap, "200 OK", headers, body);
+}
+
+static void test_endless_next_is_capped(void **state)
+{
+    struct server s;
+    osr_github *gh;
+    osr_github_runners *list = (osr_github_runners *)0x1;
+    (void)state;
+
+    server_start(&s, respond_endless);
+    gh = client_for(&s, 3, 0);
+    assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), OSR_EPROTO);
+    assert_ptr_equal(list, (osr_github_runners *)0x1); /* untouched on failure */
+    assert_int_equal(s.served, 3);
+    assert_non_null(strstr(osr_github_last_error(gh)->message, "more than 3 pages"));
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* Two pages, then none; the second page's runners have lower IDs. */
+static void respond_two_pages(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    char headers[256];
+    (void)request;
+    if (n == 0) {
+        snprintf(headers, sizeof(headers),
+                 "Link: <http://127.0.0.1:%d/repos/o/r/actions/runners?per_page=1&page=2>; "
+                 "rel=\"next\", <http://127.0.0.1:%d/x?page=2>; rel=\"last\"\r\n",
+                 s->port, s->port);
+        reply_json(reply, cap, "200 OK", headers,
+                   "{\"total_count\":2,\"runners\":[{\"id\":7,\"name\":\"b\",\"os\":\"linux\","
+                   "\"status\":\"online\",\"busy\":true,\"ephemeral\":true,\"runner_group_id\":2,"
+                   "\"version\":\"2.323.0\",\"labels\":[{\"id\":1,\"name\":\"self-hosted\","
+                   "\"type\":\"read-only\"},{\"name\":\"gpu\"}]}]}");
+    } else {
+        reply_json(reply, cap, "200 OK", "Link: <http://127.0.0.1:1/x>; rel=\"prev\"\r\n",
+                   "{\"total_count\":2,\"runners\":[{\"id\":3,\"name\":\"a\",\"os\":\"linux\","
+                   "\"status\":\"offline\",\"busy\":false,\"labels\":[],\"version\":null}]}");
+    }
+}
+
+static void test_pages_followed_and_merged(void **state)
+{
+    struct server s;
+    osr_github *gh;
+    osr_github_runners *list = NULL;
+    (void)state;
+
+    server_start(&s, respond_two_pages);
+    gh = client_for(&s, 0, 0);
+    assert_int_equal(osr_github_runners_list(&list, gh, "o/r", "a b&c"), 0);
+    assert_int_equal(s.served, 2);
+    /* The name filter is percent-encoded; the second request is the Link URL. */
+    assert_non_null(
+        strstr(s.requests[0], "GET /repos/o/r/actions/runners?per_page=100&name=a%20b%26c "));
+    assert_non_null(strstr(s.requests[1], "GET /repos/o/r/actions/runners?per_page=1&page=2 "));
+    assert_int_equal(osr_github_runners_count(list), 2);
+    assert_int_equal(osr_github_runner_id(list, 0), 3); /* sorted by id */
+    assert_string_equal(osr_github_runner_name(list, 0), "a");
+    assert_string_equal(osr_github_runner_version(list, 0), "");
+    assert_int_equal(osr_github_runner_group_id(list, 0), -1);
+    assert_int_equal(osr_github_runner_id(list, 1), 7);
+    assert_true(osr_github_runner_busy(list, 1));
+    assert_true(osr_github_runner_ephemeral(list, 1));
+    assert_int_equal(osr_github_runner_group_id(list, 1), 2);
+    assert_string_equal(osr_github_runner_status(list, 1), "online");
+    assert_int_equal(osr_github_runner_label_count(list, 1), 2);
+    assert_string_equal(osr_github_runner_label(list, 1, 1), "gpu");
+    assert_null(osr_github_runner_label(list, 1, 2));
+    osr_github_runners_free(list);
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+static void
+respond_other_host(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    (void)s;
+    (void)n;
+    (void)request;
+    reply_json(reply, cap, "200 OK",
+               "Link: <http://evil.example:80/steal?page=2>; rel=\"next\"\r\n",
+               "{\"total_count\":2,\"runners\":[]}");
+}
+
+static void test_next_on_other_host_refused(void **state)
+{
+    struct server s;
+    osr_github *gh;
+    osr_github_runners *list = NULL;
+    (void)state;
+
+    server_start(&s, respond_other_host);
+    gh = client_for(&s, 0, 0);
+    assert_int_equal(osr_github_runners_list(&list, gh, "org", NULL), OSR_EPROTO);
+    assert_int_equal(s.served, 1);
+    assert_non_null(strstr(osr_github_last_error(gh)->message, "another host"));
+    assert_non_null(strstr(s.requests[0], "GET /orgs/org/actions/runners?per_page=100 "));
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* ------------------------------------------------------------ rate limits */
+
+static void test_rate_limit_wait(void **state)
+{
+    osr__http_response r;
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.retry_after_s = -1;
+    r.ratelimit_remaining = 0;
+    r.ratelimit_reset = 1000;
+    assert_int_equal(osr__github_rate_limit_wait(&r, 990), 10);
+    assert_int_equal(osr__github_rate_limit_wait(&r, 1000), 1); /* never 0 or less */
+    assert_int_equal(osr__github_rate_limit_wait(&r, 2000), 1);
+    r.retry_after_s = 7; /* Retry-After wins */
+    assert_int_equal(osr__github_rate_limit_wait(&r, 990), 7);
+    r.retry_after_s = -1;
+    r.ratelimit_remaining = 12; /* budget left, so a secondary limit: GitHub says a minute */
+    assert_int_equal(osr__github_rate_limit_wait(&r, 990), 60);
+    r.ratelimit_remaining = -1;
+    r.ratelimit_reset = -1;
+    assert_int_equal(osr__github_rate_limit_wait(&r, 990), 60);
+}
+
+static void
+map_reply(osr_error *err, long status, int retry_after, long remaining, const char *body)
+{
+    osr__http_response r;
+    memset(&r, 0, sizeof(r));
+    r.status = status;
+    r.retry_after_s = retry_after;
+    r.ratelimit_remaining = remaining;
+    r.ratelimit_reset = 1700000000;
+    r.body.data = (char *)body;
+    r.body.len = strlen(body);
+    snprintf(r.request_id, sizeof(r.request_id), "AB12:CD34");
+    osr_error_clear(err);
+    osr__http_error_from_reply(err, "GET", "https://api.github.com/orgs/o/actions/runners?page=2",
+                               &r);
+}
+
+static void test_rate_limit_status_mapping(void **state)
+{
+    osr_error err;
+    (void)state;
+    /* primary: 403 with remaining 0 */
+    map_reply(&err, 403, -1, 0,
+              "{\"message\":\"API rate limit exceeded for installation ID 1.\","
+              "\"documentation_url\":\"https://docs.github.com/rest/overview/rate-limits\"}");
+    assert_int_equal(err.code, OSR_ERATELIMIT);
+    assert_int_equal(err.http_status, 403);
+    assert_string_equal(err.message, "GET https://api.github.com/orgs/o/actions/runners: HTTP 403: "
+                                     "API rate limit exceeded for installation ID 1. (request id "
+                                     "AB12:CD34)");
+    /* secondary: 403 with Retry-After */
+    map_reply(&err, 403, 60, 4000, "{\"message\":\"You have exceeded a secondary rate limit.\"}");
+    assert_int_equal(err.code, OSR_ERATELIMIT);
+    /* 429 */
+    map_reply(&err, 429, -1, -1, "{\"message\":\"slow down\"}");
+    assert_int_equal(err.code, OSR_ERATELIMIT);
+    /* a plain 403 stays a permission error */
+    map_reply(&err, 403, -1, 4999, "{\"message\":\"Resource not accessible by integration\"}");
+    assert_int_equal(err.code, OSR_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "Resource not accessible by integration"));
+    map_reply(&err, 403, -1, -1, "{\"message\":\"Must have admin rights to Repository.\"}");
+    assert_int_equal(err.code, OSR_EFORBIDDEN);
+}
+
+static int rl_reset_at;
+
+static void
+respond_rate_limited_once(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    char headers[256];
+    (void)s;
+    (void)request;
+    if (n == 0) {
+        snprintf(headers, sizeof(headers),
+                 "Retry-After: 0\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: %d\r\n",
+                 rl_reset_at);
+        reply_json(reply, cap, "403 Forbidden", headers,
+                   "{\"message\":\"API rate limit exceeded\",\"documentation_url\":\"x\"}");
+    } else {
+        reply_json(reply, cap, "200 OK",
+                   "X-RateLimit-Remaining: 4999\r\nX-RateLimit-Reset: 1893456000\r\n",
+                   "{\"total_count\":0,\"runners\":[]}");
+    }
+}
+
+static void test_rate_limit_waited_then_ok(void **state)
+{
+    struct server s;
+    osr_github *gh;
+    osr_github_runners *list = NULL;
+    long remaining = 0;
+    long long reset = 0;
+    (void)state;
+
+    rl_reset_at = (int)time(NULL);
+    server_start(&s, respond_rate_limited_once);
+    gh = client_for(&s, 0, 5);
+    osr_github_rate_limit(&remaining, &reset, gh);
+    assert_int_equal(remaining, -1); /* nothing seen yet */
+    assert_int_equal(reset, -1);
+    assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), 0);
+    assert_int_equal(s.served, 2);
+    assert_non_null(strstr(logbuf, "GitHub rate limit (HTTP 403): waiting 0 s"));
+    osr_github_rate_limit(&remaining, &reset, gh);
+    assert_int_equal(remaining, 4999);
+    assert_int_equal(reset, 1893456000);
+    osr_github_runners_free(list);
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+static void
+respond_rate_limited_long(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    char headers[256];
+    (void)s;
+    (void)n;
+    (void)request;
+    snprintf(headers, sizeof(headers),
+             "X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: %d\r\nX-GitHub-Request-Id: R:1\r\n",
+             rl_reset_at);
+    reply_json(reply, cap, "403 Forbidden", headers,
+               "{\"message\":\"API rate limit exceeded for user ID 1.\"}");
+}
+
+static void test_rate_limit_beyond_budget(void **state)
+{
+    struct server s;
+    osr_github *gh;
+    char *token = (char *)0x1;
+    long long exp = 7;
+    int64_t t0;
+    (void)state;
+
+    rl_reset_at = (int)time(NULL) + 100;
+    server_start(&s, respond_rate_limited_long);
+    gh = client_for(&s, 0, 5);
+    t0 = osr__now_ms_monotonic();
+    assert_int_equal(osr_github_registration_token(&token, &exp, gh, "o/r"), OSR_ERATELIMIT);
+    /* No wait at all: the reset is further away than the budget. */
+    assert_true(osr__now_ms_monotonic() - t0 < 1000);
+    assert_int_equal(s.served, 1);
+    assert_ptr_equal(token, (char *)0x1);
+    assert_int_equal(exp, 7);
+    assert_non_null(strstr(osr_github_last_error(gh)->message, "API rate limit exceeded"));
+    assert_non_null(strstr(osr_github_last_error(gh)->message, "more than the 5 s of waiting"));
+    assert_string_equal(osr_github_last_error(gh)->request_id, "R:1");
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* -------------------------------------------------------- error bodies */
+
+static void map(osr_error *err, long status, const char *body)
+{
+    osr_error_clear(err);
+    osr__http_error_from_response(err, "DELETE",
+                                  "https://api.github.com/repos/o/r/actions/runners/5", status,
+                                  body, strlen(body), "");
+}
+
+static void test_error_bodies(void **state)
+{
+    osr_error err;
+    (void)state;
+    map(&err, 401,
+        "{\"message\":\"Bad credentials\",\"documentation_url\":\"https://docs.github.com/rest\","
+        "\"status\":\"401\"}");
+    assert_int_equal(err.code, OSR_EAUTH);
+    assert_string_equal(err.message,
+                        "DELETE https://api.github.com/repos/o/r/actions/runners/5: HTTP 401: Bad "
+                        "credentials");
+    assert_null(strstr(err.message, "docs.github.com"));
+
+    map(&err, 404, "{\"message\":\"Not Found\",\"documentation_url\":\"x\"}");
+    assert_int_equal(err.code, OSR_ENOTFOUND);
+    map(&err, 409, "{\"message\":\"Already exists - A runner with the name r1 already exists.\"}");
+    assert_int_equal(err.code, OSR_ECONFLICT);
+    assert_non_null(strstr(err.message, "HTTP 409: Already exists - A runner with the name r1"));
+
+    /* 422: validation details, as strings or as objects */
+    map(&err, 422,
+        "{\"message\":\"Bad request - Runner r1 is still running a job\","
+        "\"documentation_url\":\"x\"}");
+    assert_int_equal(err.code, OSR_EREQUEST);
+    assert_int_equal(err.http_status, 422);
+    assert_non_null(
+        strstr(err.message, "HTTP 422: Bad request - Runner r1 is still running a job"));
+    map(&err, 422,
+        "{\"message\":\"Validation Failed\",\"errors\":[\"Invalid request.\","
+        "\"labels too long\"]}");
+    assert_non_null(
+        strstr(err.message, "HTTP 422: Validation Failed: Invalid request., labels too long"));
+    map(&err, 422,
+        "{\"message\":\"Validation Failed\",\"errors\":[{\"resource\":\"Runner\","
+        "\"field\":\"name\",\"code\":\"already_exists\"},{\"message\":\"custom\"}]}");
+    assert_non_null(strstr(err.message, "Validation Failed: name already_exists, custom"));
+
+    /* Prism's own problem+json has no "message": only the status remains */
+    map(&err, 401,
+        "{\"type\":\"https://stoplight.io/prism/errors#UNAUTHORIZED\","
+        "\"title\":\"Invalid security scheme used\",\"status\":401}");
+    assert_int_equal(err.code, OSR_EAUTH);
+    assert_string_equal(err.message,
+                        "DELETE https://api.github.com/repos/o/r/actions/runners/5: HTTP 401");
+}
+
+/* ------------------------------------------------------------------ JWT */
+
+static char tmpdir[64];
+
+static void path_in(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", tmpdir, name);
+}
+
+static int jwt_setup(void **state)
+{
+    char cmd[512];
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/osr-gh-unit-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL)
+        return -1;
+    snprintf(cmd, sizeof(cmd),
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/key.pem "
+             "2>/dev/null && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+             "-out %s/ec.pem 2>/dev/null && openssl pkey -in %s/key.pem -aes256 -passout "
+             "pass:pw -out %s/enc.pem",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int jwt_teardown(void **state)
+{
+    char cmd[128];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 65536);
+    size_t n;
+    assert_non_null(f);
+    assert_non_null(buf);
+    n = fread(buf, 1, 65535, f);
+    fclose(f);
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static EVP_PKEY *load(const char *name, int expect)
+{
+    char path[128];
+    size_t len;
+    char *pem;
+    EVP_PKEY *key = NULL;
+    osr_error err;
+
+    path_in(path, sizeof(path), name);
+    pem = slurp(path, &len);
+    osr_error_clear(&err);
+    assert_int_equal(osr__github_load_key(&key, pem, len, path, &err), expect);
+    if (expect)
+        assert_non_null(strstr(err.message, path));
+    free(pem);
+    return key;
+}
+
+static void test_jwt_matches_openssl(void **state)
+{
+    EVP_PKEY *key = load("key.pem", 0);
+    char *jwt = NULL, *dot1, *dot2;
+    char input_path[128], sig_path[128], key_path[128], cmd[1024];
+    char expected_sig[1024];
+    FILE *f, *p;
+    osr_error err;
+    (void)state;
+
+    osr_error_clear(&err);
+    assert_int_equal(osr__github_jwt(&jwt, key, "4242", 1700000000, &err), 0);
+    dot1 = strchr(jwt, '.');
+    assert_non_null(dot1);
+    dot2 = strchr(dot1 + 1, '.');
+    assert_non_null(dot2);
+    /* {"alg":"RS256","typ":"JWT"} and {"iat":1699999940,"exp":1700000540,"iss":4242} */
+    assert_memory_equal(jwt, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.", 37);
+    assert_int_equal(dot2 - dot1 - 1,
+                     strlen("eyJpYXQiOjE2OTk5OTk5NDAsImV4cCI6MTcwMDAwMDU0MCwiaXNzIjo0MjQyfQ"));
+    assert_memory_equal(dot1 + 1, "eyJpYXQiOjE2OTk5OTk5NDAsImV4cCI6MTcwMDAwMDU0MCwiaXNzIjo0MjQyfQ",
+                        (size_t)(dot2 - dot1 - 1));
+
+    /* The signature, computed by the openssl command and base64url-encoded by the shell. */
+    path_in(input_path, sizeof(input_path), "input");
+    path_in(sig_path, sizeof(sig_path), "sig.b64");
+    path_in(key_path, sizeof(key_path), "key.pem");
+    f = fopen(input_path, "wb");
+    assert_non_null(f);
+    fwrite(jwt, 1, (size_t)(dot2 - jwt), f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd),
+             "openssl dgst -sha256 -sign %s %s | openssl base64 -A | tr '+/' '-_' | tr -d '=\\n'",
+             key_path, input_path);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    memset(expected_sig, 0, sizeof(expected_sig));
+    assert_true(fread(expected_sig, 1, sizeof(expected_sig) - 1, p) > 300);
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(dot2 + 1, expected_sig);
+    free(jwt);
+
+    /* A client ID (not all digits) is a string claim. */
+    assert_int_equal(osr__github_jwt(&jwt, key, "Iv1.abc", 1700000000, &err), 0);
+    assert_non_null(
+        strstr(jwt, ".eyJpYXQiOjE2OTk5OTk5NDAsImV4cCI6MTcwMDAwMDU0MCwiaXNzIjoiSXYxLmFiYyJ9."));
+    free(jwt);
+    EVP_PKEY_free(key);
+}
+
+static void test_key_errors(void **state)
+{
+    EVP_PKEY *key = (EVP_PKEY *)0x1;
+    osr_error err;
+    (void)state;
+    assert_null(load("ec.pem", OSR_ECONFIG));  /* not RSA */
+    assert_null(load("enc.pem", OSR_ECONFIG)); /* encrypted: no prompt, an error */
+    osr_error_clear(&err);
+    assert_int_equal(osr__github_load_key(&key, "garbage", 7, "k.pem", &err), OSR_ECONFIG);
+    assert_ptr_equal(key, (EVP_PKEY *)0x1);
+    assert_non_null(strstr(err.message, "k.pem: not a PEM private key"));
+}
+
+static void test_b64url(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } v[] = { { "", "" },
+              { "f", "Zg" },
+              { "fo", "Zm8" },
+              { "foo", "Zm9v" },
+              { "foob", "Zm9vYg" },
+              { "fooba", "Zm9vYmE" },
+              { "foobar", "Zm9vYmFy" },
+              { "\xfb\xff", "-_8" } };
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char *s = osr__github_b64url((const unsigned char *)v[i].in, strlen(v[i].in));
+        assert_string_equal(s, v[i].out);
+        free(s);
+    }
+}
+
+/* ------------------------------------------------------------ parsers */
+
+static void test_timestamps_both_forms(void **state)
+{
+    char *token = NULL;
+    long long exp = 0;
+    osr_error err;
+    const char *offset = "{\"token\":\"LLBF3JGZDX3P5PMEXLND6TS6FCWO6\","
+                         "\"expires_at\":\"2020-01-22T12:13:35.123-08:00\"}";
+    const char *zulu = "{\"token\":\"AABF3JGZDX3P5PMEXLND6TS6FCWO6\","
+                       "\"expires_at\":\"2016-07-11T22:14:10Z\",\"permissions\":{}}";
+    (void)state;
+
+    assert_int_equal(osr__github_parse_token(&token, &exp, offset, strlen(offset), &err), 0);
+    assert_string_equal(token, "LLBF3JGZDX3P5PMEXLND6TS6FCWO6");
+    assert_int_equal(exp, 1579724015); /* 2020-01-22T20:13:35Z */
+    osr_github_secret_free(token);
+    assert_int_equal(osr__github_parse_token(&token, &exp, zulu, strlen(zulu), &err), 0);
+    assert_int_equal(exp, 1468275250);
+    osr_github_secret_free(token);
+
+    token = (char *)0x1;
+    exp = 5;
+    assert_int_equal(osr__github_parse_token(&token, &exp,
+                                             "{\"token\":\"x\",\"expires_at\":\"soon\"}", 32, &err),
+                     OSR_EPROTO);
+    assert_int_equal(osr__github_parse_token(&token, &exp,
+                                             "{\"expires_at\":\"2016-07-11T22:14:10Z\"}", 36, &err),
+                     OSR_EPROTO);
+    assert_int_equal(osr__github_parse_token(&token, &exp, "[]", 2, &err), OSR_EPROTO);
+    assert_ptr_equal(token, (char *)0x1);
+    assert_int_equal(exp, 5);
+}
+
+static void test_parse_apps(void **state)
+{
+    const char *body =
+        "[{\"os\":\"linux\",\"architecture\":\"x64\",\"download_url\":\"https://github.com/actions/"
+        "runner/releases/download/v2.323.0/actions-runner-linux-x64-2.323.0.tar.gz\","
+        "\"filename\":\"actions-runner-linux-x64-2.323.0.tar.gz\",\"sha256_checksum\":\"ab\","
+        "\"temp_download_token\":\"tdt\"},"
+        "{\"os\":\"win\",\"architecture\":\"arm64\",\"download_url\":\"u\","
+        "\"filename\":\"actions-runner-win-arm64-2.164.0.zip\"},"
+        "{\"os\":\"osx\",\"architecture\":\"x64\",\"download_url\":\"u\",\"filename\":\"odd\"}]";
+    osr_github_apps *apps = NULL;
+    size_t i = 99;
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr__github_parse_apps(&apps, body, strlen(body), &err), 0);
+    assert_int_equal(osr_github_apps_count(apps), 3);
+    assert_int_equal(osr_github_apps_find(&i, apps, "linux", "x64"), 0);
+    assert_int_equal(i, 0);
+    assert_string_equal(osr_github_app_version(apps, 0), "2.323.0");
+    assert_string_equal(osr_github_app_sha256_checksum(apps, 0), "ab");
+    assert_string_equal(osr_github_app_temp_download_token(apps, 0), "tdt");
+    assert_string_equal(osr_github_app_version(apps, 1), "2.164.0");
+    assert_string_equal(osr_github_app_temp_download_token(apps, 1), "");
+    assert_string_equal(osr_github_app_sha256_checksum(apps, 1), "");
+    assert_string_equal(osr_github_app_version(apps, 2), "");
+    assert_int_equal(osr_github_apps_find(&i, apps, "linux", "riscv64"), OSR_ENOTFOUND);
+    assert_null(osr_github_app_os(apps, 3));
+    osr_github_apps_free(apps);
+
+    apps = (osr_github_apps *)0x1;
+    assert_int_equal(osr__github_parse_apps(&apps, "{}", 2, &err), OSR_EPROTO);
+    assert_int_equal(osr__github_parse_apps(&apps, "[{\"os\":\"linux\"}]", 16, &err), OSR_EPROTO);
+    assert_non_null(strstr(err.message, "\"architecture\""));
+    assert_ptr_equal(apps, (osr_github_apps *)0x1);
+}
+
+static void test_parse_jit_and_runner(void **state)
+{
+    const char *jit = "{\"runner\":{\"id\":23,\"name\":\"New runner\",\"os\":\"unknown\","
+                      "\"status\":\"offline\",\"busy\":false,\"labels\":[]},"
+                      "\"encoded_jit_config\":\"abc123\"}";
+    char *cfg = NULL;
+    long long id = 0;
+    osr_github_runners *list = osr__github_runners_new();
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr__github_parse_jit(&cfg, &id, jit, strlen(jit), &err), 0);
+    assert_string_equal(cfg, "abc123");
+    assert_int_equal(id, 23);
+    osr_github_secret_free(cfg);
+    cfg = (char *)0x1;
+    assert_int_equal(osr__github_parse_jit(&cfg, &id, "{\"encoded_jit_config\":\"x\"}", 26, &err),
+                     OSR_EPROTO);
+    assert_ptr_equal(cfg, (char *)0x1);
+
+    assert_int_equal(osr__github_parse_runners(list, "{\"id\":5,\"name\":\"x\"}", 19, true, &err),
+                     0);
+    assert_int_equal(osr_github_runners_count(list), 1);
+    assert_string_equal(osr_github_runner_os(list, 0), "");
+    assert_int_equal(
+        osr__github_parse_runners(list, "{\"runners\":[{\"name\":\"x\"}]}", 26, false, &err),
+        OSR_EPROTO);
+    assert_int_equal(osr__github_parse_runners(list, "{\"runner\":[]}", 13, false, &err),
+                     OSR_EPROTO);
+    osr_github_runners_free(list);
+}
+
+static void test_paths_and_urls(void **state)
+{
+    static const char *const good[] = { "octo/hello", "octo", "a-b_c/x.y-z_1", "A/.github", NULL };
+    static const char *const bad[] = { "",
+                                       "/x",
+                                       "o/",
+                                       "o/r/x",
+                                       "-o/r",
+                                       "o/..",
+                                       "o/.",
+                                       "o r",
+                                       "o/r?x=1",
+                                       "o/r#",
+                                       "o%2Fr",
+                                       "../x",
+                                       "0123456789012345678901234567890123456789",
+                                       NULL };
+    int is_org = -1;
+    char *u = NULL;
+    (void)state;
+
+    for (int i = 0; good[i]; i++)
+        assert_int_equal(osr_github_path_check(NULL, good[i], NULL), 0);
+    for (int i = 0; bad[i]; i++) {
+        osr_error err;
+        if (osr_github_path_check(NULL, bad[i], &err) != OSR_EINVAL)
+            fail_msg("path '%s' accepted", bad[i]);
+    }
+    assert_int_equal(osr_github_path_check(&is_org, "octo", NULL), 0);
+    assert_int_equal(is_org, 1);
+    assert_int_equal(osr_github_path_check(&is_org, "octo/r", NULL), 0);
+    assert_int_equal(is_org, 0);
+
+    assert_int_equal(osr__github_web_url(&u, "https://api.github.com"), 0);
+    assert_string_equal(u, "https://github.com");
+    free(u);
+    assert_int_equal(osr__github_web_url(&u, "https://ghe.example.com/api/v3"), 0);
+    assert_string_equal(u, "https://ghe.example.com");
+    free(u);
+    assert_int_equal(osr__github_web_url(&u, "https://ghe.example.com:8443/api/v3/"), 0);
+    assert_string_equal(u, "https://ghe.example.com:8443");
+    free(u);
+    assert_int_equal(osr__github_web_url(&u, "https://api.acme.ghe.com"), 0);
+    assert_string_equal(u, "https://acme.ghe.com");
+    free(u);
+    assert_int_equal(osr__github_web_url(&u, "http://127.0.0.1:29380"), 0);
+    assert_string_equal(u, "http://127.0.0.1:29380");
+    free(u);
+}
+
+static void test_runner_url(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    osr_github *gh = NULL;
+    char *u = (char *)0x1;
+    (void)state;
+
+    assert_int_equal(osr_github_new(&gh, NULL, NULL), 0);
+    assert_string_equal(osr_github_api_url(gh), "https://api.github.com");
+    assert_int_equal(osr_github_runner_url(&u, gh, "octo/hello"), 0);
+    assert_string_equal(u, "https://github.com/octo/hello");
+    osr_free(u);
+    u = (char *)0x1;
+    assert_int_equal(osr_github_runner_url(&u, gh, "octo/a/b"), OSR_EINVAL);
+    assert_ptr_equal(u, (char *)0x1);
+    osr_github_free(gh);
+
+    o.api_url = "https://ghe.example.com/api/v3/";
+    assert_int_equal(osr_github_new(&gh, &o, NULL), 0);
+    assert_string_equal(osr_github_api_url(gh), "https://ghe.example.com/api/v3");
+    assert_int_equal(osr_github_runner_url(&u, gh, "acme"), 0);
+    assert_string_equal(u, "https://ghe.example.com/acme");
+    osr_free(u);
+    osr_github_free(gh);
+}
+
+/* ------------------------------------------------------------ options */
+
+static void test_options(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    osr_github *gh = (osr_github *)0x1;
+    char path[128];
+    FILE *f;
+    osr_error err;
+    (void)state;
+
+#define EXPECT_NEW(code)                                         \
+    do {                                                         \
+        osr_error_clear(&err);                                   \
+        assert_int_equal(osr_github_new(&gh, &o, &err), (code)); \
+        assert_ptr_equal(gh, (osr_github *)0x1);                 \
+        assert_null(strstr(err.message, "s3cr3t"));              \
+    } while (0)
+
+    o.api_url = "ftp://x";
+    EXPECT_NEW(OSR_EINVAL);
+    o.api_url = "https://";
+    EXPECT_NEW(OSR_EINVAL);
+    o.api_url = "https://h/x?y";
+    EXPECT_NEW(OSR_EINVAL);
+    o.api_url = NULL;
+    o.app_id = "1";
+    EXPECT_NEW(OSR_EINVAL); /* no installation or key */
+    o.installation_id = "12x";
+    o.app_key_file = "/nonexistent";
+    EXPECT_NEW(OSR_EINVAL); /* installation not numeric */
+    o.installation_id = "12";
+    EXPECT_NEW(OSR_ECONFIG); /* no such key file */
+    o.token_env = "X";
+    EXPECT_NEW(OSR_EINVAL); /* token and App */
+    o.app_id = o.installation_id = o.app_key_file = NULL;
+    o.token_file = "/x";
+    EXPECT_NEW(OSR_EINVAL); /* file and variable */
+    o.token_file = NULL;
+    o.token_env = "OSR_UNIT_UNSET_VARIABLE";
+    unsetenv("OSR_UNIT_UNSET_VARIABLE");
+    EXPECT_NEW(OSR_ECONFIG);
+    assert_non_null(strstr(err.message, "OSR_UNIT_UNSET_VARIABLE"));
+    setenv("OSR_UNIT_BAD_TOKEN", "s3cr3t\nInjected: header", 1);
+    o.token_env = "OSR_UNIT_BAD_TOKEN";
+    EXPECT_NEW(OSR_ECONFIG); /* a token is one word: no header injection */
+    o.token_env = NULL;
+
+    path_in(path, sizeof(path), "token");
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("  \n\n", f);
+    fclose(f);
+    o.token_file = path;
+    EXPECT_NEW(OSR_ECONFIG);
+    assert_non_null(strstr(err.message, "empty GitHub token"));
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("s3cr3t-token\n", f);
+    fclose(f);
+    assert_int_equal(osr_github_new(&gh, &o, &err), 0);
+    osr_github_free(gh);
+    o.token_file = "/nonexistent/token";
+    gh = (osr_github *)0x1;
+    EXPECT_NEW(OSR_ECONFIG);
+    assert_int_equal(osr_github_new(&gh, &o, NULL), OSR_ECONFIG); /* no error record: fine */
+    o.token_file = NULL;
+    o.per_page = 101;
+    EXPECT_NEW(OSR_EINVAL);
+    o.per_page = 0;
+    o.version = 99;
+    EXPECT_NEW(OSR_EINVAL);
+#undef EXPECT_NEW
+}
+
+static void test_no_credentials(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    osr_github *gh = NULL;
+    char *token = (char *)0x1;
+    long long exp = 0;
+    (void)state;
+
+    o.api_url = "http://127.0.0.1:9"; /* never contacted */
+    assert_int_equal(osr_github_new(&gh, &o, NULL), 0);
+    assert_int_equal(osr_github_registration_token(&token, &exp, gh, "o/r"), OSR_EAUTH);
+    assert_ptr_equal(token, (char *)0x1);
+    assert_non_null(strstr(osr_github_last_error(gh)->message, "no GitHub credentials"));
+    osr_github_free(gh);
+}
+
+/* ------------------------------------------------------------ on the wire */
+
+static void respond_token(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    (void)s;
+    (void)request;
+    if (n == 0)
+        reply_json(reply, cap, "201 Created", "",
+                   "{\"token\":\"REGTOKEN123\",\"expires_at\":\"2020-01-22T12:13:35.123-08:00\"}");
+    else
+        reply_json(
+            reply, cap, "201 Created", "",
+            "{\"runner\":{\"id\":42,\"name\":\"n\",\"os\":\"unknown\",\"status\":"
+            "\"offline\",\"busy\":false,\"labels\":[]},\"encoded_jit_config\":\"JITSECRET\"}");
+}
+
+static void test_requests_on_the_wire(void **state)
+{
+    static const char *const labels[] = { "self-hosted", "gpu", NULL };
+    osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
+    struct server s;
+    osr_github *gh;
+    char *token = NULL, *jit = NULL;
+    long long exp = 0, id = 0;
+    const char *r, *cl;
+    (void)state;
+
+    server_start(&s, respond_token);
+    gh = client_for(&s, 0, 0);
+    assert_int_equal(osr_github_registration_token(&token, &exp, gh, "octo"), 0);
+    assert_string_equal(token, "REGTOKEN123");
+    assert_int_equal(exp, 1579724015);
+    r = s.requests[0];
+    assert_non_null(strstr(r, "POST /orgs/octo/actions/runners/registration-token HTTP/1.1\r\n"));
+    assert_non_null(strstr(r, "\r\nAccept: application/vnd.github+json\r\n"));
+    assert_non_null(strstr(r, "\r\nX-GitHub-Api-Version: 2022-11-28\r\n"));
+    assert_non_null(strstr(r, "\r\nUser-Agent: osrunner/"));
+    assert_non_null(strstr(r, "\r\nAuthorization: Bearer " PAT "\r\n"));
+    /* no body: no Content-Type, no Content-Length other than 0, nothing after the headers */
+    assert_null(strcasestr(r, "Content-Type:"));
+    cl = strstr(r, "Content-Length:");
+    assert_true(cl == NULL || strncmp(cl, "Content-Length: 0\r\n", 19) == 0);
+    assert_string_equal(strstr(r, "\r\n\r\n"), "\r\n\r\n");
+
+    jo.name = "n";
+    jo.labels = labels;
+    jo.runner_group = "3";
+    assert_int_equal(osr_github_jitconfig(&jit, &id, gh, "octo", &jo), 0);
+    assert_string_equal(jit, "JITSECRET");
+    assert_int_equal(id, 42);
+    r = s.requests[1];
+    assert_non_null(strstr(r, "POST /orgs/octo/actions/runners/generate-jitconfig "));
+    assert_non_null(strstr(r, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(r, "\r\n\r\n{\"name\":\"n\",\"runner_group_id\":3,\"labels\":"
+                              "[\"self-hosted\",\"gpu\"],\"work_folder\":\"_work\"}"));
+    /* nothing secret reached the log, though it traced bodies */
+    assert_non_null(strstr(logbuf, "Authorization: <redacted>"));
+    assert_null(strstr(logbuf, PAT));
+    assert_null(strstr(logbuf, "REGTOKEN123"));
+    assert_null(strstr(logbuf, "JITSECRET"));
+    osr_github_secret_free(token);
+    osr_github_secret_free(jit);
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+static void test_jit_argument_checks(void **state)
+{
+    static const char *const empty[] = { NULL };
+    static const char *const blank[] = { "a", "", NULL };
+    osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
+    osr_github *gh = NULL;
+    char *jit = (char *)0x1;
+    (void)state;
+
+    assert_int_equal(osr_github_new(&gh, NULL, NULL), 0);
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "o/r", &jo), OSR_EINVAL); /* no name */
+    jo.name = "n";
+    jo.labels = empty;
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "o/r", &jo), OSR_EINVAL);
+    jo.labels = blank;
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "o/r", &jo), OSR_EINVAL);
+    jo.labels = NULL;
+    jo.runner_group = "ci"; /* a named group in a repository */
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "o/r", &jo), OSR_EINVAL);
+    jo.runner_group = "2";
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "o/r", &jo), OSR_EINVAL);
+    assert_ptr_equal(jit, (char *)0x1);
+    osr_github_free(gh);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_link_next),
+        cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_endless_next_is_capped),
+        cmocka_unit_test(test_pages_followed_and_merged),
+        cmocka_unit_test(test_next_on_other_host_refused),
+        cmocka_unit_test(test_rate_limit_wait),
+        cmocka_unit_test(test_rate_limit_status_mapping),
+        cmocka_unit_test(test_rate_limit_waited_then_ok),
+        cmocka_unit_test(test_rate_limit_beyond_budget),
+        cmocka_unit_test(test_error_bodies),
+        cmocka_unit_test(test_jwt_matches_openssl),
+        cmocka_unit_test(test_key_errors),
+        cmocka_unit_test(test_b64url),
+        cmocka_unit_test(test_timestamps_both_forms),
+        cmocka_unit_test(test_parse_apps),
+        cmocka_unit_test(test_parse_jit_and_runner),
+        cmocka_unit_test(test_paths_and_urls),
+        cmocka_unit_test(test_runner_url),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_no_credentials),
+        cmocka_unit_test(test_requests_on_the_wire),
+        cmocka_unit_test(test_jit_argument_checks),
+    };
+    int rc;
+    if (osr_global_init() < 0)
+        return 1;
+    rc = cmocka_run_group_tests(tests, jwt_setup, jwt_teardown);
+    osr_global_shutdown();
+    return rc;
+}
