@@ -1,0 +1,144 @@
+/* osrunner: runner instances: their configuration, user data and launch. */
+#ifndef OSRUNNER_RUNNER_H
+#define OSRUNNER_RUNNER_H
+
+#include "common.h"
+#include "error.h"
+#include "nova.h"
+#include "session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * What one runner VM is. Initialise with OSR_INSTANCE_CONFIG_INIT; every
+ * string is borrowed for the duration of the call it is passed to.
+ */
+typedef struct osr_instance_config {
+    unsigned int version;
+    /** Runner and server name: at most 64 of A-Z a-z 0-9 - _ . */
+    const char *name;
+    /** Runner labels, NULL-terminated: non-empty, no commas, at most 256 characters. */
+    const char *const *labels;
+    /** "owner/repo" or "org". */
+    const char *github_path;
+    /** GitHub's web URL; NULL: https://github.com (or a GHES host). */
+    const char *github_url;
+    /** Registration token (secret). Exactly one of this and jit_config. */
+    const char *registration_token;
+    /** Encoded JIT runner config (secret): the VM runs run.sh --jitconfig, no config.sh. */
+    const char *jit_config;
+    /** Image and flavor, by name or id. */
+    const char *image;
+    const char *flavor;
+    /** Network by name or id, or "none" or "auto". NULL: "none". */
+    const char *network;
+    /** Optional keypair name. */
+    const char *key_name;
+    /** Security groups by name or id, NULL-terminated; NULL: the cloud's default. */
+    const char *const *security_groups;
+    /** Optional availability zone. */
+    const char *availability_zone;
+    /** Non-zero: attach a config drive. */
+    int config_drive;
+    /** Extra server metadata, "key=value" strings, NULL-terminated. */
+    const char *const *metadata;
+    /** Proxy settings written to the runner's .env; NULL for none. */
+    const char *http_proxy;
+    const char *https_proxy;
+    const char *no_proxy;
+    /** Optional docker registry mirror URL (/etc/docker/daemon.json). */
+    const char *docker_mirror;
+    /** Ownership prefix in tags and metadata; NULL: "osrunner". */
+    const char *manager;
+} osr_instance_config;
+
+#define OSR_INSTANCE_CONFIG_VERSION 1
+#define OSR_INSTANCE_CONFIG_INIT                                                                 \
+    {                                                                                            \
+        OSR_INSTANCE_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+            NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL                                    \
+    }
+
+/** Nova's limit on user data, base64-encoded, in bytes. */
+#define OSR_USER_DATA_MAX 65535
+
+/**
+ * Check a config without talking to any cloud: name, labels, GitHub path and
+ * URL, proxies, metadata, that a token or JIT config is given.
+ * @return 0 or OSR_EINVAL with the field named in err
+ */
+OSR_EXTERN int osr_instance_config_validate(const osr_instance_config *cfg, osr_error *err);
+
+/**
+ * Render the cloud-init user data ("#cloud-config") for cfg (image, flavor and
+ * network are not needed). With reveal 0 the token or JIT config reads
+ * "****". Free *out with osr_free().
+ * @return 0, OSR_EINVAL, OSR_ENOMEM
+ */
+OSR_EXTERN int
+osr_instance_user_data(char **out, const osr_instance_config *cfg, int reveal, osr_error *err);
+
+/** Progress of a launch: which instance, and what it is doing now. */
+typedef void (*osr_launch_progress_cb)(size_t index,
+                                       const char *name,
+                                       const char *state,
+                                       void *payload);
+
+/** Options for launches. Initialise with OSR_LAUNCH_OPTIONS_INIT. */
+typedef struct osr_launch_options {
+    unsigned int version;
+    /** Non-zero (default): wait until ACTIVE; a server that fails is deleted again. */
+    int wait;
+    /** How long to wait for ACTIVE, in seconds; 0: 600. */
+    long timeout_s;
+    /** Progress hook, or NULL. */
+    osr_launch_progress_cb progress;
+    void *payload;
+} osr_launch_options;
+
+#define OSR_LAUNCH_OPTIONS_VERSION 1
+#define OSR_LAUNCH_OPTIONS_INIT                      \
+    {                                                \
+        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL \
+    }
+
+/** The outcome of launching several instances. */
+typedef struct osr_launch_batch osr_launch_batch;
+
+/**
+ * Launch n instances at once over the session's one HTTP engine. Every config
+ * is validated and every image, flavor, network, keypair and security group
+ * resolved before the first server is created. A server that goes to ERROR or
+ * does not become ACTIVE in time is deleted (and waited for) and its error
+ * kept; the others are not touched.
+ * @param out set when the creates were attempted (also when some failed)
+ * @return 0 when every instance launched; OSR_ELAUNCH when some did not (see
+ *         the batch); or the error that stopped the launch before any create
+ *         (in osr_session_last_error)
+ */
+OSR_EXTERN int osr_instance_launch_many(osr_launch_batch **out,
+                                        osr_session *session,
+                                        const osr_instance_config *const *configs,
+                                        size_t n,
+                                        const osr_launch_options *opts);
+
+/** One instance: osr_instance_launch_many for n = 1, the server on success. */
+OSR_EXTERN int osr_instance_launch(osr_server **out,
+                                   osr_session *session,
+                                   const osr_instance_config *config,
+                                   const osr_launch_options *opts);
+
+OSR_EXTERN void osr_launch_batch_free(osr_launch_batch *batch);
+OSR_EXTERN size_t osr_launch_batch_count(const osr_launch_batch *batch);
+/** The i-th server (borrowed), or NULL when it failed. */
+OSR_EXTERN const osr_server *osr_launch_batch_server(const osr_launch_batch *batch, size_t i);
+/** The i-th error (borrowed; code 0 on success). */
+OSR_EXTERN const osr_error *osr_launch_batch_error(const osr_launch_batch *batch, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

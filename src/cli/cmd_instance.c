@@ -1,0 +1,804 @@
+/* osrunner instance create | list | show | delete | user-data */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SECRET_FILE (64u << 10)
+#define MAX_LIST        64
+
+static const char instance_usage[] =
+    "Usage: osrunner instance {create|list|show|delete|user-data} ...\n"
+    "\n"
+    "  create     launch runner VMs and wait until they are ACTIVE\n"
+    "  list       osrunner's servers (--all: every server of the project)\n"
+    "  show       one server\n"
+    "  delete     delete servers and wait until they are gone\n"
+    "  user-data  print the cloud-init user data a runner would get\n";
+
+static const char create_usage[] =
+    "Usage: osrunner instance create --name N --image I --flavor F --labels a,b\n"
+    "           --github-path owner/repo [--token-file F | --jit-file F | --jit] [options]\n"
+    "\n"
+    "Launch runner VMs whose cloud-init registers an ephemeral GitHub runner.\n"
+    "Everything is checked and resolved before the first server is created; a\n"
+    "server that goes to ERROR or times out is deleted again. Without a token or\n"
+    "JIT file, osrunner asks GitHub for a registration token (or with --jit, for a\n"
+    "JIT config per runner) with the GitHub credentials below.\n"
+    "\n"
+    "  --name N              runner and server name (with --count: N-1 ... N-<count>)\n"
+    "  --image I, --flavor F by name or id\n"
+    "  --network NET         name or id, or none (default) or auto\n"
+    "  --labels a,b          runner labels\n"
+    "  --token-file F        registration token from file F ('-': standard input)\n"
+    "  --jit-file F          an encoded JIT config instead of a token\n"
+    "  --jit                 fetch a JIT config per runner instead of a registration token\n"
+    "  --count N             launch N at once (default 1)\n"
+    "  --wait, --no-wait     wait until ACTIVE (default) or return after create\n"
+    "  --timeout S           seconds to wait for ACTIVE (default 600)\n"
+    "  --key-name K, --security-group SG (repeatable), --availability-zone AZ,\n"
+    "  --config-drive, --property key=value (repeatable)\n"
+    "  --http-proxy U, --https-proxy U, --no-proxy L, --docker-mirror U\n"
+    "  --manager M           ownership prefix in tags and metadata (default osrunner)\n"
+    "  --json                print the servers as JSON\n"
+    "GitHub:\n" CLI_GITHUB_OPTIONS_HELP;
+
+static const char list_usage[] =
+    "Usage: osrunner instance list [--all] [--manager M] [--json]\n"
+    "\n"
+    "Servers osrunner manages (found by tag in one request per page), or with\n"
+    "--all every server of the project.\n";
+
+static const char show_usage[] = "Usage: osrunner instance show ID|NAME [--json]\n";
+
+static const char delete_usage[] =
+    "Usage: osrunner instance delete [--no-wait] [--timeout S] ID|NAME...\n"
+    "\n"
+    "Delete servers and wait until Nova no longer knows them.\n";
+
+static const char userdata_usage[] =
+    "Usage: osrunner instance user-data --name N --labels a,b --github-path P\n"
+    "           (--token-file F | --jit-file F) [--github-url API-URL] [--reveal]\n"
+    "           [proxy options]\n"
+    "\n"
+    "Print the cloud-init user data a runner would get. The token is masked\n"
+    "unless --reveal is given.\n";
+
+enum {
+    OPT_NAME = 0x200,
+    OPT_IMAGE,
+    OPT_FLAVOR,
+    OPT_NETWORK,
+    OPT_LABELS,
+    OPT_TOKEN_FILE,
+    OPT_JIT_FILE,
+    OPT_COUNT,
+    OPT_WAIT,
+    OPT_NO_WAIT,
+    OPT_TIMEOUT,
+    OPT_KEY_NAME,
+    OPT_SECGROUP,
+    OPT_AZ,
+    OPT_CONFIG_DRIVE,
+    OPT_PROPERTY,
+    OPT_HTTP_PROXY,
+    OPT_HTTPS_PROXY,
+    OPT_NO_PROXY,
+    OPT_DOCKER_MIRROR,
+    OPT_MANAGER,
+    OPT_REVEAL,
+    OPT_ALL,
+    OPT_JIT,
+};
+
+static struct {
+    const char *name, *image, *flavor, *network, *labels;
+    const char *token_file, *jit_file, *key_name, *az, *manager;
+    const char *http_proxy, *https_proxy, *no_proxy, *docker_mirror;
+    const char *secgroups[MAX_LIST + 1];
+    const char *properties[MAX_LIST + 1];
+    size_t n_secgroups, n_properties;
+    long count, timeout;
+    bool no_wait, config_drive, reveal, all, jit;
+} arg = { .count = 1 };
+
+static const struct option create_options[] = {
+    { "name", required_argument, NULL, OPT_NAME },
+    { "image", required_argument, NULL, OPT_IMAGE },
+    { "flavor", required_argument, NULL, OPT_FLAVOR },
+    { "network", required_argument, NULL, OPT_NETWORK },
+    { "labels", required_argument, NULL, OPT_LABELS },
+    { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+    { "jit-file", required_argument, NULL, OPT_JIT_FILE },
+    { "count", required_argument, NULL, OPT_COUNT },
+    { "wait", no_argument, NULL, OPT_WAIT },
+    { "no-wait", no_argument, NULL, OPT_NO_WAIT },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "key-name", required_argument, NULL, OPT_KEY_NAME },
+    { "security-group", required_argument, NULL, OPT_SECGROUP },
+    { "availability-zone", required_argument, NULL, OPT_AZ },
+    { "config-drive", no_argument, NULL, OPT_CONFIG_DRIVE },
+    { "property", required_argument, NULL, OPT_PROPERTY },
+    { "http-proxy", required_argument, NULL, OPT_HTTP_PROXY },
+    { "https-proxy", required_argument, NULL, OPT_HTTPS_PROXY },
+    { "no-proxy", required_argument, NULL, OPT_NO_PROXY },
+    { "docker-mirror", required_argument, NULL, OPT_DOCKER_MIRROR },
+    { "manager", required_argument, NULL, OPT_MANAGER },
+    { "reveal", no_argument, NULL, OPT_REVEAL },
+    { "all", no_argument, NULL, OPT_ALL },
+    { "jit", no_argument, NULL, OPT_JIT },
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+
+static int parse_long(long *out, const char *s, long min, long max, const char *what)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        cli_usage_error(NULL, "%s must be a whole number from %ld to %ld", what, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int on_option(int opt, const char *v)
+{
+    if (opt >= CLI_OPT_GITHUB_FIRST && opt <= CLI_OPT_GITHUB_LAST)
+        return cli_github_opt(opt, v);
+    switch (opt) {
+    case OPT_NAME:
+        arg.name = v;
+        return 0;
+    case OPT_IMAGE:
+        arg.image = v;
+        return 0;
+    case OPT_FLAVOR:
+        arg.flavor = v;
+        return 0;
+    case OPT_NETWORK:
+        arg.network = v;
+        return 0;
+    case OPT_LABELS:
+        arg.labels = v;
+        return 0;
+    case OPT_TOKEN_FILE:
+        arg.token_file = v;
+        return 0;
+    case OPT_JIT_FILE:
+        arg.jit_file = v;
+        return 0;
+    case OPT_COUNT:
+        return parse_long(&arg.count, v, 1, 1000, "--count");
+    case OPT_WAIT:
+        arg.no_wait = false;
+        return 0;
+    case OPT_NO_WAIT:
+        arg.no_wait = true;
+        return 0;
+    case OPT_TIMEOUT:
+        return parse_long(&arg.timeout, v, 1, 86400, "--timeout");
+    case OPT_KEY_NAME:
+        arg.key_name = v;
+        return 0;
+    case OPT_SECGROUP:
+        if (arg.n_secgroups == MAX_LIST) {
+            cli_usage_error(NULL, "at most %d security groups", MAX_LIST);
+            return -1;
+        }
+        arg.secgroups[arg.n_secgroups++] = v;
+        return 0;
+    case OPT_AZ:
+        arg.az = v;
+        return 0;
+    case OPT_CONFIG_DRIVE:
+        arg.config_drive = true;
+        return 0;
+    case OPT_PROPERTY:
+        if (arg.n_properties == MAX_LIST) {
+            cli_usage_error(NULL, "at most %d properties", MAX_LIST);
+            return -1;
+        }
+        arg.properties[arg.n_properties++] = v;
+        return 0;
+    case OPT_HTTP_PROXY:
+        arg.http_proxy = v;
+        return 0;
+    case OPT_HTTPS_PROXY:
+        arg.https_proxy = v;
+        return 0;
+    case OPT_NO_PROXY:
+        arg.no_proxy = v;
+        return 0;
+    case OPT_DOCKER_MIRROR:
+        arg.docker_mirror = v;
+        return 0;
+    case OPT_MANAGER:
+        arg.manager = v;
+        return 0;
+    case OPT_REVEAL:
+        arg.reveal = true;
+        return 0;
+    case OPT_ALL:
+        arg.all = true;
+        return 0;
+    case OPT_JIT:
+        arg.jit = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* A secret from a file or stdin, trailing whitespace removed. Never from argv. */
+static int read_secret(char **out, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    char *buf;
+    size_t n;
+
+    if (f == NULL)
+        return cli_fail(OSR_ENOTFOUND, "%s: %s", path, strerror(errno));
+    buf = calloc(1, MAX_SECRET_FILE + 1);
+    if (buf == NULL) {
+        if (f != stdin)
+            fclose(f);
+        return cli_fail(OSR_ENOMEM, "out of memory");
+    }
+    n = fread(buf, 1, MAX_SECRET_FILE + 1, f);
+    if (f != stdin)
+        fclose(f);
+    if (n > MAX_SECRET_FILE) {
+        explicit_bzero(buf, MAX_SECRET_FILE + 1);
+        free(buf);
+        return cli_fail(OSR_EINVAL, "%s: larger than %u bytes", path, MAX_SECRET_FILE);
+    }
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    if (n == 0) {
+        free(buf);
+        return cli_fail(OSR_EINVAL, "%s: empty", path);
+    }
+    *out = buf;
+    return 0;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+/* "a,b,c" into a NULL-terminated array pointing into a copy. */
+static char **split_labels(const char *s, char **copy_out)
+{
+    char *copy = strdup(s ? s : ""), **out;
+    size_t n = 1, i = 0;
+
+    if (copy == NULL)
+        return NULL;
+    for (const char *p = copy; *p; p++)
+        n += *p == ',';
+    out = calloc(n + 1, sizeof(*out));
+    if (out == NULL) {
+        free(copy);
+        return NULL;
+    }
+    if (*copy) {
+        char *p = copy;
+        out[i++] = p;
+        for (; *p; p++) {
+            if (*p == ',') {
+                *p = '\0';
+                out[i++] = p + 1;
+            }
+        }
+    }
+    *copy_out = copy;
+    return out;
+}
+
+static void fill_config(osr_instance_config *cfg,
+                        char **labels,
+                        const char *web_url,
+                        const char *token,
+                        const char *jit)
+{
+    cfg->name = arg.name;
+    cfg->labels = (const char *const *)labels;
+    cfg->github_path = cli_github_path();
+    cfg->github_url = web_url;
+    cfg->registration_token = token;
+    cfg->jit_config = jit;
+    cfg->image = arg.image;
+    cfg->flavor = arg.flavor;
+    cfg->network = arg.network;
+    cfg->key_name = arg.key_name;
+    cfg->security_groups = arg.n_secgroups ? arg.secgroups : NULL;
+    cfg->availability_zone = arg.az;
+    cfg->config_drive = arg.config_drive;
+    cfg->metadata = arg.n_properties ? arg.properties : NULL;
+    cfg->http_proxy = arg.http_proxy;
+    cfg->https_proxy = arg.https_proxy;
+    cfg->no_proxy = arg.no_proxy;
+    cfg->docker_mirror = arg.docker_mirror;
+    cfg->manager = arg.manager;
+}
+
+/* The token or JIT config from a file; with fetch_ok and neither file given,
+ * none (the caller asks GitHub). */
+static int read_credential(char **token, char **jit, bool fetch_ok, const char *usage)
+{
+    *token = *jit = NULL;
+    if (arg.token_file && arg.jit_file)
+        return cli_usage_error(usage, "give only one of --token-file and --jit-file");
+    if ((arg.token_file || arg.jit_file) && arg.jit)
+        return cli_usage_error(usage, "--jit fetches a JIT config; drop --token-file/--jit-file");
+    if (arg.token_file)
+        return read_secret(token, arg.token_file);
+    if (arg.jit_file)
+        return read_secret(jit, arg.jit_file);
+    if (!fetch_ok)
+        return cli_usage_error(usage, "give --token-file or --jit-file");
+    return 0;
+}
+
+/* config.sh --url: GitHub's web URL, from --github-url (the API URL) or github.com. */
+static int web_url(char **out)
+{
+    osr_error err;
+    int error;
+
+    osr_error_clear(&err);
+    error = osr_github_web_url(out, cli_github_api_url(), &err);
+    return error < 0 ? cli_fail(error, "%s", err.message) : 0;
+}
+
+static json_t *server_json(const osr_server *sv)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", osr_server_id(sv), "name", osr_server_name(sv),
+                          "status", osr_server_status(sv), "created", osr_server_created(sv));
+    json_t *meta = json_object(), *tags = json_array();
+    for (size_t i = 0; i < osr_server_metadata_count(sv); i++) {
+        const char *k = osr_server_metadata_key(sv, i);
+        json_object_set_new(meta, k, json_string(osr_server_metadata(sv, k)));
+    }
+    for (size_t i = 0; i < osr_server_tag_count(sv); i++)
+        json_array_append_new(tags, json_string(osr_server_tag(sv, i)));
+    json_object_set_new(o, "metadata", meta);
+    json_object_set_new(o, "tags", tags);
+    if (osr_server_fault(sv))
+        json_object_set_new(o, "fault", json_string(osr_server_fault(sv)));
+    return o;
+}
+
+/* Progress on a terminal: one line, rewritten; nothing in pipes or with --json. */
+struct progress {
+    size_t n, active, failed, deleting;
+    char *state; /* per instance: 'c'reating 'b'uilding 'a'ctive 'f'ailed 'd'eleting */
+};
+
+static void on_progress(size_t index, const char *name, const char *state, void *payload)
+{
+    struct progress *p = payload;
+    size_t creating = 0, building = 0;
+    char c = strcmp(state, "active") == 0 || strcmp(state, "created") == 0 ? 'a'
+             : strcmp(state, "failed") == 0                                ? 'f'
+             : strcmp(state, "building") == 0                              ? 'b'
+             : strncmp(state, "failed;", 7) == 0                           ? 'd'
+             : strcmp(state, "deleted") == 0                               ? 'd'
+                                                                           : 'c';
+    (void)name;
+    p->state[index] = c;
+    p->active = p->failed = p->deleting = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        creating += p->state[i] == 'c';
+        building += p->state[i] == 'b';
+        p->active += p->state[i] == 'a';
+        p->failed += p->state[i] == 'f';
+        p->deleting += p->state[i] == 'd';
+    }
+    fprintf(stderr, "\r\033[Klaunching %zu: %zu creating, %zu building, %zu active, %zu failed",
+            p->n, creating, building, p->active, p->failed + p->deleting);
+    fflush(stderr);
+}
+
+/* Credentials from GitHub itself: one registration token for the batch, or
+ * one JIT config (and runner record) per instance. */
+static int fetch_credentials(osr_github *gh,
+                             char **token,
+                             char **jits,
+                             long long *runner_ids,
+                             osr_instance_config *cfgs,
+                             size_t n)
+{
+    const char *path = cli_github_path();
+    int error;
+
+    if (!arg.jit) {
+        long long expires = 0;
+        if ((error = osr_github_registration_token(token, &expires, gh, path)) < 0)
+            return cli_fail(error, "%s", osr_github_last_error(gh)->message);
+        for (size_t i = 0; i < n; i++)
+            cfgs[i].registration_token = *token;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
+        jo.name = cfgs[i].name;
+        jo.labels = cfgs[i].labels;
+        jo.runner_group = cli_github_runner_group();
+        if ((error = osr_github_jitconfig(&jits[i], &runner_ids[i], gh, path, &jo)) < 0)
+            return cli_fail(error, "%s: %s", cfgs[i].name, osr_github_last_error(gh)->message);
+        cfgs[i].registration_token = NULL;
+        cfgs[i].jit_config = jits[i];
+    }
+    return 0;
+}
+
+/* Runner records registered for instances that did not launch go again. */
+static void
+forget_runners(osr_github *gh, const long long *runner_ids, const osr_launch_batch *b, size_t n)
+{
+    for (size_t i = 0; gh && runner_ids && i < n; i++) {
+        if (runner_ids[i] > 0 && (b == NULL || osr_launch_batch_server(b, i) == NULL) &&
+            osr_github_runner_delete(gh, cli_github_path(), runner_ids[i]) < 0)
+            cli_fail(OSR_ERROR, "runner %lld stays registered at GitHub: %s", runner_ids[i],
+                     osr_github_last_error(gh)->message);
+    }
+}
+
+static int instance_create(int argc, char **argv)
+{
+    osr_instance_config *cfgs = NULL;
+    const osr_instance_config **ptrs = NULL;
+    char **names = NULL, **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL;
+    char **jits = NULL, *web = NULL;
+    long long *runner_ids = NULL;
+    osr_github *gh = NULL;
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_launch_batch *batch = NULL;
+    osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
+    struct progress prog = { 0, 0, 0, 0, NULL };
+    osr_error err;
+    int first, rc, error;
+    bool fetch;
+    size_t n;
+
+    first = cli_parse(argc, argv, "", create_options, create_usage, on_option);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != argc)
+        return cli_usage_error(create_usage, "unexpected argument '%s'", argv[first]);
+    if ((rc = read_credential(&token, &jit, true, create_usage)) != 0)
+        return rc;
+    fetch = token == NULL && jit == NULL;
+    n = (size_t)arg.count;
+    labels = split_labels(arg.labels, &labels_copy);
+    cfgs = calloc(n, sizeof(*cfgs));
+    ptrs = calloc(n, sizeof(*ptrs));
+    names = calloc(n, sizeof(*names));
+    jits = calloc(n, sizeof(*jits));
+    runner_ids = calloc(n, sizeof(*runner_ids));
+    prog.state = calloc(n + 1, 1);
+    if (labels == NULL || cfgs == NULL || ptrs == NULL || names == NULL || jits == NULL ||
+        runner_ids == NULL || prog.state == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = web_url(&web)) != 0)
+        goto done;
+    prog.n = n;
+    for (size_t i = 0; i < n; i++) {
+        osr_instance_config init = OSR_INSTANCE_CONFIG_INIT;
+        cfgs[i] = init;
+        /* Until GitHub is asked, a stand-in lets everything else be checked first. */
+        fill_config(&cfgs[i], labels, web, fetch ? "pending" : token, jit);
+        if (n > 1 && arg.name) {
+            if (asprintf(&names[i], "%s-%zu", arg.name, i + 1) < 0) {
+                names[i] = NULL;
+                rc = cli_fail(OSR_ENOMEM, "out of memory");
+                goto done;
+            }
+            cfgs[i].name = names[i];
+        }
+        ptrs[i] = &cfgs[i];
+        osr_error_clear(&err);
+        /* Bad input fails here, before any cloud or GitHub is asked. */
+        if ((error = osr_instance_config_validate(&cfgs[i], &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
+            goto done;
+        }
+    }
+    /* Missing GitHub credentials fail before the cloud is asked anything. */
+    if (fetch && (rc = cli_open_github(&gh)) != 0)
+        goto done;
+    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
+        goto done;
+    lo.wait = !arg.no_wait;
+    lo.timeout_s = arg.timeout;
+    if (!cli.json && isatty(STDERR_FILENO)) {
+        lo.progress = on_progress;
+        lo.payload = &prog;
+    }
+    error = osr_instance_launch_many(&batch, session, ptrs, n, &lo);
+    if (lo.progress)
+        fputs("\n", stderr);
+    if (batch == NULL) {
+        rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        goto done;
+    }
+    rc = EXIT_OK;
+    if (cli.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const osr_server *sv = osr_launch_batch_server(batch, i);
+            json_t *o = sv ? server_json(sv)
+                           : json_pack("{s:s,s:s,s:s}", "name", cfgs[i].name, "status", "FAILED",
+                                       "error", osr_launch_batch_error(batch, i)->message);
+            if (o && runner_ids[i] > 0)
+                json_object_set_new(o, "runner_id", json_integer(runner_ids[i]));
+            json_array_append_new(arr, o);
+        }
+        cli_print_json(arr);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const osr_server *sv = osr_launch_batch_server(batch, i);
+            if (sv)
+                printf("%s  %s  %s\n", osr_server_id(sv), osr_server_name(sv),
+                       osr_server_status(sv));
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const osr_error *e = osr_launch_batch_error(batch, i);
+        if (e->code < 0)
+            rc = cli_fail(e->code, "%s: %s", cfgs[i].name, e->message);
+    }
+done:
+    forget_runners(gh, runner_ids, batch, n);
+    osr_launch_batch_free(batch);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    osr_github_free(gh);
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    for (size_t i = 0; jits && i < n; i++)
+        osr_github_secret_free(jits[i]);
+    free(names);
+    free(jits);
+    free(runner_ids);
+    free(ptrs);
+    free(cfgs);
+    free(labels);
+    free(labels_copy);
+    free(prog.state);
+    osr_free(web);
+    free_secret(token);
+    free_secret(jit);
+    return rc;
+}
+
+static int instance_list(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_server_list *list = NULL;
+    int first, rc, error;
+
+    first = cli_parse(argc, argv, "", create_options, list_usage, on_option);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != argc)
+        return cli_usage_error(list_usage, "unexpected argument '%s'", argv[first]);
+    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    error = osr_server_list_get(&list, session, arg.manager, arg.all ? OSR_SERVERS_ALL : 0);
+    if (error < 0) {
+        rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        goto done;
+    }
+    if (cli.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < osr_server_list_count(list); i++)
+            json_array_append_new(arr, server_json(osr_server_list_at(list, i)));
+        rc = cli_print_json(arr);
+    } else {
+        printf("%-36s  %-24s  %-8s  %s\n", "ID", "NAME", "STATUS", "LABELS");
+        for (size_t i = 0; i < osr_server_list_count(list); i++) {
+            const osr_server *sv = osr_server_list_at(list, i);
+            const char *labels = osr_server_metadata(sv, "osrunner-labels");
+            printf("%-36s  %-24s  %-8s  %s\n", osr_server_id(sv), osr_server_name(sv),
+                   osr_server_status(sv), labels ? labels : "");
+        }
+    }
+done:
+    osr_server_list_free(list);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+static int instance_show(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_server *sv = NULL;
+    int first, rc, error;
+
+    first = cli_parse(argc, argv, "", NULL, show_usage, NULL);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (argc - first != 1)
+        return cli_usage_error(show_usage, "instance show takes one ID or NAME");
+    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    if ((error = osr_server_get(&sv, session, argv[first])) < 0) {
+        rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        goto done;
+    }
+    if (cli.json) {
+        rc = cli_print_json(server_json(sv));
+    } else {
+        printf("id: %s\nname: %s\nstatus: %s\ncreated: %s\n", osr_server_id(sv),
+               osr_server_name(sv), osr_server_status(sv), osr_server_created(sv));
+        if (osr_server_fault(sv))
+            printf("fault: %s\n", osr_server_fault(sv));
+        for (size_t i = 0; i < osr_server_metadata_count(sv); i++) {
+            const char *k = osr_server_metadata_key(sv, i);
+            printf("metadata.%s: %s\n", k, osr_server_metadata(sv, k));
+        }
+        for (size_t i = 0; i < osr_server_tag_count(sv); i++)
+            printf("tag: %s\n", osr_server_tag(sv, i));
+    }
+done:
+    osr_server_free(sv);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+static int instance_delete(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_server **found = NULL;
+    const char **ids = NULL;
+    osr_error *errors = NULL;
+    json_t *done_list = NULL;
+    size_t n = 0, k = 0;
+    int first, rc;
+
+    first = cli_parse(argc, argv, "", create_options, delete_usage, on_option);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first == argc)
+        return cli_usage_error(delete_usage, "instance delete needs an ID or NAME");
+    n = (size_t)(argc - first);
+    found = calloc(n, sizeof(*found));
+    ids = calloc(n, sizeof(*ids));
+    errors = calloc(n, sizeof(*errors));
+    done_list = json_array();
+    if (found == NULL || ids == NULL || errors == NULL || done_list == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    /* Resolve every name first, then delete them all at once. */
+    for (size_t i = 0; i < n; i++) {
+        int error = osr_server_get(&found[i], session, argv[first + (int)i]);
+        if (error < 0)
+            rc = cli_fail(error, "%s: %s", argv[first + (int)i],
+                          osr_session_last_error(session)->message);
+        else
+            ids[k++] = osr_server_id(found[i]);
+    }
+    osr_server_delete_many(session, ids, k, !arg.no_wait, arg.timeout, errors);
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (found[i] == NULL)
+            continue;
+        if (errors[j].code < 0) {
+            rc = cli_fail(errors[j].code, "%s: %s", osr_server_name(found[i]), errors[j].message);
+        } else {
+            json_array_append_new(done_list, json_pack("{s:s,s:s}", "id", osr_server_id(found[i]),
+                                                       "name", osr_server_name(found[i])));
+            if (!cli.json)
+                printf("deleted %s (%s)\n", osr_server_name(found[i]), osr_server_id(found[i]));
+        }
+        j++;
+    }
+    if (cli.json) {
+        cli_print_json(done_list);
+        done_list = NULL;
+    }
+done:
+    for (size_t i = 0; found && i < n; i++)
+        osr_server_free(found[i]);
+    free(found);
+    free(ids);
+    free(errors);
+    json_decref(done_list);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+static int instance_user_data(int argc, char **argv)
+{
+    osr_instance_config cfg = OSR_INSTANCE_CONFIG_INIT;
+    char **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL, *ud = NULL;
+    char *web = NULL;
+    osr_error err;
+    int first, rc, error;
+
+    first = cli_parse(argc, argv, "", create_options, userdata_usage, on_option);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != argc)
+        return cli_usage_error(userdata_usage, "unexpected argument '%s'", argv[first]);
+    if ((rc = read_credential(&token, &jit, false, userdata_usage)) != 0)
+        return rc;
+    labels = split_labels(arg.labels, &labels_copy);
+    if (labels == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = web_url(&web)) != 0)
+        goto done;
+    fill_config(&cfg, labels, web, token, jit);
+    osr_error_clear(&err);
+    if ((error = osr_instance_user_data(&ud, &cfg, arg.reveal, &err)) < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        goto done;
+    }
+    if (cli.json)
+        rc = cli_print_json(json_pack("{s:s}", "user_data", ud));
+    else
+        fputs(ud, stdout);
+done:
+    free_secret(ud);
+    osr_free(web);
+    free(labels);
+    free(labels_copy);
+    free_secret(token);
+    free_secret(jit);
+    return rc;
+}
+
+int cmd_instance(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } verbs[] = {
+        { "create", instance_create },       { "list", instance_list },
+        { "show", instance_show },           { "delete", instance_delete },
+        { "user-data", instance_user_data },
+    };
+
+    if (argc >= 2) {
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+            if (strcmp(argv[1], verbs[i].name) == 0)
+                return verbs[i].run(argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            fputs(instance_usage, stdout);
+            return EXIT_OK;
+        }
+        return cli_usage_error(instance_usage, "unknown instance command '%s'", argv[1]);
+    }
+    return cli_usage_error(instance_usage, "instance needs a command");
+}

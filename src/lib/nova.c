@@ -1,0 +1,734 @@
+/* Nova servers, flavors and keypairs; Neutron lookups. jansson ownership:
+ * parse results are owned, *_get is borrowed, *_set_new steals. */
+#include "nova.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PAGES 200
+
+struct osr_server {
+    json_t *obj;
+    json_t *meta_keys; /* sorted array of metadata keys */
+};
+
+struct osr_server_list {
+    osr_server **items;
+    size_t count;
+};
+
+bool osr__looks_like_uuid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 36 && n != 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (!hex && !(n == 36 && c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)))
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- servers */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+int osr__server_from_json(osr_server **out, json_t *obj, osr_error *err)
+{
+    osr_server *sv;
+    json_t *meta, *v;
+    const char *k;
+
+    if (!json_is_object(obj) || !json_is_string(json_object_get(obj, "id")))
+        return osr__error_set(err, OSR_EPROTO, "nova: a server without an id");
+    sv = calloc(1, sizeof(*sv));
+    if (sv == NULL || (sv->meta_keys = json_array()) == NULL) {
+        free(sv);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    sv->obj = json_incref(obj);
+    meta = json_object_get(obj, "metadata");
+    json_object_foreach(meta, k, v)
+    {
+        if (json_is_string(v))
+            json_array_append_new(sv->meta_keys, json_string(k));
+    }
+    /* Sort for a stable listing. */
+    {
+        size_t n = json_array_size(sv->meta_keys);
+        json_t **tmp = calloc(n + 1, sizeof(*tmp));
+        if (tmp) {
+            for (size_t i = 0; i < n; i++)
+                tmp[i] = json_incref(json_array_get(sv->meta_keys, i));
+            qsort(tmp, n, sizeof(*tmp), cmp_str);
+            json_array_clear(sv->meta_keys);
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(sv->meta_keys, tmp[i]);
+            free(tmp);
+        }
+    }
+    *out = sv;
+    return 0;
+}
+
+void osr_server_free(osr_server *server)
+{
+    if (server == NULL)
+        return;
+    json_decref(server->obj);
+    json_decref(server->meta_keys);
+    free(server);
+}
+
+static const char *sfield(const osr_server *s, const char *key)
+{
+    const char *v = json_string_value(json_object_get(s->obj, key));
+    return v ? v : "";
+}
+
+const char *osr_server_id(const osr_server *server)
+{
+    return sfield(server, "id");
+}
+
+const char *osr_server_name(const osr_server *server)
+{
+    return sfield(server, "name");
+}
+
+const char *osr_server_status(const osr_server *server)
+{
+    return sfield(server, "status");
+}
+
+const char *osr_server_created(const osr_server *server)
+{
+    return sfield(server, "created");
+}
+
+const char *osr_server_fault(const osr_server *server)
+{
+    return json_string_value(json_object_get(json_object_get(server->obj, "fault"), "message"));
+}
+
+const char *osr_server_metadata(const osr_server *server, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(server->obj, "metadata"), key));
+}
+
+size_t osr_server_metadata_count(const osr_server *server)
+{
+    return json_array_size(server->meta_keys);
+}
+
+const char *osr_server_metadata_key(const osr_server *server, size_t i)
+{
+    return json_string_value(json_array_get(server->meta_keys, i));
+}
+
+size_t osr_server_tag_count(const osr_server *server)
+{
+    return json_array_size(json_object_get(server->obj, "tags"));
+}
+
+const char *osr_server_tag(const osr_server *server, size_t i)
+{
+    return json_string_value(json_array_get(json_object_get(server->obj, "tags"), i));
+}
+
+const char *osr_server_user_data(const osr_server *server)
+{
+    return json_string_value(json_object_get(server->obj, "OS-EXT-SRV-ATTR:user_data"));
+}
+
+/* ---------------------------------------------------------------- the API */
+
+int osr__nova_pick_microversion(int *minor_out, const char *body, size_t len, osr_error *err)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *ver = json_object_get(root, "version");
+    const char *max = json_string_value(json_object_get(ver, "version"));
+    const char *min = json_string_value(json_object_get(ver, "min_version"));
+    int maj = 0, minor = 0, min_minor = 0, error = 0;
+
+    if (!json_is_object(ver)) {
+        error = osr__error_set(err, OSR_EPROTO, "nova: no version document at the endpoint");
+    } else if (max == NULL || *max == '\0' || sscanf(max, "%d.%d", &maj, &minor) != 2 || maj != 2) {
+        error = osr__error_set(err, OSR_EPROTO,
+                               "nova: the compute API offers no microversions (need 2.%d)",
+                               OSR_NOVA_MV_MIN_MINOR);
+    } else if (minor < OSR_NOVA_MV_MIN_MINOR) {
+        error = osr__error_set(err, OSR_EPROTO,
+                               "nova: the compute API offers up to %s; osrunner needs 2.%d", max,
+                               OSR_NOVA_MV_MIN_MINOR);
+    } else {
+        if (min && sscanf(min, "2.%d", &min_minor) == 1 && min_minor > OSR_NOVA_MV_MAX_MINOR) {
+            error = osr__error_set(err, OSR_EPROTO,
+                                   "nova: the compute API needs at least %s; osrunner speaks "
+                                   "up to 2.%d",
+                                   min, OSR_NOVA_MV_MAX_MINOR);
+        } else {
+            *minor_out = minor < OSR_NOVA_MV_MAX_MINOR ? minor : OSR_NOVA_MV_MAX_MINOR;
+        }
+    }
+    json_decref(root);
+    return error;
+}
+
+int osr__nova_get_json(json_t **out, osr_session *s, const osr__nova *n, const char *url)
+{
+    osr__http_request req = {
+        .method = "GET", .url = url, .idempotent = true, .headers = n ? n->headers : NULL
+    };
+    osr__http_response resp;
+    json_error_t jerr;
+    int error;
+
+    memset(&resp, 0, sizeof(resp));
+    error = osr__session_request(s, &req, &resp);
+    if (error == 0) {
+        *out = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
+        if (*out == NULL)
+            error = osr__error_set(osr__session_err(s), OSR_EPROTO,
+                                   "GET %s: the answer is not JSON (%s)", url, jerr.text);
+    }
+    osr__http_response_free(&resp);
+    return error;
+}
+
+int osr__nova_open(osr__nova *n, osr_session *s)
+{
+    json_t *doc = NULL;
+    char *dump = NULL;
+    int error;
+
+    memset(n, 0, sizeof(*n));
+    if ((error = osr__session_service_url(&n->base, s, "compute", "/v2.1")) < 0)
+        return error;
+    if ((error = osr__nova_get_json(&doc, s, NULL, n->base)) < 0)
+        goto done;
+    dump = json_dumps(doc, JSON_COMPACT);
+    if (dump == NULL) {
+        error = osr__error_set(osr__session_err(s), OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = osr__nova_pick_microversion(&n->minor, dump, strlen(dump), osr__session_err(s))) <
+        0)
+        goto done;
+    snprintf(n->header, sizeof(n->header), "OpenStack-API-Version: compute 2.%d", n->minor);
+    n->headers[0] = n->header;
+    n->headers[1] = NULL;
+done:
+    free(dump);
+    json_decref(doc);
+    if (error < 0)
+        osr__nova_close(n);
+    return error;
+}
+
+void osr__nova_close(osr__nova *n)
+{
+    free(n->base);
+    n->base = NULL;
+}
+
+/* Every server of a listing URL, following servers_links "next". */
+static int list_servers(json_t **out, osr_session *s, const osr__nova *n, char *url)
+{
+    json_t *all = json_array();
+    int error = 0, pages = 0;
+
+    if (all == NULL) {
+        free(url);
+        return osr__error_set(osr__session_err(s), OSR_ENOMEM, "out of memory");
+    }
+    while (url != NULL) {
+        json_t *page = NULL, *links, *l;
+        const char *next = NULL;
+        size_t i;
+
+        if (++pages > MAX_PAGES) {
+            error = osr__error_set(osr__session_err(s), OSR_EPROTO,
+                                   "nova: more than %d pages of servers", MAX_PAGES);
+            break;
+        }
+        if ((error = osr__nova_get_json(&page, s, n, url)) < 0)
+            break;
+        json_array_extend(all, json_object_get(page, "servers"));
+        links = json_object_get(page, "servers_links");
+        json_array_foreach(links, i, l)
+        {
+            const char *rel = json_string_value(json_object_get(l, "rel"));
+            if (rel && strcmp(rel, "next") == 0)
+                next = json_string_value(json_object_get(l, "href"));
+        }
+        free(url);
+        url = next ? osr__strdup(next) : NULL;
+        json_decref(page);
+    }
+    free(url);
+    if (error < 0) {
+        json_decref(all);
+        return error;
+    }
+    *out = all;
+    return 0;
+}
+
+static int by_server_name(const void *a, const void *b)
+{
+    const osr_server *x = *(osr_server *const *)a, *y = *(osr_server *const *)b;
+    int c = strcmp(osr_server_name(x), osr_server_name(y));
+    return c ? c : strcmp(osr_server_id(x), osr_server_id(y));
+}
+
+static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
+{
+    osr_server_list *list = calloc(1, sizeof(*list));
+    size_t i;
+    json_t *o;
+    int error = 0;
+
+    if (list == NULL ||
+        (list->items = calloc(json_array_size(arr) + 1, sizeof(osr_server *))) == NULL) {
+        free(list);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    json_array_foreach(arr, i, o)
+    {
+        if ((error = osr__server_from_json(&list->items[list->count], o, err)) < 0) {
+            osr_server_list_free(list);
+            return error;
+        }
+        list->count++;
+    }
+    qsort(list->items, list->count, sizeof(*list->items), by_server_name);
+    *out = list;
+    return 0;
+}
+
+int osr_server_list_get(osr_server_list **out,
+                        osr_session *s,
+                        const char *manager,
+                        unsigned int flags)
+{
+    osr_error *err = osr__session_error(s);
+    osr__nova n;
+    json_t *all = NULL;
+    char *url, *esc = NULL;
+    int error;
+
+    if ((error = osr__nova_open(&n, s)) < 0)
+        return error;
+    if (flags & OSR_SERVERS_ALL) {
+        url = osr__sprintf("%s/servers/detail?limit=1000", n.base);
+    } else {
+        char *tags = osr__sprintf("%s=%s,osrunner-manager=%s", OSR_MANAGED_BY_KEY,
+                                  OSR_MANAGED_BY_VALUE, manager ? manager : "osrunner");
+        esc = tags ? curl_easy_escape(NULL, tags, 0) : NULL;
+        free(tags);
+        url = esc ? osr__sprintf("%s/servers/detail?tags=%s&limit=1000", n.base, esc) : NULL;
+    }
+    if (url == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = list_servers(&all, s, &n, url)) < 0)
+        goto done;
+    error = list_from_array(out, all, err);
+done:
+    curl_free(esc);
+    json_decref(all);
+    osr__nova_close(&n);
+    return error;
+}
+
+void osr_server_list_free(osr_server_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        osr_server_free(list->items[i]);
+    free(list->items);
+    free(list);
+}
+
+size_t osr_server_list_count(const osr_server_list *list)
+{
+    return list ? list->count : 0;
+}
+
+const osr_server *osr_server_list_at(const osr_server_list *list, size_t i)
+{
+    return (list && i < list->count) ? list->items[i] : NULL;
+}
+
+int osr_server_get(osr_server **out, osr_session *s, const char *id_or_name)
+{
+    osr_error *err = osr__session_error(s);
+    osr__nova n;
+    json_t *obj = NULL, *all = NULL;
+    char *url = NULL, *esc = NULL;
+    int error;
+
+    if ((error = osr__nova_open(&n, s)) < 0)
+        return error;
+    esc = curl_easy_escape(NULL, id_or_name, 0);
+    if (esc == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (osr__looks_like_uuid(id_or_name)) {
+        url = osr__sprintf("%s/servers/%s", n.base, esc);
+        error = url ? osr__nova_get_json(&obj, s, &n, url)
+                    : osr__error_set(err, OSR_ENOMEM, "out of memory");
+        if (error == 0) {
+            error = osr__server_from_json(out, json_object_get(obj, "server"), err);
+            goto done;
+        }
+        if (error != OSR_ENOTFOUND)
+            goto done;
+        free(url);
+    }
+    /* By name: Nova's name filter is a regular expression, so anchor and
+     * escape it, then keep only exact matches. */
+    {
+        osr__buf re = OSR__BUF_INIT;
+        char *reesc;
+        size_t i, found = 0;
+        json_t *o, *match = NULL;
+
+        osr__buf_puts(&re, "^");
+        for (const char *p = id_or_name; *p; p++) {
+            if (strchr(".^$*+?()[]{}|\\", *p))
+                osr__buf_append(&re, "\\", 1);
+            osr__buf_append(&re, p, 1);
+        }
+        osr__buf_puts(&re, "$");
+        reesc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
+        osr__buf_free(&re);
+        url = reesc ? osr__sprintf("%s/servers/detail?name=%s", n.base, reesc) : NULL;
+        curl_free(reesc);
+        if (url == NULL) {
+            error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        error = list_servers(&all, s, &n, url);
+        url = NULL; /* list_servers took it */
+        if (error < 0)
+            goto done;
+        json_array_foreach(all, i, o)
+        {
+            const char *name = json_string_value(json_object_get(o, "name"));
+            if (name && strcmp(name, id_or_name) == 0) {
+                found++;
+                match = o;
+            }
+        }
+        if (found == 0)
+            error = osr__error_set(err, OSR_ENOTFOUND, "server '%s' not found", id_or_name);
+        else if (found > 1)
+            error =
+                osr__error_set(err, OSR_EAMBIGUOUS,
+                               "%zu servers are named '%s'; give an id instead", found, id_or_name);
+        else
+            error = osr__server_from_json(out, match, err);
+    }
+done:
+    json_decref(obj);
+    json_decref(all);
+    curl_free(esc);
+    free(url);
+    osr__nova_close(&n);
+    return error;
+}
+
+/* Deleting many servers at once: a DELETE each, then a GET each until Nova
+ * answers 404, all as callbacks of the session's one engine. */
+typedef struct del {
+    struct dels *d;
+    size_t i;
+    char *url;
+    long delay_ms;
+    osr__http_response resp;
+    osr_error req_err;
+} del;
+
+typedef struct dels {
+    osr_session *s;
+    osr__nova *n;
+    del *items;
+    osr_error *errors;
+    int wait;
+    int64_t deadline;
+    long timeout_s;
+} dels;
+
+static void del_submit(del *x, const char *method, long delay_ms, osr__http_done_cb cb)
+{
+    osr__http_request req = { .method = method,
+                              .url = x->url,
+                              .idempotent = true,
+                              .headers = x->d->n->headers,
+                              .token = osr__session_token(x->d->s) };
+    osr__http_response_free(&x->resp);
+    osr_error_clear(&x->req_err);
+    if (osr__http_submit(osr__session_http(x->d->s), &req, delay_ms, &x->resp, &x->req_err, cb, x) <
+        0)
+        osr__error_set(&x->d->errors[x->i], OSR_ENOMEM, "out of memory");
+}
+
+static void on_gone_poll(int error, void *payload)
+{
+    del *x = payload;
+    if (error == OSR_ENOTFOUND)
+        return; /* gone: success */
+    if (error < 0 && error != OSR_ENOTFOUND) {
+        x->d->errors[x->i] = x->req_err;
+        return;
+    }
+    if (osr__now_ms_monotonic() > x->d->deadline) {
+        osr__error_set(&x->d->errors[x->i], OSR_ETIMEOUT, "still there after %ld s",
+                       x->d->timeout_s);
+        return;
+    }
+    x->delay_ms = x->delay_ms * 3 / 2 > 3000 ? 3000 : x->delay_ms * 3 / 2;
+    del_submit(x, "GET", x->delay_ms, on_gone_poll);
+}
+
+static void on_deleted(int error, void *payload)
+{
+    del *x = payload;
+    if (error == OSR_ENOTFOUND)
+        return; /* already gone */
+    if (error < 0) {
+        x->d->errors[x->i] = x->req_err;
+        return;
+    }
+    if (x->d->wait) {
+        x->delay_ms = 250;
+        del_submit(x, "GET", x->delay_ms, on_gone_poll);
+    }
+}
+
+int osr_server_delete_many(osr_session *s,
+                           const char *const *ids,
+                           size_t count,
+                           int wait,
+                           long timeout_s,
+                           osr_error *errors)
+{
+    osr_error *err = osr__session_error(s);
+    osr__nova n;
+    dels d;
+    int error, failed = 0;
+
+    if (count == 0)
+        return 0;
+    if ((error = osr_session_authenticate(s)) < 0 || (error = osr__nova_open(&n, s)) < 0)
+        return error;
+    memset(&d, 0, sizeof(d));
+    d.s = s;
+    d.n = &n;
+    d.wait = wait;
+    d.timeout_s = timeout_s > 0 ? timeout_s : 300;
+    d.deadline = osr__now_ms_monotonic() + d.timeout_s * 1000;
+    d.items = calloc(count, sizeof(*d.items));
+    d.errors = errors ? errors : calloc(count, sizeof(*d.errors));
+    if (d.items == NULL || d.errors == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        del *x = &d.items[i];
+        osr_error_clear(&d.errors[i]);
+        x->d = &d;
+        x->i = i;
+        x->url = osr__sprintf("%s/servers/%s", n.base, ids[i]);
+        if (x->url == NULL) {
+            osr__error_set(&d.errors[i], OSR_ENOMEM, "out of memory");
+            continue;
+        }
+        del_submit(x, "DELETE", 0, on_deleted);
+    }
+    if ((error = osr__http_run(osr__session_http(s), NULL)) < 0) {
+        error = osr__error_set(err, error, "delete: the HTTP engine failed");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (d.errors[i].code < 0) {
+            if (failed++ == 0) {
+                *err = d.errors[i];
+                osr__error_prefix(err, "server %s", ids[i]);
+            }
+        }
+    }
+    if (failed)
+        error = err->code;
+done:
+    for (size_t i = 0; d.items && i < count; i++) {
+        free(d.items[i].url);
+        osr__http_response_free(&d.items[i].resp);
+    }
+    free(d.items);
+    if (errors == NULL)
+        free(d.errors);
+    osr__nova_close(&n);
+    return error;
+}
+
+int osr_server_delete(osr_session *s, const char *id, int wait, long timeout_s)
+{
+    return osr_server_delete_many(s, &id, 1, wait, timeout_s, NULL);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+int osr__nova_flavor_resolve(char **id_out,
+                             osr_session *s,
+                             const osr__nova *n,
+                             const char *name_or_id)
+{
+    osr_error *err = osr__session_err(s);
+    json_t *obj = NULL, *flavors;
+    char *esc = curl_easy_escape(NULL, name_or_id, 0), *url = NULL;
+    osr__buf ids = OSR__BUF_INIT;
+    const char *found = NULL;
+    size_t i, count = 0;
+    json_t *f;
+    int error;
+
+    if (esc == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    /* By id first (ids may look like anything, "1" included), then by name. */
+    url = osr__sprintf("%s/flavors/%s", n->base, esc);
+    error = url ? osr__nova_get_json(&obj, s, n, url) : OSR_ENOMEM;
+    if (error == 0) {
+        const char *id = json_string_value(json_object_get(json_object_get(obj, "flavor"), "id"));
+        *id_out = osr__strdup(id ? id : name_or_id);
+        goto done;
+    }
+    if (error != OSR_ENOTFOUND && error != OSR_EREQUEST)
+        goto done;
+    osr_error_clear(err);
+    free(url);
+    url = osr__sprintf("%s/flavors/detail?is_public=None", n->base);
+    if (url == NULL || (error = osr__nova_get_json(&obj, s, n, url)) < 0) {
+        if (url == NULL)
+            error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    flavors = json_object_get(obj, "flavors");
+    json_array_foreach(flavors, i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *id = json_string_value(json_object_get(f, "id"));
+        if (name && id && strcmp(name, name_or_id) == 0) {
+            osr__buf_printf(&ids, "%s%s", count ? ", " : "", id);
+            found = id;
+            count++;
+        }
+    }
+    if (count == 0)
+        error = osr__error_set(err, OSR_ENOTFOUND, "flavor '%s' not found", name_or_id);
+    else if (count > 1)
+        error = osr__error_set(err, OSR_EAMBIGUOUS,
+                               "%zu flavors are named '%s' (%s); give an id instead", count,
+                               name_or_id, ids.data);
+    else if ((*id_out = osr__strdup(found)) == NULL)
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+done:
+    osr__buf_free(&ids);
+    json_decref(obj);
+    curl_free(esc);
+    free(url);
+    return error;
+}
+
+int osr__nova_keypair_check(osr_session *s, const osr__nova *n, const char *name)
+{
+    char *esc = curl_easy_escape(NULL, name, 0);
+    char *url = esc ? osr__sprintf("%s/os-keypairs/%s", n->base, esc) : NULL;
+    json_t *obj = NULL;
+    int error;
+
+    if (url == NULL)
+        error = osr__error_set(osr__session_err(s), OSR_ENOMEM, "out of memory");
+    else if ((error = osr__nova_get_json(&obj, s, n, url)) == OSR_ENOTFOUND)
+        error = osr__error_set(osr__session_err(s), OSR_ENOTFOUND, "keypair '%s' not found", name);
+    json_decref(obj);
+    curl_free(esc);
+    free(url);
+    return error;
+}
+
+int osr__neutron_resolve(char **id_out, osr_session *s, const char *kind, const char *name_or_id)
+{
+    osr_error *err = osr__session_err(s);
+    bool net = strcmp(kind, "network") == 0;
+    const char *coll = net ? "networks" : "security-groups";
+    const char *key = net ? "networks" : "security_groups";
+    char *base = NULL, *url = NULL, *esc = NULL;
+    json_t *obj = NULL, *items, *it;
+    osr__buf ids = OSR__BUF_INIT;
+    const char *found = NULL;
+    size_t i, count = 0;
+    int error;
+
+    if ((error = osr__session_service_url(&base, s, "network", "/v2.0")) < 0)
+        return error;
+    esc = curl_easy_escape(NULL, name_or_id, 0);
+    if (esc && osr__looks_like_uuid(name_or_id))
+        url = osr__sprintf("%s/%s?id=%s", base, coll, esc);
+    else if (esc)
+        url = osr__sprintf("%s/%s?name=%s", base, coll, esc);
+    if (url == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = osr__nova_get_json(&obj, s, NULL, url)) < 0)
+        goto done;
+    items = json_object_get(obj, key);
+    if (json_array_size(items) == 0 && osr__looks_like_uuid(name_or_id)) {
+        /* A name that looks like an id. */
+        json_decref(obj);
+        obj = NULL;
+        free(url);
+        url = osr__sprintf("%s/%s?name=%s", base, coll, esc);
+        if (url == NULL || (error = osr__nova_get_json(&obj, s, NULL, url)) < 0) {
+            if (url == NULL)
+                error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        items = json_object_get(obj, key);
+    }
+    json_array_foreach(items, i, it)
+    {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        if (id) {
+            osr__buf_printf(&ids, "%s%s", count ? ", " : "", id);
+            found = id;
+            count++;
+        }
+    }
+    if (count == 0)
+        error = osr__error_set(err, OSR_ENOTFOUND, "%s '%s' not found", kind, name_or_id);
+    else if (count > 1)
+        error = osr__error_set(err, OSR_EAMBIGUOUS, "%zu %ss are named '%s' (%s); give an id",
+                               count, kind, name_or_id, ids.data);
+    else if ((*id_out = osr__strdup(found)) == NULL)
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+done:
+    osr__buf_free(&ids);
+    json_decref(obj);
+    curl_free(esc);
+    free(url);
+    free(base);
+    return error;
+}

@@ -1,0 +1,324 @@
+/* Runner instance configs: validation and cloud-init user data. The user
+ * data is a #cloud-config document built with jansson (JSON is YAML), and
+ * every value reaches the VM as data: files written by write_files and
+ * arguments of exec-form runcmd entries, never text a shell parses. */
+#include "osrunner/runner.h"
+
+#include "util.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUNNER_HOME "/home/ubuntu/actions-runner"
+#define MASK        "****"
+
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+static bool has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* GitHub logins: letters, digits and single hyphens, 1-39, not at the ends. */
+static bool owner_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 39 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-')
+            return false;
+    }
+    return true;
+}
+
+static bool repo_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 100 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(s[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool url_ok(const char *u)
+{
+    const char *p;
+    if (strncmp(u, "https://", 8) == 0)
+        p = u + 8;
+    else if (strncmp(u, "http://", 7) == 0)
+        p = u + 7;
+    else
+        return false;
+    return *p != '\0' && *p != '/' && !has_control(u) && strchr(u, ' ') == NULL;
+}
+
+static const char *manager_of(const osr_instance_config *cfg)
+{
+    return cfg->manager ? cfg->manager : "osrunner";
+}
+
+/* Everything but the cloud resources: what the user data needs. */
+static int validate_runner(const osr_instance_config *cfg, osr_error *err)
+{
+    const char *slash;
+    size_t n, labels_len = 0;
+
+    if (cfg == NULL || cfg->version != OSR_INSTANCE_CONFIG_VERSION)
+        return osr__error_set(err, OSR_EINVAL, "instance config: missing or unknown version");
+    if (cfg->name == NULL || *cfg->name == '\0')
+        return osr__error_set(err, OSR_EINVAL, "name: missing");
+    n = strlen(cfg->name);
+    if (n > 64)
+        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(cfg->name[i]))
+            return osr__error_set(err, OSR_EINVAL,
+                                  "name: '%.64s' has '%c'; use only letters, digits, '-', '_' "
+                                  "and '.'",
+                                  cfg->name, has_control(cfg->name) ? '?' : cfg->name[i]);
+    }
+    if (cfg->labels == NULL || cfg->labels[0] == NULL)
+        return osr__error_set(err, OSR_EINVAL, "labels: at least one label is needed");
+    for (size_t i = 0; cfg->labels[i]; i++) {
+        const char *l = cfg->labels[i];
+        size_t ln = strlen(l);
+        if (ln == 0)
+            return osr__error_set(err, OSR_EINVAL, "labels: label %zu is empty", i + 1);
+        if (ln > 256)
+            return osr__error_set(err, OSR_EINVAL,
+                                  "labels: label %zu has %zu characters; at most 256", i + 1, ln);
+        if (strchr(l, ',') || has_control(l))
+            return osr__error_set(err, OSR_EINVAL,
+                                  "labels: label %zu contains a comma or a control character",
+                                  i + 1);
+        labels_len += ln + 1;
+    }
+    if (labels_len - 1 > 255)
+        return osr__error_set(err, OSR_EINVAL,
+                              "labels: together %zu characters; server metadata holds 255",
+                              labels_len - 1);
+    if (cfg->github_path == NULL || *cfg->github_path == '\0')
+        return osr__error_set(err, OSR_EINVAL, "github path: missing (owner/repo or org)");
+    slash = strchr(cfg->github_path, '/');
+    if (slash ? (!owner_ok(cfg->github_path, (size_t)(slash - cfg->github_path)) ||
+                 !repo_ok(slash + 1))
+              : !owner_ok(cfg->github_path, strlen(cfg->github_path)))
+        return osr__error_set(err, OSR_EINVAL,
+                              "github path: '%.140s' is neither owner/repo nor an organisation",
+                              has_control(cfg->github_path) ? "?" : cfg->github_path);
+    if (cfg->github_url && !url_ok(cfg->github_url))
+        return osr__error_set(err, OSR_EINVAL, "github url: not an http(s) URL: '%.140s'",
+                              has_control(cfg->github_url) ? "?" : cfg->github_url);
+    if ((cfg->registration_token == NULL) == (cfg->jit_config == NULL))
+        return osr__error_set(err, OSR_EINVAL,
+                              "token: give exactly one of a registration token and a JIT config");
+    {
+        const char *secret = cfg->registration_token ? cfg->registration_token : cfg->jit_config;
+        if (*secret == '\0' || has_control(secret) || strchr(secret, ' '))
+            return osr__error_set(err, OSR_EINVAL, "token: empty or not a single word");
+    }
+    {
+        const char *const vals[] = { cfg->http_proxy, cfg->https_proxy, cfg->no_proxy,
+                                     cfg->docker_mirror };
+        const char *const names[] = { "http proxy", "https proxy", "no proxy", "docker mirror" };
+        for (size_t i = 0; i < 4; i++) {
+            if (vals[i] && (has_control(vals[i]) || *vals[i] == '\0'))
+                return osr__error_set(err, OSR_EINVAL, "%s: empty or has a control character",
+                                      names[i]);
+            if (vals[i] && i != 2 && !url_ok(vals[i]))
+                return osr__error_set(err, OSR_EINVAL, "%s: not an http(s) URL", names[i]);
+        }
+    }
+    n = strlen(manager_of(cfg));
+    if (n == 0 || n > 40)
+        return osr__error_set(err, OSR_EINVAL, "manager: 1 to 40 characters");
+    for (const char *p = manager_of(cfg); *p; p++) {
+        if (!name_char(*p))
+            return osr__error_set(err, OSR_EINVAL,
+                                  "manager: use only letters, digits, '-', '_' and '.'");
+    }
+    for (size_t i = 0; cfg->metadata && cfg->metadata[i]; i++) {
+        const char *m = cfg->metadata[i], *eq = strchr(m, '=');
+        if (eq == NULL || eq == m || (size_t)(eq - m) > 255 || strlen(eq + 1) > 255 ||
+            has_control(m))
+            return osr__error_set(err, OSR_EINVAL,
+                                  "metadata: '%.80s' is not key=value (each at most 255)", m);
+        if (strncmp(m, "osrunner-", 9) == 0 || strncmp(m, "managed-by=", 11) == 0)
+            return osr__error_set(err, OSR_EINVAL, "metadata: '%.*s' is reserved for osrunner",
+                                  (int)(eq - m), m);
+    }
+    for (size_t i = 0; cfg->security_groups && cfg->security_groups[i]; i++) {
+        if (*cfg->security_groups[i] == '\0')
+            return osr__error_set(err, OSR_EINVAL, "security groups: an empty name");
+    }
+    return 0;
+}
+
+int osr_instance_config_validate(const osr_instance_config *cfg, osr_error *err)
+{
+    int error = validate_runner(cfg, err);
+
+    if (error < 0)
+        return error;
+    if (cfg->image == NULL || *cfg->image == '\0')
+        return osr__error_set(err, OSR_EINVAL, "image: missing");
+    if (cfg->flavor == NULL || *cfg->flavor == '\0')
+        return osr__error_set(err, OSR_EINVAL, "flavor: missing");
+    if (cfg->network && *cfg->network == '\0')
+        return osr__error_set(err, OSR_EINVAL, "network: empty (use none, auto, a name or an id)");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- user data */
+
+static json_t *
+file_entry(const char *path, const char *owner, const char *mode, const char *text, bool defer)
+{
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "path", path, "owner", owner, "permissions", mode,
+                          "content", text);
+    if (f && defer)
+        json_object_set_new(f, "defer", json_true());
+    return f;
+}
+
+/* [sudo -u ubuntu -H -- sh -c 'cd DIR && exec ./SCRIPT "$@"' SCRIPT args...]:
+ * the arguments are positional parameters, which the shell never parses. */
+static json_t *as_runner(const char *script)
+{
+    char *cmd = osr__sprintf("cd %s && exec ./%s \"$@\"", RUNNER_HOME, script);
+    json_t *a = cmd ? json_pack("[s,s,s,s,s,s,s,s,s]", "sudo", "-u", "ubuntu", "-H", "--", "sh",
+                                "-c", cmd, script)
+                    : NULL;
+    free(cmd);
+    return a;
+}
+
+int osr_instance_user_data(char **out, const osr_instance_config *cfg, int reveal, osr_error *err)
+{
+    json_t *doc = NULL, *files, *runcmd, *cmd;
+    osr__buf env = OSR__BUF_INIT, labels = OSR__BUF_INIT;
+    char *url = NULL, *text = NULL, *result = NULL;
+    const char *base = cfg && cfg->github_url ? cfg->github_url : "https://github.com";
+    int error;
+
+    if ((error = validate_runner(cfg, err)) < 0)
+        return error;
+    doc = json_object();
+    files = json_array();
+    runcmd = json_array();
+    if (doc == NULL || files == NULL || runcmd == NULL) {
+        json_decref(files);
+        json_decref(runcmd);
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    json_object_set_new(doc, "write_files", files);
+    json_object_set_new(doc, "runcmd", runcmd);
+
+    /* The runner's .env: proxies for the runner and the jobs it runs. Only
+     * values that are set; no empty assignments. */
+    if (cfg->http_proxy)
+        osr__buf_printf(&env, "http_proxy=%s\nHTTP_PROXY=%s\n", cfg->http_proxy, cfg->http_proxy);
+    if (cfg->https_proxy)
+        osr__buf_printf(&env, "https_proxy=%s\nHTTPS_PROXY=%s\n", cfg->https_proxy,
+                        cfg->https_proxy);
+    if (cfg->no_proxy)
+        osr__buf_printf(&env, "no_proxy=%s\nNO_PROXY=%s\n", cfg->no_proxy, cfg->no_proxy);
+    osr__buf_puts(&env, "LANG=C.UTF-8\n");
+    if (env.data == NULL) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    /* defer: write after the user exists (cloud-init's final stage). */
+    json_array_append_new(files,
+                          file_entry(RUNNER_HOME "/.env", "ubuntu:ubuntu", "0644", env.data, true));
+    if (cfg->docker_mirror) {
+        json_t *daemon = json_pack("{s:[s]}", "registry-mirrors", cfg->docker_mirror);
+        char *dj = daemon ? json_dumps(daemon, JSON_INDENT(2)) : NULL;
+        json_decref(daemon);
+        if (dj == NULL) {
+            error = OSR_ENOMEM;
+            goto done;
+        }
+        json_array_append_new(
+            files, file_entry("/etc/docker/daemon.json", "root:root", "0644", dj, false));
+        free(dj);
+        json_array_append_new(runcmd, json_pack("[s,s,s]", "systemctl", "restart", "docker"));
+    }
+
+    if (cfg->jit_config) {
+        json_t *args = json_pack("[s,s]", "--jitconfig", reveal ? cfg->jit_config : MASK);
+        cmd = as_runner("run.sh");
+        if (cmd == NULL || args == NULL || json_array_extend(cmd, args) < 0) {
+            json_decref(cmd);
+            json_decref(args);
+            error = OSR_ENOMEM;
+            goto done;
+        }
+        json_decref(args);
+        json_array_append_new(runcmd, cmd);
+    } else {
+        for (size_t i = 0; cfg->labels[i]; i++)
+            osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
+        json_t *args = NULL;
+        url = osr__sprintf("%s/%s", base, cfg->github_path);
+        cmd = as_runner("config.sh");
+        if (url && labels.data)
+            args = json_pack("[s,s,s,s,s,s,s,s,s,s]", "--url", url, "--token",
+                             reveal ? cfg->registration_token : MASK, "--ephemeral", "--unattended",
+                             "--labels", labels.data, "--name", cfg->name);
+        if (cmd == NULL || args == NULL || json_array_extend(cmd, args) < 0) {
+            json_decref(cmd);
+            json_decref(args);
+            error = OSR_ENOMEM;
+            goto done;
+        }
+        json_decref(args);
+        json_array_append_new(runcmd, cmd);
+        json_array_append_new(runcmd, as_runner("run.sh"));
+    }
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    result = osr__sprintf("#cloud-config\n%s\n", text);
+    if (result == NULL) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    /* Nova's limit applies to the base64 form. */
+    if (4 * ((strlen(result) + 2) / 3) > OSR_USER_DATA_MAX) {
+        error = osr__error_set(err, OSR_EINVAL,
+                               "user data: %zu bytes base64-encoded; Nova accepts at most %d",
+                               4 * ((strlen(result) + 2) / 3), OSR_USER_DATA_MAX);
+        goto done;
+    }
+    *out = result;
+    result = NULL;
+done:
+    if (error == OSR_ENOMEM)
+        osr__error_set(err, OSR_ENOMEM, "out of memory");
+    osr__secret_free(result);
+    osr__secret_free(text);
+    osr__buf_free(&env);
+    osr__buf_free(&labels);
+    free(url);
+    json_decref(doc); /* held the token: jansson frees without wiping; see docs */
+    return error;
+}
