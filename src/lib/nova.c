@@ -18,20 +18,6 @@ struct osr_server_list {
     size_t count;
 };
 
-bool osr__looks_like_uuid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 36 && n != 32)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (!hex && !(n == 36 && c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)))
-            return false;
-    }
-    return true;
-}
-
 /* ---------------------------------------------------------------- servers */
 
 static int cmp_str(const void *a, const void *b)
@@ -183,23 +169,7 @@ int osr__nova_pick_microversion(int *minor_out, const char *body, size_t len, os
 
 int osr__nova_get_json(json_t **out, osr_session *s, const osr__nova *n, const char *url)
 {
-    osr__http_request req = {
-        .method = "GET", .url = url, .idempotent = true, .headers = n ? n->headers : NULL
-    };
-    osr__http_response resp;
-    json_error_t jerr;
-    int error;
-
-    memset(&resp, 0, sizeof(resp));
-    error = osr__session_request(s, &req, &resp);
-    if (error == 0) {
-        *out = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
-        if (*out == NULL)
-            error = osr__error_set(osr__session_err(s), OSR_EPROTO,
-                                   "GET %s: the answer is not JSON (%s)", url, jerr.text);
-    }
-    osr__http_response_free(&resp);
-    return error;
+    return osr__session_get_json(out, s, url, n ? n->headers : NULL);
 }
 
 int osr__nova_open(osr__nova *n, osr_session *s)

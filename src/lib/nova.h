@@ -47,7 +47,4 @@ int osr__neutron_resolve(char **id_out,
                          const char *kind, /* "network" or "security group" */
                          const char *name_or_id);
 
-/* True if s looks like a UUID (with or without dashes). */
-bool osr__looks_like_uuid(const char *s);
-
 #endif

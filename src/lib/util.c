@@ -238,6 +238,20 @@ char *osr__buf_detach(osr__buf *b)
     return p;
 }
 
+bool osr__looks_like_uuid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 36 && n != 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (!hex && !(n == 36 && c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)))
+            return false;
+    }
+    return true;
+}
+
 bool osr__startswith_ci(const char *s, const char *prefix)
 {
     return strncasecmp(s, prefix, strlen(prefix)) == 0;

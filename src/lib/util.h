@@ -54,6 +54,9 @@ void osr__buf_free_secret(osr__buf *b);
 /* Hand over ownership of the data; the buffer is left empty. */
 char *osr__buf_detach(osr__buf *b);
 
+/* True if s looks like a UUID (with or without dashes): an id, not a name. */
+bool osr__looks_like_uuid(const char *s);
+
 /* Case-insensitive prefix test. */
 bool osr__startswith_ci(const char *s, const char *prefix);
 
