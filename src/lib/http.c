@@ -260,11 +260,46 @@ int osr__http_status_code(long status)
     }
 }
 
+/* msg, with GitHub's validation details appended: "errors" is a list of
+ * strings or of {"resource", "field", "code", "message"} objects. */
+static char *github_details(const char *msg, json_t *errors)
+{
+    osr__buf b = OSR__BUF_INIT;
+    size_t i;
+    json_t *e;
+
+    if (osr__buf_puts(&b, msg) < 0)
+        goto fail;
+    json_array_foreach(errors, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (i >= 3)
+            break;
+        if (s == NULL && json_is_object(e)) {
+            s = json_string_value(json_object_get(e, "message"));
+            if (s == NULL) {
+                const char *f = json_string_value(json_object_get(e, "field"));
+                const char *c = json_string_value(json_object_get(e, "code"));
+                if (osr__buf_printf(&b, "%s%s%s%s", i ? ", " : ": ", f ? f : "", f && c ? " " : "",
+                                    c ? c : "") < 0)
+                    goto fail;
+                continue;
+            }
+        }
+        if (s != NULL && osr__buf_printf(&b, "%s%.200s", i ? ", " : ": ", s) < 0)
+            goto fail;
+    }
+    return osr__buf_detach(&b);
+fail:
+    osr__buf_free(&b);
+    return NULL;
+}
+
 /* The human message inside an API error body, or NULL. Handles:
  *   Keystone  {"error": {"code": 401, "title": "...", "message": "..."}}
  *   Nova      {"itemNotFound": {"code": 404, "message": "..."}}
  *   Neutron   {"NeutronError": {"type": "...", "message": "...", "detail": ""}}
- *   GitHub    {"message": "...", "documentation_url": "..."}
+ *   GitHub    {"message": "...", "documentation_url": "...", "errors": [...]}
  *   Glance and others: {"message": "..."} or plain text / HTML. */
 static char *api_message(const char *body, size_t len)
 {
@@ -290,7 +325,7 @@ static char *api_message(const char *body, size_t len)
             }
         }
         if (msg != NULL)
-            out = osr__strdup(json_string_value(msg));
+            out = github_details(json_string_value(msg), json_object_get(root, "errors"));
     } else if (root == NULL) {
         /* Plain text: the first non-empty line that is not markup. */
         const char *p = body, *end = body + len;
@@ -348,9 +383,32 @@ int osr__http_error_from_response(osr_error *err,
     return code;
 }
 
-static const char *const secret_keys[] = {
-    "password", "secret", "application_credential_secret", "token", "private_key", NULL
-};
+int osr__http_error_from_reply(osr_error *err,
+                               const char *method,
+                               const char *url,
+                               const osr__http_response *resp)
+{
+    int code = osr__http_error_from_response(err, method, url, resp->status, resp->body.data,
+                                             resp->body.len, resp->request_id);
+
+    /* GitHub: a 403 with x-ratelimit-remaining: 0 is the primary rate limit, a
+     * 403 with Retry-After a secondary one; neither is a permission problem. */
+    if (resp->status == 403 && (resp->ratelimit_remaining == 0 || resp->retry_after_s >= 0)) {
+        code = OSR_ERATELIMIT;
+        if (err)
+            err->code = code;
+    }
+    return code;
+}
+
+static const char *const secret_keys[] = { "password",
+                                           "secret",
+                                           "application_credential_secret",
+                                           "token",
+                                           "private_key",
+                                           "encoded_jit_config",
+                                           "temp_download_token",
+                                           NULL };
 
 static bool is_secret_key(const char *k)
 {
@@ -358,6 +416,10 @@ static bool is_secret_key(const char *k)
         if (strcasecmp(k, secret_keys[i]) == 0)
             return true;
     }
+    /* Nova's generated adminPass, and user data (it carries registration tokens). */
+    if (strcasecmp(k, "adminPass") == 0 || strcasecmp(k, "user_data") == 0 ||
+        strcasecmp(k, "OS-EXT-SRV-ATTR:user_data") == 0)
+        return true;
     return strstr(k, "secret") != NULL || strstr(k, "password") != NULL;
 }
 
@@ -695,9 +757,7 @@ static void attempt_done(osr__http_xfer *x, CURLcode rc)
         retry = req->idempotent && req->read_cb == NULL &&
                 (resp->status == 502 || resp->status == 503 || resp->status == 504);
         if (!retry || x->attempt >= h->cfg.max_retries) {
-            error =
-                osr__http_error_from_response(x->err, req->method, req->url, resp->status,
-                                              resp->body.data, resp->body.len, resp->request_id);
+            error = osr__http_error_from_reply(x->err, req->method, req->url, resp);
             complete(x, error);
             return;
         }
@@ -786,10 +846,19 @@ int osr__http_send(osr__http *h,
                    osr__http_response *resp,
                    osr_error *err)
 {
+    return osr__http_send_after(h, req, 0, resp, err);
+}
+
+int osr__http_send_after(osr__http *h,
+                         const osr__http_request *req,
+                         long delay_ms,
+                         osr__http_response *resp,
+                         osr_error *err)
+{
     struct sync_state st = { false, 0 };
     int error;
 
-    if ((error = osr__http_submit(h, req, 0, resp, err, sync_done, &st)) < 0)
+    if ((error = osr__http_submit(h, req, delay_ms, resp, err, sync_done, &st)) < 0)
         return error;
     if ((error = osr__http_run(h, &st.done)) < 0)
         return osr__error_set(err, error, "%s: the HTTP engine failed", req->url);

@@ -77,6 +77,13 @@ int osr__http_send(osr__http *h,
                    osr__http_response *resp,
                    osr_error *err);
 
+/* osr__http_send, starting after delay_ms (for polls). */
+int osr__http_send_after(osr__http *h,
+                         const osr__http_request *req,
+                         long delay_ms,
+                         osr__http_response *resp,
+                         osr_error *err);
+
 void osr__http_response_free(osr__http_response *resp);
 
 /* Queue a request to start after delay_ms (0: now). req is copied, but what it
@@ -106,6 +113,14 @@ int osr__http_error_from_response(osr_error *err,
                                   const char *body,
                                   size_t len,
                                   const char *request_id);
+
+/* osr__http_error_from_response for a whole response, headers included: a
+ * 403 that carries GitHub's rate-limit signs (x-ratelimit-remaining: 0, or
+ * Retry-After) is OSR_ERATELIMIT. Every transport path maps through this. */
+int osr__http_error_from_reply(osr_error *err,
+                               const char *method,
+                               const char *url,
+                               const osr__http_response *resp);
 
 /* The error code for an HTTP status (>= 400). */
 int osr__http_status_code(long status);

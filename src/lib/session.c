@@ -356,14 +356,17 @@ int osr_session_endpoint(const char **out, osr_session *s, const char *service_t
     return osr__catalog_endpoint(out, s->token, service_type, s->interface, s->region, &s->err);
 }
 
-int osr__session_request(osr_session *s, osr__http_request *req, osr__http_response *resp)
+int osr__session_request_after(osr_session *s,
+                               osr__http_request *req,
+                               osr__http_response *resp,
+                               long delay_ms)
 {
     int error;
 
     if ((error = authenticate(s)) < 0)
         return error;
     req->token = s->token->id;
-    error = osr__http_send(s->http, req, resp, &s->err);
+    error = osr__http_send_after(s->http, req, delay_ms, resp, &s->err);
     if (error != OSR_EAUTH)
         return error;
     /* The token was revoked or the cache lied: one fresh token, one more try. */
@@ -375,6 +378,11 @@ int osr__session_request(osr_session *s, osr__http_request *req, osr__http_respo
         return error;
     req->token = s->token->id;
     return osr__http_send(s->http, req, resp, &s->err);
+}
+
+int osr__session_request(osr_session *s, osr__http_request *req, osr__http_response *resp)
+{
+    return osr__session_request_after(s, req, resp, 0);
 }
 
 int osr__session_service_url(char **out, osr_session *s, const char *type, const char *version)
@@ -397,6 +405,25 @@ int osr__session_service_url(char **out, osr_session *s, const char *type, const
     if (*out == NULL)
         return osr__error_set(&s->err, OSR_ENOMEM, "out of memory");
     return 0;
+}
+
+int osr__session_get_json(json_t **out, osr_session *s, const char *url, const char *const *headers)
+{
+    osr__http_request req = { .method = "GET", .url = url, .idempotent = true, .headers = headers };
+    osr__http_response resp;
+    json_error_t jerr;
+    int error;
+
+    memset(&resp, 0, sizeof(resp));
+    error = osr__session_request(s, &req, &resp);
+    if (error == 0) {
+        *out = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
+        if (*out == NULL)
+            error = osr__error_set(&s->err, OSR_EPROTO, "GET %s: the answer is not JSON (%s)", url,
+                                   jerr.text);
+    }
+    osr__http_response_free(&resp);
+    return error;
 }
 
 osr_error *osr__session_err(osr_session *s)

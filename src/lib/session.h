@@ -23,8 +23,22 @@ osr__http *osr__session_http(osr_session *s);
 /* The current token (authenticate first); borrowed. */
 const char *osr__session_token(osr_session *s);
 
+/* GET url (authenticated, with extra headers) and parse the JSON answer into
+ * *out (owned). Errors go to the session's record. */
+struct json_t;
+int osr__session_get_json(struct json_t **out,
+                          osr_session *s,
+                          const char *url,
+                          const char *const *headers);
+
 /* The session's error record as it is (not reset). */
 osr_error *osr__session_err(osr_session *s);
+
+/* osr__session_request, with the (first) send delayed by delay_ms: for polls. */
+int osr__session_request_after(osr_session *s,
+                               osr__http_request *req,
+                               osr__http_response *resp,
+                               long delay_ms);
 
 /* The session's error record, reset. For service clients to fill. */
 osr_error *osr__session_error(osr_session *s);
