@@ -3,9 +3,13 @@
 #include <osrunner/clouds.h>
 #include <osrunner/common.h>
 #include <osrunner/error.h>
+#include <osrunner/github.h>
 #include <osrunner/glance.h>
+#include <osrunner/image.h>
+#include <osrunner/nova.h>
 #include <osrunner/osrunner.h>
 #include <osrunner/projects.h>
+#include <osrunner/runner.h>
 #include <osrunner/session.h>
 
 int osr_headertest_dummy(void);
@@ -13,5 +17,12 @@ int osr_headertest_dummy(void)
 {
     osr_cloud_options c = OSR_CLOUD_OPTIONS_INIT;
     osr_session_options s = OSR_SESSION_OPTIONS_INIT;
-    return (int)(c.version + s.version);
+    osr_github_options g = OSR_GITHUB_OPTIONS_INIT;
+    osr_github_jit_options j = OSR_GITHUB_JIT_OPTIONS_INIT;
+    osr_build_options b = OSR_BUILD_OPTIONS_INIT;
+    osr_image_publish_options p = OSR_IMAGE_PUBLISH_OPTIONS_INIT;
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_fetch_options fo = OSR_FETCH_OPTIONS_INIT;
+    return (int)(c.version + s.version + g.version + j.version + b.version + p.version + f.version +
+                 fo.version);
 }

@@ -22,7 +22,11 @@ OSR_EXTERN int osr_image_get(osr_image **out, osr_session *session, const char *
 /**
  * An image by id or by exact name. A name that several images carry is an
  * OSR_EAMBIGUOUS error that lists their ids; an unknown one is OSR_ENOTFOUND
- * naming the image.
+ * naming the image. One exception keeps rollback sets usable: when only one
+ * of the images is active, or when every active one was published by
+ * osr_image_publish() (property "osrunner_upload"), the current image is
+ * returned: the only active one, else the newest active one (created_at,
+ * then id).
  */
 OSR_EXTERN int osr_image_find(osr_image **out, osr_session *session, const char *name_or_id);
 
@@ -42,6 +46,194 @@ OSR_EXTERN const char *osr_image_property(const osr_image *image, const char *ke
 
 /** The image's size in bytes, or -1 when Glance does not know it yet. */
 OSR_EXTERN long long osr_image_size(const osr_image *image);
+
+/** Progress of a long transfer: bytes so far and total (-1: unknown). */
+typedef void (*osr_progress_cb)(long long now, long long total, void *payload);
+
+/** The property that osr_image_publish() sets on its images ("bootid/pid" of the uploader). */
+#define OSR_IMAGE_UPLOAD_PROPERTY "osrunner_upload"
+
+/**
+ * The image as Glance described it, as JSON text (an object). Free *out with
+ * osr_free().
+ * @return 0 or OSR_ENOMEM
+ */
+OSR_EXTERN int osr_image_to_json(char **out, const osr_image *image);
+
+/** The image's tags: how many, and the i-th (borrowed; NULL when out of range). */
+OSR_EXTERN size_t osr_image_tag_count(const osr_image *image);
+OSR_EXTERN const char *osr_image_tag(const osr_image *image, size_t i);
+
+/** A list of images. Opaque; free with osr_image_list_free(). */
+typedef struct osr_image_list osr_image_list;
+
+/** What to list. Initialise with OSR_IMAGE_FILTER_INIT; every field is optional. */
+typedef struct osr_image_filter {
+    unsigned int version;
+    /** Only images with exactly this name. */
+    const char *name;
+    /** Only images carrying this tag. */
+    const char *tag;
+    /** Only images with these properties, "key=value" strings, NULL-terminated. */
+    const char *const *properties;
+    /** Only images in this status ("active", "queued", "saving", ...). */
+    const char *status;
+    /** "public", "private", "shared", "community" or "all"; NULL: Glance's default. */
+    const char *visibility;
+    /** Stop after this many images; 0: all of them (at most 100 pages of 100). */
+    size_t max;
+} osr_image_filter;
+
+#define OSR_IMAGE_FILTER_VERSION 1
+#define OSR_IMAGE_FILTER_INIT                                     \
+    {                                                             \
+        OSR_IMAGE_FILTER_VERSION, NULL, NULL, NULL, NULL, NULL, 0 \
+    }
+
+/**
+ * List images (GET /v2/images, following "next" pages), newest first
+ * (created_at, then id). filter may be NULL for every image.
+ * @return 0, OSR_EINVAL (a property without '='), or a transport/auth error
+ */
+OSR_EXTERN int
+osr_image_list_get(osr_image_list **out, osr_session *session, const osr_image_filter *filter);
+
+/** Free a list. Accepts NULL. */
+OSR_EXTERN void osr_image_list_free(osr_image_list *list);
+OSR_EXTERN size_t osr_image_list_count(const osr_image_list *list);
+/** The i-th image (borrowed from the list; NULL when out of range). */
+OSR_EXTERN const osr_image *osr_image_list_at(const osr_image_list *list, size_t i);
+/**
+ * 1 when the i-th image is the one osr_image_find() returns for its name
+ * (judged among the images of the list), else 0.
+ */
+OSR_EXTERN int osr_image_list_is_current(const osr_image_list *list, size_t i);
+
+/** What osr_image_create() registers. Initialise with OSR_IMAGE_CREATE_OPTIONS_INIT. */
+typedef struct osr_image_create_options {
+    unsigned int version;
+    /** Required. */
+    const char *name;
+    /** NULL: "qcow2". */
+    const char *disk_format;
+    /** NULL: "bare". */
+    const char *container_format;
+    /** "public", "private", "shared" or "community"; NULL: Glance's default. */
+    const char *visibility;
+    /** Extra properties, "key=value" strings, NULL-terminated (os_distro=ubuntu, ...). */
+    const char *const *properties;
+    /** Tags, NULL-terminated. */
+    const char *const *tags;
+} osr_image_create_options;
+
+#define OSR_IMAGE_CREATE_OPTIONS_VERSION 1
+#define OSR_IMAGE_CREATE_OPTIONS_INIT                                        \
+    {                                                                        \
+        OSR_IMAGE_CREATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL \
+    }
+
+/**
+ * Register an image without data (POST /v2/images); it is "queued" until
+ * osr_image_upload() sends its data.
+ * @return 0, OSR_EINVAL (no name, a property without '=' or a reserved one),
+ *         OSR_ECONFLICT, OSR_EREQUEST, or a transport/auth error
+ */
+OSR_EXTERN int
+osr_image_create(osr_image **out, osr_session *session, const osr_image_create_options *opts);
+
+/**
+ * Delete an image (DELETE /v2/images/{id}), whatever its status.
+ * @return 0, OSR_ENOTFOUND, OSR_EFORBIDDEN (protected), or a transport/auth error
+ */
+OSR_EXTERN int osr_image_delete(osr_session *session, const char *id);
+
+/** Add or remove a tag (PUT / DELETE /v2/images/{id}/tags/{tag}). */
+OSR_EXTERN int osr_image_tag_add(osr_session *session, const char *id, const char *tag);
+OSR_EXTERN int osr_image_tag_remove(osr_session *session, const char *id, const char *tag);
+
+/** Options of osr_image_upload() and osr_image_publish() transfers. */
+typedef struct osr_image_upload_options {
+    unsigned int version;
+    /** Called as data goes out (bytes sent, file size). */
+    osr_progress_cb progress_cb;
+    void *progress_payload;
+    /** Time for the whole transfer in ms; 0: 10 minutes plus 1 s per 4 MiB. */
+    long timeout_ms;
+    /** When *cancel becomes non-zero (e.g. from a signal handler) the transfer stops. */
+    const volatile int *cancel;
+} osr_image_upload_options;
+
+#define OSR_IMAGE_UPLOAD_OPTIONS_VERSION 1
+#define OSR_IMAGE_UPLOAD_OPTIONS_INIT                         \
+    {                                                         \
+        OSR_IMAGE_UPLOAD_OPTIONS_VERSION, NULL, NULL, 0, NULL \
+    }
+
+/**
+ * Send a file as the data of a queued image (PUT /v2/images/{id}/file),
+ * streamed in constant memory. SHA-512 and MD5 are computed while sending
+ * and compared with Glance's os_hash_value and checksum once the image is
+ * active. On any failure (error, timeout, cancel, checksum mismatch) the
+ * image is deleted, so no queued or saving record is left behind. opts may be
+ * NULL.
+ * @param out the active image, re-read from Glance; may be NULL
+ * @return 0, OSR_EIO (the file), OSR_EPROTO (checksum mismatch), OSR_ETIMEOUT,
+ *         OSR_ERROR (cancelled: "interrupted"), or a transport/auth error
+ */
+OSR_EXTERN int osr_image_upload(osr_image **out,
+                                osr_session *session,
+                                const char *id,
+                                const char *path,
+                                const osr_image_upload_options *opts);
+
+/** What osr_image_publish() does. Initialise with OSR_IMAGE_PUBLISH_OPTIONS_INIT. */
+typedef struct osr_image_publish_options {
+    unsigned int version;
+    /** The image as osr_image_create() takes it (name required). */
+    osr_image_create_options image;
+    /** The transfer. */
+    osr_image_upload_options upload;
+    /**
+     * How many images of this name to keep once the new one is active, the
+     * new one included (older ones are rollback targets); 0: 2.
+     */
+    unsigned int keep;
+} osr_image_publish_options;
+
+#define OSR_IMAGE_PUBLISH_OPTIONS_VERSION 1
+#define OSR_IMAGE_PUBLISH_OPTIONS_INIT                                    \
+    {                                                                     \
+        OSR_IMAGE_PUBLISH_OPTIONS_VERSION, OSR_IMAGE_CREATE_OPTIONS_INIT, \
+            OSR_IMAGE_UPLOAD_OPTIONS_INIT, 0                              \
+    }
+
+/**
+ * Safe replacement of a named image:
+ *  1. delete stale records of the name (osr_image_cleanup_stale());
+ *  2. create the image, marked with OSR_IMAGE_UPLOAD_PROPERTY, and upload the
+ *     file (osr_image_upload(): verified, deleted on failure);
+ *  3. only once it is active, retire older images of the same name beyond the
+ *     newest opts->keep. Images still being uploaded by others are left alone.
+ * Until step 3 the previous image stays current, and a failure leaves the
+ * cloud as it was (less stale records).
+ * @param out the new active image; may be NULL
+ * @param retired how many older images were deleted; may be NULL
+ */
+OSR_EXTERN int osr_image_publish(osr_image **out,
+                                 size_t *retired,
+                                 osr_session *session,
+                                 const char *path,
+                                 const osr_image_publish_options *opts);
+
+/**
+ * Delete image records left by a publish that died (SIGKILL, power loss):
+ * images (of this name, or of any name when name is NULL) in status
+ * queued, saving, importing or killed that carry OSR_IMAGE_UPLOAD_PROPERTY, when the
+ * uploading process is gone (same boot of this machine and no such pid), or
+ * when another machine's record has not changed for 6 hours.
+ * @param removed how many were deleted; may be NULL
+ */
+OSR_EXTERN int osr_image_cleanup_stale(size_t *removed, osr_session *session, const char *name);
 
 #ifdef __cplusplus
 }

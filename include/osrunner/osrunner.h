@@ -5,8 +5,12 @@
 #include "clouds.h"
 #include "common.h"
 #include "error.h"
+#include "github.h"
 #include "glance.h"
+#include "image.h"
+#include "nova.h"
 #include "projects.h"
+#include "runner.h"
 #include "session.h"
 
 #endif

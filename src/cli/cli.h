@@ -62,7 +62,63 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud);
 struct json_t;
 int cli_print_json(struct json_t *value);
 
+/* GitHub options, shared by 'github' and 'instance create' (cmd_github.c).
+ * Put CLI_GITHUB_OPTIONS in a command's struct option table and hand option
+ * values in [CLI_OPT_GITHUB_FIRST, CLI_OPT_GITHUB_LAST] to cli_github_opt
+ * (0: taken, -1: bad value, reported). */
+enum {
+    CLI_OPT_GITHUB_FIRST = 0x300,
+    CLI_OPT_GITHUB_PATH = CLI_OPT_GITHUB_FIRST,
+    CLI_OPT_GITHUB_URL,
+    CLI_OPT_GITHUB_TOKEN_FILE,
+    CLI_OPT_GITHUB_TOKEN_ENV,
+    CLI_OPT_GITHUB_APP_ID,
+    CLI_OPT_GITHUB_INSTALLATION_ID,
+    CLI_OPT_GITHUB_APP_KEY,
+    CLI_OPT_GITHUB_RUNNER_GROUP,
+    CLI_OPT_GITHUB_RATE_WAIT,
+    CLI_OPT_GITHUB_PER_PAGE,
+    CLI_OPT_GITHUB_LAST = CLI_OPT_GITHUB_PER_PAGE,
+};
+#define CLI_GITHUB_OPTIONS                                                                     \
+    { "github-path", required_argument, NULL, CLI_OPT_GITHUB_PATH },                           \
+        { "github-url", required_argument, NULL, CLI_OPT_GITHUB_URL },                         \
+        { "github-token-file", required_argument, NULL, CLI_OPT_GITHUB_TOKEN_FILE },           \
+        { "github-token-env", required_argument, NULL, CLI_OPT_GITHUB_TOKEN_ENV },             \
+        { "github-app-id", required_argument, NULL, CLI_OPT_GITHUB_APP_ID },                   \
+        { "github-installation-id", required_argument, NULL, CLI_OPT_GITHUB_INSTALLATION_ID }, \
+        { "github-app-key", required_argument, NULL, CLI_OPT_GITHUB_APP_KEY },                 \
+        { "runner-group", required_argument, NULL, CLI_OPT_GITHUB_RUNNER_GROUP },              \
+        { "rate-limit-wait", required_argument, NULL, CLI_OPT_GITHUB_RATE_WAIT },              \
+    {                                                                                          \
+        "per-page", required_argument, NULL, CLI_OPT_GITHUB_PER_PAGE                           \
+    }
+#define CLI_GITHUB_OPTIONS_HELP                                                               \
+    "  --github-path OWNER/REPO|ORG  the repository or organisation (env OSR_GITHUB_PATH)\n"  \
+    "  --github-url URL              API base URL (env OSR_GITHUB_URL; default\n"             \
+    "                                https://api.github.com; GHES: https://HOST/api/v3)\n"    \
+    "  --github-token-file FILE      the token, from a file (env OSR_GITHUB_TOKEN_FILE)\n"    \
+    "  --github-token-env NAME       the token, from this variable (default: GITHUB_TOKEN)\n" \
+    "  --github-app-id ID            a GitHub App instead (env OSR_GITHUB_APP_ID), with\n"    \
+    "  --github-installation-id ID   its installation (env OSR_GITHUB_INSTALLATION_ID)\n"     \
+    "  --github-app-key FILE         and its private key, PEM (env OSR_GITHUB_APP_KEY)\n"     \
+    "  --rate-limit-wait SECONDS     longest wait for a rate limit to reset (default 60)\n"   \
+    "  --per-page N                  page size of list calls, 1..100 (default 100)\n"
+int cli_github_opt(int opt, const char *arg);
+/* A GitHub client from those options and the environment, with the CLI's log
+ * settings; or report and return an exit code. */
+int cli_open_github(osr_github **out);
+/* --github-path (or OSR_GITHUB_PATH), and --runner-group (or
+ * OSR_GITHUB_RUNNER_GROUP); NULL when not given. */
+const char *cli_github_path(void);
+const char *cli_github_runner_group(void);
+/* --github-url (or OSR_GITHUB_URL): the API base URL; NULL when not given. */
+const char *cli_github_api_url(void);
+
 int cmd_cloud(int argc, char **argv);
 int cmd_projects(int argc, char **argv);
+int cmd_github(int argc, char **argv);
+int cmd_instance(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 #endif

@@ -20,6 +20,9 @@ static const char main_usage[] =
     "  cloud init FILE|-   validate a clouds.yaml and install it (mode 0600)\n"
     "  cloud show          show the resolved cloud, secrets masked\n"
     "  projects            list the projects you can see (--all: every project)\n"
+    "  github COMMAND      GitHub: runner-apps, token, jitconfig, runners, delete-runner\n"
+    "  instance create     launch runner VMs (and list, show, delete, user-data)\n"
+    "  image COMMAND       runner images: build, upload, list, show, delete\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --os-cloud NAME     the cloud in clouds.yaml (default: OS_CLOUD, or the only one)\n"
@@ -119,8 +122,13 @@ int cli_parse(int argc,
     for (; extra && extra->name && n < 63; extra++)
         opts[n++] = *extra;
     memset(&opts[n], 0, sizeof(opts[n]));
-    snprintf(sopts, sizeof(sopts), "+:vh%s", shortopts ? shortopts : "");
-    optind = 1;
+    /* A leading '+' (the top level) stops at the command name; commands
+     * themselves take options before and after their operands. */
+    if (shortopts && shortopts[0] == '+')
+        snprintf(sopts, sizeof(sopts), "+:vh%s", shortopts + 1);
+    else
+        snprintf(sopts, sizeof(sopts), ":vh%s", shortopts ? shortopts : "");
+    optind = 0; /* 0, not 1: glibc then re-reads the ordering flag ("+") */
     opterr = 0;
     while ((c = getopt_long(argc, argv, sopts, opts, NULL)) != -1) {
         switch (c) {
@@ -201,13 +209,16 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud)
 static const struct cli_command commands[] = {
     { "cloud", "validate, install and show clouds.yaml", NULL, cmd_cloud },
     { "projects", "list projects", NULL, cmd_projects },
+    { "github", "GitHub runner tokens, JIT configs and runners", NULL, cmd_github },
+    { "instance", "launch, list, show and delete runner VMs", NULL, cmd_instance },
+    { "image", "build, upload, list, show and delete runner images", NULL, cmd_image },
 };
 
 int main(int argc, char **argv)
 {
     int first, rc = EXIT_USAGE;
 
-    first = cli_parse(argc, argv, NULL, NULL, main_usage, NULL);
+    first = cli_parse(argc, argv, "+", NULL, main_usage, NULL);
     if (first == -1)
         return EXIT_OK;
     if (first < 0)

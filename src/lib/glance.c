@@ -1,19 +1,35 @@
-/* Glance v2 images. jansson ownership: parse results are owned, *_get is
- * borrowed, *_set_new steals. */
+/* Glance v2 images: get, find, list, create, delete, tags, a verified
+ * streamed upload and safe replacement of a named image. jansson ownership:
+ * parse results are owned, *_get is borrowed, *_set_new steals. */
 #include "osrunner/glance.h"
 
+#include "glance_internal.h"
 #include "session.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* A server that always says "next" must not keep us forever. */
 #define MAX_PAGES 100
+/* A record of another machine's upload is stale after this long unchanged. */
+#define STALE_FOREIGN_S (6 * 3600)
 
 struct osr_image {
     json_t *obj; /* the image as Glance returned it */
+};
+
+struct osr_image_list {
+    osr_image **items;
+    size_t n;
 };
 
 void osr_image_free(osr_image *image)
@@ -70,6 +86,45 @@ long long osr_image_size(const osr_image *image)
     return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
 }
 
+int osr_image_to_json(char **out, const osr_image *image)
+{
+    char *s = json_dumps(image->obj, JSON_COMPACT | JSON_SORT_KEYS);
+    if (s == NULL)
+        return OSR_ENOMEM;
+    *out = s;
+    return 0;
+}
+
+size_t osr_image_tag_count(const osr_image *image)
+{
+    json_t *tags = json_object_get(image->obj, "tags");
+    size_t n = 0, i;
+    json_t *t;
+
+    json_array_foreach(tags, i, t)
+    {
+        if (json_is_string(t))
+            n++;
+    }
+    return n;
+}
+
+const char *osr_image_tag(const osr_image *image, size_t i)
+{
+    json_t *tags = json_object_get(image->obj, "tags");
+    size_t j;
+    json_t *t;
+
+    json_array_foreach(tags, j, t)
+    {
+        if (!json_is_string(t))
+            continue;
+        if (i-- == 0)
+            return json_string_value(t);
+    }
+    return NULL;
+}
+
 /* GET url and parse the JSON answer. */
 static int get_json(json_t **out, osr_session *s, const char *url)
 {
@@ -104,18 +159,25 @@ static bool looks_like_uuid(const char *s)
     return true;
 }
 
+/* base + "/images/" + escaped id + suffix. */
+static char *image_url(const char *base, const char *id, const char *suffix)
+{
+    char *esc = curl_easy_escape(NULL, id, 0);
+    char *url = esc ? osr__sprintf("%s/images/%s%s", base, esc, suffix ? suffix : "") : NULL;
+    curl_free(esc);
+    return url;
+}
+
 int osr_image_get(osr_image **out, osr_session *s, const char *id)
 {
     osr_error *err = osr__session_error(s);
-    char *base = NULL, *url = NULL, *esc = NULL;
+    char *base = NULL, *url = NULL;
     json_t *obj = NULL;
     int error;
 
     if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
         return error;
-    esc = curl_easy_escape(NULL, id, 0);
-    url = esc ? osr__sprintf("%s/images/%s", base, esc) : NULL;
-    if (url == NULL) {
+    if ((url = image_url(base, id, NULL)) == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
@@ -128,7 +190,319 @@ int osr_image_get(osr_image **out, osr_session *s, const char *id)
     error = image_from_json(out, obj, err);
 done:
     json_decref(obj);
-    curl_free(esc);
+    free(url);
+    free(base);
+    return error;
+}
+
+/* --- choosing the current image of a name ---------------------------------- */
+
+static int64_t created_at(json_t *img)
+{
+    int64_t t = 0;
+    const char *s = json_string_value(json_object_get(img, "created_at"));
+    if (s == NULL || osr__parse_timestamp(&t, s) < 0)
+        return 0;
+    return t;
+}
+
+/* The microseconds osr_image_publish() recorded, or 0. */
+static long long upload_time(json_t *img)
+{
+    const char *s = json_string_value(json_object_get(img, OSR__IMAGE_UPLOAD_TIME));
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    return s && *end == '\0' && v > 0 ? v : 0;
+}
+
+/* Newest first: created_at descending (Glance keeps whole seconds), then the
+ * upload time publish recorded, then id descending. */
+static int newer_first(json_t *a, json_t *b)
+{
+    int64_t ta = created_at(a), tb = created_at(b);
+    long long ua = upload_time(a), ub = upload_time(b);
+    const char *ia = json_string_value(json_object_get(a, "id"));
+    const char *ib = json_string_value(json_object_get(b, "id"));
+    if (ta != tb)
+        return ta > tb ? -1 : 1;
+    if (ua != ub)
+        return ua > ub ? -1 : 1;
+    return -strcmp(ia ? ia : "", ib ? ib : "");
+}
+
+static bool is_status(json_t *img, const char *status)
+{
+    const char *st = json_string_value(json_object_get(img, "status"));
+    return st != NULL && strcmp(st, status) == 0;
+}
+
+int osr__glance_pick_current(json_t *const *imgs, size_t n)
+{
+    size_t active = 0;
+    bool all_ours = true;
+    int best = -1;
+
+    if (n == 1)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_status(imgs[i], "active"))
+            continue;
+        active++;
+        if (!json_is_string(json_object_get(imgs[i], OSR_IMAGE_UPLOAD_PROPERTY)))
+            all_ours = false;
+        if (best < 0 || newer_first(imgs[i], imgs[best]) < 0)
+            best = (int)i;
+    }
+    if (active == 1 || (active > 1 && all_ours))
+        return best;
+    return -1;
+}
+
+/* --- listing ---------------------------------------------------------------- */
+
+/* "next" is a path like /v2/images?marker=...: join it to the endpoint's origin. */
+static char *next_url(const char *base, const char *next)
+{
+    const char *v2 = strstr(base, "/v2");
+    if (next == NULL)
+        return NULL;
+    if (strncmp(next, "http://", 7) == 0 || strncmp(next, "https://", 8) == 0)
+        return osr__strdup(next);
+    return osr__sprintf("%.*s%s", v2 ? (int)(v2 - base) : (int)strlen(base), base, next);
+}
+
+static int query_add(osr__buf *q, const char *key, const char *value)
+{
+    char *ek = curl_easy_escape(NULL, key, 0), *ev = curl_easy_escape(NULL, value, 0);
+    int error = (ek && ev) ? osr__buf_printf(q, "&%s=%s", ek, ev) : OSR_ENOMEM;
+    curl_free(ek);
+    curl_free(ev);
+    return error;
+}
+
+static bool matches_filter(json_t *img, const osr_image_filter *f)
+{
+    const char *v;
+
+    if (f == NULL)
+        return true;
+    if (f->name &&
+        ((v = json_string_value(json_object_get(img, "name"))) == NULL || strcmp(v, f->name) != 0))
+        return false;
+    if (f->status && !is_status(img, f->status))
+        return false;
+    if (f->tag) {
+        size_t i;
+        json_t *t;
+        bool found = false;
+        json_array_foreach(json_object_get(img, "tags"), i, t)
+        {
+            if (json_is_string(t) && strcmp(json_string_value(t), f->tag) == 0)
+                found = true;
+        }
+        if (!found)
+            return false;
+    }
+    for (const char *const *p = f->properties; p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        char key[256];
+        if (eq == NULL || (size_t)(eq - *p) >= sizeof(key))
+            return false;
+        memcpy(key, *p, (size_t)(eq - *p));
+        key[eq - *p] = '\0';
+        v = json_string_value(json_object_get(img, key));
+        if (v == NULL || strcmp(v, eq + 1) != 0)
+            return false;
+    }
+    return true;
+}
+
+static int list_append(osr_image_list *l, json_t *obj, osr_error *err)
+{
+    osr_image **items;
+    int error;
+
+    if ((l->n & (l->n - 1)) == 0) {
+        items = realloc(l->items, (l->n ? l->n * 2 : 16) * sizeof(*items));
+        if (items == NULL)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+        l->items = items;
+    }
+    if ((error = image_from_json(&l->items[l->n], obj, err)) < 0)
+        return error;
+    l->n++;
+    return 0;
+}
+
+static int cmp_images(const void *a, const void *b)
+{
+    const osr_image *const *x = a, *const *y = b;
+    return newer_first((*x)->obj, (*y)->obj);
+}
+
+osr_image_list *osr__glance_list_new(void)
+{
+    return calloc(1, sizeof(osr_image_list));
+}
+
+void osr_image_list_free(osr_image_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        osr_image_free(list->items[i]);
+    free(list->items);
+    free(list);
+}
+
+size_t osr_image_list_count(const osr_image_list *list)
+{
+    return list ? list->n : 0;
+}
+
+const osr_image *osr_image_list_at(const osr_image_list *list, size_t i)
+{
+    return list && i < list->n ? list->items[i] : NULL;
+}
+
+int osr_image_list_is_current(const osr_image_list *list, size_t i)
+{
+    json_t **same;
+    size_t n = 0, me = 0;
+    const char *name;
+    int pick;
+
+    if (list == NULL || i >= list->n)
+        return 0;
+    name = osr_image_name(list->items[i]);
+    same = calloc(list->n, sizeof(*same));
+    if (same == NULL)
+        return 0;
+    for (size_t j = 0; j < list->n; j++) {
+        if (strcmp(osr_image_name(list->items[j]), name) != 0)
+            continue;
+        if (j == i)
+            me = n;
+        same[n++] = list->items[j]->obj;
+    }
+    pick = osr__glance_pick_current(same, n);
+    free(same);
+    return pick >= 0 && (size_t)pick == me;
+}
+
+int osr__glance_list_page(osr_image_list *l,
+                          char **next,
+                          const char *body,
+                          size_t len,
+                          const osr_image_filter *filter,
+                          osr_error *err)
+{
+    json_error_t jerr;
+    json_t *page = json_loadb(body, len, 0, &jerr), *images, *img;
+    const char *nx;
+    size_t i;
+    int error = 0;
+
+    *next = NULL;
+    if (page == NULL)
+        return osr__error_set(err, OSR_EPROTO, "glance: the image list is not JSON (%s)",
+                              jerr.text);
+    images = json_object_get(page, "images");
+    if (!json_is_array(images)) {
+        json_decref(page);
+        return osr__error_set(err, OSR_EPROTO, "glance: the answer has no \"images\" list");
+    }
+    json_array_foreach(images, i, img)
+    {
+        if (!json_is_object(img))
+            continue;
+        if (!matches_filter(img, filter))
+            continue;
+        if (filter && filter->max && l->n >= filter->max)
+            break;
+        if ((error = list_append(l, img, err)) < 0)
+            break;
+    }
+    nx = json_string_value(json_object_get(page, "next"));
+    if (error == 0 && nx && (*next = osr__strdup(nx)) == NULL)
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    json_decref(page);
+    return error;
+}
+
+int osr_image_list_get(osr_image_list **out, osr_session *s, const osr_image_filter *filter)
+{
+    osr_error *err = osr__session_error(s);
+    osr_image_list *l = NULL;
+    osr__buf q = OSR__BUF_INIT;
+    char *base = NULL, *url = NULL;
+    int error = 0, pages = 0;
+
+    for (const char *const *p = filter ? filter->properties : NULL; p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        if (eq == NULL || eq == *p || (size_t)(eq - *p) >= 256)
+            return osr__error_set(err, OSR_EINVAL, "property filter '%s' is not key=value", *p);
+    }
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
+        goto done;
+    error = osr__buf_puts(&q, "limit=100&sort_key=created_at&sort_dir=desc");
+    if (error == 0 && filter && filter->name)
+        error = query_add(&q, "name", filter->name);
+    if (error == 0 && filter && filter->tag)
+        error = query_add(&q, "tag", filter->tag);
+    if (error == 0 && filter && filter->status)
+        error = query_add(&q, "status", filter->status);
+    if (error == 0 && filter && filter->visibility)
+        error = query_add(&q, "visibility", filter->visibility);
+    for (const char *const *p = filter ? filter->properties : NULL; error == 0 && p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        char key[256];
+        memcpy(key, *p, (size_t)(eq - *p));
+        key[eq - *p] = '\0';
+        error = query_add(&q, key, eq + 1);
+    }
+    if (error < 0 || (url = osr__sprintf("%s/images?%s", base, q.data)) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    while (url != NULL) {
+        osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
+        osr__http_response resp;
+        char *next = NULL;
+
+        if (++pages > MAX_PAGES) {
+            error =
+                osr__error_set(err, OSR_EPROTO, "glance: more than %d pages of images", MAX_PAGES);
+            goto done;
+        }
+        memset(&resp, 0, sizeof(resp));
+        error = osr__session_request(s, &req, &resp);
+        if (error == 0)
+            error = osr__glance_list_page(l, &next, resp.body.data, resp.body.len, filter, err);
+        osr__http_response_free(&resp);
+        free(url);
+        url = NULL;
+        if (error < 0) {
+            free(next);
+            goto done;
+        }
+        if (next && !(filter && filter->max && l->n >= filter->max)) {
+            if ((url = next_url(base, next)) == NULL)
+                error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        }
+        free(next);
+        if (error < 0)
+            goto done;
+    }
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof(*l->items), cmp_images);
+    *out = l;
+    l = NULL;
+done:
+    osr_image_list_free(l);
+    osr__buf_free(&q);
     free(url);
     free(base);
     return error;
@@ -136,11 +510,12 @@ done:
 
 int osr_image_find(osr_image **out, osr_session *s, const char *name_or_id)
 {
-    osr_error *err;
-    char *base = NULL, *url = NULL, *esc = NULL;
-    json_t *matches = NULL;
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_image_list *list = NULL;
     osr__buf ids = OSR__BUF_INIT;
-    int error, pages = 0;
+    json_t **objs = NULL;
+    osr_error *err;
+    int error, pick;
 
     if (looks_like_uuid(name_or_id)) {
         error = osr_image_get(out, s, name_or_id);
@@ -148,65 +523,661 @@ int osr_image_find(osr_image **out, osr_session *s, const char *name_or_id)
             return error;
         /* An image may also be *named* like a UUID: fall through to names. */
     }
-    err = osr__session_error(s);
-    matches = json_array();
-    if (matches == NULL)
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    f.name = name_or_id;
+    if ((error = osr_image_list_get(&list, s, &f)) < 0)
+        return error;
+    err = osr__session_err(s);
+    if (list->n == 0) {
+        error = osr__error_set(err, OSR_ENOTFOUND, "image '%s' not found", name_or_id);
+        goto done;
+    }
+    if ((objs = calloc(list->n, sizeof(*objs))) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < list->n; i++)
+        objs[i] = list->items[i]->obj;
+    pick = osr__glance_pick_current(objs, list->n);
+    if (pick < 0) {
+        for (size_t i = 0; i < list->n; i++)
+            osr__buf_printf(&ids, "%s%s", i ? ", " : "", osr_image_id(list->items[i]));
+        error = osr__error_set(err, OSR_EAMBIGUOUS,
+                               "%zu images are named '%s' (%s); give an id instead", list->n,
+                               name_or_id, ids.data ? ids.data : "");
+        goto done;
+    }
+    error = image_from_json(out, objs[pick], err);
+done:
+    free(objs);
+    osr__buf_free(&ids);
+    osr_image_list_free(list);
+    return error;
+}
+
+/* --- create, delete, tags ------------------------------------------------------ */
+
+static const char *const reserved_keys[] = { "id",
+                                             "name",
+                                             "status",
+                                             "tags",
+                                             "disk_format",
+                                             "container_format",
+                                             "visibility",
+                                             "checksum",
+                                             "size",
+                                             "virtual_size",
+                                             "created_at",
+                                             "updated_at",
+                                             "owner",
+                                             "os_hash_algo",
+                                             "os_hash_value",
+                                             "file",
+                                             "schema",
+                                             "self",
+                                             "locations",
+                                             "direct_url",
+                                             "protected",
+                                             "min_disk",
+                                             "min_ram",
+                                             "stores",
+                                             NULL };
+
+int osr__glance_create_body(char **out, const osr_image_create_options *o, osr_error *err)
+{
+    json_t *body = NULL, *tags = NULL;
+    int error = 0;
+
+    if (o == NULL || o->name == NULL || *o->name == '\0')
+        return osr__error_set(err, OSR_EINVAL, "an image needs a name");
+    body = json_object();
+    tags = json_array();
+    if (body == NULL || tags == NULL)
+        goto oom;
+    if (json_object_set_new(body, "name", json_string(o->name)) < 0 ||
+        json_object_set_new(body, "disk_format",
+                            json_string(o->disk_format ? o->disk_format : "qcow2")) < 0 ||
+        json_object_set_new(body, "container_format",
+                            json_string(o->container_format ? o->container_format : "bare")) < 0)
+        goto oom;
+    if (o->visibility && json_object_set_new(body, "visibility", json_string(o->visibility)) < 0)
+        goto oom;
+    for (const char *const *p = o->properties; p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        char key[256];
+        if (eq == NULL || eq == *p || (size_t)(eq - *p) >= sizeof(key)) {
+            error = osr__error_set(err, OSR_EINVAL, "property '%s' is not key=value", *p);
+            goto done;
+        }
+        memcpy(key, *p, (size_t)(eq - *p));
+        key[eq - *p] = '\0';
+        for (const char *const *r = reserved_keys; *r; r++) {
+            if (strcmp(key, *r) == 0) {
+                error = osr__error_set(err, OSR_EINVAL, "property '%s' is reserved by Glance", key);
+                goto done;
+            }
+        }
+        if (json_object_set_new(body, key, json_string(eq + 1)) < 0) {
+            error = osr__error_set(err, OSR_EINVAL, "property '%s' is not valid UTF-8", key);
+            goto done;
+        }
+    }
+    for (const char *const *t = o->tags; t && *t; t++) {
+        if (json_array_append_new(tags, json_string(*t)) < 0) {
+            error = osr__error_set(err, OSR_EINVAL, "tag '%s' is not valid UTF-8", *t);
+            goto done;
+        }
+    }
+    if (json_object_set(body, "tags", tags) < 0 ||
+        (*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        goto oom;
+    goto done;
+oom:
+    error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+done:
+    json_decref(tags);
+    json_decref(body);
+    return error;
+}
+
+int osr_image_create(osr_image **out, osr_session *s, const osr_image_create_options *o)
+{
+    osr_error *err = osr__session_error(s);
+    osr__http_response resp;
+    char *base = NULL, *url = NULL, *body = NULL;
+    json_t *obj = NULL;
+    json_error_t jerr;
+    int error;
+
+    memset(&resp, 0, sizeof(resp));
+    if ((error = osr__glance_create_body(&body, o, err)) < 0)
+        return error;
     if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
         goto done;
-    esc = curl_easy_escape(NULL, name_or_id, 0);
-    url = esc ? osr__sprintf("%s/images?name=%s&limit=100", base, esc) : NULL;
-    while (url != NULL) {
-        json_t *page = NULL, *images;
-        const char *next;
-        size_t i;
-        json_t *img;
-
-        if (++pages > MAX_PAGES) {
-            error =
-                osr__error_set(err, OSR_EPROTO, "glance: more than %d pages of images", MAX_PAGES);
-            goto done;
-        }
-        if ((error = get_json(&page, s, url)) < 0)
-            goto done;
-        images = json_object_get(page, "images");
-        json_array_foreach(images, i, img)
-        {
-            const char *name = json_string_value(json_object_get(img, "name"));
-            if (name && strcmp(name, name_or_id) == 0)
-                json_array_append(matches, img);
-        }
-        next = json_string_value(json_object_get(page, "next"));
-        free(url);
-        /* "next" is a path like /v2/images?marker=...: join it to the endpoint's origin. */
-        url = NULL;
-        if (next) {
-            const char *v2 = strstr(base, "/v2");
-            url = osr__sprintf("%.*s%s", v2 ? (int)(v2 - base) : (int)strlen(base), base, next);
-        }
-        json_decref(page);
+    if ((url = osr__sprintf("%s/images", base)) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
     }
-    if (json_array_size(matches) == 0) {
-        error = osr__error_set(err, OSR_ENOTFOUND, "image '%s' not found", name_or_id);
-    } else if (json_array_size(matches) > 1) {
-        size_t i;
-        json_t *img;
-        json_array_foreach(matches, i, img)
-        {
-            osr__buf_printf(&ids, "%s%s", i ? ", " : "",
-                            json_string_value(json_object_get(img, "id")));
-        }
-        error = osr__error_set(err, OSR_EAMBIGUOUS,
-                               "%zu images are named '%s' (%s); give an id instead",
-                               json_array_size(matches), name_or_id, ids.data ? ids.data : "");
-    } else {
-        error = image_from_json(out, json_array_get(matches, 0), err);
+    {
+        /* Not idempotent: a retried POST could register two images. */
+        osr__http_request req = {
+            .method = "POST", .url = url, .body = body, .body_len = strlen(body)
+        };
+        if ((error = osr__session_request(s, &req, &resp)) < 0)
+            goto done;
     }
+    if ((obj = json_loadb(resp.body.data, resp.body.len, 0, &jerr)) == NULL) {
+        error =
+            osr__error_set(err, OSR_EPROTO, "POST %s: the answer is not JSON (%s)", url, jerr.text);
+        goto done;
+    }
+    error = image_from_json(out, obj, err);
 done:
-    osr__buf_free(&ids);
-    json_decref(matches);
-    curl_free(esc);
+    json_decref(obj);
+    osr__http_response_free(&resp);
+    free(body);
     free(url);
     free(base);
+    return error;
+}
+
+/* A request without a body to base/images/{id}{suffix}. */
+static int simple_request(osr_session *s, const char *method, const char *id, const char *suffix)
+{
+    osr_error *err = osr__session_error(s);
+    osr__http_response resp;
+    char *base = NULL, *url = NULL;
+    int error;
+
+    memset(&resp, 0, sizeof(resp));
+    if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
+        return error;
+    if ((url = image_url(base, id, suffix)) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    {
+        osr__http_request req = { .method = method, .url = url, .idempotent = true };
+        error = osr__session_request(s, &req, &resp);
+    }
+    if (error == OSR_ENOTFOUND)
+        osr__error_set(err, OSR_ENOTFOUND, "image %s not found", id);
+done:
+    osr__http_response_free(&resp);
+    free(url);
+    free(base);
+    return error;
+}
+
+int osr_image_delete(osr_session *s, const char *id)
+{
+    return simple_request(s, "DELETE", id, NULL);
+}
+
+static int tag_request(osr_session *s, const char *method, const char *id, const char *tag)
+{
+    char *esc = curl_easy_escape(NULL, tag, 0);
+    char *suffix = esc ? osr__sprintf("/tags/%s", esc) : NULL;
+    int error;
+
+    curl_free(esc);
+    if (suffix == NULL)
+        return osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
+    error = simple_request(s, method, id, suffix);
+    free(suffix);
+    return error;
+}
+
+int osr_image_tag_add(osr_session *s, const char *id, const char *tag)
+{
+    return tag_request(s, "PUT", id, tag);
+}
+
+int osr_image_tag_remove(osr_session *s, const char *id, const char *tag)
+{
+    return tag_request(s, "DELETE", id, tag);
+}
+
+/* --- upload ------------------------------------------------------------------ */
+
+struct upload {
+    int fd;
+    long long size, sent;
+    EVP_MD_CTX *sha512, *md5;
+    const volatile int *cancel;
+    bool cancelled, read_failed, hash_failed;
+    int read_errno;
+    osr_progress_cb progress_cb;
+    void *progress_payload;
+};
+
+static size_t upload_read(char *buf, size_t len, void *payload)
+{
+    struct upload *u = payload;
+    ssize_t n;
+
+    if (u->cancel && *u->cancel) {
+        u->cancelled = true;
+        return (size_t)-1;
+    }
+    do {
+        n = read(u->fd, buf, len);
+    } while (n < 0 && errno == EINTR && !(u->cancel && *u->cancel));
+    if (n < 0) {
+        if (u->cancel && *u->cancel)
+            u->cancelled = true;
+        else {
+            u->read_failed = true;
+            u->read_errno = errno;
+        }
+        return (size_t)-1;
+    }
+    if (EVP_DigestUpdate(u->sha512, buf, (size_t)n) != 1 ||
+        EVP_DigestUpdate(u->md5, buf, (size_t)n) != 1) {
+        u->hash_failed = true;
+        return (size_t)-1;
+    }
+    u->sent += n;
+    return (size_t)n;
+}
+
+static void upload_progress(long long now, long long total, void *payload)
+{
+    struct upload *u = payload;
+    (void)total;
+    if (u->progress_cb)
+        u->progress_cb(now, u->size, u->progress_payload);
+}
+
+void osr__glance_hex(char *out, const unsigned char *md, unsigned int len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+/* Wait (bounded) for Glance to finish an image after the PUT returned: some
+ * stores return before the status turns active. */
+static int wait_active(json_t **out, osr_session *s, const char *url)
+{
+    long delay_ms = 100;
+    int64_t deadline = osr__now_ms_monotonic() + 120000;
+
+    for (;;) {
+        json_t *obj = NULL;
+        int error = get_json(&obj, s, url);
+        if (error < 0)
+            return error;
+        if (!is_status(obj, "saving") && !is_status(obj, "uploading") &&
+            !is_status(obj, "importing")) {
+            *out = obj;
+            return 0;
+        }
+        json_decref(obj);
+        if (osr__now_ms_monotonic() > deadline)
+            return osr__error_set(osr__session_err(s), OSR_ETIMEOUT,
+                                  "glance: the image is still saving after 120 s");
+        {
+            struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        if (delay_ms < 2000)
+            delay_ms *= 2;
+    }
+}
+
+/* Delete image id after a failure, keeping the failure's message. */
+static void delete_after_failure(osr_session *s, const char *id)
+{
+    osr_error saved = *osr__session_err(s);
+    int error = osr_image_delete(s, id);
+    osr_error *err = osr__session_err(s);
+    osr__buf msg = OSR__BUF_INIT;
+
+    if (error < 0 && error != OSR_ENOTFOUND) {
+        osr__buf_printf(&msg, "%s (and deleting image %s failed: %s)", saved.message, id,
+                        err->message);
+        *err = saved;
+        if (msg.data)
+            snprintf(err->message, sizeof(err->message), "%s", msg.data);
+        osr__buf_free(&msg);
+    } else {
+        *err = saved;
+    }
+}
+
+int osr_image_upload(osr_image **out,
+                     osr_session *s,
+                     const char *id,
+                     const char *path,
+                     const osr_image_upload_options *opts)
+{
+    osr_image_upload_options defaults = OSR_IMAGE_UPLOAD_OPTIONS_INIT;
+    osr_error *err = osr__session_error(s);
+    struct upload u;
+    osr__http_response resp;
+    char *base = NULL, *url = NULL, *file_url = NULL;
+    char sha512[129], md5[33];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen;
+    json_t *obj = NULL;
+    struct stat st;
+    int error = 0;
+    bool delete_on_failure = true;
+
+    memset(&u, 0, sizeof(u));
+    memset(&resp, 0, sizeof(resp));
+    u.fd = -1;
+    if (opts == NULL)
+        opts = &defaults;
+    if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
+        goto done;
+    if ((url = image_url(base, id, NULL)) == NULL ||
+        (file_url = image_url(base, id, "/file")) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    u.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (u.fd < 0 || fstat(u.fd, &st) != 0) {
+        error = osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
+                               strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error = osr__error_set(err, OSR_EIO, "%s: not a regular file", path);
+        goto done;
+    }
+    posix_fadvise(u.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    u.size = (long long)st.st_size;
+    u.cancel = opts->cancel;
+    u.progress_cb = opts->progress_cb;
+    u.progress_payload = opts->progress_payload;
+    u.sha512 = EVP_MD_CTX_new();
+    u.md5 = EVP_MD_CTX_new();
+    if (u.sha512 == NULL || u.md5 == NULL || EVP_DigestInit_ex(u.sha512, EVP_sha512(), NULL) != 1 ||
+        EVP_DigestInit_ex(u.md5, EVP_md5(), NULL) != 1) {
+        error = osr__error_set(err, OSR_ERROR, "cannot set up SHA-512 and MD5 (OpenSSL)");
+        goto done;
+    }
+    /* A fresh token first: the stream cannot be sent twice, so a 401 halfway
+     * must not happen because of an old token. */
+    if ((error = osr_session_authenticate(s)) < 0)
+        goto done;
+    {
+        static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
+        osr__http_request req = {
+            .method = "PUT",
+            .url = file_url,
+            .token = osr__session_token(s),
+            .headers = hdrs,
+            .read_cb = upload_read,
+            .read_payload = &u,
+            .upload_size = u.size,
+            .progress_cb = upload_progress,
+            .progress_payload = &u,
+            .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms
+                                               : 600000L + (long)(u.size / (4 << 20)) * 1000L,
+        };
+        err = osr__session_error(s);
+        error = osr__http_send(osr__session_http(s), &req, &resp, err);
+    }
+    if (u.cancelled || (opts->cancel && *opts->cancel)) {
+        error = osr__error_set(err, OSR_ERROR, "upload of %s interrupted after %lld of %lld bytes",
+                               path, u.sent, u.size);
+        goto done;
+    }
+    if (u.read_failed) {
+        error = osr__error_set(err, OSR_EIO, "%s: %s", path, strerror(u.read_errno));
+        goto done;
+    }
+    if (u.hash_failed) {
+        error = osr__error_set(err, OSR_ERROR, "%s: hashing failed (OpenSSL)", path);
+        goto done;
+    }
+    if (error < 0)
+        goto done;
+    if (u.sent != u.size) {
+        error = osr__error_set(err, OSR_EIO, "%s: sent %lld bytes, but the file has %lld", path,
+                               u.sent, u.size);
+        goto done;
+    }
+    if (EVP_DigestFinal_ex(u.sha512, md, &mdlen) != 1 || mdlen != 64) {
+        error = osr__error_set(err, OSR_ERROR, "SHA-512 failed (OpenSSL)");
+        goto done;
+    }
+    osr__glance_hex(sha512, md, mdlen);
+    if (EVP_DigestFinal_ex(u.md5, md, &mdlen) != 1 || mdlen != 16) {
+        error = osr__error_set(err, OSR_ERROR, "MD5 failed (OpenSSL)");
+        goto done;
+    }
+    osr__glance_hex(md5, md, mdlen);
+    if ((error = wait_active(&obj, s, url)) < 0)
+        goto done;
+    error = osr__glance_verify(obj, sha512, md5, err);
+    if (error == 0 && out != NULL)
+        error = image_from_json(out, obj, err);
+    if (error == 0)
+        delete_on_failure = false;
+done:
+    if (error < 0 && delete_on_failure && url != NULL && error != OSR_ENOMEM)
+        delete_after_failure(s, id);
+    json_decref(obj);
+    EVP_MD_CTX_free(u.sha512);
+    EVP_MD_CTX_free(u.md5);
+    if (u.fd >= 0)
+        close(u.fd);
+    osr__http_response_free(&resp);
+    free(file_url);
+    free(url);
+    free(base);
+    return error;
+}
+
+int osr__glance_verify(json_t *obj, const char *sha512, const char *md5, osr_error *err)
+{
+    const char *algo = json_string_value(json_object_get(obj, "os_hash_algo"));
+    const char *value = json_string_value(json_object_get(obj, "os_hash_value"));
+    const char *checksum = json_string_value(json_object_get(obj, "checksum"));
+    const char *id = json_string_value(json_object_get(obj, "id"));
+
+    if (!is_status(obj, "active"))
+        return osr__error_set(err, OSR_ESERVER,
+                              "glance: image %s is %s after the upload, not active", id ? id : "?",
+                              json_string_value(json_object_get(obj, "status"))
+                                  ? json_string_value(json_object_get(obj, "status"))
+                                  : "without a status");
+    if (algo && strcmp(algo, "sha512") == 0) {
+        if (value == NULL || strcmp(value, sha512) != 0)
+            return osr__error_set(err, OSR_EPROTO,
+                                  "glance: image %s has os_hash_value %.16s..., but osrunner sent "
+                                  "%.16s... (SHA-512): the data changed on the way",
+                                  id ? id : "?", value ? value : "(none)", sha512);
+    } else if (checksum == NULL) {
+        return osr__error_set(err, OSR_EPROTO,
+                              "glance: image %s has neither a SHA-512 os_hash_value nor a checksum",
+                              id ? id : "?");
+    }
+    if (checksum && strcmp(checksum, md5) != 0)
+        return osr__error_set(err, OSR_EPROTO,
+                              "glance: image %s has checksum %s, but osrunner sent %s (MD5): the "
+                              "data changed on the way",
+                              id ? id : "?", checksum, md5);
+    return 0;
+}
+
+/* --- stale records and publishing ---------------------------------------------- */
+
+/* "bootid/pid" of this process. */
+static int upload_owner(char *out, size_t n)
+{
+    char boot[64] = "";
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    ssize_t r = fd >= 0 ? read(fd, boot, sizeof(boot) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    if (r <= 0)
+        snprintf(boot, sizeof(boot), "unknown");
+    else
+        boot[strcspn(boot, "\n")] = '\0';
+    snprintf(out, n, "%s/%ld", boot, (long)getpid());
+    return 0;
+}
+
+int osr__glance_is_stale(json_t *img, const char *my_boot, int64_t now)
+{
+    const char *owner = json_string_value(json_object_get(img, OSR_IMAGE_UPLOAD_PROPERTY));
+    const char *slash, *upd;
+    int64_t t = 0;
+    char *end;
+    long pid;
+
+    if (owner == NULL)
+        return 0;
+    if (!is_status(img, "queued") && !is_status(img, "saving") && !is_status(img, "importing") &&
+        !is_status(img, "uploading") && !is_status(img, "killed"))
+        return 0;
+    slash = strrchr(owner, '/');
+    if (slash && my_boot && strlen(my_boot) == (size_t)(slash - owner) &&
+        strncmp(owner, my_boot, (size_t)(slash - owner)) == 0) {
+        errno = 0;
+        pid = strtol(slash + 1, &end, 10);
+        if (end == slash + 1 || *end != '\0' || pid <= 0)
+            return 1;
+        /* This machine, this boot: the uploader is gone when its pid is. */
+        return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    }
+    upd = json_string_value(json_object_get(img, "updated_at"));
+    if (upd == NULL || osr__parse_timestamp(&t, upd) < 0)
+        return 0;
+    return now - t > STALE_FOREIGN_S;
+}
+
+int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
+{
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_image_list *list = NULL;
+    char owner[128], *slash;
+    size_t n = 0;
+    int error;
+
+    f.name = name;
+    upload_owner(owner, sizeof(owner));
+    slash = strrchr(owner, '/');
+    if (slash)
+        *slash = '\0';
+    if ((error = osr_image_list_get(&list, s, &f)) < 0)
+        return error;
+    for (size_t i = 0; i < list->n; i++) {
+        if (!osr__glance_is_stale(list->items[i]->obj, owner, osr__now_s_wall()))
+            continue;
+        error = osr_image_delete(s, osr_image_id(list->items[i]));
+        if (error == OSR_ENOTFOUND)
+            error = 0; /* someone else cleaned it up */
+        if (error < 0)
+            break;
+        n++;
+    }
+    osr_image_list_free(list);
+    if (error == 0 && removed)
+        *removed = n;
+    return error;
+}
+
+int osr_image_publish(osr_image **out,
+                      size_t *retired,
+                      osr_session *s,
+                      const char *path,
+                      const osr_image_publish_options *opts)
+{
+    osr_image_create_options co;
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_image_list *list = NULL;
+    osr_image *created = NULL, *active = NULL;
+    const char **props = NULL;
+    char owner[128], *marker = NULL, *stamp = NULL;
+    size_t nprops = 0, kept = 0, gone = 0;
+    unsigned int keep;
+    int error;
+
+    if (opts == NULL || opts->image.name == NULL || *opts->image.name == '\0')
+        return osr__error_set(osr__session_error(s), OSR_EINVAL, "an image needs a name");
+    keep = opts->keep ? opts->keep : 2;
+    if (access(path, R_OK) != 0)
+        return osr__error_set(osr__session_error(s), errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO,
+                              "%s: %s", path, strerror(errno));
+    if ((error = osr_image_cleanup_stale(NULL, s, opts->image.name)) < 0)
+        return error;
+
+    for (const char *const *p = opts->image.properties; p && *p; p++)
+        nprops++;
+    upload_owner(owner, sizeof(owner));
+    props = calloc(nprops + 3, sizeof(*props));
+    marker = osr__sprintf("%s=%s", OSR_IMAGE_UPLOAD_PROPERTY, owner);
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        stamp = osr__sprintf("%s=%lld", OSR__IMAGE_UPLOAD_TIME,
+                             (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
+    }
+    if (props == NULL || marker == NULL || stamp == NULL) {
+        error = osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nprops; i++)
+        props[i] = opts->image.properties[i];
+    props[nprops] = marker;
+    props[nprops + 1] = stamp;
+    co = opts->image;
+    co.properties = props;
+    if ((error = osr_image_create(&created, s, &co)) < 0)
+        goto done;
+    if ((error = osr_image_upload(&active, s, osr_image_id(created), path, &opts->upload)) < 0)
+        goto done;
+
+    /* The new image is active: now, and only now, retire the old ones. */
+    f.name = opts->image.name;
+    if ((error = osr_image_list_get(&list, s, &f)) < 0)
+        goto done;
+    for (size_t i = 0; i < list->n; i++) {
+        const osr_image *img = list->items[i];
+        const char *st = osr_image_status(img);
+        if (strcmp(osr_image_id(img), osr_image_id(active)) == 0) {
+            kept++;
+            continue;
+        }
+        /* Others' uploads in flight are theirs to finish or clean. */
+        if (strcmp(st, "queued") == 0 || strcmp(st, "saving") == 0 ||
+            strcmp(st, "importing") == 0 || strcmp(st, "uploading") == 0)
+            continue;
+        if (strcmp(st, "active") == 0 && kept < keep) {
+            kept++;
+            continue;
+        }
+        error = osr_image_delete(s, osr_image_id(img));
+        if (error == OSR_ENOTFOUND)
+            error = 0;
+        if (error < 0) {
+            osr__error_prefix(osr__session_err(s), "image %s is active, but retiring an old one",
+                              osr_image_id(active));
+            goto done;
+        }
+        gone++;
+    }
+    if (retired)
+        *retired = gone;
+    if (out) {
+        *out = active;
+        active = NULL;
+    }
+done:
+    osr_image_list_free(list);
+    osr_image_free(active);
+    osr_image_free(created);
+    free(marker);
+    free(stamp);
+    free(props);
     return error;
 }

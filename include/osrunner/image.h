@@ -1,0 +1,251 @@
+/* osrunner: runner images: the GitHub runner application and the builder
+ * that turns a cloud image into a runner image. */
+#ifndef OSRUNNER_IMAGE_H
+#define OSRUNNER_IMAGE_H
+
+#include "common.h"
+#include "error.h"
+#include "glance.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The name runner images are published under by default. */
+#define OSR_IMAGE_NAME_DEFAULT "github-runner-jammy"
+
+/* --- the runner application ------------------------------------------------ */
+
+/**
+ * One entry of GitHub's runner downloads list (os, architecture,
+ * download_url, filename, sha256_checksum, optional temp_download_token).
+ * Opaque; free with osr_runner_app_free(). The token is a secret: it is never
+ * shown, logged or put in a message.
+ */
+typedef struct osr_runner_app osr_runner_app;
+
+/**
+ * Read a runner application from JSON: either one entry (an object) or
+ * GitHub's whole list (an array), from which the entry for os and arch is
+ * taken (NULL: "linux" and "x64").
+ * @return 0, OSR_EINVAL (not JSON, a field missing or malformed: the message
+ *         names it), OSR_ENOTFOUND (no entry for os/arch), OSR_ENOMEM
+ */
+OSR_EXTERN int osr_runner_app_parse(osr_runner_app **out,
+                                    const char *json,
+                                    size_t len,
+                                    const char *os,
+                                    const char *arch,
+                                    osr_error *err);
+
+/**
+ * A runner application given as a URL (http, https, or a local path) and its
+ * SHA-256 (64 hex digits). The architecture is taken from a file name like
+ * actions-runner-linux-x64-2.311.0.tar.gz, else arch (NULL: "x64").
+ * @return 0, OSR_EINVAL, OSR_ENOMEM
+ */
+OSR_EXTERN int osr_runner_app_new(
+    osr_runner_app **out, const char *url, const char *sha256, const char *arch, osr_error *err);
+
+/** Free a runner application, wiping its token. Accepts NULL. */
+OSR_EXTERN void osr_runner_app_free(osr_runner_app *app);
+
+/** Fields (borrowed). version is parsed from the file name ("" if it has none). */
+OSR_EXTERN const char *osr_runner_app_os(const osr_runner_app *app);
+OSR_EXTERN const char *osr_runner_app_architecture(const osr_runner_app *app);
+OSR_EXTERN const char *osr_runner_app_download_url(const osr_runner_app *app);
+OSR_EXTERN const char *osr_runner_app_filename(const osr_runner_app *app);
+OSR_EXTERN const char *osr_runner_app_sha256(const osr_runner_app *app);
+OSR_EXTERN const char *osr_runner_app_version(const osr_runner_app *app);
+
+/**
+ * Map a runner architecture to the Debian/Ubuntu one (x64 -> amd64, arm64 ->
+ * arm64) and to Glance's "architecture" property (x86_64, aarch64). Either
+ * out may be NULL.
+ * @return 0 or OSR_EINVAL naming the unsupported architecture
+ */
+OSR_EXTERN int osr_runner_arch_map(const char **debian,
+                                   const char **glance,
+                                   const char *runner_arch,
+                                   osr_error *err);
+
+/** Options of osr_fetch_verified() and osr_runner_app_fetch(). */
+typedef struct osr_fetch_options {
+    unsigned int version;
+    osr_progress_cb progress_cb;
+    void *progress_payload;
+    /** Time for the whole download in ms; 0: 30 minutes. */
+    long timeout_ms;
+    /** When *cancel becomes non-zero the download stops. */
+    const volatile int *cancel;
+} osr_fetch_options;
+
+#define OSR_FETCH_OPTIONS_VERSION 1
+#define OSR_FETCH_OPTIONS_INIT                         \
+    {                                                  \
+        OSR_FETCH_OPTIONS_VERSION, NULL, NULL, 0, NULL \
+    }
+
+/**
+ * Download url (http or https, through libcurl; proxies come from the
+ * environment: http_proxy, https_proxy, no_proxy) to dest, checking its
+ * SHA-256 while it streams. dest appears only complete and verified: the data
+ * goes to a temporary file beside it, renamed on success and removed on any
+ * failure. A url without a scheme is a local file: it is hashed, not copied,
+ * and dest is left alone. bearer_token (may be NULL) is sent as
+ * "Authorization: Bearer"; it appears in no message. opts may be NULL.
+ * @return 0, OSR_EINVAL (bad checksum text), OSR_EPROTO (checksum mismatch:
+ *         nothing is left at dest), OSR_ENOTFOUND, OSR_EIO, OSR_ERROR
+ *         (cancelled), or a transport error
+ */
+OSR_EXTERN int osr_fetch_verified(const char *dest,
+                                  const char *url,
+                                  const char *sha256,
+                                  const char *bearer_token,
+                                  const osr_fetch_options *opts,
+                                  osr_error *err);
+
+/**
+ * Download a runner application to dest and verify its SHA-256
+ * (osr_fetch_verified() with the entry's URL, checksum and token). For a
+ * local path, *path_out is that path; else dest. *path_out is borrowed.
+ */
+OSR_EXTERN int osr_runner_app_fetch(const char **path_out,
+                                    const osr_runner_app *app,
+                                    const char *dest,
+                                    const osr_fetch_options *opts,
+                                    osr_error *err);
+
+/* --- the image builder ------------------------------------------------------- */
+
+/** How the image is modified. */
+typedef enum {
+    /** OFFLINE unless packages or a script are asked for, then GUESTFS. */
+    OSR_BUILD_AUTO = 0,
+    /** qemu-img + libext2fs, no VM and no root: files only, no packages. */
+    OSR_BUILD_OFFLINE = 1,
+    /** The libguestfs appliance: files, packages and a custom script. */
+    OSR_BUILD_GUESTFS = 2,
+} osr_build_backend;
+
+/** The accelerator of the libguestfs appliance. */
+typedef enum {
+    /** KVM when it can really run a guest, else TCG (see osr_build_accel_detect()). */
+    OSR_ACCEL_AUTO = 0,
+    OSR_ACCEL_KVM = 1,
+    OSR_ACCEL_TCG = 2,
+} osr_accel;
+
+/** Proxy settings written into the image. Each may be NULL or "" for none. */
+typedef struct osr_proxy {
+    const char *http;
+    const char *https;
+    const char *no_proxy;
+} osr_proxy;
+
+/** What a progress event says. */
+typedef enum {
+    OSR_BUILD_STEP_START = 0,    /**< a step begins */
+    OSR_BUILD_STEP_PROGRESS = 1, /**< done/total moved */
+    OSR_BUILD_STEP_DONE = 2,     /**< a step ended; seconds is its duration */
+} osr_build_event_kind;
+
+/** One progress event of a build. Strings are borrowed for the call. */
+typedef struct osr_build_event {
+    osr_build_event_kind kind;
+    unsigned int step;  /**< 1-based */
+    unsigned int steps; /**< how many steps this build has */
+    const char *name;   /**< e.g. "write the runner into /home/ubuntu/actions-runner" */
+    long long done;     /**< progress units so far (bytes or entries), -1 if none */
+    long long total;    /**< -1 if unknown */
+    double seconds;     /**< duration of the step (DONE) */
+} osr_build_event;
+
+typedef void (*osr_build_cb)(const osr_build_event *event, void *payload);
+
+/** What to build. Initialise with OSR_BUILD_OPTIONS_INIT. */
+typedef struct osr_build_options {
+    unsigned int version;
+    /** Required: the base cloud image (qcow2 or raw), read only. */
+    const char *base;
+    /** Required: the runner tarball (actions-runner-*.tar.gz), already verified. */
+    const char *runner_tarball;
+    /** Required: the qcow2 to write (atomically: temp file + rename). */
+    const char *output;
+    /** Proxy settings for the runner VMs. */
+    osr_proxy proxy;
+    /** apt packages to install in the guest, NULL-terminated; NULL or empty: none. */
+    const char *const *packages;
+    /** Bytes to add to the disk and root file system; -1: 0, or 1.5 GiB with packages. */
+    long long extra_size;
+    /** A host file run as root inside the guest after every other step (GUESTFS). */
+    const char *script;
+    osr_build_backend backend;
+    osr_accel accel;
+    /** Parent of the temporary work directory; NULL: $TMPDIR, else /var/tmp. */
+    const char *work_dir;
+    /** Times of the files osrunner writes; -1: the newest entry of the runner tarball. */
+    long long epoch;
+    osr_build_cb progress_cb;
+    void *progress_payload;
+    /** When *cancel becomes non-zero the build stops and cleans up. */
+    const volatile int *cancel;
+} osr_build_options;
+
+#define OSR_BUILD_OPTIONS_VERSION 1
+#define OSR_BUILD_OPTIONS_INIT                                                             \
+    {                                                                                      \
+        OSR_BUILD_OPTIONS_VERSION, NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, -1, NULL, \
+            OSR_BUILD_AUTO, OSR_ACCEL_AUTO, NULL, -1, NULL, NULL, NULL                     \
+    }
+
+/** What a build produced. Opaque; free with osr_build_result_free(). */
+typedef struct osr_build_result osr_build_result;
+
+/**
+ * Build a runner image from a base cloud image:
+ *  - user ubuntu (created if missing) in groups docker and sudo;
+ *  - the runner unpacked into /home/ubuntu/actions-runner, owned by ubuntu;
+ *  - proxy settings in /etc/environment, /etc/apt/apt.conf.d/90osrunner-proxy,
+ *    /etc/systemd/system/docker.service.d/http-proxy.conf and
+ *    ~/.docker/config.json of ubuntu and root (only the values that are set;
+ *    no file at all without a proxy);
+ *  - packages and the custom script (GUESTFS);
+ *  - written as compressed qcow2.
+ * Work happens in a temporary directory that is removed on success and on
+ * failure; the base image is never modified; the output appears only complete.
+ * @return 0, OSR_EINVAL (options; a backend that cannot do what is asked),
+ *         OSR_ENOTFOUND (an input file), OSR_EIO, OSR_ERROR (a tool failed,
+ *         or cancelled: "interrupted"), OSR_ENOMEM
+ */
+OSR_EXTERN int
+osr_image_build(osr_build_result **out, const osr_build_options *opts, osr_error *err);
+
+OSR_EXTERN void osr_build_result_free(osr_build_result *result);
+
+/**
+ * A fact about the build (borrowed; NULL when unknown): "backend" (offline,
+ * guestfs), "accel" (kvm, tcg; guestfs only), "os_distro" and "os_version"
+ * (from the image's /etc/os-release), "build_id", "output", "user_uid".
+ */
+OSR_EXTERN const char *osr_build_result_get(const osr_build_result *result, const char *key);
+
+/** Wall-clock seconds of the whole build. */
+OSR_EXTERN double osr_build_result_seconds(const osr_build_result *result);
+
+/**
+ * The accelerator auto mode picks: KVM only when /dev/kvm opens read-write
+ * and a hardware KVM module (kvm_intel or kvm_amd) is loaded; TCG otherwise.
+ * An openable /dev/kvm alone proves nothing (kvm_pvm cannot run a stock guest).
+ */
+OSR_EXTERN osr_accel osr_build_accel_detect(void);
+
+/** "auto", "offline", "guestfs"; "kvm", "tcg". */
+OSR_EXTERN const char *osr_build_backend_name(osr_build_backend backend);
+OSR_EXTERN const char *osr_build_accel_name(osr_accel accel);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1153 @@
+/* osrunner image build | upload | list | show | delete */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RUNNER_INFO (1u << 20)
+#define MAX_LIST        64
+/* The old image builder's package list, for builds that may use the network. */
+#define DEFAULT_PACKAGES "docker.io npm python3-pip shellcheck jq wget unzip gh"
+
+static const char image_usage[] =
+    "Usage: osrunner image {build|upload|list|show|delete} ...\n"
+    "\n"
+    "  build --base FILE|URL --runner-info FILE|--runner-url URL --runner-sha256 H ...\n"
+    "                       build a runner image (and --upload it)\n"
+    "  upload FILE --name N publish an image: verified, then older ones retired\n"
+    "  list [--cleanup]     images, with the current one of each name marked\n"
+    "  show NAME|ID         one image with its properties\n"
+    "  delete NAME|ID...    delete images (by name: the current one, which rolls back)\n"
+    "\n"
+    "'osrunner image COMMAND --help' says more.\n";
+
+static const char build_usage[] =
+    "Usage: osrunner image build --base FILE|URL [--base-sha256 H]\n"
+    "         (--runner-info FILE [--runner-arch A] | --runner-url URL --runner-sha256 H)\n"
+    "         [--http-proxy U] [--https-proxy U] [--no-proxy LIST]\n"
+    "         [--packages \"a b\" | --no-packages] [--extra-size SIZE] [--script FILE]\n"
+    "         [--backend auto|offline|guestfs] [--accel auto|kvm|tcg] [--work-dir DIR]\n"
+    "         [--name NAME] [--output FILE] [--upload [--keep N] [--visibility V]\n"
+    "         [--property K=V]...] [--json]\n"
+    "\n"
+    "Build a GitHub Actions runner image from an Ubuntu cloud image: user ubuntu\n"
+    "(groups docker, sudo), the runner in /home/ubuntu/actions-runner, proxy\n"
+    "settings, packages; compressed qcow2. Nothing is left behind on failure.\n"
+    "\n"
+    "  --base FILE|URL        the base cloud image (qcow2 or raw); a URL needs --base-sha256\n"
+    "  --base-sha256 H        check the base image against this SHA-256\n"
+    "  --runner-info FILE     GitHub's runner download entry (or the whole list) as JSON\n"
+    "  --runner-arch A        the entry to take from a list: x64 (default) or arm64\n"
+    "  --runner-url URL       the runner tarball (http, https or a local path), with\n"
+    "  --runner-sha256 H      its SHA-256; a mismatch stops the build\n"
+    "  --http-proxy U, --https-proxy U, --no-proxy LIST\n"
+    "                         proxy settings for the runner VMs; the downloads use them too\n"
+    "  --packages \"a b\"       apt packages to install in the guest (needs network; default:\n"
+    "                         " DEFAULT_PACKAGES ")\n"
+    "  --no-packages          install nothing (the fast offline build)\n"
+    "  --extra-size SIZE      grow the disk by SIZE (e.g. 1.5G; default 0, 1.5G with packages)\n"
+    "  --script FILE          run FILE as root in the guest at the end (guestfs backend)\n"
+    "  --backend B            offline (no VM, files only), guestfs (libguestfs appliance),\n"
+    "                         auto (default: offline unless packages or a script)\n"
+    "  --accel A              the appliance's accelerator: auto (default), kvm, tcg\n"
+    "  --work-dir DIR         where temporary files go (default: $TMPDIR or /var/tmp)\n"
+    "  --name NAME            the image name (default " OSR_IMAGE_NAME_DEFAULT ")\n"
+    "  --output FILE          the qcow2 to write (default NAME.qcow2; with --upload and\n"
+    "                         no --output, a temporary file)\n"
+    "  --upload               publish it to Glance (see 'osrunner image upload')\n"
+    "  --keep N, --visibility V, --property K=V   as for 'image upload'\n";
+
+static const char upload_usage[] =
+    "Usage: osrunner [--os-cloud NAME] image upload FILE --name NAME\n"
+    "         [--disk-format F] [--container-format F] [--visibility V]\n"
+    "         [--property K=V]... [--tag T]... [--keep N] [--timeout SECONDS] [--json]\n"
+    "\n"
+    "Publish FILE as image NAME: create it, stream the data (SHA-512 and MD5 checked\n"
+    "against Glance's), and only once it is active delete older images of the same\n"
+    "name beyond the newest N. A failed or interrupted upload deletes its image;\n"
+    "records of uploads that were killed are removed by the next upload or list --cleanup.\n"
+    "\n"
+    "  --name NAME            required\n"
+    "  --disk-format F        default qcow2\n"
+    "  --container-format F   default bare\n"
+    "  --visibility V         public, private, shared or community (default: Glance's)\n"
+    "  --property K=V         an image property (repeatable)\n"
+    "  --tag T                a tag (repeatable)\n"
+    "  --keep N               images of this name to keep, the new one included (default 2)\n"
+    "  --timeout SECONDS      for the transfer (default 600 + 1 per 4 MiB)\n";
+
+static const char list_usage[] =
+    "Usage: osrunner [--os-cloud NAME] image list [--name N] [--tag T] [--property K=V]...\n"
+    "         [--status S] [--cleanup] [--json]\n"
+    "\n"
+    "List images, newest first. CURRENT marks the image that a lookup by name gives\n"
+    "(instances are launched from it).\n"
+    "\n"
+    "  --cleanup   first delete records of uploads that died (queued or saving)\n";
+
+static const char show_usage[] = "Usage: osrunner [--os-cloud NAME] image show NAME|ID [--json]\n";
+
+static const char delete_usage[] =
+    "Usage: osrunner [--os-cloud NAME] image delete NAME|ID... [--json]\n"
+    "\n"
+    "Delete images. A name means its current image, so deleting by name rolls back\n"
+    "to the previous image of that name.\n";
+
+/* ------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART: blocking calls return */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The exit status after an interruption: 128 + the signal, as shells do. */
+static int interrupted_rc(void)
+{
+    return 128 + (int)interrupted;
+}
+
+/* ------------------------------------------------------------ options */
+
+static struct {
+    const char *base, *base_sha256, *runner_info, *runner_arch, *runner_url, *runner_sha256;
+    const char *http_proxy, *https_proxy, *no_proxy, *packages, *script, *work_dir;
+    const char *name, *output, *disk_format, *container_format, *visibility;
+    const char *tag_filter, *status;
+    const char *props[MAX_LIST + 1];
+    const char *tags[MAX_LIST + 1];
+    size_t nprops, ntags;
+    bool no_packages, upload, cleanup;
+    long long extra_size;
+    unsigned int keep;
+    long timeout_s;
+    osr_build_backend backend;
+    osr_accel accel;
+} a;
+
+enum {
+    O_BASE = 0x400,
+    O_BASE_SHA,
+    O_RUNNER_INFO,
+    O_RUNNER_ARCH,
+    O_RUNNER_URL,
+    O_RUNNER_SHA,
+    O_HTTP_PROXY,
+    O_HTTPS_PROXY,
+    O_NO_PROXY,
+    O_PACKAGES,
+    O_NO_PACKAGES,
+    O_EXTRA,
+    O_SCRIPT,
+    O_BACKEND,
+    O_ACCEL,
+    O_WORK_DIR,
+    O_NAME,
+    O_OUTPUT,
+    O_UPLOAD,
+    O_KEEP,
+    O_VISIBILITY,
+    O_PROPERTY,
+    O_TAG,
+    O_DISK_FORMAT,
+    O_CONTAINER_FORMAT,
+    O_TIMEOUT,
+    O_STATUS,
+    O_CLEANUP,
+};
+
+static const char *current_usage = image_usage;
+
+static int parse_size(long long *out, const char *s)
+{
+    char *end;
+    double v;
+    long long mul = 1;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return -1;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'K':
+    case 'k':
+        mul = 1LL << 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        mul = 1LL << 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        mul = 1LL << 30;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end != '\0' || v * (double)mul > 1e15)
+        return -1;
+    *out = (long long)(v * (double)mul);
+    return 0;
+}
+
+static int on_opt(int opt, const char *arg)
+{
+    char *end;
+    long n;
+
+    switch (opt) {
+    case O_BASE:
+        a.base = arg;
+        return 0;
+    case O_BASE_SHA:
+        a.base_sha256 = arg;
+        return 0;
+    case O_RUNNER_INFO:
+        a.runner_info = arg;
+        return 0;
+    case O_RUNNER_ARCH:
+        a.runner_arch = arg;
+        return 0;
+    case O_RUNNER_URL:
+        a.runner_url = arg;
+        return 0;
+    case O_RUNNER_SHA:
+        a.runner_sha256 = arg;
+        return 0;
+    case O_HTTP_PROXY:
+        a.http_proxy = arg;
+        return 0;
+    case O_HTTPS_PROXY:
+        a.https_proxy = arg;
+        return 0;
+    case O_NO_PROXY:
+        a.no_proxy = arg;
+        return 0;
+    case O_PACKAGES:
+        a.packages = arg;
+        return 0;
+    case O_NO_PACKAGES:
+        a.no_packages = true;
+        return 0;
+    case O_EXTRA:
+        if (parse_size(&a.extra_size, arg) < 0) {
+            cli_usage_error(current_usage, "--extra-size: '%s' is not a size (e.g. 1.5G)", arg);
+            return -1;
+        }
+        return 0;
+    case O_SCRIPT:
+        a.script = arg;
+        return 0;
+    case O_BACKEND:
+        if (strcmp(arg, "auto") == 0)
+            a.backend = OSR_BUILD_AUTO;
+        else if (strcmp(arg, "offline") == 0)
+            a.backend = OSR_BUILD_OFFLINE;
+        else if (strcmp(arg, "guestfs") == 0)
+            a.backend = OSR_BUILD_GUESTFS;
+        else {
+            cli_usage_error(current_usage, "--backend: auto, offline or guestfs");
+            return -1;
+        }
+        return 0;
+    case O_ACCEL:
+        if (strcmp(arg, "auto") == 0)
+            a.accel = OSR_ACCEL_AUTO;
+        else if (strcmp(arg, "kvm") == 0)
+            a.accel = OSR_ACCEL_KVM;
+        else if (strcmp(arg, "tcg") == 0)
+            a.accel = OSR_ACCEL_TCG;
+        else {
+            cli_usage_error(current_usage, "--accel: auto, kvm or tcg");
+            return -1;
+        }
+        return 0;
+    case O_WORK_DIR:
+        a.work_dir = arg;
+        return 0;
+    case O_NAME:
+        a.name = arg;
+        return 0;
+    case O_OUTPUT:
+        a.output = arg;
+        return 0;
+    case O_UPLOAD:
+        a.upload = true;
+        return 0;
+    case O_KEEP:
+        n = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || n < 1 || n > 100) {
+            cli_usage_error(current_usage, "--keep: a number from 1 to 100");
+            return -1;
+        }
+        a.keep = (unsigned int)n;
+        return 0;
+    case O_TIMEOUT:
+        n = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || n < 1 || n > 86400) {
+            cli_usage_error(current_usage, "--timeout: seconds, 1 to 86400");
+            return -1;
+        }
+        a.timeout_s = n;
+        return 0;
+    case O_VISIBILITY:
+        a.visibility = arg;
+        return 0;
+    case O_PROPERTY:
+        if (strchr(arg, '=') == NULL || *arg == '=' || a.nprops >= MAX_LIST) {
+            cli_usage_error(current_usage, "--property: KEY=VALUE (at most %d)", MAX_LIST);
+            return -1;
+        }
+        a.props[a.nprops++] = arg;
+        return 0;
+    case O_TAG:
+        if (a.ntags >= MAX_LIST) {
+            cli_usage_error(current_usage, "--tag: at most %d", MAX_LIST);
+            return -1;
+        }
+        a.tags[a.ntags++] = arg;
+        a.tag_filter = arg;
+        return 0;
+    case O_DISK_FORMAT:
+        a.disk_format = arg;
+        return 0;
+    case O_CONTAINER_FORMAT:
+        a.container_format = arg;
+        return 0;
+    case O_STATUS:
+        a.status = arg;
+        return 0;
+    case O_CLEANUP:
+        a.cleanup = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* cli_parse, with operands allowed among the options ("upload FILE --name N"):
+ * the operands are collected in ops (at most max). Returns the number of
+ * operands, -1 after help, -2 on a usage error. */
+static int
+parse_args(int argc, char **argv, const struct option *opts, const char *usage, char **ops, int max)
+{
+    char *args[256];
+    int n = 0, nargs;
+
+    if (argc > 255)
+        return cli_usage_error(usage, "too many arguments"), -2;
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+    nargs = argc;
+    for (;;) {
+        int first = cli_parse(nargs, args, "", opts, usage, on_opt);
+        if (first < 0)
+            return first;
+        if (first >= nargs)
+            return n;
+        if (n >= max) {
+            cli_usage_error(usage, "unexpected argument '%s'", args[first]);
+            return -2;
+        }
+        ops[n++] = args[first];
+        /* Parse the rest again, as if it followed the command name. */
+        for (int i = first + 1; i < nargs; i++)
+            args[i - first] = args[i];
+        nargs -= first;
+    }
+}
+
+/* ------------------------------------------------------------- progress */
+
+struct progress {
+    bool tty;
+    int64_t last_ms;
+    int64_t t0_ms;
+    const char *what;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_build_event(const osr_build_event *ev, void *payload)
+{
+    struct progress *p = payload;
+    int64_t now = now_ms();
+
+    if (cli.json)
+        return;
+    if (ev->kind == OSR_BUILD_STEP_DONE) {
+        if (p->tty)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "osrunner: [%u/%u] %s: %.1f s\n", ev->step, ev->steps, ev->name,
+                ev->seconds);
+        return;
+    }
+    if (!p->tty)
+        return;
+    if (ev->kind == OSR_BUILD_STEP_PROGRESS && now - p->last_ms < 100)
+        return;
+    p->last_ms = now;
+    if (ev->kind == OSR_BUILD_STEP_PROGRESS && ev->total > 0)
+        fprintf(stderr, "\r\033[K[%u/%u] %s %3d%%", ev->step, ev->steps, ev->name,
+                (int)(100 * ev->done / ev->total));
+    else if (ev->kind == OSR_BUILD_STEP_PROGRESS && ev->done >= 0)
+        fprintf(stderr, "\r\033[K[%u/%u] %s (%lld)", ev->step, ev->steps, ev->name, ev->done);
+    else
+        fprintf(stderr, "\r\033[K[%u/%u] %s ...", ev->step, ev->steps, ev->name);
+}
+
+static void on_transfer(long long now, long long total, void *payload)
+{
+    struct progress *p = payload;
+    int64_t t = now_ms();
+    double secs = (double)(t - p->t0_ms) / 1000.0;
+
+    if (cli.json || !p->tty || (t - p->last_ms < 100 && now != total))
+        return;
+    p->last_ms = t;
+    if (total > 0)
+        fprintf(stderr, "\r\033[K%s %3d%%  %lld/%lld MiB  %.0f MiB/s", p->what,
+                (int)(100 * now / total), now >> 20, total >> 20,
+                secs > 0 ? (double)now / 1048576.0 / secs : 0.0);
+    else
+        fprintf(stderr, "\r\033[K%s %lld MiB", p->what, now >> 20);
+}
+
+static void end_transfer_line(struct progress *p)
+{
+    if (!cli.json && p->tty)
+        fprintf(stderr, "\r\033[K");
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    if (cli.json)
+        return;
+    fputs("osrunner: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------- output */
+
+static json_t *image_json(const osr_image *img, int current)
+{
+    char *s = NULL;
+    json_t *o = NULL;
+
+    if (osr_image_to_json(&s, img) == 0)
+        o = json_loads(s, 0, NULL);
+    osr_free(s);
+    if (o && current >= 0)
+        json_object_set_new(o, "current", json_boolean(current));
+    return o;
+}
+
+static void human_size(char *buf, size_t n, long long size)
+{
+    if (size < 0)
+        snprintf(buf, n, "-");
+    else if (size >= 1LL << 30)
+        snprintf(buf, n, "%.1f GiB", (double)size / (double)(1LL << 30));
+    else if (size >= 1LL << 20)
+        snprintf(buf, n, "%.1f MiB", (double)size / (double)(1LL << 20));
+    else
+        snprintf(buf, n, "%lld B", size);
+}
+
+/* ------------------------------------------------------------- publish */
+
+static int open_cloud(osr_cloud **cloud, osr_session **session)
+{
+    int rc;
+    if ((rc = cli_load_cloud(cloud)) != 0)
+        return rc;
+    if ((rc = cli_open_session(session, *cloud)) != 0)
+        return rc;
+    /* Fail before a long build or transfer, not after it. */
+    if (osr_session_authenticate(*session) < 0)
+        return cli_fail(osr_session_last_error(*session)->code, "%s",
+                        osr_session_last_error(*session)->message);
+    return 0;
+}
+
+static int publish(osr_session *session,
+                   const char *path,
+                   const char *name,
+                   const char *const *props,
+                   json_t *report)
+{
+    osr_image_publish_options po = OSR_IMAGE_PUBLISH_OPTIONS_INIT;
+    struct progress pr = { isatty(2) != 0, 0, now_ms(), "upload" };
+    osr_image *img = NULL;
+    struct stat st;
+    size_t retired = 0;
+    int error;
+
+    po.image.name = name;
+    po.image.disk_format = a.disk_format;
+    po.image.container_format = a.container_format;
+    po.image.visibility = a.visibility;
+    po.image.properties = props;
+    po.image.tags = a.ntags ? a.tags : NULL;
+    po.keep = a.keep;
+    po.upload.progress_cb = on_transfer;
+    po.upload.progress_payload = &pr;
+    po.upload.timeout_ms = a.timeout_s * 1000;
+    po.upload.cancel = &interrupted;
+    if (stat(path, &st) == 0)
+        note("uploading %s (%.1f MiB) as %s", path, (double)st.st_size / 1048576.0, name);
+    error = osr_image_publish(&img, &retired, session, path, &po);
+    end_transfer_line(&pr);
+    if (error < 0) {
+        int rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        return interrupted ? interrupted_rc() : rc;
+    }
+    {
+        double secs = (double)(now_ms() - pr.t0_ms) / 1000.0;
+        note("image %s is active (SHA-512 and MD5 verified) after %.1f s, %.0f MiB/s; %zu older "
+             "image%s retired",
+             osr_image_id(img), secs,
+             secs > 0 ? (double)osr_image_size(img) / 1048576.0 / secs : 0.0, retired,
+             retired == 1 ? "" : "s");
+        if (report) {
+            json_object_set_new(report, "image", image_json(img, 1));
+            json_object_set_new(report, "retired", json_integer((json_int_t)retired));
+            json_object_set_new(report, "upload_seconds", json_real(secs));
+        }
+    }
+    if (!cli.json && report == NULL)
+        printf("%s\n", osr_image_id(img));
+    osr_image_free(img);
+    return EXIT_OK;
+}
+
+static int image_upload(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "name", required_argument, NULL, O_NAME },
+        { "disk-format", required_argument, NULL, O_DISK_FORMAT },
+        { "container-format", required_argument, NULL, O_CONTAINER_FORMAT },
+        { "visibility", required_argument, NULL, O_VISIBILITY },
+        { "property", required_argument, NULL, O_PROPERTY },
+        { "tag", required_argument, NULL, O_TAG },
+        { "keep", required_argument, NULL, O_KEEP },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
+        { NULL, 0, NULL, 0 },
+    };
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    json_t *report = NULL;
+    int first, rc;
+
+    char *file = NULL;
+
+    current_usage = upload_usage;
+    first = parse_args(argc, argv, opts, upload_usage, &file, 1);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != 1)
+        return cli_usage_error(upload_usage, "image upload takes one FILE");
+    if (a.name == NULL)
+        return cli_usage_error(upload_usage, "--name is required");
+    if (access(file, R_OK) != 0)
+        return cli_fail(errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", file, strerror(errno));
+    catch_signals();
+    if ((rc = open_cloud(&cloud, &session)) != 0)
+        goto done;
+    report = cli.json ? json_object() : NULL;
+    rc = publish(session, file, a.name, a.nprops ? a.props : NULL, report);
+    if (rc == EXIT_OK && report) {
+        rc = cli_print_json(report);
+        report = NULL;
+    }
+done:
+    json_decref(report);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+/* ------------------------------------------------------------- list/show/delete */
+
+static int image_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "name", required_argument, NULL, O_NAME },
+        { "tag", required_argument, NULL, O_TAG },
+        { "property", required_argument, NULL, O_PROPERTY },
+        { "status", required_argument, NULL, O_STATUS },
+        { "cleanup", no_argument, NULL, O_CLEANUP },
+        { NULL, 0, NULL, 0 },
+    };
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_image_list *list = NULL;
+    int first, rc;
+    size_t n;
+
+    current_usage = list_usage;
+    first = parse_args(argc, argv, opts, list_usage, NULL, 0);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if ((rc = open_cloud(&cloud, &session)) != 0)
+        goto done;
+    if (a.cleanup) {
+        size_t removed = 0;
+        if (osr_image_cleanup_stale(&removed, session, a.name) < 0) {
+            rc = cli_fail(osr_session_last_error(session)->code, "%s",
+                          osr_session_last_error(session)->message);
+            goto done;
+        }
+        note("removed %zu stale image record%s", removed, removed == 1 ? "" : "s");
+    }
+    f.name = a.name;
+    f.tag = a.tag_filter;
+    f.properties = a.nprops ? a.props : NULL;
+    f.status = a.status;
+    if (osr_image_list_get(&list, session, &f) < 0) {
+        rc = cli_fail(osr_session_last_error(session)->code, "%s",
+                      osr_session_last_error(session)->message);
+        goto done;
+    }
+    n = osr_image_list_count(list);
+    if (cli.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++)
+            json_array_append_new(
+                arr, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
+        rc = cli_print_json(arr);
+        goto done;
+    }
+    {
+        size_t wname = 4;
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(osr_image_name(osr_image_list_at(list, i)));
+            wname = l > wname ? l : wname;
+        }
+        printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", "ID", (int)wname, "NAME", "STATUS",
+               "SIZE", "CREATED", "CURRENT", "RUNNER");
+        for (size_t i = 0; i < n; i++) {
+            const osr_image *img = osr_image_list_at(list, i);
+            const char *created = osr_image_property(img, "created_at");
+            const char *runner = osr_image_property(img, "osrunner_runner_version");
+            char size[32];
+            human_size(size, sizeof(size), osr_image_size(img));
+            printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", osr_image_id(img), (int)wname,
+                   osr_image_name(img), osr_image_status(img), size, created ? created : "-",
+                   osr_image_list_is_current(list, i) ? "*" : "", runner ? runner : "-");
+        }
+    }
+    rc = EXIT_OK;
+done:
+    osr_image_list_free(list);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+static int image_show(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_image *img = NULL;
+    json_t *o = NULL;
+    int first, rc;
+
+    char *what = NULL;
+
+    current_usage = show_usage;
+    first = parse_args(argc, argv, NULL, show_usage, &what, 1);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first != 1)
+        return cli_usage_error(show_usage, "image show takes one NAME or ID");
+    if ((rc = open_cloud(&cloud, &session)) != 0)
+        goto done;
+    if (osr_image_find(&img, session, what) < 0) {
+        rc = cli_fail(osr_session_last_error(session)->code, "%s",
+                      osr_session_last_error(session)->message);
+        goto done;
+    }
+    o = image_json(img, -1);
+    if (o == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (cli.json) {
+        rc = cli_print_json(o);
+        o = NULL;
+        goto done;
+    }
+    {
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(o, tmp, k, v)
+        {
+            char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("%-24s %s\n", k, s ? s : json_string_value(v));
+            free(s);
+        }
+    }
+    rc = EXIT_OK;
+done:
+    json_decref(o);
+    osr_image_free(img);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+static int image_delete(int argc, char **argv)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    json_t *arr = NULL;
+    int first, rc;
+
+    char *what[MAX_LIST];
+
+    current_usage = delete_usage;
+    first = parse_args(argc, argv, NULL, delete_usage, what, MAX_LIST);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (first < 1)
+        return cli_usage_error(delete_usage, "image delete takes one or more NAME or ID");
+    if ((rc = open_cloud(&cloud, &session)) != 0)
+        goto done;
+    arr = json_array();
+    for (int i = 0; i < first; i++) {
+        osr_image *img = NULL;
+        if (osr_image_find(&img, session, what[i]) < 0 ||
+            osr_image_delete(session, osr_image_id(img)) < 0) {
+            osr_image_free(img);
+            rc = cli_fail(osr_session_last_error(session)->code, "%s",
+                          osr_session_last_error(session)->message);
+            goto done;
+        }
+        if (cli.json)
+            json_array_append_new(arr, json_string(osr_image_id(img)));
+        else
+            printf("deleted %s (%s)\n", osr_image_id(img), osr_image_name(img));
+        osr_image_free(img);
+    }
+    rc = EXIT_OK;
+    if (cli.json) {
+        rc = cli_print_json(arr);
+        arr = NULL;
+    }
+done:
+    json_decref(arr);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+/* ------------------------------------------------------------- build */
+
+/* Point libcurl's proxy variables at the build's proxies for the downloads
+ * (the library takes proxies from the environment), and back afterwards. */
+struct saved_env {
+    char *v[6];
+    bool set;
+};
+static const char *const proxy_vars[6] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
+                                           "HTTPS_PROXY", "no_proxy",   "NO_PROXY" };
+
+static void proxy_env_push(struct saved_env *s)
+{
+    const char *vals[6] = { a.http_proxy,  a.http_proxy, a.https_proxy,
+                            a.https_proxy, a.no_proxy,   a.no_proxy };
+    memset(s, 0, sizeof(*s));
+    if (!a.http_proxy && !a.https_proxy && !a.no_proxy)
+        return;
+    s->set = true;
+    for (int i = 0; i < 6; i++) {
+        const char *old = getenv(proxy_vars[i]);
+        s->v[i] = old ? strdup(old) : NULL;
+        if (vals[i])
+            setenv(proxy_vars[i], vals[i], 1);
+    }
+}
+
+static void proxy_env_pop(struct saved_env *s)
+{
+    if (!s->set)
+        return;
+    for (int i = 0; i < 6; i++) {
+        if (s->v[i])
+            setenv(proxy_vars[i], s->v[i], 1);
+        else
+            unsetenv(proxy_vars[i]);
+        free(s->v[i]);
+    }
+    s->set = false;
+}
+
+static int remove_dir(const char *dir)
+{
+    /* Only our own downloads live here: at most two files. */
+    static const char *const names[] = { "base.img", "runner.tar.gz", "image.qcow2" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    return rmdir(dir);
+}
+
+static int split_packages(const char **out, size_t max, char *list)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(list, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+        if (n >= max)
+            return -1;
+        out[n++] = t;
+    }
+    out[n] = NULL;
+    return (int)n;
+}
+
+static int image_build(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "base", required_argument, NULL, O_BASE },
+        { "base-sha256", required_argument, NULL, O_BASE_SHA },
+        { "runner-info", required_argument, NULL, O_RUNNER_INFO },
+        { "runner-arch", required_argument, NULL, O_RUNNER_ARCH },
+        { "runner-url", required_argument, NULL, O_RUNNER_URL },
+        { "runner-sha256", required_argument, NULL, O_RUNNER_SHA },
+        { "http-proxy", required_argument, NULL, O_HTTP_PROXY },
+        { "https-proxy", required_argument, NULL, O_HTTPS_PROXY },
+        { "no-proxy", required_argument, NULL, O_NO_PROXY },
+        { "packages", required_argument, NULL, O_PACKAGES },
+        { "no-packages", no_argument, NULL, O_NO_PACKAGES },
+        { "extra-size", required_argument, NULL, O_EXTRA },
+        { "script", required_argument, NULL, O_SCRIPT },
+        { "backend", required_argument, NULL, O_BACKEND },
+        { "accel", required_argument, NULL, O_ACCEL },
+        { "work-dir", required_argument, NULL, O_WORK_DIR },
+        { "name", required_argument, NULL, O_NAME },
+        { "output", required_argument, NULL, O_OUTPUT },
+        { "upload", no_argument, NULL, O_UPLOAD },
+        { "keep", required_argument, NULL, O_KEEP },
+        { "visibility", required_argument, NULL, O_VISIBILITY },
+        { "property", required_argument, NULL, O_PROPERTY },
+        { NULL, 0, NULL, 0 },
+    };
+    osr_build_options bo = OSR_BUILD_OPTIONS_INIT;
+    osr_fetch_options fo = OSR_FETCH_OPTIONS_INIT;
+    osr_runner_app *app = NULL;
+    osr_build_result *res = NULL;
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_error err;
+    struct saved_env env;
+    struct progress pr = { isatty(2) != 0, 0, now_ms(), "" };
+    const char *pkgs[MAX_LIST + 1] = { NULL };
+    const char *props[MAX_LIST + 8];
+    char *pkgbuf = NULL, *dl = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
+    char *output = NULL, *prop_strs[6] = { NULL };
+    const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
+    json_t *report = NULL;
+    int first, rc = EXIT_OK, error;
+
+    memset(&env, 0, sizeof(env));
+    osr_error_clear(&err);
+    current_usage = build_usage;
+    a.extra_size = -1;
+    first = parse_args(argc, argv, opts, build_usage, NULL, 0);
+    if (first < 0)
+        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (a.base == NULL)
+        return cli_usage_error(build_usage, "--base is required");
+    if ((a.runner_info != NULL) == (a.runner_url != NULL))
+        return cli_usage_error(build_usage, "give --runner-info or --runner-url (one of them)");
+    if (a.runner_url && a.runner_sha256 == NULL)
+        return cli_usage_error(build_usage, "--runner-url needs --runner-sha256");
+    if (a.runner_info && a.runner_sha256)
+        return cli_usage_error(build_usage, "--runner-sha256 goes with --runner-url");
+    if (a.packages && a.no_packages)
+        return cli_usage_error(build_usage, "--packages and --no-packages exclude each other");
+    if (!a.upload && (a.keep || a.visibility || a.nprops))
+        return cli_usage_error(build_usage, "--keep, --visibility and --property need --upload");
+    if ((strncmp(a.base, "http://", 7) == 0 || strncmp(a.base, "https://", 8) == 0) &&
+        a.base_sha256 == NULL)
+        return cli_usage_error(build_usage, "a --base URL needs --base-sha256");
+    if (a.name == NULL)
+        a.name = OSR_IMAGE_NAME_DEFAULT;
+    catch_signals();
+
+    /* The runner application. */
+    if (a.runner_info) {
+        int fd = open(a.runner_info, O_RDONLY | O_CLOEXEC);
+        ssize_t n = 0, got;
+        if (fd < 0) {
+            rc = cli_fail(errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", a.runner_info,
+                          strerror(errno));
+            goto done;
+        }
+        info = malloc(MAX_RUNNER_INFO + 1);
+        while (info && (got = read(fd, info + n, MAX_RUNNER_INFO + 1 - (size_t)n)) > 0)
+            n += got;
+        close(fd);
+        if (info == NULL || n > (ssize_t)MAX_RUNNER_INFO) {
+            rc = cli_fail(OSR_EINVAL, "%s: larger than 1 MiB", a.runner_info);
+            goto done;
+        }
+        error = osr_runner_app_parse(&app, info, (size_t)n, "linux", a.runner_arch, &err);
+        if (error < 0) {
+            rc = cli_fail(error, "%s: %s", a.runner_info, err.message);
+            goto done;
+        }
+    } else if ((error = osr_runner_app_new(&app, a.runner_url, a.runner_sha256, a.runner_arch,
+                                           &err)) < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        goto done;
+    }
+    if ((error = osr_runner_arch_map(NULL, &glance_arch, osr_runner_app_architecture(app), &err)) <
+        0) {
+        rc = cli_fail(error, "%s", err.message);
+        goto done;
+    }
+    if (a.upload && (rc = open_cloud(&cloud, &session)) != 0)
+        goto done;
+
+    /* Downloads go to a private directory that is removed at the end. */
+    {
+        const char *tmp = a.work_dir ? a.work_dir : getenv("TMPDIR");
+        dl = malloc(4096);
+        if (dl == NULL) {
+            rc = cli_fail(OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(dl, 4096, "%s/osrunner-dl-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+        if (mkdtemp(dl) == NULL) {
+            rc = cli_fail(OSR_EIO, "%s: %s", dl, strerror(errno));
+            free(dl);
+            dl = NULL;
+            goto done;
+        }
+    }
+    runner_dest = malloc(4200);
+    base_dest = malloc(4200);
+    if (runner_dest == NULL || base_dest == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(runner_dest, 4200, "%s/runner.tar.gz", dl);
+    snprintf(base_dest, 4200, "%s/base.img", dl);
+    fo.progress_cb = on_transfer;
+    fo.progress_payload = &pr;
+    fo.cancel = &interrupted;
+    proxy_env_push(&env);
+    pr.what = "runner";
+    pr.t0_ms = now_ms();
+    note("runner %s%s%s (%s): fetching and checking SHA-256", osr_runner_app_version(app),
+         *osr_runner_app_version(app) ? " " : "", osr_runner_app_architecture(app),
+         osr_runner_app_filename(app));
+    error = osr_runner_app_fetch(&runner_path, app, runner_dest, &fo, &err);
+    end_transfer_line(&pr);
+    if (error == 0) {
+        base_path = a.base;
+        if (a.base_sha256) {
+            pr.what = "base image";
+            pr.t0_ms = now_ms();
+            note("base image %s: fetching and checking SHA-256", a.base);
+            error = osr_fetch_verified(base_dest, a.base, a.base_sha256, NULL, &fo, &err);
+            end_transfer_line(&pr);
+            if (strncmp(a.base, "http://", 7) == 0 || strncmp(a.base, "https://", 8) == 0)
+                base_path = base_dest;
+        }
+    }
+    proxy_env_pop(&env);
+    if (error < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        if (interrupted)
+            rc = interrupted_rc();
+        goto done;
+    }
+
+    /* The build. */
+    if (!a.no_packages) {
+        pkgbuf = strdup(a.packages ? a.packages : DEFAULT_PACKAGES);
+        if (pkgbuf == NULL || split_packages(pkgs, MAX_LIST, pkgbuf) < 0) {
+            rc = cli_fail(OSR_EINVAL, "--packages: at most %d packages", MAX_LIST);
+            goto done;
+        }
+    }
+    if (a.output) {
+        output = strdup(a.output);
+    } else if ((output = malloc(4200)) != NULL) {
+        if (a.upload)
+            snprintf(output, 4200, "%s/image.qcow2", dl);
+        else
+            snprintf(output, 4200, "%s.qcow2", a.name);
+    }
+    if (output == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    bo.base = base_path;
+    bo.runner_tarball = runner_path;
+    bo.output = output;
+    bo.proxy.http = a.http_proxy;
+    bo.proxy.https = a.https_proxy;
+    bo.proxy.no_proxy = a.no_proxy;
+    bo.packages = pkgs[0] ? pkgs : NULL;
+    bo.extra_size = a.extra_size;
+    bo.script = a.script;
+    bo.backend = a.backend;
+    bo.accel = a.accel;
+    bo.work_dir = a.work_dir;
+    {
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        char *end;
+        long long v = sde ? strtoll(sde, &end, 10) : -1;
+        bo.epoch = sde && *sde && *end == '\0' && v >= 0 ? v : -1;
+    }
+    bo.progress_cb = on_build_event;
+    bo.progress_payload = &pr;
+    bo.cancel = &interrupted;
+    pr.last_ms = 0;
+    error = osr_image_build(&res, &bo, &err);
+    if (!cli.json && pr.tty)
+        fprintf(stderr, "\r\033[K");
+    if (error < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        if (interrupted)
+            rc = interrupted_rc();
+        goto done;
+    }
+    note("built %s in %.1f s (%s backend%s%s)", output, osr_build_result_seconds(res),
+         osr_build_result_get(res, "backend"), osr_build_result_get(res, "accel") ? ", " : "",
+         osr_build_result_get(res, "accel") ? osr_build_result_get(res, "accel") : "");
+    report = json_pack(
+        "{s:s,s:s,s:s?,s:s?,s:s?,s:s,s:f,s:s,s:s}", "output", a.output ? output : "", "backend",
+        osr_build_result_get(res, "backend"), "accel", osr_build_result_get(res, "accel"),
+        "os_distro", osr_build_result_get(res, "os_distro"), "os_version",
+        osr_build_result_get(res, "os_version"), "build_id", osr_build_result_get(res, "build_id"),
+        "seconds", osr_build_result_seconds(res), "runner_version", osr_runner_app_version(app),
+        "architecture", glance_arch);
+    if (a.upload) {
+        size_t np = 0;
+        const char *distro = osr_build_result_get(res, "os_distro");
+        const char *ver = osr_build_result_get(res, "os_version");
+        prop_strs[0] = distro ? malloc(300) : NULL;
+        if (prop_strs[0])
+            snprintf(prop_strs[0], 300, "os_distro=%s", distro);
+        prop_strs[1] = ver ? malloc(300) : NULL;
+        if (prop_strs[1])
+            snprintf(prop_strs[1], 300, "os_version=%s", ver);
+        prop_strs[2] = malloc(300);
+        prop_strs[3] = malloc(300);
+        prop_strs[4] = malloc(300);
+        prop_strs[5] = malloc(300);
+        if (!prop_strs[2] || !prop_strs[3] || !prop_strs[4] || !prop_strs[5]) {
+            rc = cli_fail(OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(prop_strs[2], 300, "architecture=%s", glance_arch);
+        snprintf(prop_strs[3], 300, "osrunner_runner_version=%s", osr_runner_app_version(app));
+        snprintf(prop_strs[4], 300, "osrunner_build_id=%s", osr_build_result_get(res, "build_id"));
+        snprintf(prop_strs[5], 300, "osrunner_builder_version=%s", osr_version());
+        for (size_t i = 0; i < 6; i++) {
+            if (prop_strs[i])
+                props[np++] = prop_strs[i];
+        }
+        for (size_t i = 0; i < a.nprops; i++)
+            props[np++] = a.props[i];
+        props[np] = NULL;
+        rc = publish(session, output, a.name, props, report);
+        if (rc != EXIT_OK)
+            goto done;
+    }
+    if (cli.json) {
+        rc = cli_print_json(report);
+        report = NULL;
+    } else if (!a.upload) {
+        printf("%s\n", output);
+    }
+done:
+    proxy_env_pop(&env);
+    json_decref(report);
+    for (size_t i = 0; i < 6; i++)
+        free(prop_strs[i]);
+    if (dl) {
+        remove_dir(dl);
+        free(dl);
+    }
+    free(output);
+    free(pkgbuf);
+    free(info);
+    free(runner_dest);
+    free(base_dest);
+    osr_build_result_free(res);
+    osr_runner_app_free(app);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
+int cmd_image(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } verbs[] = { { "build", image_build },
+                  { "upload", image_upload },
+                  { "list", image_list },
+                  { "show", image_show },
+                  { "delete", image_delete } };
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(image_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+    }
+    return cli_usage_error(image_usage, "unknown image command '%s'", argv[1]);
+}

@@ -1,0 +1,341 @@
+/* The image builder's pure parts: architecture mapping, proxy file rendering
+ * (with and without each value), docker config JSON, account edits, tar path
+ * normalisation, os-release, runner application entries, accelerator choice. */
+#include "image_internal.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void test_arch_map(void **state)
+{
+    const char *deb = "sentinel", *gl = "sentinel";
+    osr_error err;
+    (void)state;
+    assert_int_equal(osr_runner_arch_map(&deb, &gl, "x64", &err), 0);
+    assert_string_equal(deb, "amd64");
+    assert_string_equal(gl, "x86_64");
+    assert_int_equal(osr_runner_arch_map(&deb, &gl, "arm64", &err), 0);
+    assert_string_equal(deb, "arm64");
+    assert_string_equal(gl, "aarch64");
+    deb = gl = "sentinel";
+    assert_int_equal(osr_runner_arch_map(&deb, &gl, "arm", &err), OSR_EINVAL);
+    assert_string_equal(deb, "sentinel");
+    assert_non_null(strstr(err.message, "'arm' is not supported"));
+    assert_int_equal(osr_runner_arch_map(NULL, NULL, "X64", &err), OSR_EINVAL);
+    assert_int_equal(osr_runner_arch_map(NULL, NULL, NULL, &err), OSR_EINVAL);
+}
+
+static void test_environment(void **state)
+{
+    const char *base = "PATH=\"/usr/bin:/bin\"\nHTTP_PROXY=http://old:1\nLANG=C\n";
+    osr_proxy all = { "http://p:3128", "http://p:3129", "localhost,10.0.0.0/8" };
+    osr_proxy https_only = { NULL, "http://p:3129", "" };
+    osr_proxy none = { NULL, "", NULL };
+    char *out = NULL;
+    (void)state;
+    assert_int_equal(osr__render_environment(&out, base, &all), 0);
+    assert_string_equal(out, "PATH=\"/usr/bin:/bin\"\nLANG=C\n"
+                             "HTTP_PROXY=http://p:3128\nhttp_proxy=http://p:3128\n"
+                             "HTTPS_PROXY=http://p:3129\nhttps_proxy=http://p:3129\n"
+                             "NO_PROXY=localhost,10.0.0.0/8\nno_proxy=localhost,10.0.0.0/8\n");
+    free(out);
+    /* Only the set values; an unrelated old line stays. */
+    assert_int_equal(osr__render_environment(&out, base, &https_only), 0);
+    assert_string_equal(out, "PATH=\"/usr/bin:/bin\"\nHTTP_PROXY=http://old:1\nLANG=C\n"
+                             "HTTPS_PROXY=http://p:3129\nhttps_proxy=http://p:3129\n");
+    free(out);
+    /* No proxy: unchanged, no empty values. */
+    assert_int_equal(osr__render_environment(&out, base, &none), 0);
+    assert_string_equal(out, base);
+    free(out);
+    /* A file without a final newline, or none at all. */
+    assert_int_equal(osr__render_environment(&out, "A=1", &https_only), 0);
+    assert_string_equal(out, "A=1\nHTTPS_PROXY=http://p:3129\nhttps_proxy=http://p:3129\n");
+    free(out);
+    assert_int_equal(osr__render_environment(&out, NULL, &none), 0);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+static void test_apt_and_dropin(void **state)
+{
+    osr_proxy all = { "http://p:3128", "http://p:3129", "localhost" };
+    osr_proxy http_only = { "http://u:p%40ss@p:3128", NULL, NULL };
+    osr_proxy noproxy_only = { NULL, NULL, "localhost" };
+    osr_proxy none = { "", "", "" };
+    char *out = (char *)"x";
+    (void)state;
+    assert_int_equal(osr__render_apt_proxy(&out, &all), 0);
+    assert_string_equal(out, "Acquire::http::Proxy \"http://p:3128\";\n"
+                             "Acquire::https::Proxy \"http://p:3129\";\n");
+    free(out);
+    assert_int_equal(osr__render_apt_proxy(&out, &noproxy_only), 0);
+    assert_null(out);
+    assert_int_equal(osr__render_apt_proxy(&out, &none), 0);
+    assert_null(out);
+    assert_int_equal(osr__render_docker_dropin(&out, &all), 0);
+    assert_string_equal(out, "[Service]\nEnvironment=\"HTTP_PROXY=http://p:3128\"\n"
+                             "Environment=\"HTTPS_PROXY=http://p:3129\"\n"
+                             "Environment=\"NO_PROXY=localhost\"\n");
+    free(out);
+    /* systemd would expand %4: it is written %%4. */
+    assert_int_equal(osr__render_docker_dropin(&out, &http_only), 0);
+    assert_string_equal(out, "[Service]\nEnvironment=\"HTTP_PROXY=http://u:p%%40ss@p:3128\"\n");
+    free(out);
+    assert_int_equal(osr__render_docker_dropin(&out, &noproxy_only), 0);
+    assert_string_equal(out, "[Service]\nEnvironment=\"NO_PROXY=localhost\"\n");
+    free(out);
+    assert_int_equal(osr__render_docker_dropin(&out, &none), 0);
+    assert_null(out);
+}
+
+static void test_docker_config(void **state)
+{
+    osr_proxy all = { "http://p:3128", "http://p:3129", "localhost,::1" };
+    osr_proxy https_only = { NULL, "http://p:3129", NULL };
+    osr_proxy none = { NULL, NULL, NULL };
+    char *out = NULL;
+    json_t *j;
+    (void)state;
+    assert_int_equal(osr__render_docker_config(&out, &all), 0);
+    assert_string_equal(out, "{\n  \"proxies\": {\n    \"default\": {\n"
+                             "      \"httpProxy\": \"http://p:3128\",\n"
+                             "      \"httpsProxy\": \"http://p:3129\",\n"
+                             "      \"noProxy\": \"localhost,::1\"\n    }\n  }\n}\n");
+    free(out);
+    assert_int_equal(osr__render_docker_config(&out, &https_only), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_object_size(json_object_get(json_object_get(j, "proxies"), "default")),
+                     1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(j, "proxies"), "default"),
+                                          "httpsProxy")),
+        "http://p:3129");
+    json_decref(j);
+    free(out);
+    assert_int_equal(osr__render_docker_config(&out, &none), 0);
+    assert_null(out);
+}
+
+static void test_proxy_validate(void **state)
+{
+    osr_error err;
+    osr_proxy ok = { "http://user:pw@p:3128", "https://p", "localhost,.example.com" };
+    osr_proxy space = { "http://p:3128 x", NULL, NULL };
+    osr_proxy quote = { NULL, NULL, "a\"b" };
+    osr_proxy newline = { NULL, "http://p\n", NULL };
+    osr_proxy noscheme = { "p:3128", NULL, NULL };
+    (void)state;
+    assert_int_equal(osr__proxy_validate(&ok, &err), 0);
+    assert_int_equal(osr__proxy_validate(&space, &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "http proxy"));
+    assert_int_equal(osr__proxy_validate(&quote, &err), OSR_EINVAL);
+    assert_int_equal(osr__proxy_validate(&newline, &err), OSR_EINVAL);
+    assert_int_equal(osr__proxy_validate(&noscheme, &err), OSR_EINVAL);
+    assert_false(osr__proxy_any(NULL));
+}
+
+static void test_accounts_new_user(void **state)
+{
+    osr__accounts a;
+    unsigned int uid = 7, gid = 7;
+    bool created = false;
+    osr_error err;
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    a.passwd = strdup("root:x:0:0:root:/root:/bin/bash\nsyslog:x:104:111::/home/syslog:/x\n"
+                      "lxd:x:1000:1000::/var/lib/lxd:/bin/false");
+    a.group = strdup("root:x:0:\nsudo:x:27:admin\nlxd:x:1000:\nsystemd:x:999:\n");
+    a.shadow = strdup("root:*:19000:0:99999:7:::\n");
+    a.gshadow = strdup("root:*::\nsudo:*::admin\n");
+    a.subuid = strdup("lxd:100000:65536\n");
+    assert_int_equal(osr__accounts_ensure_user(&a, &uid, &gid, &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(uid, 1001); /* 1000 is taken */
+    assert_int_equal(gid, 1001);
+    assert_non_null(strstr(a.passwd, "\nubuntu:x:1001:1001:Ubuntu:/home/ubuntu:/bin/bash\n"));
+    assert_non_null(strstr(a.group, "sudo:x:27:admin,ubuntu\n"));
+    assert_non_null(strstr(a.group, "ubuntu:x:1001:\n"));
+    assert_non_null(strstr(a.group, "docker:x:998:ubuntu\n")); /* 999 is taken */
+    assert_non_null(strstr(a.shadow, "ubuntu:!::0:99999:7:::\n"));
+    assert_non_null(strstr(a.gshadow, "sudo:*::admin,ubuntu\n"));
+    assert_non_null(strstr(a.gshadow, "docker:!::ubuntu\n"));
+    assert_non_null(strstr(a.subuid, "ubuntu:165536:65536\n"));
+    assert_null(a.subgid); /* no file, none made */
+    osr__accounts_free(&a);
+}
+
+static void test_accounts_existing_user(void **state)
+{
+    osr__accounts a;
+    unsigned int uid = 0, gid = 0;
+    bool created = true;
+    osr_error err;
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    a.passwd =
+        strdup("root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000::/home/ubuntu:/bin/sh\n");
+    a.group = strdup("root:x:0:\ndocker:x:120:ubuntu\nubuntu:x:1000:\n");
+    assert_int_equal(osr__accounts_ensure_user(&a, &uid, &gid, &created, &err), 0);
+    assert_false(created);
+    assert_int_equal(uid, 1000);
+    /* Already a member of docker: not added twice; sudo made with gid 27. */
+    assert_non_null(strstr(a.group, "docker:x:120:ubuntu\n"));
+    assert_null(strstr(a.group, "ubuntu,ubuntu"));
+    assert_non_null(strstr(a.group, "sudo:x:27:ubuntu\n"));
+    assert_string_equal(
+        a.passwd, "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000::/home/ubuntu:/bin/sh\n");
+    osr__accounts_free(&a);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(osr__accounts_ensure_user(&a, &uid, &gid, &created, &err), OSR_ERROR);
+}
+
+static void test_tar_normalise(void **state)
+{
+    char out[64];
+    (void)state;
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "./bin//Runner.Listener"), 0);
+    assert_string_equal(out, "bin/Runner.Listener");
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "./"), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "a/./b/"), 0);
+    assert_string_equal(out, "a/b");
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "/etc/passwd"), -1);
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "a/../../etc"), -1);
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), ".."), -1);
+    assert_int_equal(osr__tar_normalise(out, sizeof(out), "a..b/..c"), 0);
+    assert_int_equal(osr__tar_normalise(out, 4, "abcdef"), -1);
+}
+
+static void test_os_release(void **state)
+{
+    char *id, *ver;
+    (void)state;
+    osr__parse_os_release(&id, &ver,
+                          "NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\nID_LIKE=debian\n");
+    assert_string_equal(id, "ubuntu");
+    assert_string_equal(ver, "22.04");
+    free(id);
+    free(ver);
+    osr__parse_os_release(&id, &ver, "ID='debian'");
+    assert_string_equal(id, "debian");
+    assert_null(ver);
+    free(id);
+}
+
+static void test_runner_app(void **state)
+{
+    static const char list[] =
+        "[{\"os\":\"osx\",\"architecture\":\"x64\",\"download_url\":\"https://x/o.tar.gz\","
+        "\"filename\":\"actions-runner-osx-x64-2.311.0.tar.gz\",\"sha256_checksum\":"
+        "\"0000000000000000000000000000000000000000000000000000000000000000\"},"
+        "{\"os\":\"linux\",\"architecture\":\"arm64\",\"download_url\":\"https://x/a.tar.gz\","
+        "\"filename\":\"actions-runner-linux-arm64-2.311.0.tar.gz\",\"sha256_checksum\":"
+        "\"ABCDEF0000000000000000000000000000000000000000000000000000000000\","
+        "\"temp_download_token\":\"s3cret\"}]";
+    osr_runner_app *app = (osr_runner_app *)(uintptr_t)1;
+    osr_error err;
+    (void)state;
+    assert_int_equal(osr_runner_app_parse(&app, list, strlen(list), "linux", "arm64", &err), 0);
+    assert_string_equal(osr_runner_app_architecture(app), "arm64");
+    assert_string_equal(osr_runner_app_version(app), "2.311.0");
+    assert_string_equal(osr_runner_app_sha256(app),
+                        "abcdef0000000000000000000000000000000000000000000000000000000000");
+    osr_runner_app_free(app);
+    app = (osr_runner_app *)(uintptr_t)1;
+    assert_int_equal(osr_runner_app_parse(&app, list, strlen(list), "linux", "x64", &err),
+                     OSR_ENOTFOUND);
+    assert_ptr_equal(app, (osr_runner_app *)(uintptr_t)1);
+    assert_int_equal(osr_runner_app_parse(&app, "{\"os\":\"linux\"}", 14, NULL, NULL, &err),
+                     OSR_EINVAL);
+    assert_non_null(strstr(err.message, "architecture"));
+    assert_int_equal(osr_runner_app_parse(&app, "[", 1, NULL, NULL, &err), OSR_EINVAL);
+    /* An entry with a bad checksum or a file:// URL is refused. */
+    {
+        static const char bad[] = "{\"os\":\"linux\",\"architecture\":\"x64\",\"download_url\":"
+                                  "\"file:///etc/passwd\",\"filename\":\"a.tar.gz\","
+                                  "\"sha256_checksum\":\"00\"}";
+        assert_int_equal(osr_runner_app_parse(&app, bad, strlen(bad), NULL, NULL, &err),
+                         OSR_EINVAL);
+    }
+    assert_int_equal(
+        osr_runner_app_new(&app, "https://x/actions-runner-linux-x64-2.312.0.tar.gz",
+                           "0000000000000000000000000000000000000000000000000000000000000000", NULL,
+                           &err),
+        0);
+    assert_string_equal(osr_runner_app_architecture(app), "x64");
+    assert_string_equal(osr_runner_app_version(app), "2.312.0");
+    assert_string_equal(osr_runner_app_filename(app), "actions-runner-linux-x64-2.312.0.tar.gz");
+    osr_runner_app_free(app);
+    assert_int_equal(osr_runner_app_new(&app, "/tmp/r.tgz", "00", NULL, &err), OSR_EINVAL);
+    assert_int_equal(
+        osr_runner_app_new(&app, "/tmp/r.tgz",
+                           "0000000000000000000000000000000000000000000000000000000000000000",
+                           "ppc64", &err),
+        OSR_EINVAL);
+}
+
+static void test_accel_choice(void **state)
+{
+    (void)state;
+    assert_int_equal(osr__accel_choose(true, true), OSR_ACCEL_KVM);
+    /* kvm_pvm: /dev/kvm opens, but no hardware module: TCG. */
+    assert_int_equal(osr__accel_choose(true, false), OSR_ACCEL_TCG);
+    assert_int_equal(osr__accel_choose(false, true), OSR_ACCEL_TCG);
+    assert_int_equal(osr__accel_choose(false, false), OSR_ACCEL_TCG);
+    assert_string_equal(osr_build_accel_name(OSR_ACCEL_TCG), "tcg");
+    assert_string_equal(osr_build_backend_name(OSR_BUILD_GUESTFS), "guestfs");
+}
+
+static void test_build_refuses_bad_options(void **state)
+{
+    osr_build_options o = OSR_BUILD_OPTIONS_INIT;
+    osr_build_result *r = (osr_build_result *)(uintptr_t)1;
+    const char *pk[] = { "docker.io", NULL };
+    const char *badpk[] = { "x; rm -rf /", NULL };
+    osr_error err;
+    (void)state;
+    o.base = "/nonexistent.qcow2";
+    o.runner_tarball = "/etc/hostname";
+    o.output = "/tmp/x.qcow2";
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_ENOTFOUND);
+    o.base = "/etc/hostname";
+    o.backend = OSR_BUILD_OFFLINE;
+    o.packages = pk;
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "cannot install packages"));
+    o.backend = OSR_BUILD_GUESTFS;
+    o.packages = badpk;
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_EINVAL);
+    o.packages = NULL;
+    o.proxy.http = "no-scheme";
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_EINVAL);
+    assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arch_map),
+        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_apt_and_dropin),
+        cmocka_unit_test(test_docker_config),
+        cmocka_unit_test(test_proxy_validate),
+        cmocka_unit_test(test_accounts_new_user),
+        cmocka_unit_test(test_accounts_existing_user),
+        cmocka_unit_test(test_tar_normalise),
+        cmocka_unit_test(test_os_release),
+        cmocka_unit_test(test_runner_app),
+        cmocka_unit_test(test_accel_choice),
+        cmocka_unit_test(test_build_refuses_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
