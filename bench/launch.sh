@@ -10,15 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-50}
-scripts/deps --bench
-cmake --preset release >/dev/null
-cmake --build --preset release >/dev/null
-OSR=$PWD/build/release/src/cli/osrunner
-STATE=${OSR_CLOUD_DIR:-$PWD/tests/cloud/state}
-[ -r "$STATE/env.sh" ] || { echo "bench: the local cloud is not up (tests/cloud/up)" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$STATE/env.sh"
-unset OS_CLOUD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 W=$(mktemp -d -t osr-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export XDG_CACHE_HOME=$W/cache
@@ -27,8 +20,8 @@ OUT=bench/results
 mkdir -p "$OUT"
 TS=$(date -u +%H%M%S)
 IMAGE=osr-test-image FLAVOR=m1.tiny
-IMAGE_ID=$(/usr/bin/python3 /usr/bin/openstack --os-cloud ostb-admin image show -f value -c id "$IMAGE")
-FLAVOR_ID=$(/usr/bin/python3 /usr/bin/openstack --os-cloud ostb-admin flavor show -f value -c id "$FLAVOR")
+IMAGE_ID=$($OSC --os-cloud ostb-admin image show -f value -c id "$IMAGE")
+FLAVOR_ID=$($OSC --os-cloud ostb-admin flavor show -f value -c id "$FLAVOR")
 
 names() { for i in $(seq 1 "$COUNT"); do echo "$1-$i"; done; }
 cleanup() { "$OSR" --os-cloud ostb-admin instance delete --timeout 600 $(names "$1") >/dev/null 2>&1 || true; }

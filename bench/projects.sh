@@ -7,15 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-20}
-scripts/deps --bench
-cmake --preset release >/dev/null
-cmake --build --preset release >/dev/null
-OSR=$PWD/build/release/src/cli/osrunner
-STATE=${OSR_CLOUD_DIR:-$PWD/tests/cloud/state}
-[ -r "$STATE/env.sh" ] || { echo "bench: the local cloud is not up (tests/cloud/up)" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$STATE/env.sh"
-OSC="/usr/bin/python3 /usr/bin/openstack"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 W=$(mktemp -d -t osr-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export XDG_CACHE_HOME=$W/cache

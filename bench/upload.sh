@@ -11,16 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 SIZE_MIB=${2:-1024}
-scripts/deps --bench
-cmake --preset release >/dev/null
-cmake --build --preset release >/dev/null
-OSR=$PWD/build/release/src/cli/osrunner
-STATE=${OSR_CLOUD_DIR:-$PWD/tests/cloud/state}
-[ -r "$STATE/env.sh" ] || { echo "bench: the local cloud is not up (tests/cloud/up)" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$STATE/env.sh"
-unset OS_CLOUD
-OSC="/usr/bin/python3 /usr/bin/openstack"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 CLOUD=${BENCH_CLOUD:-ostb-admin}
 W=$(mktemp -d -p /var/tmp osr-bench.XXXXXX)
 NAME=osr-bench-$$

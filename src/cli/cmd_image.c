@@ -31,7 +31,8 @@ static const char image_usage[] =
 
 static const char build_usage[] =
     "Usage: osrunner image build --base FILE|URL [--base-sha256 H]\n"
-    "         (--runner-info FILE [--runner-arch A] | --runner-url URL --runner-sha256 H)\n"
+    "         (--runner-info FILE | --runner-url URL --runner-sha256 H |\n"
+    "          --runner-version latest|X.Y.Z --github-path P) [--runner-arch A]\n"
     "         [--http-proxy U] [--https-proxy U] [--no-proxy LIST]\n"
     "         [--packages \"a b\" | --no-packages] [--extra-size SIZE] [--script FILE]\n"
     "         [--backend auto|offline|guestfs] [--accel auto|kvm|tcg] [--work-dir DIR]\n"
@@ -48,6 +49,8 @@ static const char build_usage[] =
     "  --runner-arch A        the entry to take from a list: x64 (default) or arm64\n"
     "  --runner-url URL       the runner tarball (http, https or a local path), with\n"
     "  --runner-sha256 H      its SHA-256; a mismatch stops the build\n"
+    "  --runner-version V     latest or X.Y.Z: ask GitHub's runner downloads for it (with\n"
+    "                         --github-path and the GitHub credentials of 'osrunner github')\n"
     "  --http-proxy U, --https-proxy U, --no-proxy LIST\n"
     "                         proxy settings for the runner VMs; the downloads use them too\n"
     "  --packages \"a b\"       apt packages to install in the guest (needs network; default:\n"
@@ -131,6 +134,7 @@ static int interrupted_rc(void)
 
 static struct {
     const char *base, *base_sha256, *runner_info, *runner_arch, *runner_url, *runner_sha256;
+    const char *runner_version;
     const char *http_proxy, *https_proxy, *no_proxy, *packages, *script, *work_dir;
     const char *name, *output, *disk_format, *container_format, *visibility;
     const char *tag_filter, *status;
@@ -152,6 +156,7 @@ enum {
     O_RUNNER_ARCH,
     O_RUNNER_URL,
     O_RUNNER_SHA,
+    O_RUNNER_VERSION,
     O_HTTP_PROXY,
     O_HTTPS_PROXY,
     O_NO_PROXY,
@@ -224,7 +229,12 @@ static int on_opt(int opt, const char *arg)
     char *end;
     long n;
 
+    if (opt >= CLI_OPT_GITHUB_FIRST && opt <= CLI_OPT_GITHUB_LAST)
+        return cli_github_opt(opt, arg);
     switch (opt) {
+    case O_RUNNER_VERSION:
+        a.runner_version = arg;
+        return 0;
     case O_BASE:
         a.base = arg;
         return 0;
@@ -849,6 +859,66 @@ static int split_packages(const char **out, size_t max, char *list)
     return (int)n;
 }
 
+/* The runner application GitHub offers (its downloads list), as one entry
+ * for osr_runner_app_parse; version "latest" or the one X.Y.Z it lists. */
+static int runner_from_github(osr_runner_app **out, const char *version, const char *arch)
+{
+    osr_github *gh = NULL;
+    osr_github_apps *apps = NULL;
+    const char *path = cli_github_path();
+    json_t *entry = NULL;
+    char *json = NULL;
+    osr_error err;
+    size_t i = 0;
+    int rc = 0, error;
+
+    if (path == NULL)
+        return cli_usage_error(build_usage, "--runner-version needs --github-path");
+    if ((rc = cli_open_github(&gh)) != 0)
+        return rc;
+    if ((error = osr_github_runner_apps(&apps, gh, path)) < 0) {
+        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
+        goto done;
+    }
+    if ((error = osr_github_apps_find(&i, apps, "linux", arch ? arch : "x64")) < 0) {
+        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
+        goto done;
+    }
+    if (strcmp(version, "latest") != 0 && strcmp(version, osr_github_app_version(apps, i)) != 0) {
+        rc = cli_fail(OSR_ENOTFOUND,
+                      "GitHub offers runner %s, not %s; give --runner-url and --runner-sha256 "
+                      "for another version",
+                      osr_github_app_version(apps, i), version);
+        goto done;
+    }
+    entry = json_pack("{s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i), "architecture",
+                      osr_github_app_architecture(apps, i), "download_url",
+                      osr_github_app_download_url(apps, i), "filename",
+                      osr_github_app_filename(apps, i), "sha256_checksum",
+                      osr_github_app_sha256_checksum(apps, i));
+    if (entry && osr_github_app_temp_download_token(apps, i) &&
+        *osr_github_app_temp_download_token(apps, i))
+        json_object_set_new(entry, "temp_download_token",
+                            json_string(osr_github_app_temp_download_token(apps, i)));
+    json = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+    if (json == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    osr_error_clear(&err);
+    if ((error = osr_runner_app_parse(out, json, strlen(json), "linux", arch, &err)) < 0)
+        rc = cli_fail(error, "GitHub's runner downloads: %s", err.message);
+done:
+    if (json) {
+        explicit_bzero(json, strlen(json)); /* it may hold the download token */
+        free(json);
+    }
+    json_decref(entry);
+    osr_github_apps_free(apps);
+    osr_github_free(gh);
+    return rc;
+}
+
 static int image_build(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -858,6 +928,8 @@ static int image_build(int argc, char **argv)
         { "runner-arch", required_argument, NULL, O_RUNNER_ARCH },
         { "runner-url", required_argument, NULL, O_RUNNER_URL },
         { "runner-sha256", required_argument, NULL, O_RUNNER_SHA },
+        { "runner-version", required_argument, NULL, O_RUNNER_VERSION },
+        CLI_GITHUB_OPTIONS,
         { "http-proxy", required_argument, NULL, O_HTTP_PROXY },
         { "https-proxy", required_argument, NULL, O_HTTPS_PROXY },
         { "no-proxy", required_argument, NULL, O_NO_PROXY },
@@ -902,8 +974,9 @@ static int image_build(int argc, char **argv)
         return first == -1 ? EXIT_OK : EXIT_USAGE;
     if (a.base == NULL)
         return cli_usage_error(build_usage, "--base is required");
-    if ((a.runner_info != NULL) == (a.runner_url != NULL))
-        return cli_usage_error(build_usage, "give --runner-info or --runner-url (one of them)");
+    if ((a.runner_info != NULL) + (a.runner_url != NULL) + (a.runner_version != NULL) != 1)
+        return cli_usage_error(build_usage,
+                               "give one of --runner-info, --runner-url and --runner-version");
     if (a.runner_url && a.runner_sha256 == NULL)
         return cli_usage_error(build_usage, "--runner-url needs --runner-sha256");
     if (a.runner_info && a.runner_sha256)
@@ -920,7 +993,10 @@ static int image_build(int argc, char **argv)
     catch_signals();
 
     /* The runner application. */
-    if (a.runner_info) {
+    if (a.runner_version) {
+        if ((rc = runner_from_github(&app, a.runner_version, a.runner_arch)) != 0)
+            goto done;
+    } else if (a.runner_info) {
         int fd = open(a.runner_info, O_RDONLY | O_CLOEXEC);
         ssize_t n = 0, got;
         if (fd < 0) {

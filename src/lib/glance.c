@@ -126,38 +126,6 @@ const char *osr_image_tag(const osr_image *image, size_t i)
 }
 
 /* GET url and parse the JSON answer. */
-static int get_json(json_t **out, osr_session *s, const char *url)
-{
-    osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
-    osr__http_response resp;
-    json_error_t jerr;
-    int error;
-
-    memset(&resp, 0, sizeof(resp));
-    error = osr__session_request(s, &req, &resp);
-    if (error == 0) {
-        *out = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
-        if (*out == NULL)
-            error = osr__error_set(osr__session_err(s), OSR_EPROTO,
-                                   "GET %s: the answer is not JSON (%s)", url, jerr.text);
-    }
-    osr__http_response_free(&resp);
-    return error;
-}
-
-static bool looks_like_uuid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 36 && n != 32)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (!hex && !(n == 36 && c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)))
-            return false;
-    }
-    return true;
-}
 
 /* base + "/images/" + escaped id + suffix. */
 static char *image_url(const char *base, const char *id, const char *suffix)
@@ -181,7 +149,7 @@ int osr_image_get(osr_image **out, osr_session *s, const char *id)
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
-    if ((error = get_json(&obj, s, url)) == OSR_ENOTFOUND) {
+    if ((error = osr__session_get_json(&obj, s, url, NULL)) == OSR_ENOTFOUND) {
         error = osr__error_set(err, OSR_ENOTFOUND, "image %s not found", id);
         goto done;
     } else if (error < 0) {
@@ -517,7 +485,7 @@ int osr_image_find(osr_image **out, osr_session *s, const char *name_or_id)
     osr_error *err;
     int error, pick;
 
-    if (looks_like_uuid(name_or_id)) {
+    if (osr__looks_like_uuid(name_or_id)) {
         error = osr_image_get(out, s, name_or_id);
         if (error != OSR_ENOTFOUND)
             return error;
@@ -807,7 +775,7 @@ static int wait_active(json_t **out, osr_session *s, const char *url)
 
     for (;;) {
         json_t *obj = NULL;
-        int error = get_json(&obj, s, url);
+        int error = osr__session_get_json(&obj, s, url, NULL);
         if (error < 0)
             return error;
         if (!is_status(obj, "saving") && !is_status(obj, "uploading") &&

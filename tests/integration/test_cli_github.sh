@@ -204,6 +204,19 @@ curl -s -D "$T/drift.h" -o "$T/drift.b" -H 'x-osr-expect-violation: 1' -H 'User-
   -H "Authorization: Bearer $PAT" "$OSR_GITHUB_URL/repos/schema-drift/x/actions/runners"
 check "stand-in self-test: a schema-breaking answer gets sl-violations" grep -qi "^sl-violations: .*required property 'busy'" "$T/drift.h"
 
+# --- image build --runner-version asks GitHub's downloads list (the stand-in's
+#     download URLs point to github.com, so only the choice is tested here)
+set +e
+"$OSRUNNER" image build --base /nonexistent.img --runner-version 9.9.9 --github-path octo-org/octo-repo \
+  >"$T/rv.out" 2>"$T/rv.err"; RC=$?
+set -e
+check "image build --runner-version X.Y.Z that GitHub does not list: exit 5" [ "$RC" = 5 ]
+check "  and says which version GitHub offers" grep -q 'GitHub offers runner 2\.[0-9]*\.[0-9]*, not 9.9.9' "$T/rv.err"
+set +e
+"$OSRUNNER" image build --base /nonexistent.img --runner-version latest >"$T/rv2.out" 2>"$T/rv2.err"; RC=$?
+set -e
+check "image build --runner-version without --github-path: usage exit 2" [ "$RC" = 2 ]
+
 # --- last: nothing this test sent or got broke GitHub's schema
 if [ "$(stat -c %s "$OSR_GITHUB_VIOLATIONS_LOG")" = "$VIOLATIONS_AT_START" ]; then
   ok "Prism reported no schema violation (sl-violations) for this run"
