@@ -78,25 +78,30 @@ int cli_exit_code(int code)
     }
 }
 
+/* The one error line: "osrunner: message". */
+static void report(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void report(const char *fmt, va_list ap)
+{
+    fputs("osrunner: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("osrunner: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return cli_exit_code(code);
 }
 
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
-    fputs("osrunner: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     /* Only the synopsis line, not the whole help (the user asked for neither). */
     if (usage) {
         const char *nl = strchr(usage, '\n');

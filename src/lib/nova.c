@@ -560,6 +560,27 @@ int osr_server_delete(osr_session *s, const char *id, int wait, long timeout_s)
 
 /* ---------------------------------------------------------------- lookups */
 
+/* The outcome of a lookup by name: none, one (its id into *id_out), or
+ * several (listed, so the user can pick an id). */
+static int lookup_outcome(char **id_out,
+                          osr_error *err,
+                          const char *kind,
+                          const char *name,
+                          size_t count,
+                          const char *found,
+                          const char *ids)
+{
+    if (count == 0)
+        return osr__error_set(err, OSR_ENOTFOUND, "%s '%s' not found", kind, name);
+    if (count > 1)
+        return osr__error_set(err, OSR_EAMBIGUOUS,
+                              "%zu %ss are named '%s' (%s); give an id instead", count, kind, name,
+                              ids ? ids : "");
+    if ((*id_out = osr__strdup(found)) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    return 0;
+}
+
 int osr__nova_flavor_resolve(char **id_out,
                              osr_session *s,
                              const osr__nova *n,
@@ -605,14 +626,7 @@ int osr__nova_flavor_resolve(char **id_out,
             count++;
         }
     }
-    if (count == 0)
-        error = osr__error_set(err, OSR_ENOTFOUND, "flavor '%s' not found", name_or_id);
-    else if (count > 1)
-        error = osr__error_set(err, OSR_EAMBIGUOUS,
-                               "%zu flavors are named '%s' (%s); give an id instead", count,
-                               name_or_id, ids.data);
-    else if ((*id_out = osr__strdup(found)) == NULL)
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = lookup_outcome(id_out, err, "flavor", name_or_id, count, found, ids.data);
 done:
     osr__buf_free(&ids);
     json_decref(obj);
@@ -687,13 +701,7 @@ int osr__neutron_resolve(char **id_out, osr_session *s, const char *kind, const 
             count++;
         }
     }
-    if (count == 0)
-        error = osr__error_set(err, OSR_ENOTFOUND, "%s '%s' not found", kind, name_or_id);
-    else if (count > 1)
-        error = osr__error_set(err, OSR_EAMBIGUOUS, "%zu %ss are named '%s' (%s); give an id",
-                               count, kind, name_or_id, ids.data);
-    else if ((*id_out = osr__strdup(found)) == NULL)
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = lookup_outcome(id_out, err, kind, name_or_id, count, found, ids.data);
 done:
     osr__buf_free(&ids);
     json_decref(obj);

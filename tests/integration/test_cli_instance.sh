@@ -33,7 +33,13 @@ run badimage instance create "${COMMON[@]}" --name ok --image no-such-image
 check "unknown image: exit 5" [ "$RC" = 5 ]
 run badnet instance create "${COMMON[@]}" --name ok --network no-such-net
 check "unknown network: exit 5" [ "$RC" = 5 ]
-(unset GITHUB_TOKEN; run notoken instance create --os-cloud ostb-admin --name ok --image i --flavor f --labels a --github-path o/r
+(unset GITHUB_TOKEN; # a name two networks carry: refused, both ids listed
+N1=$($OPENSTACK --os-cloud ostb-admin network create "$M-dup" -f value -c id)
+N2=$($OPENSTACK --os-cloud ostb-admin network create "$M-dup" -f value -c id)
+run dupnet instance create "${COMMON[@]}" --name ok --network "$M-dup"
+check "ambiguous network name: exit 3, both ids listed" bash -c "[ $RC = 3 ] && grep -q \"2 networks are named '$M-dup'\" '$T/dupnet.err' && grep -q '$N1' '$T/dupnet.err' && grep -q '$N2' '$T/dupnet.err'"
+$OPENSTACK --os-cloud ostb-admin network delete "$N1" "$N2"
+run notoken instance create --os-cloud ostb-admin --name ok --image i --flavor f --labels a --github-path o/r
  [ "$RC" = 4 ] && grep -q 'no GitHub credentials' "$T/notoken.err") && ok "no token and no GitHub credentials: auth exit 4" || bad "no token and no GitHub credentials: auth exit 4"
 run twotokens instance create "${COMMON[@]}" --name ok --jit-file "$T/token"
 check "token file and JIT file: usage exit 2" [ "$RC" = 2 ]
