@@ -53,6 +53,11 @@ int cli_parse(int argc,
               const char *usage,
               int (*on_opt)(int opt, const char *arg));
 
+/* The library's log hook for the CLI: "osrunner: LEVEL: message" on stderr,
+ * at the level -v/-vv choose (warnings otherwise). */
+void cli_log_to_stderr(osr_log_level level, const char *msg, void *payload);
+osr_log_level cli_log_level(void);
+
 /* Load the cloud chosen by --os-cloud / OS_CLOUD, or report and return an exit code. */
 int cli_load_cloud(osr_cloud **out);
 /* A session for the cloud with the CLI's log settings. */

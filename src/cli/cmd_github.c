@@ -217,13 +217,6 @@ const char *cli_github_runner_group(void)
     return env_or(gh_args.runner_group, "OSR_GITHUB_RUNNER_GROUP");
 }
 
-static void log_to_stderr(osr_log_level level, const char *msg, void *payload)
-{
-    static const char *const names[] = { "", "error", "warning", "info", "debug", "trace" };
-    (void)payload;
-    fprintf(stderr, "osrunner: %s: %s\n", names[level <= OSR_LOG_TRACE ? level : 0], msg);
-}
-
 int cli_open_github(osr_github **out)
 {
     osr_github_options opts = OSR_GITHUB_OPTIONS_INIT;
@@ -247,8 +240,8 @@ int cli_open_github(osr_github **out)
     }
     opts.rate_limit_wait_s = gh_args.rate_limit_wait;
     opts.per_page = gh_args.per_page;
-    opts.log_cb = log_to_stderr;
-    opts.log_level = cli.verbose > 1 ? OSR_LOG_TRACE : cli.verbose ? OSR_LOG_DEBUG : OSR_LOG_WARN;
+    opts.log_cb = cli_log_to_stderr;
+    opts.log_level = cli_log_level();
     error = osr_github_new(out, &opts, &err);
     if (error < 0)
         return cli_fail(error, "%s", err.message);

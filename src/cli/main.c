@@ -169,11 +169,16 @@ int cli_parse(int argc,
     return optind;
 }
 
-static void log_to_stderr(osr_log_level level, const char *msg, void *payload)
+void cli_log_to_stderr(osr_log_level level, const char *msg, void *payload)
 {
     static const char *const names[] = { "", "error", "warning", "info", "debug", "trace" };
     (void)payload;
     fprintf(stderr, "osrunner: %s: %s\n", names[level <= OSR_LOG_TRACE ? level : 0], msg);
+}
+
+osr_log_level cli_log_level(void)
+{
+    return cli.verbose > 1 ? OSR_LOG_TRACE : cli.verbose ? OSR_LOG_DEBUG : OSR_LOG_WARN;
 }
 
 int cli_load_cloud(osr_cloud **out)
@@ -198,13 +203,8 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud)
 
     osr_error_clear(&err);
     opts.token_cache = !cli.no_cache;
-    if (cli.verbose) {
-        opts.log_cb = log_to_stderr;
-        opts.log_level = cli.verbose > 1 ? OSR_LOG_TRACE : OSR_LOG_DEBUG;
-    } else {
-        opts.log_cb = log_to_stderr;
-        opts.log_level = OSR_LOG_WARN;
-    }
+    opts.log_cb = cli_log_to_stderr;
+    opts.log_level = cli_log_level();
     error = osr_session_new(out, cloud, &opts, &err);
     if (error < 0)
         return cli_fail(error, "%s", err.message);

@@ -197,14 +197,20 @@ file_entry(const char *path, const char *owner, const char *mode, const char *te
 }
 
 /* [sudo -u ubuntu -H -- sh -c 'cd DIR && exec ./SCRIPT "$@"' SCRIPT args...]:
- * the arguments are positional parameters, which the shell never parses. */
-static json_t *as_runner(const char *script)
+ * the arguments are positional parameters, which the shell never parses.
+ * Takes args (a JSON array or NULL); NULL on allocation failure. */
+static json_t *as_runner(const char *script, json_t *args)
 {
     char *cmd = osr__sprintf("cd %s && exec ./%s \"$@\"", RUNNER_HOME, script);
     json_t *a = cmd ? json_pack("[s,s,s,s,s,s,s,s,s]", "sudo", "-u", "ubuntu", "-H", "--", "sh",
                                 "-c", cmd, script)
                     : NULL;
     free(cmd);
+    if (a && args && json_array_extend(a, args) < 0) {
+        json_decref(a);
+        a = NULL;
+    }
+    json_decref(args);
     return a;
 }
 
@@ -262,35 +268,27 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
     }
 
     if (cfg->jit_config) {
-        json_t *args = json_pack("[s,s]", "--jitconfig", reveal ? cfg->jit_config : MASK);
-        cmd = as_runner("run.sh");
-        if (cmd == NULL || args == NULL || json_array_extend(cmd, args) < 0) {
-            json_decref(cmd);
-            json_decref(args);
-            error = OSR_ENOMEM;
-            goto done;
-        }
-        json_decref(args);
-        json_array_append_new(runcmd, cmd);
+        cmd =
+            as_runner("run.sh", json_pack("[s,s]", "--jitconfig", reveal ? cfg->jit_config : MASK));
     } else {
         for (size_t i = 0; cfg->labels[i]; i++)
             osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
-        json_t *args = NULL;
         url = osr__sprintf("%s/%s", base, cfg->github_path);
-        cmd = as_runner("config.sh");
-        if (url && labels.data)
-            args = json_pack("[s,s,s,s,s,s,s,s,s,s]", "--url", url, "--token",
-                             reveal ? cfg->registration_token : MASK, "--ephemeral", "--unattended",
-                             "--labels", labels.data, "--name", cfg->name);
-        if (cmd == NULL || args == NULL || json_array_extend(cmd, args) < 0) {
-            json_decref(cmd);
-            json_decref(args);
-            error = OSR_ENOMEM;
-            goto done;
-        }
-        json_decref(args);
-        json_array_append_new(runcmd, cmd);
-        json_array_append_new(runcmd, as_runner("run.sh"));
+        cmd =
+            url && labels.data
+                ? as_runner("config.sh",
+                            json_pack("[s,s,s,s,s,s,s,s,s,s]", "--url", url, "--token",
+                                      reveal ? cfg->registration_token : MASK, "--ephemeral",
+                                      "--unattended", "--labels", labels.data, "--name", cfg->name))
+                : NULL;
+    }
+    if (cmd == NULL || json_array_append_new(runcmd, cmd) < 0) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    if (cfg->jit_config == NULL && json_array_append_new(runcmd, as_runner("run.sh", NULL)) < 0) {
+        error = OSR_ENOMEM;
+        goto done;
     }
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text == NULL) {
