@@ -31,6 +31,10 @@ typedef enum {
     OSR_EREQUEST = -15,   /**< other 4xx: the server refused the request */
     OSR_EAMBIGUOUS = -16, /**< a name matches several resources; the message lists them */
     OSR_ELAUNCH = -17,    /**< a server could not be launched; it was cleaned up */
+    OSR_EINTEGRITY = -18, /**< local data failed a check: checksum mismatch, wrong format */
+    OSR_EINTERRUPTED = -19, /**< stopped by a signal (SIGINT, SIGTERM); cleaned up */
+    OSR_EEXISTS = -20,    /**< something of ours with that name already exists */
+    OSR_ELEFT = -21,      /**< a resource could not be cleaned up; the message names it */
 } osr_error_code;
 
 /** Size of the message buffer in osr_error, including the terminating NUL. */

@@ -18,6 +18,9 @@ enum {
     EXIT_SERVER = 7,
     EXIT_REJECTED = 8,
     EXIT_LAUNCH = 9,
+    EXIT_INTEGRITY = 10,
+    EXIT_EXISTS = 11,
+    EXIT_INTERRUPTED = 130, /* SIGINT; SIGTERM is 143 (the CLI knows which) */
 };
 
 /* Options that every command accepts, before or after its name. */

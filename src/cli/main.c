@@ -33,7 +33,9 @@ static const char main_usage[] =
     "  --version           print the version\n"
     "\n"
     "Exit status: 0 ok, 1 other failure, 2 usage, 3 configuration, 4 authentication,\n"
-    "5 not found, 6 network, 7 server error, 8 request rejected, 9 launch failed.\n"
+    "5 not found, 6 network, 7 server error, 8 request rejected, 9 launch failed or\n"
+    "something could not be cleaned up, 10 integrity (checksum or format), 11 exists,\n"
+    "130/143 interrupted.\n"
     "See osrunner(1).\n";
 
 static const struct option global_options[] = {
@@ -55,7 +57,14 @@ int cli_exit_code(int code)
     case OSR_EAMBIGUOUS:
         return EXIT_CONFIG;
     case OSR_ELAUNCH:
+    case OSR_ELEFT:
         return EXIT_LAUNCH;
+    case OSR_EINTEGRITY:
+        return EXIT_INTEGRITY;
+    case OSR_EEXISTS:
+        return EXIT_EXISTS;
+    case OSR_EINTERRUPTED:
+        return EXIT_INTERRUPTED;
     case OSR_EAUTH:
     case OSR_EFORBIDDEN:
         return EXIT_AUTH;

@@ -52,6 +52,14 @@ const char *osr_error_name(int code)
         return "ambiguous";
     case OSR_ELAUNCH:
         return "launch";
+    case OSR_EINTEGRITY:
+        return "integrity";
+    case OSR_EINTERRUPTED:
+        return "interrupted";
+    case OSR_EEXISTS:
+        return "exists";
+    case OSR_ELEFT:
+        return "left";
     default:
         return "error";
     }
