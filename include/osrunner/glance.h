@@ -209,15 +209,29 @@ typedef struct osr_image_publish_options {
 
 /**
  * Safe replacement of a named image:
- *  1. delete stale records of the name (osr_image_cleanup_stale());
- *  2. create the image, marked with OSR_IMAGE_UPLOAD_PROPERTY, and upload the
- *     file (osr_image_upload(): verified, deleted on failure);
- *  3. only once it is active, retire older images of the same name beyond the
- *     newest opts->keep. Images still being uploaded by others are left alone.
- * Until step 3 the previous image stays current, and a failure leaves the
+ *  1. open the file and check its content against the disk format before
+ *     anything exists in Glance: qcow2 needs its magic and a sane header
+ *     (version 2 or 3, cluster_bits 9 to 21, a virtual size, its tables inside
+ *     the file, no backing file); raw must not be empty; content of another
+ *     format osrunner knows (qcow2, vmdk, vhdx, vdi) is refused;
+ *  2. delete stale records of the name (osr_image_cleanup_stale());
+ *  3. create the image, marked with OSR_IMAGE_UPLOAD_PROPERTY, and upload the
+ *     file (osr_image_upload(): verified, deleted on failure, the delete
+ *     bounded by opts->upload.timeout_ms when it is set);
+ *  4. only once it is active, retire older images of the same name beyond the
+ *     newest opts->keep that are osrunner's: marked with
+ *     OSR_IMAGE_UPLOAD_PROPERTY and owned by the session's project. Anything
+ *     else of the name (another project's, hand-made) is left alone and a
+ *     warning naming it goes to the session's log hook; so does a failure to
+ *     retire, which does not fail the publish. Images still being uploaded
+ *     are left alone.
+ * Until step 4 the previous image stays current, and a failure leaves the
  * cloud as it was (less stale records).
  * @param out the new active image; may be NULL
  * @param retired how many older images were deleted; may be NULL
+ * @return 0, OSR_EINTEGRITY (the file is not its disk format; no image was
+ *         created), OSR_ENOTFOUND or OSR_EIO (the file), or an error of
+ *         osr_image_create() or osr_image_upload()
  */
 OSR_EXTERN int osr_image_publish(osr_image **out,
                                  size_t *retired,
@@ -228,8 +242,9 @@ OSR_EXTERN int osr_image_publish(osr_image **out,
 /**
  * Delete image records left by a publish that died (SIGKILL, power loss):
  * images (of this name, or of any name when name is NULL) in status
- * queued, saving, importing or killed that carry OSR_IMAGE_UPLOAD_PROPERTY, when the
- * uploading process is gone (same boot of this machine and no such pid), or
+ * queued, saving, importing or killed that carry OSR_IMAGE_UPLOAD_PROPERTY and
+ * belong to the session's project, when the uploading process is gone (same
+ * boot of this machine and no such pid), or
  * when another machine's record has not changed for 6 hours.
  * @param removed how many were deleted; may be NULL
  */

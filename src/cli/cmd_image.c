@@ -73,10 +73,13 @@ static const char upload_usage[] =
     "         [--disk-format F] [--container-format F] [--visibility V]\n"
     "         [--property K=V]... [--tag T]... [--keep N] [--timeout SECONDS] [--json]\n"
     "\n"
-    "Publish FILE as image NAME: create it, stream the data (SHA-512 and MD5 checked\n"
-    "against Glance's), and only once it is active delete older images of the same\n"
-    "name beyond the newest N. A failed or interrupted upload deletes its image;\n"
-    "records of uploads that were killed are removed by the next upload or list --cleanup.\n"
+    "Publish FILE as image NAME: check that its content is --disk-format (a sane\n"
+    "qcow2 header; raw not empty) before anything is created, create it, stream the\n"
+    "data (SHA-512 and MD5 checked against Glance's), and only once it is active\n"
+    "delete older images of the same name beyond the newest N that osrunner published\n"
+    "in this project. Other images of the name (another project's, hand-made) are left\n"
+    "alone with a warning. A failed or interrupted upload deletes its image; records\n"
+    "of uploads that were killed are removed by the next upload or list --cleanup.\n"
     "\n"
     "  --name NAME            required\n"
     "  --disk-format F        default qcow2\n"
@@ -85,7 +88,8 @@ static const char upload_usage[] =
     "  --property K=V         an image property (repeatable)\n"
     "  --tag T                a tag (repeatable)\n"
     "  --keep N               images of this name to keep, the new one included (default 2)\n"
-    "  --timeout SECONDS      for the transfer (default 600 + 1 per 4 MiB)\n";
+    "  --timeout SECONDS      for the transfer, and for deleting its image if it fails\n"
+    "                         (default 600 + 1 per 4 MiB)\n";
 
 static const char list_usage[] =
     "Usage: osrunner [--os-cloud NAME] image list [--name N] [--tag T] [--property K=V]...\n"

@@ -648,8 +648,10 @@ done:
     return error;
 }
 
-/* A request without a body to base/images/{id}{suffix}. */
-static int simple_request(osr_session *s, const char *method, const char *id, const char *suffix)
+/* A request without a body to base/images/{id}{suffix}; timeout_ms 0: the
+ * engine's default. */
+static int simple_request(
+    osr_session *s, const char *method, const char *id, const char *suffix, long timeout_ms)
 {
     osr_error *err = osr__session_error(s);
     osr__http_response resp;
@@ -664,7 +666,9 @@ static int simple_request(osr_session *s, const char *method, const char *id, co
         goto done;
     }
     {
-        osr__http_request req = { .method = method, .url = url, .idempotent = true };
+        osr__http_request req = {
+            .method = method, .url = url, .idempotent = true, .timeout_ms = timeout_ms
+        };
         error = osr__session_request(s, &req, &resp);
     }
     if (error == OSR_ENOTFOUND)
@@ -678,7 +682,13 @@ done:
 
 int osr_image_delete(osr_session *s, const char *id)
 {
-    return simple_request(s, "DELETE", id, NULL);
+    return simple_request(s, "DELETE", id, NULL, 0);
+}
+
+/* A DELETE within an operation's time: its --timeout, not the 60 s default. */
+static int delete_within(osr_session *s, const char *id, long timeout_ms)
+{
+    return simple_request(s, "DELETE", id, NULL, timeout_ms > 0 ? timeout_ms : 0);
 }
 
 static int tag_request(osr_session *s, const char *method, const char *id, const char *tag)
@@ -690,7 +700,7 @@ static int tag_request(osr_session *s, const char *method, const char *id, const
     curl_free(esc);
     if (suffix == NULL)
         return osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
-    error = simple_request(s, method, id, suffix);
+    error = simple_request(s, method, id, suffix, 0);
     free(suffix);
     return error;
 }
@@ -797,10 +807,10 @@ static int wait_active(json_t **out, osr_session *s, const char *url)
 }
 
 /* Delete image id after a failure, keeping the failure's message. */
-static void delete_after_failure(osr_session *s, const char *id)
+static void delete_after_failure(osr_session *s, const char *id, long timeout_ms)
 {
     osr_error saved = *osr__session_err(s);
-    int error = osr_image_delete(s, id);
+    int error = delete_within(s, id, timeout_ms);
     osr_error *err = osr__session_err(s);
     osr__buf msg = OSR__BUF_INIT;
 
@@ -816,13 +826,204 @@ static void delete_after_failure(osr_session *s, const char *id)
     }
 }
 
-int osr_image_upload(osr_image **out,
+/* Open the file to upload: the one place where it is opened. */
+static int open_upload_file(int *out, long long *size, const char *path, osr_error *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return osr__error_set(err, e == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
+                              strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return osr__error_set(err, OSR_EIO, "%s: not a regular file", path);
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    *out = fd;
+    *size = (long long)st.st_size;
+    return 0;
+}
+
+/* --- what the file holds ----------------------------------------------------- */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* What the first bytes say the content is: a format Glance knows by its
+ * magic, "empty", or "raw" (anything else: data, text). */
+static const char *content_kind(const unsigned char *head, size_t len, long long size)
+{
+    if (size == 0)
+        return "empty";
+    if (len >= 4 && memcmp(head, "QFI\xfb", 4) == 0)
+        return "qcow2";
+    if (len >= 4 && memcmp(head, "KDMV", 4) == 0)
+        return "vmdk";
+    if (len >= 8 && memcmp(head, "vhdxfile", 8) == 0)
+        return "vhdx";
+    if (len >= 0x44 && memcmp(head + 0x40, "\x7f\x10\xda\xbe", 4) == 0)
+        return "vdi";
+    return "raw";
+}
+
+/* off..off+n lies inside a file of size bytes. */
+static bool inside(uint64_t off, uint64_t n, long long size)
+{
+    uint64_t sz = size > 0 ? (uint64_t)size : 0;
+    return off <= sz && n <= sz - off;
+}
+
+#define QCOW2_V2_HEADER 72
+#define QCOW2_V3_HEADER 104
+
+/* A qcow2 header that qemu would open: version, cluster size, virtual size,
+ * and the tables it points to inside the file. */
+static int
+qcow2_sane(const unsigned char *h, size_t len, long long size, const char *path, osr_error *err)
+{
+    const char *pre = "--disk-format qcow2, but the file's qcow2 header is bad";
+    uint32_t version, cluster_bits, l1_size, rc_clusters, nb_snapshots;
+    uint64_t vsize, l1_off, rc_off, snap_off, cluster, l1_need;
+    unsigned shift;
+
+    if (len < QCOW2_V2_HEADER)
+        return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: truncated (%lld bytes)", path, pre,
+                              size);
+    version = be32(h + 4);
+    if (version != 2 && version != 3)
+        return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: version %u (2 or 3 expected)", path,
+                              pre, (unsigned)version);
+    cluster_bits = be32(h + 20);
+    if (cluster_bits < 9 || cluster_bits > 21)
+        return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: cluster_bits %u (9 to 21 expected)",
+                              path, pre, (unsigned)cluster_bits);
+    cluster = (uint64_t)1 << cluster_bits;
+    vsize = be64(h + 24);
+    if (vsize == 0)
+        return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: the virtual size is 0", path, pre);
+    if (be64(h + 8) != 0)
+        return osr__error_set(err, OSR_EINTEGRITY,
+                              "%s: --disk-format qcow2, but the file has a backing file (an image "
+                              "must stand alone)",
+                              path);
+    if (version == 3) {
+        uint64_t incompatible;
+        uint32_t hlen;
+        if (len < QCOW2_V3_HEADER)
+            return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: truncated (%lld bytes)", path, pre,
+                                  size);
+        incompatible = be64(h + 72);
+        hlen = be32(h + 100);
+        if (hlen < QCOW2_V3_HEADER || hlen > cluster || !inside(0, hlen, size))
+            return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: header_length %u", path, pre,
+                                  (unsigned)hlen);
+        if (be32(h + 96) > 6)
+            return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: refcount_order %u (0 to 6)", path,
+                                  pre, (unsigned)be32(h + 96));
+        if (incompatible & 2)
+            return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: it is marked corrupt", path, pre);
+        if (incompatible & 4)
+            return osr__error_set(err, OSR_EINTEGRITY, "%s: %s: its data is in an external file",
+                                  path, pre);
+        if (incompatible >> 5)
+            return osr__error_set(err, OSR_EINTEGRITY,
+                                  "%s: %s: unknown incompatible features 0x%llx", path, pre,
+                                  (unsigned long long)incompatible);
+    }
+    l1_size = be32(h + 36);
+    l1_off = be64(h + 40);
+    rc_off = be64(h + 48);
+    rc_clusters = be32(h + 56);
+    nb_snapshots = be32(h + 60);
+    snap_off = be64(h + 64);
+    /* One L1 entry maps cluster/8 clusters. */
+    shift = 2 * cluster_bits - 3;
+    l1_need = (vsize >> shift) + ((vsize & (((uint64_t)1 << shift) - 1)) != 0);
+    if (l1_size < l1_need)
+        return osr__error_set(err, OSR_EINTEGRITY,
+                              "%s: %s: the L1 table (%u entries) is too small for the virtual "
+                              "size %llu",
+                              path, pre, (unsigned)l1_size, (unsigned long long)vsize);
+    if (l1_off == 0 || l1_off % cluster != 0 || !inside(l1_off, (uint64_t)l1_size * 8, size))
+        return osr__error_set(err, OSR_EINTEGRITY,
+                              "%s: %s: the L1 table (offset %llu) is not inside the file (%lld "
+                              "bytes; truncated?)",
+                              path, pre, (unsigned long long)l1_off, size);
+    if (rc_off == 0 || rc_off % cluster != 0 || rc_clusters == 0 ||
+        !inside(rc_off, (uint64_t)rc_clusters << cluster_bits, size))
+        return osr__error_set(err, OSR_EINTEGRITY,
+                              "%s: %s: the refcount table (offset %llu) is not inside the file "
+                              "(%lld bytes; truncated?)",
+                              path, pre, (unsigned long long)rc_off, size);
+    if (nb_snapshots != 0 && (snap_off % 8 != 0 || !inside(snap_off, 40, size)))
+        return osr__error_set(err, OSR_EINTEGRITY,
+                              "%s: %s: the snapshot table (offset %llu) is not inside the file",
+                              path, pre, (unsigned long long)snap_off);
+    return 0;
+}
+
+int osr__glance_check_content(const unsigned char *head,
+                              size_t len,
+                              long long size,
+                              const char *disk_format,
+                              const char *path,
+                              osr_error *err)
+{
+    const char *want = disk_format ? disk_format : "qcow2";
+    const char *is = content_kind(head, len, size);
+
+    if (strcmp(want, is) == 0)
+        return strcmp(is, "qcow2") == 0 ? qcow2_sane(head, len, size, path, err) : 0;
+    /* Formats osrunner cannot tell by their first bytes (iso, ami, ...) pass
+     * when the data is not something else it knows. */
+    if (strcmp(want, "qcow2") == 0 || strcmp(want, "raw") == 0 || strcmp(is, "raw") != 0)
+        return osr__error_set(err, OSR_EINTEGRITY, "%s: --disk-format %s, but the file is %s", path,
+                              want, is);
+    return 0;
+}
+
+/* Read the file's header and check it against disk_format (pread: the file
+ * offset stays at 0 for the upload). */
+static int
+check_upload_file(int fd, long long size, const char *disk_format, const char *path, osr_error *err)
+{
+    unsigned char head[512];
+    size_t got = 0;
+
+    while (got < sizeof(head)) {
+        ssize_t n = pread(fd, head + got, sizeof(head) - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return osr__error_set(err, OSR_EIO, "%s: %s", path, strerror(errno));
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return osr__glance_check_content(head, got, size, disk_format, path, err);
+}
+
+/* Send the open file fd (size bytes) as image id's data; see osr_image_upload(). */
+static int upload_fd(osr_image **out,
                      osr_session *s,
                      const char *id,
                      const char *path,
+                     int fd,
+                     long long size,
                      const osr_image_upload_options *opts)
 {
-    osr_image_upload_options defaults = OSR_IMAGE_UPLOAD_OPTIONS_INIT;
     osr_error *err = osr__session_error(s);
     struct upload u;
     osr__http_response resp;
@@ -831,15 +1032,12 @@ int osr_image_upload(osr_image **out,
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen;
     json_t *obj = NULL;
-    struct stat st;
     int error = 0;
     bool delete_on_failure = true;
 
     memset(&u, 0, sizeof(u));
     memset(&resp, 0, sizeof(resp));
-    u.fd = -1;
-    if (opts == NULL)
-        opts = &defaults;
+    u.fd = fd;
     if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
         goto done;
     if ((url = image_url(base, id, NULL)) == NULL ||
@@ -847,18 +1045,7 @@ int osr_image_upload(osr_image **out,
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
-    u.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (u.fd < 0 || fstat(u.fd, &st) != 0) {
-        error = osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
-                               strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error = osr__error_set(err, OSR_EIO, "%s: not a regular file", path);
-        goto done;
-    }
-    posix_fadvise(u.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    u.size = (long long)st.st_size;
+    u.size = size;
     u.cancel = opts->cancel;
     u.progress_cb = opts->progress_cb;
     u.progress_payload = opts->progress_payload;
@@ -930,16 +1117,35 @@ int osr_image_upload(osr_image **out,
         delete_on_failure = false;
 done:
     if (error < 0 && delete_on_failure && url != NULL && error != OSR_ENOMEM)
-        delete_after_failure(s, id);
+        delete_after_failure(s, id, opts->timeout_ms);
     json_decref(obj);
     EVP_MD_CTX_free(u.sha512);
     EVP_MD_CTX_free(u.md5);
-    if (u.fd >= 0)
-        close(u.fd);
     osr__http_response_free(&resp);
     free(file_url);
     free(url);
     free(base);
+    return error;
+}
+
+int osr_image_upload(osr_image **out,
+                     osr_session *s,
+                     const char *id,
+                     const char *path,
+                     const osr_image_upload_options *opts)
+{
+    osr_image_upload_options defaults = OSR_IMAGE_UPLOAD_OPTIONS_INIT;
+    long long size = 0;
+    int fd = -1, error;
+
+    if (opts == NULL)
+        opts = &defaults;
+    if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0) {
+        delete_after_failure(s, id, opts->timeout_ms);
+        return error;
+    }
+    error = upload_fd(out, s, id, path, fd, size, opts);
+    close(fd);
     return error;
 }
 
@@ -1023,10 +1229,20 @@ int osr__glance_is_stale(json_t *img, const char *my_boot, int64_t now)
     return now - t > STALE_FOREIGN_S;
 }
 
-int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
+/* 1 when img carries osrunner's provenance marker and belongs to project:
+ * the only images osrunner ever deletes on its own. */
+static bool ours(const osr_image *img, const char *project)
+{
+    const char *owner = osr_image_property(img, "owner");
+    return osr_image_property(img, OSR_IMAGE_UPLOAD_PROPERTY) != NULL && project != NULL &&
+           owner != NULL && strcmp(owner, project) == 0;
+}
+
+static int cleanup_stale(size_t *removed, osr_session *s, const char *name, long timeout_ms)
 {
     osr_image_filter f = OSR_IMAGE_FILTER_INIT;
     osr_image_list *list = NULL;
+    const char *project;
     char owner[128], *slash;
     size_t n = 0;
     int error;
@@ -1038,10 +1254,20 @@ int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
         *slash = '\0';
     if ((error = osr_image_list_get(&list, s, &f)) < 0)
         return error;
+    project = osr_session_project_id(s);
     for (size_t i = 0; i < list->n; i++) {
         if (!osr__glance_is_stale(list->items[i]->obj, owner, osr__now_s_wall()))
             continue;
-        error = osr_image_delete(s, osr_image_id(list->items[i]));
+        if (!ours(list->items[i], project)) {
+            osr__http_log(osr__session_http(s), OSR_LOG_INFO,
+                          "image %s looks like a dead upload, but of project %s: left alone",
+                          osr_image_id(list->items[i]),
+                          osr_image_property(list->items[i], "owner")
+                              ? osr_image_property(list->items[i], "owner")
+                              : "(unknown)");
+            continue;
+        }
+        error = delete_within(s, osr_image_id(list->items[i]), timeout_ms);
         if (error == OSR_ENOTFOUND)
             error = 0; /* someone else cleaned it up */
         if (error < 0)
@@ -1054,6 +1280,77 @@ int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
     return error;
 }
 
+int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
+{
+    return cleanup_stale(removed, s, name, 0);
+}
+
+/* Once the new image is active: delete our older images of its name beyond
+ * keep. Anything else of that name is left alone and said so. Failures are
+ * warnings: the upload has succeeded. */
+static size_t
+retire_old(osr_session *s, const osr_image *active, unsigned int keep, long timeout_ms)
+{
+    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
+    osr_image_list *list = NULL;
+    const char *project = osr_session_project_id(s);
+    osr__http *h = osr__session_http(s);
+    size_t kept = 0, gone = 0;
+
+    f.name = osr_image_name(active);
+    if (osr_image_list_get(&list, s, &f) < 0) {
+        osr__http_log(h, OSR_LOG_WARN, "image %s is active, but older images were not retired: %s",
+                      osr_image_id(active), osr__session_err(s)->message);
+        return 0;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const osr_image *img = list->items[i];
+        const char *st = osr_image_status(img), *owner = osr_image_property(img, "owner");
+        int error;
+
+        if (strcmp(osr_image_id(img), osr_image_id(active)) == 0) {
+            kept++;
+            continue;
+        }
+        /* Others' uploads in flight are theirs to finish or clean. */
+        if (strcmp(st, "queued") == 0 || strcmp(st, "saving") == 0 ||
+            strcmp(st, "importing") == 0 || strcmp(st, "uploading") == 0)
+            continue;
+        if (strcmp(osr_image_name(img), osr_image_name(active)) != 0)
+            continue;
+        if (!ours(img, project)) {
+            if (osr_image_property(img, OSR_IMAGE_UPLOAD_PROPERTY) == NULL)
+                osr__http_log(h, OSR_LOG_WARN,
+                              "image %s is also named '%s' but was not published by osrunner "
+                              "(no %s property): left alone",
+                              osr_image_id(img), osr_image_name(img), OSR_IMAGE_UPLOAD_PROPERTY);
+            else
+                osr__http_log(h, OSR_LOG_WARN,
+                              "image %s is also named '%s' but belongs to project %s, not %s: "
+                              "left alone",
+                              osr_image_id(img), osr_image_name(img), owner ? owner : "(unknown)",
+                              project ? project : "(unknown)");
+            continue;
+        }
+        if (strcmp(st, "active") == 0 && kept < keep) {
+            kept++;
+            continue;
+        }
+        error = delete_within(s, osr_image_id(img), timeout_ms);
+        if (error == OSR_ENOTFOUND)
+            continue;
+        if (error < 0) {
+            osr__http_log(h, OSR_LOG_WARN,
+                          "image %s is active, but retiring old image %s failed: %s",
+                          osr_image_id(active), osr_image_id(img), osr__session_err(s)->message);
+            continue;
+        }
+        gone++;
+    }
+    osr_image_list_free(list);
+    return gone;
+}
+
 int osr_image_publish(osr_image **out,
                       size_t *retired,
                       osr_session *s,
@@ -1061,23 +1358,26 @@ int osr_image_publish(osr_image **out,
                       const osr_image_publish_options *opts)
 {
     osr_image_create_options co;
-    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
-    osr_image_list *list = NULL;
     osr_image *created = NULL, *active = NULL;
     const char **props = NULL;
     char owner[128], *marker = NULL, *stamp = NULL;
-    size_t nprops = 0, kept = 0, gone = 0;
+    size_t nprops = 0, gone;
+    long long size = 0;
     unsigned int keep;
-    int error;
+    int fd = -1, error;
 
     if (opts == NULL || opts->image.name == NULL || *opts->image.name == '\0')
         return osr__error_set(osr__session_error(s), OSR_EINVAL, "an image needs a name");
     keep = opts->keep ? opts->keep : 2;
-    if (access(path, R_OK) != 0)
-        return osr__error_set(osr__session_error(s), errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO,
-                              "%s: %s", path, strerror(errno));
-    if ((error = osr_image_cleanup_stale(NULL, s, opts->image.name)) < 0)
+    /* The file is opened and its content checked before anything exists in
+     * Glance: a bad file leaves no record. */
+    if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0)
         return error;
+    if ((error =
+             check_upload_file(fd, size, opts->image.disk_format, path, osr__session_error(s))) < 0)
+        goto done;
+    if ((error = cleanup_stale(NULL, s, opts->image.name, opts->upload.timeout_ms)) < 0)
+        goto done;
 
     for (const char *const *p = opts->image.properties; p && *p; p++)
         nprops++;
@@ -1102,38 +1402,12 @@ int osr_image_publish(osr_image **out,
     co.properties = props;
     if ((error = osr_image_create(&created, s, &co)) < 0)
         goto done;
-    if ((error = osr_image_upload(&active, s, osr_image_id(created), path, &opts->upload)) < 0)
+    if ((error = upload_fd(&active, s, osr_image_id(created), path, fd, size, &opts->upload)) < 0)
         goto done;
 
-    /* The new image is active: now, and only now, retire the old ones. */
-    f.name = opts->image.name;
-    if ((error = osr_image_list_get(&list, s, &f)) < 0)
-        goto done;
-    for (size_t i = 0; i < list->n; i++) {
-        const osr_image *img = list->items[i];
-        const char *st = osr_image_status(img);
-        if (strcmp(osr_image_id(img), osr_image_id(active)) == 0) {
-            kept++;
-            continue;
-        }
-        /* Others' uploads in flight are theirs to finish or clean. */
-        if (strcmp(st, "queued") == 0 || strcmp(st, "saving") == 0 ||
-            strcmp(st, "importing") == 0 || strcmp(st, "uploading") == 0)
-            continue;
-        if (strcmp(st, "active") == 0 && kept < keep) {
-            kept++;
-            continue;
-        }
-        error = osr_image_delete(s, osr_image_id(img));
-        if (error == OSR_ENOTFOUND)
-            error = 0;
-        if (error < 0) {
-            osr__error_prefix(osr__session_err(s), "image %s is active, but retiring an old one",
-                              osr_image_id(active));
-            goto done;
-        }
-        gone++;
-    }
+    /* The new image is active: now, and only now, retire old ones of ours. */
+    gone = retire_old(s, active, keep, opts->upload.timeout_ms);
+    osr__session_error(s); /* success: retirement warnings went to the log */
     if (retired)
         *retired = gone;
     if (out) {
@@ -1141,7 +1415,8 @@ int osr_image_publish(osr_image **out,
         active = NULL;
     }
 done:
-    osr_image_list_free(list);
+    if (fd >= 0)
+        close(fd);
     osr_image_free(active);
     osr_image_free(created);
     free(marker);

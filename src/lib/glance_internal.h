@@ -36,6 +36,17 @@ int osr__glance_verify(json_t *obj, const char *sha512, const char *md5, osr_err
 /* 1 when img is the record of a dead publish (see osr_image_cleanup_stale()). */
 int osr__glance_is_stale(json_t *img, const char *my_boot, int64_t now);
 
+/* Check the first len bytes of a file of size bytes against disk_format
+ * (NULL: qcow2): qcow2 needs its magic and a sane header, raw must not be
+ * empty, and content osrunner recognises as another format is refused.
+ * OSR_EINTEGRITY names path and both formats. */
+int osr__glance_check_content(const unsigned char *head,
+                              size_t len,
+                              long long size,
+                              const char *disk_format,
+                              const char *path,
+                              osr_error *err);
+
 /* Lowercase hex of md (2*len chars plus NUL). */
 void osr__glance_hex(char *out, const unsigned char *md, unsigned int len);
 

@@ -1,5 +1,6 @@
 /* Glance client internals: which image of a name is current, list pages,
- * the create body, checksum verification after upload, stale records. */
+ * the create body, checksum verification after upload, stale records, and
+ * the check of a file's content against --disk-format before an upload. */
 #include "glance_internal.h"
 
 #include <setjmp.h>
@@ -166,12 +167,131 @@ static void test_stale(void **state)
     json_decref(o);
 }
 
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* The header `qemu-img create -f qcow2 F 1G` writes (version 3, 64 KiB
+ * clusters, refcount table at 0x10000, L1 table of 2 entries at 0x30000);
+ * the file is 196624 bytes. */
+static void qcow2_header(unsigned char *h, size_t n)
+{
+    memset(h, 0, n);
+    memcpy(h, "QFI\xfb", 4);
+    put32(h + 4, 3);
+    put32(h + 20, 16);
+    put64(h + 24, 1ULL << 30);
+    put32(h + 36, 2);
+    put64(h + 40, 0x30000);
+    put64(h + 48, 0x10000);
+    put32(h + 56, 1);
+    put32(h + 96, 4);
+    put32(h + 100, 112);
+}
+
+static void test_check_content(void **state)
+{
+    enum { OFF_NONE = -1 };
+    static const struct {
+        const char *what, *format;
+        const char *text; /* the content, or NULL: the qcow2 header, patched */
+        long long size;   /* the file's size */
+        int patch_off, patch_bytes;
+        uint64_t patch_value;
+        int error;
+        const char *message; /* a part of the message */
+    } cases[] = {
+        { "valid qcow2", "qcow2", NULL, 196624, OFF_NONE, 0, 0, 0, NULL },
+        { "valid qcow2 (default format)", NULL, NULL, 196624, OFF_NONE, 0, 0, 0, NULL },
+        { "valid qcow2, version 2", "qcow2", NULL, 196624, 4, 4, 2, 0, NULL },
+        { "0-byte file as qcow2", "qcow2", "", 0, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "f.img: --disk-format qcow2, but the file is empty" },
+        { "0-byte file as raw", "raw", "", 0, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "f.img: --disk-format raw, but the file is empty" },
+        { "text file as qcow2", "qcow2", "#!/bin/sh\necho hello\n", 22, OFF_NONE, 0, 0,
+          OSR_EINTEGRITY, "f.img: --disk-format qcow2, but the file is raw" },
+        { "text file as raw", "raw", "#!/bin/sh\necho hello\n", 22, OFF_NONE, 0, 0, 0, NULL },
+        { "qcow2 as raw", "raw", NULL, 196624, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "f.img: --disk-format raw, but the file is qcow2" },
+        { "qcow2 as vmdk", "vmdk", NULL, 196624, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "--disk-format vmdk, but the file is qcow2" },
+        { "vmdk as qcow2", "qcow2", "KDMV\1\0\0\0", 65536, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "--disk-format qcow2, but the file is vmdk" },
+        { "raw data as iso", "iso", "data", 4, OFF_NONE, 0, 0, 0, NULL },
+        { "truncated qcow2 (64 KiB of it)", "qcow2", NULL, 65536, OFF_NONE, 0, 0, OSR_EINTEGRITY,
+          "is not inside the file (65536 bytes; truncated?)" },
+        { "truncated qcow2 (magic only)", "qcow2", "QFI\xfb\0\0\0\3", 8, OFF_NONE, 0, 0,
+          OSR_EINTEGRITY, "qcow2 header is bad: truncated (8 bytes)" },
+        { "bad version", "qcow2", NULL, 196624, 4, 4, 7, OSR_EINTEGRITY,
+          "qcow2 header is bad: version 7 (2 or 3 expected)" },
+        { "cluster_bits too small", "qcow2", NULL, 196624, 20, 4, 8, OSR_EINTEGRITY,
+          "cluster_bits 8" },
+        { "cluster_bits too large", "qcow2", NULL, 196624, 20, 4, 22, OSR_EINTEGRITY,
+          "cluster_bits 22" },
+        { "virtual size 0", "qcow2", NULL, 196624, 24, 8, 0, OSR_EINTEGRITY,
+          "the virtual size is 0" },
+        { "L1 table too small", "qcow2", NULL, 196624, 36, 4, 1, OSR_EINTEGRITY,
+          "L1 table (1 entries) is too small" },
+        { "L1 table past the end", "qcow2", NULL, 196624, 40, 8, 0x40000, OSR_EINTEGRITY,
+          "the L1 table (offset 262144) is not inside the file" },
+        { "L1 table offset overflows", "qcow2", NULL, 196624, 40, 8, 0xffffffffffff0000ULL,
+          OSR_EINTEGRITY, "the L1 table" },
+        { "no refcount table", "qcow2", NULL, 196624, 48, 8, 0, OSR_EINTEGRITY,
+          "the refcount table (offset 0)" },
+        { "backing file", "qcow2", NULL, 196624, 8, 8, 0x200, OSR_EINTEGRITY,
+          "has a backing file" },
+        { "marked corrupt", "qcow2", NULL, 196624, 72, 8, 2, OSR_EINTEGRITY, "marked corrupt" },
+        { "header_length past the cluster", "qcow2", NULL, 196624, 100, 4, 0x20000, OSR_EINTEGRITY,
+          "header_length 131072" },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char h[512];
+        size_t len;
+        osr_error err;
+        int rc;
+
+        memset(&err, 0, sizeof(err));
+        if (cases[i].text) {
+            len = strlen(cases[i].text);
+            if (strncmp(cases[i].text, "QFI", 3) == 0 || strncmp(cases[i].text, "KDMV", 4) == 0)
+                len = 8;
+            memcpy(h, cases[i].text, len);
+        } else {
+            qcow2_header(h, sizeof(h));
+            len = sizeof(h);
+            if (cases[i].patch_off >= 0 && cases[i].patch_bytes == 4)
+                put32(h + cases[i].patch_off, (uint32_t)cases[i].patch_value);
+            else if (cases[i].patch_off >= 0)
+                put64(h + cases[i].patch_off, cases[i].patch_value);
+        }
+        rc = osr__glance_check_content(h, len, cases[i].size, cases[i].format, "f.img", &err);
+        if (rc != cases[i].error ||
+            (cases[i].message && strstr(err.message, cases[i].message) == NULL))
+            fail_msg("%s: got %d \"%s\", expected %d \"%s\"", cases[i].what, rc, err.message,
+                     cases[i].error, cases[i].message ? cases[i].message : "");
+        if (rc == 0)
+            continue;
+        assert_null(strchr(err.message, '\n'));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pick_current), cmocka_unit_test(test_list_page),
         cmocka_unit_test(test_create_body),  cmocka_unit_test(test_verify),
-        cmocka_unit_test(test_stale),
+        cmocka_unit_test(test_stale),        cmocka_unit_test(test_check_content),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
