@@ -174,11 +174,13 @@ typedef struct osr_image_upload_options {
  * streamed in constant memory. SHA-512 and MD5 are computed while sending
  * and compared with Glance's os_hash_value and checksum once the image is
  * active. On any failure (error, timeout, cancel, checksum mismatch) the
- * image is deleted, so no queued or saving record is left behind. opts may be
- * NULL.
+ * image is deleted (within opts->timeout_ms when it is set), so no queued or
+ * saving record is left behind; when that delete fails too the result is
+ * OSR_ELEFT, naming the image and the first failure. opts may be NULL.
  * @param out the active image, re-read from Glance; may be NULL
  * @return 0, OSR_EIO (the file), OSR_EPROTO (checksum mismatch), OSR_ETIMEOUT,
- *         OSR_ERROR (cancelled: "interrupted"), or a transport/auth error
+ *         OSR_ERROR (cancelled: "interrupted"), OSR_ELEFT, or a transport/auth
+ *         error
  */
 OSR_EXTERN int osr_image_upload(osr_image **out,
                                 osr_session *session,

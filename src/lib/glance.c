@@ -806,8 +806,10 @@ static int wait_active(json_t **out, osr_session *s, const char *url)
     }
 }
 
-/* Delete image id after a failure, keeping the failure's message. */
-static void delete_after_failure(osr_session *s, const char *id, long timeout_ms)
+/* Delete image id after a failure (code cause), keeping the failure's
+ * message. The code stays, unless the image is left behind: OSR_ELEFT, with
+ * its id (the next clean-up of stale records removes it). */
+static int delete_after_failure(osr_session *s, const char *id, long timeout_ms, int cause)
 {
     osr_error saved = *osr__session_err(s);
     int error = delete_within(s, id, timeout_ms);
@@ -815,15 +817,19 @@ static void delete_after_failure(osr_session *s, const char *id, long timeout_ms
     osr__buf msg = OSR__BUF_INIT;
 
     if (error < 0 && error != OSR_ENOTFOUND) {
-        osr__buf_printf(&msg, "%s (and deleting image %s failed: %s)", saved.message, id,
-                        err->message);
+        osr__buf_printf(&msg,
+                        "%s; image %s is left behind (deleting it failed: %s); the next upload "
+                        "of the name or a clean-up of stale records removes it",
+                        saved.message, id, err->message);
         *err = saved;
+        err->code = OSR_ELEFT;
         if (msg.data)
             snprintf(err->message, sizeof(err->message), "%s", msg.data);
         osr__buf_free(&msg);
-    } else {
-        *err = saved;
+        return OSR_ELEFT;
     }
+    *err = saved;
+    return cause;
 }
 
 /* Open the file to upload: the one place where it is opened. */
@@ -1117,7 +1123,7 @@ static int upload_fd(osr_image **out,
         delete_on_failure = false;
 done:
     if (error < 0 && delete_on_failure && url != NULL && error != OSR_ENOMEM)
-        delete_after_failure(s, id, opts->timeout_ms);
+        error = delete_after_failure(s, id, opts->timeout_ms, error);
     json_decref(obj);
     EVP_MD_CTX_free(u.sha512);
     EVP_MD_CTX_free(u.md5);
@@ -1140,10 +1146,8 @@ int osr_image_upload(osr_image **out,
 
     if (opts == NULL)
         opts = &defaults;
-    if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0) {
-        delete_after_failure(s, id, opts->timeout_ms);
-        return error;
-    }
+    if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0)
+        return delete_after_failure(s, id, opts->timeout_ms, error);
     error = upload_fd(out, s, id, path, fd, size, opts);
     close(fd);
     return error;

@@ -4,7 +4,9 @@
 # keeps N images and marks the current one, delete by name rolls back, and an
 # upload that is killed leaves no image: SIGTERM deletes it at once, and after
 # SIGKILL the next `image list --cleanup` (or upload) removes the record.
-# Needs tests/cloud/up.
+# A file that is not its --disk-format is refused before any record exists,
+# and the delete after a timed-out upload keeps to --timeout (a stand-in
+# Glance that never answers). Needs tests/cloud/up.
 set -e
 . "$(dirname "$0")/lib.sh"
 export OS_CLIENT_CONFIG_FILE="$CLOUDS"
@@ -91,6 +93,119 @@ if wait_saving $P "$KNAME"; then
   check "openstack image list agrees: no image left" bash -c "[ -z \"\$($OPENSTACK --os-cloud ostb-demo image list --name '$KNAME' -f value -c ID)\" ]"
 else
   bad "SIGKILL mid-upload: the upload never reached 'saving' ($(cat "$T/kill.err"))"
+fi
+
+# --- content that is not --disk-format: refused (exit 10) before any record exists
+BNAME=$NAME-bad
+: >"$T/empty.img"
+printf 'not a disk image\n' >"$T/text.img"
+qemu-img create -q -f qcow2 "$T/real.qcow2" 64M
+head -c 65536 "$T/real.qcow2" >"$T/trunc.qcow2"
+n_before=$($OPENSTACK --os-cloud ostb-demo image list -f value -c ID | wc -l)
+for c in "empty.img qcow2 but the file is empty" "empty.img raw but the file is empty" \
+         "text.img qcow2 but the file is raw" "real.qcow2 raw but the file is qcow2" \
+         "trunc.qcow2 qcow2 is not inside the file"; do
+  read -r f fmt says <<<"$c"
+  run bad "${C[@]}" image upload "$T/$f" --name "$BNAME" --disk-format "$fmt"
+  check "$f as $fmt: exit 10, one line naming the file and '$says'" bash -c \
+    "[ '$RC' = 10 ] && [ \$(grep -vc '^osrunner: uploading ' '$T/bad.err') = 1 ] &&
+     grep -q '^osrunner: $T/$f: --disk-format $fmt, .*$says' '$T/bad.err'"
+done
+check "bad files left no image record (queued or other), by the openstack CLI" bash -c \
+  "[ -z \"\$($OPENSTACK --os-cloud ostb-demo image list --name '$BNAME' -f value -c ID)\" ] &&
+   [ \$($OPENSTACK --os-cloud ostb-demo image list -f value -c ID | wc -l) = $n_before ]"
+run good "${C[@]}" image upload "$T/real.qcow2" --name "$BNAME" --keep 1
+check "a real qcow2 (qemu-img create) passes the check" [ "$RC" = 0 ]
+for i in $(ids_of "$BNAME"); do "$OSRUNNER" "${C[@]}" image delete "${i%%:*}" >/dev/null 2>&1 || true; done
+
+# --- the clean-up DELETE after a timed-out upload keeps to --timeout, not the
+# 60 s default: a stand-in Keystone+Glance on 127.0.0.1 that takes the PUT's
+# data and never answers it, nor the DELETE that follows.
+cat >"$T/fake.py" <<'PY'
+import http.server, json, socketserver, sys, threading
+release = threading.Event()
+log = open(sys.argv[1], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        while n > 0:
+            got = self.rfile.read(min(n, 1 << 16))
+            if not got: break
+            n -= len(got)
+    def answer(self, code, obj, hdrs=()):
+        b = json.dumps(obj).encode()
+        self.send_response(code)
+        for k, v in hdrs: self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers(); self.wfile.write(b)
+    def hang(self):
+        log.write("%s %s\n" % (self.command, self.path.split("?")[0]))
+        release.wait(120)  # until the client gives up (or the test ends)
+        self.close_connection = True
+    def do_POST(self):
+        self.body()
+        base = "http://127.0.0.1:%d" % self.server.server_port
+        if self.path == "/v3/auth/tokens":
+            self.answer(201, {"token": {"expires_at": "2099-01-01T00:00:00.000000Z",
+                "methods": ["password"], "user": {"id": "u1", "name": "demo", "domain": {"id": "default"}},
+                "project": {"id": "p1", "name": "demo", "domain": {"id": "default"}},
+                "catalog": [{"type": "image", "name": "glance", "endpoints": [
+                    {"interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": base}]},
+                    {"type": "identity", "name": "keystone", "endpoints": [
+                    {"interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": base + "/v3"}]}]}},
+                [("X-Subject-Token", "fake-token")])
+        elif self.path == "/v2/images":
+            log.write("POST /v2/images\n")
+            self.answer(201, {"id": "11111111-2222-3333-4444-555555555555", "name": "x", "status": "queued"})
+        else:
+            self.answer(404, {})
+    def do_GET(self):
+        self.answer(200, {"images": []})
+    def do_PUT(self):
+        self.body(); self.hang()
+    def do_DELETE(self):
+        self.hang()
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+srv = S(("127.0.0.1", 0), H)
+print(srv.server_port, flush=True)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+sys.stdin.read()  # until the test ends (it kills us)
+PY
+: >"$T/fake.log"
+coproc FAKE { exec /usr/bin/python3 "$T/fake.py" "$T/fake.log"; }
+FAKE_PID_SAVED=$FAKE_PID
+trap 'kill "$FAKE_PID_SAVED" 2>/dev/null || true; wait "$FAKE_PID_SAVED" 2>/dev/null || true; cleanup_images; rm -rf "$T"' EXIT
+if read -r -t 20 FPORT <&"${FAKE[0]}" && [ -n "$FPORT" ]; then
+  cat >"$T/fake-clouds.yaml" <<EOF
+clouds:
+  fake:
+    auth: {auth_url: "http://127.0.0.1:$FPORT/v3", username: demo, password: not-secret,
+           project_name: demo, user_domain_name: Default, project_domain_name: Default}
+    region_name: RegionOne
+    interface: public
+EOF
+  chmod 600 "$T/fake-clouds.yaml"
+  head -c $((1 << 20)) /dev/urandom >"$T/small.img"
+  t0=$(date +%s)
+  set +e
+  OS_CLIENT_CONFIG_FILE="$T/fake-clouds.yaml" timeout -s KILL 50 "$OSRUNNER" --os-cloud fake \
+    image upload "$T/small.img" --name x --disk-format raw --timeout 3 >"$T/to.out" 2>"$T/to.err" </dev/null
+  RC=$?
+  set -e
+  secs=$(( $(date +%s) - t0 ))
+  check "upload --timeout 3 against a Glance that never answers: fails (rc $RC), not killed" \
+    bash -c "[ '$RC' != 0 ] && [ '$RC' != 137 ]"
+  check "... and its clean-up DELETE was sent" grep -q "^DELETE /v2/images/11111111" "$T/fake.log"
+  check "... and keeps to --timeout: done in ${secs} s (< 20; the 60 s default before)" [ "$secs" -lt 20 ]
+  check "... the record left is named by id in the one error line, exit 9" bash -c \
+    "[ '$RC' = 9 ] && [ \$(grep -vc '^osrunner: uploading ' '$T/to.err') = 1 ] &&
+     grep -q 'timed out.*image 11111111-2222-3333-4444-555555555555 is left behind' '$T/to.err'"
+else
+  bad "the stand-in Glance did not start"
 fi
 
 finish
