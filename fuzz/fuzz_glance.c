@@ -1,6 +1,7 @@
 /* Fuzz what osrunner reads from Glance: image list pages, single images
  * (the current-image choice, checksum verification, stale-record test) and
- * runner application entries. */
+ * runner application entries; and the header check of a file to upload
+ * (the input as the file's first bytes, at its own size and at 1 GiB). */
 #include "glance_internal.h"
 #include "osrunner/image.h"
 
@@ -46,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)osr__glance_pick_current(&obj, 1);
         json_decref(obj);
     }
+    (void)osr__glance_check_content(data, size < 512 ? size : 512, (long long)size, "qcow2", "f",
+                                    &err);
+    (void)osr__glance_check_content(data, size < 512 ? size : 512, 1LL << 30, NULL, "f", &err);
+    (void)osr__glance_check_content(data, size < 512 ? size : 512, (long long)size, "raw", "f",
+                                    &err);
     if (osr_runner_app_parse(&app, body, size, NULL, NULL, &err) == 0)
         osr_runner_app_free(app);
     return 0;
