@@ -24,7 +24,8 @@ OSR_EXTERN int osr_image_get(osr_image **out, osr_session *session, const char *
  * OSR_EAMBIGUOUS error that lists their ids; an unknown one is OSR_ENOTFOUND
  * naming the image. One exception keeps rollback sets usable: when only one
  * of the images is active, or when every active one was published by
- * osr_image_publish() (property "osrunner_upload"), the current image is
+ * osr_image_publish() (property "osrunner_upload") in one project (the same
+ * owner), the current image is
  * returned: the only active one, else the newest active one (created_at,
  * then id).
  */

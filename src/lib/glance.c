@@ -208,16 +208,25 @@ int osr__glance_pick_current(json_t *const *imgs, size_t n)
 {
     size_t active = 0;
     bool all_ours = true;
+    const char *owner = NULL;
     int best = -1;
 
     if (n == 1)
         return 0;
     for (size_t i = 0; i < n; i++) {
+        const char *o;
         if (!is_status(imgs[i], "active"))
             continue;
-        active++;
+        o = json_string_value(json_object_get(imgs[i], "owner"));
         if (!json_is_string(json_object_get(imgs[i], OSR_IMAGE_UPLOAD_PROPERTY)))
             all_ours = false;
+        /* A rollback set is one project's: images of several owners (as an
+         * admin sees them) are ambiguous. */
+        if (active == 0)
+            owner = o;
+        else if ((owner == NULL) != (o == NULL) || (owner && strcmp(owner, o) != 0))
+            all_ours = false;
+        active++;
         if (best < 0 || newer_first(imgs[i], imgs[best]) < 0)
             best = (int)i;
     }

@@ -42,6 +42,15 @@ static void test_pick_current(void **state)
     v[1] = img("z", "active", "2026-01-01T00:00:00Z", "999");
     v[2] = img("c", "active", "2025-12-31T23:59:59Z", "2000");
     assert_int_equal(osr__glance_pick_current(v, 3), 0);
+    /* Several active, all osrunner's, but of two projects (as admin sees
+     * them): ambiguous; of one project: the newest. */
+    json_object_set_new(v[0], "owner", json_string("p1"));
+    json_object_set_new(v[1], "owner", json_string("p2"));
+    assert_int_equal(osr__glance_pick_current(v, 3), -1);
+    json_object_set_new(v[1], "owner", json_string("p1"));
+    assert_int_equal(osr__glance_pick_current(v, 3), -1); /* v[2] has no owner */
+    json_object_set_new(v[2], "owner", json_string("p1"));
+    assert_int_equal(osr__glance_pick_current(v, 3), 0);
     json_decref(v[2]);
     /* Several active, one not ours: ambiguous. */
     v[2] = img("c", "active", "2025-12-31T23:59:59Z", NULL);
