@@ -41,14 +41,19 @@ static const char build_usage[] =
     "\n"
     "Build a GitHub Actions runner image from an Ubuntu cloud image: user ubuntu\n"
     "(groups docker, sudo), the runner in /home/ubuntu/actions-runner, proxy\n"
-    "settings, packages; compressed qcow2. Nothing is left behind on failure.\n"
+    "settings, packages; compressed qcow2, mode 0600 (it may hold proxy credentials).\n"
+    "Local inputs are checked before any download. Nothing is left behind on\n"
+    "failure; what a killed build left is removed by the next one. Host tools and\n"
+    "the libguestfs appliance see only PATH, HOME, USER, LOGNAME, TERM, TZ, TMPDIR,\n"
+    "XDG_RUNTIME_DIR, LANG, LANGUAGE, LC_*, LIBGUESTFS_* and SUPERMIN_* of the\n"
+    "environment, and die with osrunner.\n"
     "\n"
     "  --base FILE|URL        the base cloud image (qcow2 or raw); a URL needs --base-sha256\n"
     "  --base-sha256 H        check the base image against this SHA-256\n"
     "  --runner-info FILE     GitHub's runner download entry (or the whole list) as JSON\n"
     "  --runner-arch A        the entry to take from a list: x64 (default) or arm64\n"
     "  --runner-url URL       the runner tarball (http, https or a local path), with\n"
-    "  --runner-sha256 H      its SHA-256; a mismatch stops the build\n"
+    "  --runner-sha256 H      its SHA-256; a mismatch stops the build (exit 10)\n"
     "  --runner-version V     latest or X.Y.Z: ask GitHub's runner downloads for it (with\n"
     "                         --github-path and the GitHub credentials of 'osrunner github')\n"
     "  --http-proxy U, --https-proxy U, --no-proxy LIST\n"
@@ -834,6 +839,11 @@ static void proxy_env_pop(struct saved_env *s)
     s->set = false;
 }
 
+static bool is_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
 static int remove_dir(const char *dir)
 {
     /* Only our own downloads live here: at most two files. */
@@ -990,6 +1000,50 @@ static int image_build(int argc, char **argv)
         return cli_usage_error(build_usage, "a --base URL needs --base-sha256");
     if (a.name == NULL)
         a.name = OSR_IMAGE_NAME_DEFAULT;
+    if (!a.no_packages) {
+        pkgbuf = strdup(a.packages ? a.packages : DEFAULT_PACKAGES);
+        if (pkgbuf == NULL || split_packages(pkgs, MAX_LIST, pkgbuf) < 0) {
+            rc = cli_fail(OSR_EINVAL, "--packages: at most %d packages", MAX_LIST);
+            goto done;
+        }
+    }
+    if (a.output) {
+        output = strdup(a.output);
+    } else if ((output = malloc(4200)) != NULL) {
+        if (a.upload) /* a temporary file in the download directory, made below */
+            output[0] = '\0';
+        else
+            snprintf(output, 4200, "%s.qcow2", a.name);
+    }
+    if (output == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    bo.proxy.http = a.http_proxy;
+    bo.proxy.https = a.https_proxy;
+    bo.proxy.no_proxy = a.no_proxy;
+    bo.packages = pkgs[0] ? pkgs : NULL;
+    bo.extra_size = a.extra_size;
+    bo.script = a.script;
+    bo.backend = a.backend;
+    bo.accel = a.accel;
+    bo.work_dir = a.work_dir;
+    bo.log_cb = cli_log_to_stderr;
+    bo.log_level = cli_log_level();
+    {
+        /* Every local input is checked before anything is fetched. */
+        const char *tmp = a.work_dir ? a.work_dir : getenv("TMPDIR");
+        char probe[4200];
+        snprintf(probe, sizeof(probe), "%s/image.qcow2", tmp && *tmp ? tmp : "/var/tmp");
+        bo.base = is_url(a.base) ? NULL : a.base;
+        bo.runner_tarball = a.runner_url && !is_url(a.runner_url) ? a.runner_url : NULL;
+        bo.output = *output ? output : probe;
+        if ((error = osr_image_build_check(&bo, &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
+            goto done;
+        }
+        bo.output = NULL;
+    }
     catch_signals();
 
     /* The runner application. */
@@ -1086,37 +1140,11 @@ static int image_build(int argc, char **argv)
     }
 
     /* The build. */
-    if (!a.no_packages) {
-        pkgbuf = strdup(a.packages ? a.packages : DEFAULT_PACKAGES);
-        if (pkgbuf == NULL || split_packages(pkgs, MAX_LIST, pkgbuf) < 0) {
-            rc = cli_fail(OSR_EINVAL, "--packages: at most %d packages", MAX_LIST);
-            goto done;
-        }
-    }
-    if (a.output) {
-        output = strdup(a.output);
-    } else if ((output = malloc(4200)) != NULL) {
-        if (a.upload)
-            snprintf(output, 4200, "%s/image.qcow2", dl);
-        else
-            snprintf(output, 4200, "%s.qcow2", a.name);
-    }
-    if (output == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!*output)
+        snprintf(output, 4200, "%s/image.qcow2", dl);
     bo.base = base_path;
     bo.runner_tarball = runner_path;
     bo.output = output;
-    bo.proxy.http = a.http_proxy;
-    bo.proxy.https = a.https_proxy;
-    bo.proxy.no_proxy = a.no_proxy;
-    bo.packages = pkgs[0] ? pkgs : NULL;
-    bo.extra_size = a.extra_size;
-    bo.script = a.script;
-    bo.backend = a.backend;
-    bo.accel = a.accel;
-    bo.work_dir = a.work_dir;
     {
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         char *end;
