@@ -206,6 +206,21 @@ typedef struct osr_build_options {
             OSR_BUILD_AUTO, OSR_ACCEL_AUTO, NULL, -1, NULL, NULL, NULL, NULL, OSR_LOG_WARN, NULL \
     }
 
+/**
+ * A private (0700) directory PARENT/osrunner-build-XXXXXX for what a caller
+ * downloads or writes for a build, marked live (a flock()ed file "lock" in
+ * it) until osr_build_dir_free(). If the caller is killed, the next
+ * osr_build_dir_new() or osr_image_build() with the same parent removes it;
+ * stale ones are swept here too. parent NULL: $TMPDIR, else /var/tmp.
+ * @return 0, OSR_ENOTFOUND or OSR_EINVAL (parent), OSR_EIO, OSR_ENOMEM
+ */
+typedef struct osr_build_dir osr_build_dir;
+OSR_EXTERN int osr_build_dir_new(osr_build_dir **out, const char *parent, osr_error *err);
+/** Its path (borrowed). */
+OSR_EXTERN const char *osr_build_dir_path(const osr_build_dir *dir);
+/** Remove the directory with everything in it, then its mark. Accepts NULL. */
+OSR_EXTERN void osr_build_dir_free(osr_build_dir *dir);
+
 /** What a build produced. Opaque; free with osr_build_result_free(). */
 typedef struct osr_build_result osr_build_result;
 

@@ -844,18 +844,6 @@ static bool is_url(const char *s)
     return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
-static int remove_dir(const char *dir)
-{
-    /* Only our own downloads live here: at most two files. */
-    static const char *const names[] = { "base.img", "runner.tar.gz", "image.qcow2" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    return rmdir(dir);
-}
-
 static int split_packages(const char **out, size_t max, char *list)
 {
     size_t n = 0;
@@ -969,7 +957,9 @@ static int image_build(int argc, char **argv)
     struct progress pr = { isatty(2) != 0, 0, now_ms(), "" };
     const char *pkgs[MAX_LIST + 1] = { NULL };
     const char *props[MAX_LIST + 8];
-    char *pkgbuf = NULL, *dl = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
+    osr_build_dir *dldir = NULL;
+    const char *dl = NULL;
+    char *pkgbuf = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
     char *output = NULL, *prop_strs[6] = { NULL };
     const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
     json_t *report = NULL;
@@ -1084,22 +1074,13 @@ static int image_build(int argc, char **argv)
     if (a.upload && (rc = open_cloud(&cloud, &session)) != 0)
         goto done;
 
-    /* Downloads go to a private directory that is removed at the end. */
-    {
-        const char *tmp = a.work_dir ? a.work_dir : getenv("TMPDIR");
-        dl = malloc(4096);
-        if (dl == NULL) {
-            rc = cli_fail(OSR_ENOMEM, "out of memory");
-            goto done;
-        }
-        snprintf(dl, 4096, "%s/osrunner-dl-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
-        if (mkdtemp(dl) == NULL) {
-            rc = cli_fail(OSR_EIO, "%s: %s", dl, strerror(errno));
-            free(dl);
-            dl = NULL;
-            goto done;
-        }
+    /* Downloads go to a private directory that is removed at the end (and,
+     * if osrunner is killed, by the next build). */
+    if ((error = osr_build_dir_new(&dldir, a.work_dir, &err)) < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        goto done;
     }
+    dl = osr_build_dir_path(dldir);
     runner_dest = malloc(4200);
     base_dest = malloc(4200);
     if (runner_dest == NULL || base_dest == NULL) {
@@ -1218,10 +1199,7 @@ done:
     json_decref(report);
     for (size_t i = 0; i < 6; i++)
         free(prop_strs[i]);
-    if (dl) {
-        remove_dir(dl);
-        free(dl);
-    }
+    osr_build_dir_free(dldir);
     free(output);
     free(pkgbuf);
     free(info);

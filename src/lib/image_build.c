@@ -1439,6 +1439,78 @@ static int check_dir(const char *what, const char *path, osr_error *err)
     return 0;
 }
 
+/* PARENT/osrunner-build-XXXXXX (0700) with its lock file held: *lock_fd. */
+static int make_work_dir(char **path, int *lock_fd, const char *parent, osr_error *err)
+{
+    char *tmpl = osr__sprintf("%s/" OSR__WORK_PREFIX "XXXXXX", parent);
+    int dfd, rc;
+
+    if (tmpl == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if (mkdtemp(tmpl) == NULL) {
+        rc = osr__error_set(err, OSR_EIO, "%s: %s", tmpl, strerror(errno));
+        free(tmpl);
+        return rc;
+    }
+    /* The liveness marker: held until the work dir is gone. */
+    dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = dfd >= 0 ? osr__create_locked(dfd, OSR__WORK_LOCK, lock_fd) : -errno;
+    if (dfd >= 0)
+        close(dfd);
+    if (rc < 0) {
+        rc = osr__error_set(err, OSR_EIO, "%s/%s: %s", tmpl, OSR__WORK_LOCK, strerror(-rc));
+        rmdir(tmpl);
+        free(tmpl);
+        return rc;
+    }
+    *path = tmpl;
+    return 0;
+}
+
+struct osr_build_dir {
+    char *path;
+    int lock_fd;
+};
+
+int osr_build_dir_new(osr_build_dir **out, const char *parent, osr_error *err)
+{
+    osr_build_dir *d;
+    int error;
+
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_build_dir_new: NULL argument");
+    if (parent == NULL || *parent == '\0')
+        parent = getenv("TMPDIR");
+    if (parent == NULL || *parent == '\0')
+        parent = "/var/tmp";
+    if ((error = check_dir("work directory", parent, err)) < 0)
+        return error;
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    osr__sweep_work_dirs(parent, NULL);
+    if ((error = make_work_dir(&d->path, &d->lock_fd, parent, err)) < 0) {
+        free(d);
+        return error;
+    }
+    *out = d;
+    return 0;
+}
+
+const char *osr_build_dir_path(const osr_build_dir *d)
+{
+    return d->path;
+}
+
+void osr_build_dir_free(osr_build_dir *d)
+{
+    if (d == NULL)
+        return;
+    remove_tree(d->path); /* the lock file goes with it, still held */
+    close(d->lock_fd);
+    free(d->path);
+    free(d);
+}
+
 int osr_image_build_check(const osr_build_options *o, osr_error *err)
 {
     bool packages;
@@ -1498,7 +1570,7 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
     osr__build b;
     osr_build_result *r = NULL;
     const char *tmpdir;
-    char *tmpl = NULL, *absbase = NULL;
+    char *absbase = NULL;
     osr_build_options copy;
     bool packages;
     int64_t t0 = osr__now_ms_monotonic();
@@ -1543,28 +1615,8 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
     if (osr__sweep_output_tmp(o->output, &swept) == 0 && swept > 0)
         osr__build_log(&b, OSR_LOG_INFO, "removed %d stale temporary output%s of %s", swept,
                        swept == 1 ? "" : "s", o->output);
-    if ((tmpl = osr__sprintf("%s/" OSR__WORK_PREFIX "XXXXXX", tmpdir)) == NULL) {
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if ((error = make_work_dir(&b.work, &b.lock_fd, tmpdir, err)) < 0)
         goto done;
-    }
-    if (mkdtemp(tmpl) == NULL) {
-        error = osr__error_set(err, OSR_EIO, "%s: %s", tmpl, strerror(errno));
-        free(tmpl);
-        tmpl = NULL;
-        goto done;
-    }
-    b.work = tmpl;
-    {
-        /* The liveness marker: held until the work dir is gone. */
-        int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int rc = dfd >= 0 ? osr__create_locked(dfd, OSR__WORK_LOCK, &b.lock_fd) : -errno;
-        if (dfd >= 0)
-            close(dfd);
-        if (rc < 0) {
-            error = osr__error_set(err, OSR_EIO, "%s/%s: %s", tmpl, OSR__WORK_LOCK, strerror(-rc));
-            goto done;
-        }
-    }
     b.steps = (unsigned int)(copy.backend == OSR_BUILD_GUESTFS ? osr__build_guestfs_steps(&b)
                                                                : osr__build_offline_steps(&b));
     if ((error = osr__build_step(&b, "inspect the base image")) < 0 ||

@@ -5,8 +5,8 @@
 #   in PATH does the real compression into the .tmp output, tells its pid
 #   through a FIFO (the trial waits on that, not on a sleep) and then stays
 #   alive; after the kill it must be gone within 10 s.
-# - What the killed build left (its work dir with disk.raw, the .tmp output,
-#   both 0600) is removed by the next build; a live build's work dir (its
+# - What the killed build left (its work dir with disk.raw, the CLI's
+#   download dir, the .tmp output; all private) is removed by the next build; a live build's work dir (its
 #   lock held here) and a directory without our lock are left alone.
 # Offline backend: no VM, no cloud service.
 set -e
@@ -53,7 +53,7 @@ if read -r -t 60 CHILD <"$T/child.fifo"; then
 else
   bad "the build did not reach the compress step in 60 s"
 fi
-WORK=$(ls -d "$T"/work/osrunner-build-* 2>/dev/null | head -1)
+WORK=$(dirname "$(ls "$T"/work/osrunner-build-*/disk.raw 2>/dev/null | head -1)")
 TMPOUT=$(ls "$T"/out/img.qcow2.tmp-* 2>/dev/null | head -1)
 check "while it runs: the work dir holds disk.raw, mode 0600" \
   bash -c "[ -n '$WORK' ] && [ \"\$(stat -c %a '$WORK/disk.raw')\" = 600 ]"
@@ -71,8 +71,8 @@ else
   bad "the child $CHILD outlived osrunner: $(ps -o pid,ppid,args -p "$CHILD" | tail -1)"
 fi
 WORK_BEFORE=$(count_work) TMP_BEFORE=$(count_tmp)
-check "the kill left its work dir and .tmp output behind ($WORK_BEFORE, $TMP_BEFORE)" \
-  test "$WORK_BEFORE" = 1 -a "$TMP_BEFORE" = 1
+check "the kill left its work and download dirs and its .tmp output ($WORK_BEFORE, $TMP_BEFORE)" \
+  test "$WORK_BEFORE" = 2 -a "$TMP_BEFORE" = 1
 
 # --- a live build's dir (its lock held by this shell) and a lockless one
 LIVE=$T/work/osrunner-build-live42
@@ -84,15 +84,15 @@ flock -n 9
 # --- the next build sweeps
 run next -v "${BUILD[@]}" 9<&-
 check "the next build exits 0" [ "$RC" = 0 ]
-check "it removed the stale work dir" [ ! -e "$WORK" ]
+check "it removed the stale work dir (with disk.raw)" [ ! -e "$WORK" ]
+check "it removed the stale download dir" [ "$(count_work)" = 2 ]
 check "it removed the stale .tmp output" [ ! -e "$TMPOUT" ]
-check "it says so (-v)" grep -q 'removed 1 stale work directory' "$T/next.err"
 check "a live build's work dir is untouched" [ -e "$LIVE/lock" ]
 check "a work dir without our lock is untouched" [ -d "$T/work/osrunner-build-nolock" ]
 check "the new output is complete and 0600" bash -c "qemu-img check -q '$OUT' && [ \"\$(stat -c %a '$OUT')\" = 600 ]"
 exec 9<&-
 WORK_AFTER=$(($(count_work) - 2)) TMP_AFTER=$(count_tmp)
-echo "figures: work dirs of the killed build before/after the next build: $WORK_BEFORE/$WORK_AFTER;" \
+echo "figures: work and download dirs of the killed build before/after the next build: $WORK_BEFORE/$WORK_AFTER;" \
   ".tmp outputs: $TMP_BEFORE/$TMP_AFTER; children alive 10 s after the kill: $ALIVE"
 check "nothing of the killed build is left" test "$WORK_AFTER" = 0 -a "$TMP_AFTER" = 0
 

@@ -500,6 +500,32 @@ static void test_sweep_output_tmp(void **state)
     free(d);
 }
 
+static void test_build_dir(void **state)
+{
+    char *d = scratch(), first[512];
+    osr_build_dir *a = NULL, *b = NULL, *sentinel = (osr_build_dir *)(uintptr_t)1, *c = sentinel;
+    struct stat st;
+    osr_error err;
+    (void)state;
+    assert_int_equal(osr_build_dir_new(&a, d, &err), 0);
+    snprintf(first, sizeof(first), "%s", osr_build_dir_path(a));
+    assert_int_equal(strncmp(first + strlen(d) + 1, OSR__WORK_PREFIX, strlen(OSR__WORK_PREFIX)), 0);
+    assert_int_equal(stat(first, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    put(first, "runner.tar.gz");
+    /* A second one sweeps, but never a live one. */
+    assert_int_equal(osr_build_dir_new(&b, d, &err), 0);
+    assert_true(exists(first, "runner.tar.gz"));
+    osr_build_dir_free(a);
+    assert_int_equal(stat(first, &st), -1);
+    osr_build_dir_free(b);
+    osr_build_dir_free(NULL);
+    assert_int_equal(osr_build_dir_new(&c, "/nonexistent-osr", &err), OSR_ENOTFOUND);
+    assert_ptr_equal(c, sentinel);
+    assert_int_equal(rmdir(d), 0);
+    free(d);
+}
+
 static void test_build_check(void **state)
 {
     osr_build_options o = OSR_BUILD_OPTIONS_INIT;
@@ -549,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_sweep_work_dirs),
         cmocka_unit_test(test_sweep_output_tmp),
         cmocka_unit_test(test_build_check),
+        cmocka_unit_test(test_build_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
