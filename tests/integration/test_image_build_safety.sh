@@ -12,7 +12,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 . "$OSR_SRC/tests/images/lib.sh"
-trap 'kill $HTTP_PID 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $HTTP_PID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 BASE=$(osr_base_image)
 mkdir -p "$T/www" "$T/work" "$T/bin" "$T/rec"
@@ -89,9 +89,11 @@ check "a proxy without a password: no warning" bash -c "[ '$RC' = 0 ] && ! grep 
 
 # --- 15: the libguestfs appliance too: a stand-in hypervisor records its
 # environment and fails, so no appliance really boots.
+# (It answers libguestfs's version probe: libguestfs trips over empty output.)
 cat >"$T/bin/fake-qemu" <<SH
 #!/bin/bash
 env >>"$T/rec/hv.env"
+echo "QEMU emulator version 7.2.0 (osrunner test stand-in)"
 exit 1
 SH
 chmod +x "$T/bin/fake-qemu"
