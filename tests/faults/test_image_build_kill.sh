@@ -8,14 +8,17 @@
 # - What the killed build left (its work dir with disk.raw, the CLI's
 #   download dir, the .tmp output; all private) is removed by the next build; a live build's work dir (its
 #   lock held here) and a directory without our lock are left alone.
-# Offline backend: no VM, no cloud service.
+# - libguestfs: the appliance's qemu dies too (libguestfs's recovery process).
+# Offline backend, then one libguestfs launch (killed as soon as qemu runs).
+# No cloud service.
 set -e
 . "$OSR_SRC/tests/integration/lib.sh"
 . "$OSR_SRC/tests/images/lib.sh"
-P="" CHILD=""
+P="" CHILD="" RECOVERY=""
 cleanup() {
   [ -n "$P" ] && kill -KILL "$P" 2>/dev/null
   [ -n "$CHILD" ] && kill -KILL "$CHILD" 2>/dev/null
+  for r in $RECOVERY; do kill -KILL "$r" 2>/dev/null; done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -95,5 +98,52 @@ WORK_AFTER=$(($(count_work) - 2)) TMP_AFTER=$(count_tmp)
 echo "figures: work and download dirs of the killed build before/after the next build: $WORK_BEFORE/$WORK_AFTER;" \
   ".tmp outputs: $TMP_BEFORE/$TMP_AFTER; children alive 10 s after the kill: $ALIVE"
 check "nothing of the killed build is left" test "$WORK_AFTER" = 0 -a "$TMP_AFTER" = 0
+rm -rf "$LIVE" "$T/work/osrunner-build-nolock"
+
+# --- libguestfs: SIGKILL once the appliance's qemu runs. libguestfs's own
+# recovery process (on by default) polls every 2 s and kills qemu when its
+# parent is gone. LIBGUESTFS_HV is a stand-in that reports qemu's pid
+# through the FIFO when the appliance really starts, then execs qemu.
+REAL_QEMU=$(command -v qemu-system-x86_64)
+cat >"$T/slow/hv" <<SH
+#!/bin/bash
+case " \$* " in
+*" -kernel "*) echo \$\$ >"$T/child.fifo" ;;
+esac
+exec "$REAL_QEMU" "\$@"
+SH
+chmod +x "$T/slow/hv"
+LIBGUESTFS_HV="$T/slow/hv" "$OSRUNNER" image build --base "$BASE" --runner-url "$RUNNER" \
+  --runner-sha256 "$SHA" --no-packages --backend guestfs --work-dir "$T/work" \
+  --output "$T/out/gfs.qcow2" >"$T/gkill.out" 2>"$T/gkill.err" </dev/null &
+P=$!
+CHILD=""
+if read -r -t 120 CHILD <"$T/child.fifo"; then
+  ok "the guestfs build started the appliance (qemu pid $CHILD)"
+else
+  bad "the guestfs build did not start the appliance in 120 s"
+fi
+kill -KILL "$P"
+set +e; wait "$P"; set -e
+P="" start=$(date +%s)
+if [ -n "$CHILD" ] && timeout 20 tail --pid="$CHILD" -f /dev/null; then
+  ok "the appliance died after osrunner (in about $(( $(date +%s) - start )) s)"
+  CHILD=""
+else
+  bad "the appliance $CHILD outlived osrunner by 20 s"
+fi
+# The recovery process (a fork of osrunner: same command line) holds the
+# work dir's lock until it exits, just after it killed qemu: wait for it too.
+# ([.]: the pattern does not match the command line of pgrep's caller.)
+RECOVERY=$(pgrep -f -- "--output $T/out/gfs[.]qcow2" || true)
+for r in $RECOVERY; do
+  timeout 10 tail --pid="$r" -f /dev/null || true
+done
+check "no process of the killed guestfs build is left" \
+  bash -c "! pgrep -f -- '--output $T/out/gfs[.]qcow2' >/dev/null"
+RECOVERY=""
+run gnext "${BUILD[@]}"
+check "the next build exits 0 and sweeps the guestfs build's dirs" \
+  bash -c "[ '$RC' = 0 ] && [ \"\$(find '$T/work' -mindepth 1 | wc -l)\" = 0 ]"
 
 finish
