@@ -844,6 +844,18 @@ static bool is_url(const char *s)
     return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
+/* --base with --base-sha256: downloaded to dest (a URL) or hashed in place. */
+static int fetch_base(const char *dest, osr_fetch_options *fo, struct progress *pr, osr_error *err)
+{
+    int error;
+    pr->what = "base image";
+    pr->t0_ms = now_ms();
+    note("base image %s: %s and checking SHA-256", a.base, is_url(a.base) ? "fetching" : "reading");
+    error = osr_fetch_verified(dest, a.base, a.base_sha256, NULL, fo, err);
+    end_transfer_line(pr);
+    return error;
+}
+
 static int split_packages(const char **out, size_t max, char *list)
 {
     size_t n = 0;
@@ -1093,24 +1105,21 @@ static int image_build(int argc, char **argv)
     fo.progress_payload = &pr;
     fo.cancel = &interrupted;
     proxy_env_push(&env);
-    pr.what = "runner";
-    pr.t0_ms = now_ms();
-    note("runner %s%s%s (%s): fetching and checking SHA-256", osr_runner_app_version(app),
-         *osr_runner_app_version(app) ? " " : "", osr_runner_app_architecture(app),
-         osr_runner_app_filename(app));
-    error = osr_runner_app_fetch(&runner_path, app, runner_dest, &fo, &err);
-    end_transfer_line(&pr);
+    base_path = a.base;
+    /* A local base is checked first, a download of it comes last. */
+    error = a.base_sha256 && !is_url(a.base) ? fetch_base(base_dest, &fo, &pr, &err) : 0;
     if (error == 0) {
-        base_path = a.base;
-        if (a.base_sha256) {
-            pr.what = "base image";
-            pr.t0_ms = now_ms();
-            note("base image %s: fetching and checking SHA-256", a.base);
-            error = osr_fetch_verified(base_dest, a.base, a.base_sha256, NULL, &fo, &err);
-            end_transfer_line(&pr);
-            if (strncmp(a.base, "http://", 7) == 0 || strncmp(a.base, "https://", 8) == 0)
-                base_path = base_dest;
-        }
+        pr.what = "runner";
+        pr.t0_ms = now_ms();
+        note("runner %s%s%s (%s): fetching and checking SHA-256", osr_runner_app_version(app),
+             *osr_runner_app_version(app) ? " " : "", osr_runner_app_architecture(app),
+             osr_runner_app_filename(app));
+        error = osr_runner_app_fetch(&runner_path, app, runner_dest, &fo, &err);
+        end_transfer_line(&pr);
+    }
+    if (error == 0 && a.base_sha256 && is_url(a.base)) {
+        error = fetch_base(base_dest, &fo, &pr, &err);
+        base_path = base_dest;
     }
     proxy_env_pop(&env);
     if (error < 0) {

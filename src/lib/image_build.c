@@ -1407,23 +1407,18 @@ static char *make_build_id(void)
 static int check_file(const char *what, const char *path, osr_error *err)
 {
     struct stat st;
-    int fd;
 
     if (path == NULL || *path == '\0')
         return osr__error_set(err, OSR_EINVAL, "no %s given", what);
-    /* O_NONBLOCK: a FIFO does not hang the check; it is refused below. */
-    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return osr__error_set(err, e == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s %s: %s", what, path,
-                              strerror(e));
-    }
-    close(fd);
+    if (stat(path, &st) != 0)
+        return osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s %s: %s", what,
+                              path, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return osr__error_set(err, OSR_EINVAL, "%s %s: is a directory", what, path);
     if (!S_ISREG(st.st_mode))
         return osr__error_set(err, OSR_EINVAL, "%s %s: not a regular file", what, path);
+    if (access(path, R_OK) != 0)
+        return osr__error_set(err, OSR_EIO, "%s %s: %s", what, path, strerror(errno));
     return 0;
 }
 

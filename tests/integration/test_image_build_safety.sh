@@ -124,6 +124,9 @@ check "missing --work-dir: exit 5" [ "$RC" = 5 ]
 run nooutdir image build --base "$BASE" --runner-url "$URL" --runner-sha256 "$SHA" \
   --no-packages --work-dir "$T/work" --output "$T/missing-dir/x.qcow2"
 check "--output in a missing directory: exit 5" [ "$RC" = 5 ]
+run badbasesha image build --base "$BASE" --base-sha256 "$WRONG" --runner-url "$URL" \
+  --runner-sha256 "$SHA" --no-packages --work-dir "$T/work" --output "$T/x.qcow2"
+check "local --base with a wrong --base-sha256: exit 10" [ "$RC" = 10 ]
 check "none of these downloaded anything" bash -c "! grep -q 'GET ' '$T/http.log'"
 
 # --- 17: a SHA-256 mismatch is an integrity failure (exit 10), local or downloaded
