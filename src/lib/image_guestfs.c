@@ -305,6 +305,10 @@ static int launch(struct gx *x)
         guestfs_set_backend_setting(x->g, accel == OSR_ACCEL_KVM ? "force_kvm" : "force_tcg", "1") <
             0)
         return gerr(x, "libguestfs backend");
+    /* The default, made explicit: a forked watcher that kills the appliance
+     * when this process dies (polled every 2 s), even after SIGKILL. */
+    if (guestfs_set_recovery_proc(x->g, 1) < 0)
+        return gerr(x, "libguestfs recovery process");
     guestfs_set_smp(x->g, 2);
     guestfs_set_memsize(x->g, 1024);
     if (net && guestfs_set_network(x->g, 1) < 0)
