@@ -94,9 +94,10 @@ typedef struct osr_fetch_options {
  * failure. A url without a scheme is a local file: it is hashed, not copied,
  * and dest is left alone. bearer_token (may be NULL) is sent as
  * "Authorization: Bearer"; it appears in no message. opts may be NULL.
- * @return 0, OSR_EINVAL (bad checksum text), OSR_EPROTO (checksum mismatch:
- *         nothing is left at dest), OSR_ENOTFOUND, OSR_EIO, OSR_ERROR
- *         (cancelled), or a transport error
+ * @return 0, OSR_EINVAL (bad checksum text), OSR_EINTEGRITY (checksum
+ *         mismatch, of a download or a local file: nothing is left at dest),
+ *         OSR_EPROTO (an HTTP answer other than 200), OSR_ENOTFOUND, OSR_EIO,
+ *         OSR_ERROR (cancelled), or a transport error
  */
 OSR_EXTERN int osr_fetch_verified(const char *dest,
                                   const char *url,
@@ -190,14 +191,35 @@ typedef struct osr_build_options {
     void *progress_payload;
     /** When *cancel becomes non-zero the build stops and cleans up. */
     const volatile int *cancel;
+    /* --- version 2 --- */
+    /** Warnings (e.g. a proxy URL with a password) and notes (stale leftovers removed). */
+    osr_log_cb log_cb;
+    osr_log_level log_level;
+    void *log_payload;
 } osr_build_options;
 
-#define OSR_BUILD_OPTIONS_VERSION 1
-#define OSR_BUILD_OPTIONS_INIT                                                             \
-    {                                                                                      \
-        OSR_BUILD_OPTIONS_VERSION, NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, -1, NULL, \
-            OSR_BUILD_AUTO, OSR_ACCEL_AUTO, NULL, -1, NULL, NULL, NULL                     \
+/** 2 added the log hook; structs of version 1 are still accepted. */
+#define OSR_BUILD_OPTIONS_VERSION 2
+#define OSR_BUILD_OPTIONS_INIT                                                                   \
+    {                                                                                            \
+        OSR_BUILD_OPTIONS_VERSION, NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, -1, NULL,       \
+            OSR_BUILD_AUTO, OSR_ACCEL_AUTO, NULL, -1, NULL, NULL, NULL, NULL, OSR_LOG_WARN, NULL \
     }
+
+/**
+ * A private (0700) directory PARENT/osrunner-build-XXXXXX for what a caller
+ * downloads or writes for a build, marked live (a flock()ed file "lock" in
+ * it) until osr_build_dir_free(). If the caller is killed, the next
+ * osr_build_dir_new() or osr_image_build() with the same parent removes it;
+ * stale ones are swept here too. parent NULL: $TMPDIR, else /var/tmp.
+ * @return 0, OSR_ENOTFOUND or OSR_EINVAL (parent), OSR_EIO, OSR_ENOMEM
+ */
+typedef struct osr_build_dir osr_build_dir;
+OSR_EXTERN int osr_build_dir_new(osr_build_dir **out, const char *parent, osr_error *err);
+/** Its path (borrowed). */
+OSR_EXTERN const char *osr_build_dir_path(const osr_build_dir *dir);
+/** Remove the directory with everything in it, then its mark. Accepts NULL. */
+OSR_EXTERN void osr_build_dir_free(osr_build_dir *dir);
 
 /** What a build produced. Opaque; free with osr_build_result_free(). */
 typedef struct osr_build_result osr_build_result;
@@ -214,12 +236,40 @@ typedef struct osr_build_result osr_build_result;
  *  - written as compressed qcow2.
  * Work happens in a temporary directory that is removed on success and on
  * failure; the base image is never modified; the output appears only complete.
+ * The output and every temporary file are written mode 0600 (the image may
+ * hold proxy credentials; a proxy URL with a password is also warned about
+ * through the log hook).
+ *
+ * Host tools (qemu-img, sfdisk, e2fsck, resize2fs) and the libguestfs
+ * appliance get an allow-listed environment: PATH, HOME, USER, LOGNAME,
+ * TERM, TZ, TMPDIR, XDG_RUNTIME_DIR, LANG, LANGUAGE, LC_*, LIBGUESTFS_* and
+ * SUPERMIN_*; nothing else (no GITHUB_TOKEN, OS_PASSWORD, proxy variables).
+ * For the appliance, the process environment is swapped for that list
+ * around guestfs_launch(), so do not change the environment from another
+ * thread during a guestfs build. Tools die with the calling thread
+ * (PR_SET_PDEATHSIG); libguestfs's own recovery process kills the appliance
+ * within seconds of the caller's death.
+ *
+ * A build that was killed leaves its work directory and temporary output
+ * behind; the next build with the same work directory parent (and output)
+ * removes them. A live build's files are flock()ed and never removed.
  * @return 0, OSR_EINVAL (options; a backend that cannot do what is asked),
  *         OSR_ENOTFOUND (an input file), OSR_EIO, OSR_ERROR (a tool failed,
  *         or cancelled: "interrupted"), OSR_ENOMEM
  */
 OSR_EXTERN int
 osr_image_build(osr_build_result **out, const osr_build_options *opts, osr_error *err);
+
+/**
+ * Check the local inputs as osr_image_build() does before any work: the
+ * base image, the runner tarball and the script are readable regular files
+ * (base and runner_tarball may be NULL here, when they are still to be
+ * downloaded), the output's directory and the work directory exist, the
+ * proxies, packages and backend are valid. Call it before a long download.
+ * @return 0, OSR_EINVAL (the message names the option or file), OSR_ENOTFOUND,
+ *         OSR_EIO
+ */
+OSR_EXTERN int osr_image_build_check(const osr_build_options *opts, osr_error *err);
 
 OSR_EXTERN void osr_build_result_free(osr_build_result *result);
 

@@ -41,14 +41,19 @@ static const char build_usage[] =
     "\n"
     "Build a GitHub Actions runner image from an Ubuntu cloud image: user ubuntu\n"
     "(groups docker, sudo), the runner in /home/ubuntu/actions-runner, proxy\n"
-    "settings, packages; compressed qcow2. Nothing is left behind on failure.\n"
+    "settings, packages; compressed qcow2, mode 0600 (it may hold proxy credentials).\n"
+    "Local inputs are checked before any download. Nothing is left behind on\n"
+    "failure; what a killed build left is removed by the next one. Host tools and\n"
+    "the libguestfs appliance see only PATH, HOME, USER, LOGNAME, TERM, TZ, TMPDIR,\n"
+    "XDG_RUNTIME_DIR, LANG, LANGUAGE, LC_*, LIBGUESTFS_* and SUPERMIN_* of the\n"
+    "environment, and die with osrunner.\n"
     "\n"
     "  --base FILE|URL        the base cloud image (qcow2 or raw); a URL needs --base-sha256\n"
     "  --base-sha256 H        check the base image against this SHA-256\n"
     "  --runner-info FILE     GitHub's runner download entry (or the whole list) as JSON\n"
     "  --runner-arch A        the entry to take from a list: x64 (default) or arm64\n"
     "  --runner-url URL       the runner tarball (http, https or a local path), with\n"
-    "  --runner-sha256 H      its SHA-256; a mismatch stops the build\n"
+    "  --runner-sha256 H      its SHA-256; a mismatch stops the build (exit 10)\n"
     "  --runner-version V     latest or X.Y.Z: ask GitHub's runner downloads for it (with\n"
     "                         --github-path and the GitHub credentials of 'osrunner github')\n"
     "  --http-proxy U, --https-proxy U, --no-proxy LIST\n"
@@ -838,16 +843,21 @@ static void proxy_env_pop(struct saved_env *s)
     s->set = false;
 }
 
-static int remove_dir(const char *dir)
+static bool is_url(const char *s)
 {
-    /* Only our own downloads live here: at most two files. */
-    static const char *const names[] = { "base.img", "runner.tar.gz", "image.qcow2" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    return rmdir(dir);
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* --base with --base-sha256: downloaded to dest (a URL) or hashed in place. */
+static int fetch_base(const char *dest, osr_fetch_options *fo, struct progress *pr, osr_error *err)
+{
+    int error;
+    pr->what = "base image";
+    pr->t0_ms = now_ms();
+    note("base image %s: %s and checking SHA-256", a.base, is_url(a.base) ? "fetching" : "reading");
+    error = osr_fetch_verified(dest, a.base, a.base_sha256, NULL, fo, err);
+    end_transfer_line(pr);
+    return error;
 }
 
 static int split_packages(const char **out, size_t max, char *list)
@@ -963,7 +973,9 @@ static int image_build(int argc, char **argv)
     struct progress pr = { isatty(2) != 0, 0, now_ms(), "" };
     const char *pkgs[MAX_LIST + 1] = { NULL };
     const char *props[MAX_LIST + 8];
-    char *pkgbuf = NULL, *dl = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
+    osr_build_dir *dldir = NULL;
+    const char *dl = NULL;
+    char *pkgbuf = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
     char *output = NULL, *prop_strs[6] = { NULL };
     const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
     json_t *report = NULL;
@@ -994,6 +1006,50 @@ static int image_build(int argc, char **argv)
         return cli_usage_error(build_usage, "a --base URL needs --base-sha256");
     if (a.name == NULL)
         a.name = OSR_IMAGE_NAME_DEFAULT;
+    if (!a.no_packages) {
+        pkgbuf = strdup(a.packages ? a.packages : DEFAULT_PACKAGES);
+        if (pkgbuf == NULL || split_packages(pkgs, MAX_LIST, pkgbuf) < 0) {
+            rc = cli_fail(OSR_EINVAL, "--packages: at most %d packages", MAX_LIST);
+            goto done;
+        }
+    }
+    if (a.output) {
+        output = strdup(a.output);
+    } else if ((output = malloc(4200)) != NULL) {
+        if (a.upload) /* a temporary file in the download directory, made below */
+            output[0] = '\0';
+        else
+            snprintf(output, 4200, "%s.qcow2", a.name);
+    }
+    if (output == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    bo.proxy.http = a.http_proxy;
+    bo.proxy.https = a.https_proxy;
+    bo.proxy.no_proxy = a.no_proxy;
+    bo.packages = pkgs[0] ? pkgs : NULL;
+    bo.extra_size = a.extra_size;
+    bo.script = a.script;
+    bo.backend = a.backend;
+    bo.accel = a.accel;
+    bo.work_dir = a.work_dir;
+    bo.log_cb = cli_log_to_stderr;
+    bo.log_level = cli_log_level();
+    {
+        /* Every local input is checked before anything is fetched. */
+        const char *tmp = a.work_dir ? a.work_dir : getenv("TMPDIR");
+        char probe[4200];
+        snprintf(probe, sizeof(probe), "%s/image.qcow2", tmp && *tmp ? tmp : "/var/tmp");
+        bo.base = is_url(a.base) ? NULL : a.base;
+        bo.runner_tarball = a.runner_url && !is_url(a.runner_url) ? a.runner_url : NULL;
+        bo.output = *output ? output : probe;
+        if ((error = osr_image_build_check(&bo, &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
+            goto done;
+        }
+        bo.output = NULL;
+    }
     catch_signals();
 
     /* The runner application. */
@@ -1034,22 +1090,13 @@ static int image_build(int argc, char **argv)
     if (a.upload && (rc = open_cloud(&cloud, &session)) != 0)
         goto done;
 
-    /* Downloads go to a private directory that is removed at the end. */
-    {
-        const char *tmp = a.work_dir ? a.work_dir : getenv("TMPDIR");
-        dl = malloc(4096);
-        if (dl == NULL) {
-            rc = cli_fail(OSR_ENOMEM, "out of memory");
-            goto done;
-        }
-        snprintf(dl, 4096, "%s/osrunner-dl-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
-        if (mkdtemp(dl) == NULL) {
-            rc = cli_fail(OSR_EIO, "%s: %s", dl, strerror(errno));
-            free(dl);
-            dl = NULL;
-            goto done;
-        }
+    /* Downloads go to a private directory that is removed at the end (and,
+     * if osrunner is killed, by the next build). */
+    if ((error = osr_build_dir_new(&dldir, a.work_dir, &err)) < 0) {
+        rc = cli_fail(error, "%s", err.message);
+        goto done;
     }
+    dl = osr_build_dir_path(dldir);
     runner_dest = malloc(4200);
     base_dest = malloc(4200);
     if (runner_dest == NULL || base_dest == NULL) {
@@ -1062,24 +1109,21 @@ static int image_build(int argc, char **argv)
     fo.progress_payload = &pr;
     fo.cancel = &interrupted;
     proxy_env_push(&env);
-    pr.what = "runner";
-    pr.t0_ms = now_ms();
-    note("runner %s%s%s (%s): fetching and checking SHA-256", osr_runner_app_version(app),
-         *osr_runner_app_version(app) ? " " : "", osr_runner_app_architecture(app),
-         osr_runner_app_filename(app));
-    error = osr_runner_app_fetch(&runner_path, app, runner_dest, &fo, &err);
-    end_transfer_line(&pr);
+    base_path = a.base;
+    /* A local base is checked first, a download of it comes last. */
+    error = a.base_sha256 && !is_url(a.base) ? fetch_base(base_dest, &fo, &pr, &err) : 0;
     if (error == 0) {
-        base_path = a.base;
-        if (a.base_sha256) {
-            pr.what = "base image";
-            pr.t0_ms = now_ms();
-            note("base image %s: fetching and checking SHA-256", a.base);
-            error = osr_fetch_verified(base_dest, a.base, a.base_sha256, NULL, &fo, &err);
-            end_transfer_line(&pr);
-            if (strncmp(a.base, "http://", 7) == 0 || strncmp(a.base, "https://", 8) == 0)
-                base_path = base_dest;
-        }
+        pr.what = "runner";
+        pr.t0_ms = now_ms();
+        note("runner %s%s%s (%s): fetching and checking SHA-256", osr_runner_app_version(app),
+             *osr_runner_app_version(app) ? " " : "", osr_runner_app_architecture(app),
+             osr_runner_app_filename(app));
+        error = osr_runner_app_fetch(&runner_path, app, runner_dest, &fo, &err);
+        end_transfer_line(&pr);
+    }
+    if (error == 0 && a.base_sha256 && is_url(a.base)) {
+        error = fetch_base(base_dest, &fo, &pr, &err);
+        base_path = base_dest;
     }
     proxy_env_pop(&env);
     if (error < 0) {
@@ -1090,37 +1134,11 @@ static int image_build(int argc, char **argv)
     }
 
     /* The build. */
-    if (!a.no_packages) {
-        pkgbuf = strdup(a.packages ? a.packages : DEFAULT_PACKAGES);
-        if (pkgbuf == NULL || split_packages(pkgs, MAX_LIST, pkgbuf) < 0) {
-            rc = cli_fail(OSR_EINVAL, "--packages: at most %d packages", MAX_LIST);
-            goto done;
-        }
-    }
-    if (a.output) {
-        output = strdup(a.output);
-    } else if ((output = malloc(4200)) != NULL) {
-        if (a.upload)
-            snprintf(output, 4200, "%s/image.qcow2", dl);
-        else
-            snprintf(output, 4200, "%s.qcow2", a.name);
-    }
-    if (output == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!*output)
+        snprintf(output, 4200, "%s/image.qcow2", dl);
     bo.base = base_path;
     bo.runner_tarball = runner_path;
     bo.output = output;
-    bo.proxy.http = a.http_proxy;
-    bo.proxy.https = a.https_proxy;
-    bo.proxy.no_proxy = a.no_proxy;
-    bo.packages = pkgs[0] ? pkgs : NULL;
-    bo.extra_size = a.extra_size;
-    bo.script = a.script;
-    bo.backend = a.backend;
-    bo.accel = a.accel;
-    bo.work_dir = a.work_dir;
     {
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         char *end;
@@ -1194,10 +1212,7 @@ done:
     json_decref(report);
     for (size_t i = 0; i < 6; i++)
         free(prop_strs[i]);
-    if (dl) {
-        remove_dir(dl);
-        free(dl);
-    }
+    osr_build_dir_free(dldir);
     free(output);
     free(pkgbuf);
     free(info);

@@ -7,6 +7,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -14,10 +16,13 @@
 #include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,6 +69,65 @@ int osr__proxy_validate(const osr_proxy *p, osr_error *err)
             return osr__error_set(err, OSR_EINVAL, "%s: not a URL (scheme://host:port)", f[i].name);
     }
     return 0;
+}
+
+bool osr__proxy_has_password(const char *url)
+{
+    CURLU *u;
+    char *pw = NULL;
+    bool has;
+
+    if (nz(url) == NULL || (u = curl_url()) == NULL)
+        return false;
+    has = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+          curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK && pw && *pw;
+    if (pw) {
+        explicit_bzero(pw, strlen(pw));
+        curl_free(pw);
+    }
+    curl_url_cleanup(u);
+    return has;
+}
+
+/* ---------------------------------------------------- the tools' environment */
+
+bool osr__env_allowed(const char *entry)
+{
+    static const char *const names[] = { "PATH", "HOME", "USER",   "LOGNAME",         "TERM",
+                                         "TZ",   "LANG", "TMPDIR", "XDG_RUNTIME_DIR", "LANGUAGE" };
+    static const char *const prefixes[] = { "LC_", "LIBGUESTFS_", "SUPERMIN_" };
+    const char *eq = entry ? strchr(entry, '=') : NULL;
+    size_t n;
+
+    if (eq == NULL || eq == entry)
+        return false;
+    n = (size_t)(eq - entry);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i]) == n && strncmp(entry, names[i], n) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t m = strlen(prefixes[i]);
+        if (n > m && strncmp(entry, prefixes[i], m) == 0)
+            return true;
+    }
+    return false;
+}
+
+char **osr__env_filter(char *const *env)
+{
+    size_t n = 0, k = 0;
+    char **out;
+
+    for (char *const *e = env; e && *e; e++)
+        n++;
+    if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+        return NULL;
+    for (char *const *e = env; e && *e; e++) {
+        if (osr__env_allowed(*e))
+            out[k++] = *e;
+    }
+    return out;
 }
 
 /* The variable name of an /etc/environment line, or NULL. */
@@ -688,42 +752,137 @@ static void parse_qemu_progress(osr__build *b, const char *data, size_t n)
     }
 }
 
+/* argv[0] on PATH (of the caller's environment): a new string, or NULL with errno set. */
+static char *find_tool(const char *name)
+{
+    const char *path = getenv("PATH");
+    int saved = ENOENT;
+
+    if (strchr(name, '/'))
+        return osr__strdup(name);
+    if (path == NULL || *path == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        char *cand = osr__sprintf("%.*s/%s", (int)len, len ? path : ".", name);
+        struct stat st;
+        if (cand == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(cand, X_OK) == 0)
+                return cand;
+            saved = EACCES;
+        }
+        free(cand);
+        path += len + (path[len] == ':' ? 1 : 0);
+    }
+    errno = saved;
+    return NULL;
+}
+
+/* In the child: fd from becomes fd to, inherited by the program. */
+static int child_dup(int from, int to)
+{
+    if (from == to)
+        return fcntl(to, F_SETFD, 0);
+    return dup2(from, to) < 0 ? -1 : 0;
+}
+
+/* The child between fork and exec: only async-signal-safe calls. Dies with
+ * the parent (and says so if the parent is already gone), gets umask 077
+ * (disk.raw, root.img, overlays and outputs are private), the pipes and the
+ * allow-listed environment. errno goes back through errfd on failure. */
+static void child_exec(const char *path,
+                       const char *const *argv,
+                       char *const *envp,
+                       pid_t parent,
+                       int in_fd,
+                       int out_fd,
+                       int err_fd,
+                       int errfd)
+{
+    int e;
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        goto fail;
+    if (getppid() != parent) /* the parent died before prctl: no signal will come */
+        _exit(127);
+    if (in_fd < 0 && (in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        goto fail;
+    if (child_dup(in_fd, 0) < 0 || child_dup(out_fd, 1) < 0 || child_dup(err_fd, 2) < 0)
+        goto fail;
+    umask(077);
+    execve(path, (char *const *)(uintptr_t)argv, envp);
+fail:
+    e = errno;
+    if (write(errfd, &e, sizeof(e)) < 0) {
+        /* nothing more to say */
+    }
+    _exit(127);
+}
+
 int osr__build_run(osr__build *b, const char *const *argv, const char *input, char **output)
 {
-    posix_spawn_file_actions_t fa;
     int inpipe[2] = { -1, -1 }, outpipe[2] = { -1, -1 }, errpipe[2] = { -1, -1 };
+    int execpipe[2] = { -1, -1 };
     osr__buf out = OSR__BUF_INIT, errb = OSR__BUF_INIT;
     size_t in_off = 0, in_len = input ? strlen(input) : 0;
     bool progress = false;
-    pid_t pid = -1;
+    pid_t pid = -1, self = getpid();
     int status = 0, error = 0, rc;
     bool killed = false;
+    char *path = NULL, **envp = NULL;
 
     for (const char *const *a = argv; *a; a++) {
         if (strcmp(*a, "-p") == 0 && strcmp(argv[0], "qemu-img") == 0)
             progress = true;
     }
     out.max = 16u << 20;
-    if (pipe2(outpipe, O_CLOEXEC) != 0 || pipe2(errpipe, O_CLOEXEC) != 0 ||
-        (input && pipe2(inpipe, O_CLOEXEC) != 0)) {
-        error = osr__error_set(b->err, OSR_ERROR, "pipe: %s", strerror(errno));
-        goto done;
-    }
-    posix_spawn_file_actions_init(&fa);
-    if (input)
-        posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
-    else
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, outpipe[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errpipe[1], 2);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)(uintptr_t)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        pid = -1;
-        error = osr__error_set(b->err, rc == ENOENT ? OSR_ENOTFOUND : OSR_ERROR,
+    if ((path = find_tool(argv[0])) == NULL) {
+        rc = errno;
+        error = osr__error_set(b->err, rc == ENOMEM ? OSR_ENOMEM : OSR_ENOTFOUND,
                                "cannot run %s: %s%s", argv[0], strerror(rc),
                                rc == ENOENT ? " (install it: see scripts/deps)" : "");
         goto done;
+    }
+    if ((envp = osr__env_filter(environ)) == NULL) {
+        error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (pipe2(outpipe, O_CLOEXEC) != 0 || pipe2(errpipe, O_CLOEXEC) != 0 ||
+        pipe2(execpipe, O_CLOEXEC) != 0 || (input && pipe2(inpipe, O_CLOEXEC) != 0)) {
+        error = osr__error_set(b->err, OSR_ERROR, "pipe: %s", strerror(errno));
+        goto done;
+    }
+    pid = fork();
+    if (pid < 0) {
+        error =
+            osr__error_set(b->err, OSR_ERROR, "cannot run %s: fork: %s", argv[0], strerror(errno));
+        goto done;
+    }
+    if (pid == 0)
+        child_exec(path, argv, envp, self, inpipe[0], outpipe[1], errpipe[1], execpipe[1]);
+    close(execpipe[1]);
+    execpipe[1] = -1;
+    {
+        /* The exec succeeded when the pipe closes without a word. */
+        int e = 0;
+        ssize_t n;
+        while ((n = read(execpipe[0], &e, sizeof(e))) < 0 && errno == EINTR)
+            ;
+        if (n == (ssize_t)sizeof(e)) {
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            pid = -1;
+            error = osr__error_set(b->err, OSR_ERROR, "cannot run %s: %s", argv[0], strerror(e));
+            goto done;
+        }
     }
     close(outpipe[1]);
     close(errpipe[1]);
@@ -850,37 +1009,249 @@ done:
             close(outpipe[i]);
         if (errpipe[i] >= 0)
             close(errpipe[i]);
+        if (execpipe[i] >= 0)
+            close(execpipe[i]);
     }
+    free(path);
+    free(envp);
     osr__buf_free(&out);
     osr__buf_free(&errb);
     return error;
 }
 
+/* ---------------------------------------------- locks and stale leftovers */
+
+void osr__build_log(const osr__build *b, osr_log_level level, const char *fmt, ...)
+{
+    const osr_build_options *o = b->o;
+    char msg[OSR_ERROR_MESSAGE_MAX];
+    va_list ap;
+
+    if (o->version < 2 || o->log_cb == NULL || level > o->log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    o->log_cb(level, msg, o->log_payload);
+}
+
+int osr__create_locked(int dirfd, const char *name, int *fd_out)
+{
+    char proc[64];
+    int fd, e;
+
+    /* Anonymous first: the name appears only once the lock is held. */
+    fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            e = errno;
+            close(fd);
+            return -e;
+        }
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0) {
+            *fd_out = fd;
+            return 0;
+        }
+        e = errno;
+        close(fd);
+        if (e == EEXIST)
+            return -e;
+        /* No /proc or no linkat here: a named file, locked at once. */
+    }
+    fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (fchmod(fd, 0600) != 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno;
+        unlinkat(dirfd, name, 0);
+        close(fd);
+        return -e;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Opens name under dirfd and takes its lock if nobody holds it: the fd
+ * (locked) when the file is ours, a regular file of this user, and free;
+ * else -1. */
+static int take_stale_lock(int dirfd, const char *name)
+{
+    struct stat st;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return s[n] == '\0';
+}
+
+static int remove_tree(const char *dir);
+
+int osr__sweep_work_dirs(const char *parent, int *removed)
+{
+    DIR *d = opendir(parent);
+    struct dirent *de;
+    int count = 0;
+
+    if (d == NULL)
+        return -errno;
+    while ((de = readdir(d)) != NULL) {
+        size_t pl = strlen(OSR__WORK_PREFIX);
+        struct stat st;
+        char *lock, *dir;
+        int fd;
+
+        /* mkdtemp's six characters after our prefix. */
+        if (strncmp(de->d_name, OSR__WORK_PREFIX, pl) != 0 || strlen(de->d_name) != pl + 6)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        lock = osr__sprintf("%s/%s", de->d_name, OSR__WORK_LOCK);
+        dir = osr__path_join(parent, de->d_name);
+        /* No lock file: not demonstrably ours (or being created): left alone. */
+        fd = lock ? take_stale_lock(dirfd(d), lock) : -1;
+        if (fd >= 0 && dir) {
+            if (remove_tree(dir) == 0)
+                count++;
+        }
+        if (fd >= 0)
+            close(fd);
+        free(lock);
+        free(dir);
+    }
+    closedir(d);
+    if (removed)
+        *removed = count;
+    return 0;
+}
+
+/* dirname and basename of path, as new strings. */
+static int split_path(const char *path, char **dir, char **base)
+{
+    const char *slash = strrchr(path, '/');
+
+    *dir = slash ? (slash == path ? osr__strdup("/") : osr__strndup(path, (size_t)(slash - path)))
+                 : osr__strdup(".");
+    *base = osr__strdup(slash ? slash + 1 : path);
+    if (*dir == NULL || *base == NULL) {
+        free(*dir);
+        free(*base);
+        return OSR_ENOMEM;
+    }
+    return 0;
+}
+
+int osr__sweep_output_tmp(const char *output, int *removed)
+{
+    char *dir = NULL, *base = NULL;
+    DIR *d;
+    struct dirent *de;
+    int count = 0, error;
+
+    if ((error = split_path(output, &dir, &base)) < 0)
+        return error;
+    if ((d = opendir(dir)) == NULL) {
+        error = -errno;
+        goto done;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t bl = strlen(base), sl = strlen(OSR__OUTPUT_TMP_SEP);
+        int fd;
+        if (strncmp(de->d_name, base, bl) != 0 ||
+            strncmp(de->d_name + bl, OSR__OUTPUT_TMP_SEP, sl) != 0 ||
+            !all_hex(de->d_name + bl + sl, 12))
+            continue;
+        if ((fd = take_stale_lock(dirfd(d), de->d_name)) < 0)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            count++;
+        close(fd);
+    }
+    closedir(d);
+    if (removed)
+        *removed = count;
+done:
+    free(dir);
+    free(base);
+    return error;
+}
+
 int osr__build_compress(osr__build *b, const char *src, const char *src_format)
 {
-    char *tmp = osr__sprintf("%s.tmp-%ld", b->o->output, (long)getpid());
-    int error, fd;
+    char *dir = NULL, *base = NULL, *name = NULL, *tmp = NULL;
+    int error = 0, fd = -1, dfd = -1, rc = -EEXIST;
 
-    if (tmp == NULL)
+    if (split_path(b->o->output, &dir, &base) < 0)
         return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        error = osr__error_set(b->err, OSR_EIO, "%s: %s", dir, strerror(errno));
+        goto done;
+    }
+    /* A private, locked temporary file beside the output: qemu-img writes
+     * into it (keeping its mode), a later build can tell it from a live one. */
+    for (int tries = 0; tries < 16 && rc == -EEXIST; tries++) {
+        unsigned char r[6];
+        if (RAND_bytes(r, sizeof(r)) != 1) {
+            error = osr__error_set(b->err, OSR_ERROR, "no random bytes (OpenSSL)");
+            goto done;
+        }
+        free(name);
+        name = osr__sprintf("%s%s%02x%02x%02x%02x%02x%02x", base, OSR__OUTPUT_TMP_SEP, r[0], r[1],
+                            r[2], r[3], r[4], r[5]);
+        if (name == NULL) {
+            error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        rc = osr__create_locked(dfd, name, &fd);
+    }
+    if (rc < 0) {
+        error =
+            osr__error_set(b->err, OSR_EIO, "%s/%s: %s", dir, name ? name : base, strerror(-rc));
+        goto done;
+    }
+    if ((tmp = osr__path_join(dir, name)) == NULL) {
+        unlinkat(dfd, name, 0);
+        error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
     {
         /* zlib: every qemu that Nova may run reads it (zstd needs qemu >= 5.1). */
         const char *argv[] = { "qemu-img", "convert",  "-p", "-c",    "-m", "8", "-W",
                                "-f",       src_format, "-O", "qcow2", src,  tmp, NULL };
         error = osr__build_run(b, argv, NULL, NULL);
     }
-    if (error == 0) {
-        fd = open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) != 0)
-            error = osr__error_set(b->err, OSR_EIO, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
+    if (error == 0 && (fchmod(fd, 0600) != 0 || fsync(fd) != 0))
+        error = osr__error_set(b->err, OSR_EIO, "%s: %s", tmp, strerror(errno));
     if (error == 0 && rename(tmp, b->o->output) != 0)
         error = osr__error_set(b->err, OSR_EIO, "%s: %s", b->o->output, strerror(errno));
+    if (error == 0 && fsync(dfd) != 0)
+        error = osr__error_set(b->err, OSR_EIO, "%s: %s", dir, strerror(errno));
     if (error < 0)
         unlink(tmp);
+done:
+    if (fd >= 0)
+        close(fd);
+    if (dfd >= 0)
+        close(dfd);
     free(tmp);
+    free(name);
+    free(dir);
+    free(base);
     return error;
 }
 
@@ -1036,35 +1407,138 @@ static char *make_build_id(void)
 static int check_file(const char *what, const char *path, osr_error *err)
 {
     struct stat st;
+
     if (path == NULL || *path == '\0')
         return osr__error_set(err, OSR_EINVAL, "no %s given", what);
     if (stat(path, &st) != 0)
         return osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s %s: %s", what,
                               path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return osr__error_set(err, OSR_EINVAL, "%s %s: is a directory", what, path);
     if (!S_ISREG(st.st_mode))
         return osr__error_set(err, OSR_EINVAL, "%s %s: not a regular file", what, path);
+    if (access(path, R_OK) != 0)
+        return osr__error_set(err, OSR_EIO, "%s %s: %s", what, path, strerror(errno));
     return 0;
 }
 
-int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_error *err)
+static int check_dir(const char *what, const char *path, osr_error *err)
 {
-    osr__build b;
-    osr_build_result *r = NULL;
-    const char *tmpdir;
-    char *tmpl = NULL, *absbase = NULL;
-    osr_build_options copy;
-    bool packages;
-    int64_t t0 = osr__now_ms_monotonic();
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s %s: %s", what,
+                              path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return osr__error_set(err, OSR_EINVAL, "%s %s: not a directory", what, path);
+    return 0;
+}
+
+/* PARENT/osrunner-build-XXXXXX (0700) with its lock file held: *lock_fd. */
+static int make_work_dir(char **path, int *lock_fd, const char *parent, osr_error *err)
+{
+    char *tmpl = osr__sprintf("%s/" OSR__WORK_PREFIX "XXXXXX", parent);
+    int dfd, rc;
+
+    if (tmpl == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if (mkdtemp(tmpl) == NULL) {
+        rc = osr__error_set(err, OSR_EIO, "%s: %s", tmpl, strerror(errno));
+        free(tmpl);
+        return rc;
+    }
+    /* The liveness marker: held until the work dir is gone. */
+    dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = dfd >= 0 ? osr__create_locked(dfd, OSR__WORK_LOCK, lock_fd) : -errno;
+    if (dfd >= 0)
+        close(dfd);
+    if (rc < 0) {
+        rc = osr__error_set(err, OSR_EIO, "%s/%s: %s", tmpl, OSR__WORK_LOCK, strerror(-rc));
+        rmdir(tmpl);
+        free(tmpl);
+        return rc;
+    }
+    *path = tmpl;
+    return 0;
+}
+
+struct osr_build_dir {
+    char *path;
+    int lock_fd;
+};
+
+int osr_build_dir_new(osr_build_dir **out, const char *parent, osr_error *err)
+{
+    osr_build_dir *d;
     int error;
 
-    memset(&b, 0, sizeof(b));
-    if (o == NULL || out == NULL)
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_build_dir_new: NULL argument");
+    if (parent == NULL || *parent == '\0')
+        parent = getenv("TMPDIR");
+    if (parent == NULL || *parent == '\0')
+        parent = "/var/tmp";
+    if ((error = check_dir("work directory", parent, err)) < 0)
+        return error;
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    osr__sweep_work_dirs(parent, NULL);
+    if ((error = make_work_dir(&d->path, &d->lock_fd, parent, err)) < 0) {
+        free(d);
+        return error;
+    }
+    *out = d;
+    return 0;
+}
+
+const char *osr_build_dir_path(const osr_build_dir *d)
+{
+    return d->path;
+}
+
+void osr_build_dir_free(osr_build_dir *d)
+{
+    if (d == NULL)
+        return;
+    remove_tree(d->path); /* the lock file goes with it, still held */
+    close(d->lock_fd);
+    free(d->path);
+    free(d);
+}
+
+int osr_image_build_check(const osr_build_options *o, osr_error *err)
+{
+    bool packages;
+    int error;
+
+    if (o == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_image_build: NULL argument");
-    if ((error = check_file("base image", o->base, err)) < 0 ||
-        (error = check_file("runner tarball", o->runner_tarball, err)) < 0)
+    if (o->version != 1 && o->version != OSR_BUILD_OPTIONS_VERSION)
+        return osr__error_set(err, OSR_EINVAL, "osr_build_options: unknown version %u", o->version);
+    if ((o->base && (error = check_file("base image", o->base, err)) < 0) ||
+        (o->runner_tarball && (error = check_file("runner tarball", o->runner_tarball, err)) < 0))
         return error;
     if (o->output == NULL || *o->output == '\0')
         return osr__error_set(err, OSR_EINVAL, "no output file given");
+    {
+        char *dir = NULL, *base = NULL;
+        struct stat st;
+        if (split_path(o->output, &dir, &base) < 0)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+        error = check_dir("output directory", dir, err);
+        if (error == 0 && *base == '\0')
+            error = osr__error_set(err, OSR_EINVAL, "output %s: no file name", o->output);
+        if (error == 0 && lstat(o->output, &st) == 0 && !S_ISREG(st.st_mode))
+            error = osr__error_set(err, OSR_EINVAL, "output %s: %s", o->output,
+                                   S_ISDIR(st.st_mode) ? "is a directory"
+                                                       : "exists and is not a regular file");
+        free(dir);
+        free(base);
+        if (error < 0)
+            return error;
+    }
+    if (o->work_dir && (error = check_dir("work directory", o->work_dir, err)) < 0)
+        return error;
     if (o->script && (error = check_file("script", o->script, err)) < 0)
         return error;
     if ((error = osr__proxy_validate(&o->proxy, err)) < 0)
@@ -1083,10 +1557,35 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
         return osr__error_set(err, OSR_EINVAL,
                               "the offline backend cannot install packages or run a script (it "
                               "runs no guest code); use the guestfs backend");
+    return 0;
+}
+
+int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_error *err)
+{
+    osr__build b;
+    osr_build_result *r = NULL;
+    const char *tmpdir;
+    char *absbase = NULL;
+    osr_build_options copy;
+    bool packages;
+    int64_t t0 = osr__now_ms_monotonic();
+    int error, swept = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.lock_fd = -1;
+    if (o == NULL || out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_image_build: NULL argument");
+    if ((error = osr_image_build_check(o, err)) < 0)
+        return error;
+    if ((error = check_file("base image", o->base, err)) < 0 ||
+        (error = check_file("runner tarball", o->runner_tarball, err)) < 0)
+        return error;
+    packages = o->packages && o->packages[0];
     /* qemu resolves backing files relative to the overlay: use absolute paths. */
     if ((absbase = realpath(o->base, NULL)) == NULL)
         return osr__error_set(err, OSR_EIO, "%s: %s", o->base, strerror(errno));
-    copy = *o;
+    memset(&copy, 0, sizeof(copy));
+    memcpy(&copy, o, o->version >= 2 ? sizeof(copy) : offsetof(osr_build_options, log_cb));
     copy.base = absbase;
     if (copy.backend == OSR_BUILD_AUTO)
         copy.backend = (packages || o->script) ? OSR_BUILD_GUESTFS : OSR_BUILD_OFFLINE;
@@ -1095,20 +1594,24 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
     b.extra = o->extra_size >= 0 ? o->extra_size : (packages ? 1536LL << 20 : 0);
     b.epoch = o->epoch;
 
+    if (osr__proxy_has_password(o->proxy.http) || osr__proxy_has_password(o->proxy.https))
+        osr__build_log(&b, OSR_LOG_WARN,
+                       "the proxy URL carries a password: it is written into the image "
+                       "(/etc/environment, apt, docker), where every user of the VM can read "
+                       "it; the image file is private (0600), keep it so where it is published");
+
     tmpdir = o->work_dir ? o->work_dir : getenv("TMPDIR");
     if (tmpdir == NULL || *tmpdir == '\0')
         tmpdir = "/var/tmp";
-    if ((tmpl = osr__sprintf("%s/osrunner-build-XXXXXX", tmpdir)) == NULL) {
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    /* Leftovers of builds that were killed (their locks are free). */
+    if (osr__sweep_work_dirs(tmpdir, &swept) == 0 && swept > 0)
+        osr__build_log(&b, OSR_LOG_INFO, "removed %d stale work director%s of killed builds in %s",
+                       swept, swept == 1 ? "y" : "ies", tmpdir);
+    if (osr__sweep_output_tmp(o->output, &swept) == 0 && swept > 0)
+        osr__build_log(&b, OSR_LOG_INFO, "removed %d stale temporary output%s of %s", swept,
+                       swept == 1 ? "" : "s", o->output);
+    if ((error = make_work_dir(&b.work, &b.lock_fd, tmpdir, err)) < 0)
         goto done;
-    }
-    if (mkdtemp(tmpl) == NULL) {
-        error = osr__error_set(err, OSR_EIO, "%s: %s", tmpl, strerror(errno));
-        free(tmpl);
-        tmpl = NULL;
-        goto done;
-    }
-    b.work = tmpl;
     b.steps = (unsigned int)(copy.backend == OSR_BUILD_GUESTFS ? osr__build_guestfs_steps(&b)
                                                                : osr__build_offline_steps(&b));
     if ((error = osr__build_step(&b, "inspect the base image")) < 0 ||
@@ -1140,6 +1643,8 @@ done:
         remove_tree(b.work);
         free(b.work);
     }
+    if (b.lock_fd >= 0)
+        close(b.lock_fd);
     osr_build_result_free(r);
     free(b.base_format);
     free(b.os_distro);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+extern char **environ;
+
 struct gx {
     osr__build *b;
     guestfs_h *g;
@@ -303,6 +305,10 @@ static int launch(struct gx *x)
         guestfs_set_backend_setting(x->g, accel == OSR_ACCEL_KVM ? "force_kvm" : "force_tcg", "1") <
             0)
         return gerr(x, "libguestfs backend");
+    /* The default, made explicit: a forked watcher that kills the appliance
+     * when this process dies (polled every 2 s), even after SIGKILL. */
+    if (guestfs_set_recovery_proc(x->g, 1) < 0)
+        return gerr(x, "libguestfs recovery process");
     guestfs_set_smp(x->g, 2);
     guestfs_set_memsize(x->g, 1024);
     if (net && guestfs_set_network(x->g, 1) < 0)
@@ -310,8 +316,21 @@ static int launch(struct gx *x)
     if (guestfs_add_drive_opts(x->g, x->overlay, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
                                GUESTFS_ADD_DRIVE_OPTS_DISCARD, "besteffort", -1) < 0)
         return gerr(x, "adding the disk");
-    if (guestfs_launch(x->g) < 0)
-        return gerr(x, "launching the libguestfs appliance");
+    {
+        /* libguestfs starts supermin, qemu and its recovery process from the
+         * process environment during the launch: they get the allow-listed
+         * one that the host tools get, not the caller's secrets. */
+        char **saved = environ, **clean = osr__env_filter(environ);
+        int rc;
+        if (clean == NULL)
+            return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+        environ = clean;
+        rc = guestfs_launch(x->g);
+        environ = saved;
+        free(clean);
+        if (rc < 0)
+            return gerr(x, "launching the libguestfs appliance");
+    }
     return 0;
 }
 

@@ -23,6 +23,39 @@
  * or control characters: they go into shell-like and JSON files. */
 int osr__proxy_validate(const osr_proxy *p, osr_error *err);
 bool osr__proxy_any(const osr_proxy *p);
+/* Whether a proxy URL carries a password (user:password@host), by libcurl's URL parser. */
+bool osr__proxy_has_password(const char *url);
+
+/* --- host tools: environment, lifetime, stale leftovers ---------------------------- */
+
+/* Whether an environment entry ("NAME=value") may be passed to the host tools
+ * and the libguestfs appliance: PATH, HOME, USER, LOGNAME, TERM, TZ, TMPDIR,
+ * XDG_RUNTIME_DIR, LANG, LANGUAGE, LC_*, LIBGUESTFS_*, SUPERMIN_*. Everything
+ * else (tokens, passwords, proxies with credentials) stays with the caller. */
+bool osr__env_allowed(const char *entry);
+/* The allowed entries of env as a NULL-terminated array of borrowed
+ * pointers (free the array only); NULL when out of memory. */
+char **osr__env_filter(char *const *env);
+
+/* Names of what a build leaves while it runs. Work directories are
+ * PARENT/osrunner-build-XXXXXX holding a file "lock" that the live build
+ * keeps flock()ed; the output's temporary file is OUTPUT.tmp-<12 hex>,
+ * flock()ed by the live build itself. */
+#define OSR__WORK_PREFIX    "osrunner-build-"
+#define OSR__WORK_LOCK      "lock"
+#define OSR__OUTPUT_TMP_SEP ".tmp-"
+
+/* Create dir/name (mode 0600, O_EXCL) and flock() it before the name
+ * exists (O_TMPFILE + linkat where the file system has it), so a sweeper
+ * never sees it unlocked. *fd_out is the locked descriptor. Returns 0, or
+ * -errno (-EEXIST when the name is taken). */
+int osr__create_locked(int dirfd, const char *name, int *fd_out);
+/* Remove the leftovers of builds that died (their lock is free): work
+ * directories under parent, and temporary outputs of output. Only entries
+ * with our names, owned by this user and carrying our lock are touched; a
+ * live build's are never. *removed (may be NULL) counts what went. */
+int osr__sweep_work_dirs(const char *parent, int *removed);
+int osr__sweep_output_tmp(const char *output, int *removed);
 
 /* /etc/environment with the proxy variables (upper and lower case) set to the
  * given values: earlier lines for those names are dropped, the others kept.
@@ -95,7 +128,12 @@ typedef struct osr__build {
     char *os_distro, *os_version;
     const char *accel; /* "kvm"/"tcg" for guestfs */
     unsigned int uid, gid;
+    int lock_fd; /* the work dir's flock()ed lock file, -1 if none */
 } osr__build;
+
+/* A message through the options' log hook (version >= 2), if its level is on. */
+void osr__build_log(const osr__build *b, osr_log_level level, const char *fmt, ...)
+    OSR__PRINTF(3, 4);
 
 /* Finish the previous step (DONE event) and start the next one. Fails with
  * "interrupted" when the build was cancelled. */
@@ -104,11 +142,14 @@ void osr__build_progress(osr__build *b, long long done, long long total);
 bool osr__build_cancelled(const osr__build *b);
 /* Run a host tool (argv[0] found on PATH) with stdin from /dev/null (or the
  * string in input), stdout discarded (or kept in *output, may be NULL). A
- * non-zero exit is an error quoting the last line it wrote on stderr. */
+ * non-zero exit is an error quoting the last line it wrote on stderr. The
+ * tool gets the allow-listed environment (osr__env_allowed), umask 077, and
+ * dies with the calling thread (PR_SET_PDEATHSIG SIGKILL): a killed build
+ * leaves no tool running. */
 int osr__build_run(osr__build *b, const char *const *argv, const char *input, char **output);
 /* Path inside the work dir (free it). */
 char *osr__build_path(osr__build *b, const char *name);
-/* Compress raw or overlay src into the output file (temp + rename). */
+/* Compress raw or overlay src into the output file (a locked 0600 temp + rename). */
 int osr__build_compress(osr__build *b, const char *src, const char *src_format);
 
 /* The backends. */

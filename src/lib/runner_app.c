@@ -401,8 +401,8 @@ hash_local(const char *path, const char *want, const osr_fetch_options *o, osr_e
         goto done;
     }
     if (strcasecmp(got, want) != 0)
-        error = osr__error_set(err, OSR_EPROTO, "%s: SHA-256 mismatch: expected %s, got %s", path,
-                               want, got);
+        error = osr__error_set(err, OSR_EINTEGRITY, "%s: SHA-256 mismatch: expected %s, got %s",
+                               path, want, got);
 done:
     if (fd >= 0)
         close(fd);
@@ -572,7 +572,7 @@ int osr_fetch_verified(const char *dest,
         goto done;
     }
     if (strcasecmp(got, sha256) != 0) {
-        error = osr__error_set(err, OSR_EPROTO,
+        error = osr__error_set(err, OSR_EINTEGRITY,
                                "%s: SHA-256 mismatch: expected %s, got %s (%lld bytes)", shown,
                                sha256, got, sk.written);
         goto done;

@@ -206,14 +206,16 @@ check "stand-in self-test: a schema-breaking answer gets sl-violations" grep -qi
 
 # --- image build --runner-version asks GitHub's downloads list (the stand-in's
 #     download URLs point to github.com, so only the choice is tested here)
+# (--base must exist: local inputs are checked before GitHub is asked.)
+printf 'not an image' >"$T/base.img"
 set +e
-"$OSRUNNER" image build --base /nonexistent.img --runner-version 9.9.9 --github-path octo-org/octo-repo \
+"$OSRUNNER" image build --base "$T/base.img" --runner-version 9.9.9 --github-path octo-org/octo-repo \
   >"$T/rv.out" 2>"$T/rv.err"; RC=$?
 set -e
 check "image build --runner-version X.Y.Z that GitHub does not list: exit 5" [ "$RC" = 5 ]
 check "  and says which version GitHub offers" grep -q 'GitHub offers runner 2\.[0-9]*\.[0-9]*, not 9.9.9' "$T/rv.err"
 set +e
-"$OSRUNNER" image build --base /nonexistent.img --runner-version latest >"$T/rv2.out" 2>"$T/rv2.err"; RC=$?
+"$OSRUNNER" image build --base "$T/base.img" --runner-version latest >"$T/rv2.out" 2>"$T/rv2.err"; RC=$?
 set -e
 check "image build --runner-version without --github-path: usage exit 2" [ "$RC" = 2 ]
 

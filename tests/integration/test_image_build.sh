@@ -130,7 +130,7 @@ NAME=osr-it-build-$$-$RANDOM
 WRONG=$(printf 'f%.0s' {1..64})
 run badsha image build --base "$BASE" --runner-url "$URL" --runner-sha256 "$WRONG" --no-packages \
   --work-dir "$T/work" --output "$T/bad.qcow2" --upload --name "$NAME" --os-cloud ostb-demo
-check "wrong runner SHA-256: fails (exit 7)" [ "$RC" = 7 ]
+check "wrong runner SHA-256: fails (exit 10, integrity)" [ "$RC" = 10 ]
 check "wrong runner SHA-256: says so in one line" bash -c "[ \$(wc -l <'$T/badsha.err') -le 2 ] && grep -q 'SHA-256 mismatch: expected $WRONG' '$T/badsha.err'"
 check "wrong runner SHA-256: no build step ran" bash -c "! grep -q '\[1/' '$T/badsha.err'"
 check "wrong runner SHA-256: no output file" [ ! -e "$T/bad.qcow2" ]

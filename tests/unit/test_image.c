@@ -3,13 +3,20 @@
  * normalisation, os-release, runner application entries, accelerator choice. */
 #include "image_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -321,6 +328,232 @@ static void test_build_refuses_bad_options(void **state)
     assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
 }
 
+static void test_env_allow_list(void **state)
+{
+    char *env[] = { "PATH=/usr/bin",
+                    "GITHUB_TOKEN=ghp_secret",
+                    "OS_PASSWORD=pw",
+                    "LC_ALL=C.UTF-8",
+                    "LIBGUESTFS_BACKEND=direct",
+                    "SUPERMIN_KERNEL=/boot/vmlinuz",
+                    "http_proxy=http://u:p@proxy:3128",
+                    "TMPDIR=/var/tmp",
+                    "PATHX=1",
+                    "LC_=x",
+                    "=odd",
+                    "HOME=/root",
+                    NULL };
+    char **out;
+    (void)state;
+    assert_true(osr__env_allowed("LANG=C"));
+    assert_true(osr__env_allowed("XDG_RUNTIME_DIR=/run/user/0"));
+    assert_false(osr__env_allowed("OS_CLOUD=x"));
+    assert_false(osr__env_allowed("PATH"));
+    assert_false(osr__env_allowed(NULL));
+    out = osr__env_filter(env);
+    assert_non_null(out);
+    assert_string_equal(out[0], "PATH=/usr/bin");
+    assert_string_equal(out[1], "LC_ALL=C.UTF-8");
+    assert_string_equal(out[2], "LIBGUESTFS_BACKEND=direct");
+    assert_string_equal(out[3], "SUPERMIN_KERNEL=/boot/vmlinuz");
+    assert_string_equal(out[4], "TMPDIR=/var/tmp");
+    assert_string_equal(out[5], "HOME=/root");
+    assert_null(out[6]);
+    free(out);
+}
+
+static void test_proxy_password(void **state)
+{
+    (void)state;
+    assert_true(osr__proxy_has_password("http://user:s3cret@proxy:3128"));
+    assert_true(osr__proxy_has_password("socks5h://u:p%40ss@proxy:1080/"));
+    assert_false(osr__proxy_has_password("http://user@proxy:3128"));
+    assert_false(osr__proxy_has_password("http://user:@proxy:3128"));
+    assert_false(osr__proxy_has_password("http://proxy:3128"));
+    assert_false(osr__proxy_has_password(""));
+    assert_false(osr__proxy_has_password(NULL));
+}
+
+/* A scratch directory of the test's own. */
+static char *scratch(void)
+{
+    char *d = strdup("/tmp/osr-unit-image-XXXXXX");
+    assert_non_null(d);
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void put(const char *dir, const char *name)
+{
+    char p[512];
+    FILE *f;
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_non_null(f = fopen(p, "w"));
+    fputs("x", f);
+    fclose(f);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return lstat(p, &st) == 0;
+}
+
+static void test_create_locked(void **state)
+{
+    char *d = scratch(), p[512];
+    struct stat st;
+    int dfd, fd = -1, fd2 = -1, other;
+    (void)state;
+    dfd = open(d, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_int_equal(osr__create_locked(dfd, "f", &fd), 0);
+    snprintf(p, sizeof(p), "%s/f", d);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Held: another open file description cannot take it. */
+    other = open(p, O_RDONLY);
+    assert_true(other >= 0);
+    assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+    assert_int_equal(osr__create_locked(dfd, "f", &fd2), -EEXIST);
+    close(fd);
+    assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+    close(other);
+    unlink(p);
+    close(dfd);
+    rmdir(d);
+    free(d);
+}
+
+/* Work dirs: a dead build's (lock free) goes; a live one's (lock held), one
+ * without a lock, other names and a symlink stay. */
+static void test_sweep_work_dirs(void **state)
+{
+    char *d = scratch(), p[512];
+    int dfd, live = -1, removed = -1;
+    (void)state;
+    snprintf(p, sizeof(p), "%s/" OSR__WORK_PREFIX "dead01", d);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put(p, OSR__WORK_LOCK);
+    put(p, "disk.raw");
+    snprintf(p, sizeof(p), "%s/" OSR__WORK_PREFIX "live01", d);
+    assert_int_equal(mkdir(p, 0700), 0);
+    dfd = open(p, O_RDONLY | O_DIRECTORY);
+    assert_int_equal(osr__create_locked(dfd, OSR__WORK_LOCK, &live), 0);
+    close(dfd);
+    snprintf(p, sizeof(p), "%s/" OSR__WORK_PREFIX "nolock", d);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put(p, "disk.raw");
+    snprintf(p, sizeof(p), "%s/" OSR__WORK_PREFIX "toolong1", d);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put(p, OSR__WORK_LOCK);
+    snprintf(p, sizeof(p), "%s/" OSR__WORK_PREFIX "link01", d);
+    assert_int_equal(symlink(d, p), 0);
+
+    assert_int_equal(osr__sweep_work_dirs(d, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_false(exists(d, OSR__WORK_PREFIX "dead01"));
+    assert_true(exists(d, OSR__WORK_PREFIX "live01/" OSR__WORK_LOCK));
+    assert_true(exists(d, OSR__WORK_PREFIX "nolock/disk.raw"));
+    assert_true(exists(d, OSR__WORK_PREFIX "toolong1/" OSR__WORK_LOCK));
+    assert_true(exists(d, OSR__WORK_PREFIX "link01"));
+    /* The live build ends: its directory is now stale. */
+    close(live);
+    assert_int_equal(osr__sweep_work_dirs(d, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_false(exists(d, OSR__WORK_PREFIX "live01"));
+    assert_int_equal(osr__sweep_work_dirs("/nonexistent-osr", &removed), -ENOENT);
+
+    snprintf(p, sizeof(p), "rm -rf '%s'", d);
+    assert_int_equal(WEXITSTATUS(system(p)), 0);
+    free(d);
+}
+
+static void test_sweep_output_tmp(void **state)
+{
+    char *d = scratch(), out[512], p[512];
+    int dfd, live = -1, removed = -1;
+    (void)state;
+    snprintf(out, sizeof(out), "%s/img.qcow2", d);
+    put(d, "img.qcow2");
+    put(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "0123456789ab"); /* dead: no lock held */
+    put(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "12345");        /* not our name */
+    put(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "0123456789AB"); /* not our name */
+    put(d, "other.qcow2" OSR__OUTPUT_TMP_SEP "0123456789ab");
+    dfd = open(d, O_RDONLY | O_DIRECTORY);
+    assert_int_equal(osr__create_locked(dfd, "img.qcow2" OSR__OUTPUT_TMP_SEP "aaaaaaaaaaaa", &live),
+                     0);
+    close(dfd);
+    assert_int_equal(osr__sweep_output_tmp(out, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_false(exists(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "0123456789ab"));
+    assert_true(exists(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "aaaaaaaaaaaa"));
+    assert_true(exists(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "12345"));
+    assert_true(exists(d, "img.qcow2" OSR__OUTPUT_TMP_SEP "0123456789AB"));
+    assert_true(exists(d, "other.qcow2" OSR__OUTPUT_TMP_SEP "0123456789ab"));
+    assert_true(exists(d, "img.qcow2"));
+    close(live);
+    snprintf(p, sizeof(p), "rm -rf '%s'", d);
+    assert_int_equal(WEXITSTATUS(system(p)), 0);
+    free(d);
+}
+
+static void test_build_dir(void **state)
+{
+    char *d = scratch(), first[512];
+    osr_build_dir *a = NULL, *b = NULL, *sentinel = (osr_build_dir *)(uintptr_t)1, *c = sentinel;
+    struct stat st;
+    osr_error err;
+    (void)state;
+    assert_int_equal(osr_build_dir_new(&a, d, &err), 0);
+    snprintf(first, sizeof(first), "%s", osr_build_dir_path(a));
+    assert_int_equal(strncmp(first + strlen(d) + 1, OSR__WORK_PREFIX, strlen(OSR__WORK_PREFIX)), 0);
+    assert_int_equal(stat(first, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    put(first, "runner.tar.gz");
+    /* A second one sweeps, but never a live one. */
+    assert_int_equal(osr_build_dir_new(&b, d, &err), 0);
+    assert_true(exists(first, "runner.tar.gz"));
+    osr_build_dir_free(a);
+    assert_int_equal(stat(first, &st), -1);
+    osr_build_dir_free(b);
+    osr_build_dir_free(NULL);
+    assert_int_equal(osr_build_dir_new(&c, "/nonexistent-osr", &err), OSR_ENOTFOUND);
+    assert_ptr_equal(c, sentinel);
+    assert_int_equal(rmdir(d), 0);
+    free(d);
+}
+
+static void test_build_check(void **state)
+{
+    osr_build_options o = OSR_BUILD_OPTIONS_INIT;
+    osr_error err;
+    (void)state;
+    /* Inputs still to be downloaded may be NULL. */
+    o.output = "/tmp/x.qcow2";
+    assert_int_equal(osr_image_build_check(&o, &err), 0);
+    o.base = "/tmp";
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "base image /tmp: is a directory"));
+    o.base = "/nonexistent.qcow2";
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_ENOTFOUND);
+    o.base = NULL;
+    o.output = "/nonexistent-dir/x.qcow2";
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_ENOTFOUND);
+    assert_non_null(strstr(err.message, "output directory /nonexistent-dir"));
+    o.output = "/tmp";
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_EINVAL);
+    o.output = "/tmp/x.qcow2";
+    o.work_dir = "/etc/hostname";
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "work directory /etc/hostname: not a directory"));
+    o.work_dir = NULL;
+    o.version = 99;
+    assert_int_equal(osr_image_build_check(&o, &err), OSR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +569,13 @@ int main(void)
         cmocka_unit_test(test_runner_app),
         cmocka_unit_test(test_accel_choice),
         cmocka_unit_test(test_build_refuses_bad_options),
+        cmocka_unit_test(test_env_allow_list),
+        cmocka_unit_test(test_proxy_password),
+        cmocka_unit_test(test_create_locked),
+        cmocka_unit_test(test_sweep_work_dirs),
+        cmocka_unit_test(test_sweep_output_tmp),
+        cmocka_unit_test(test_build_check),
+        cmocka_unit_test(test_build_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
