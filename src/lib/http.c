@@ -585,6 +585,12 @@ static int xfer_setup(osr__http_xfer *x)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* libcurl re-sends a request by itself when a reused (kept-alive)
+     * connection dies before any byte of the answer, whatever the method.
+     * For a request that must not happen twice, only a new connection is
+     * safe: then libcurl never re-sends, and a break comes back to us. */
+    if (!req->idempotent || req->read_cb)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      req->timeout_ms > 0 ? req->timeout_ms : h->cfg.timeout_ms);
@@ -737,15 +743,24 @@ static void attempt_done(osr__http_xfer *x, CURLcode rc)
         return;
     }
     if (rc != CURLE_OK) {
+        curl_off_t pretransfer = 0;
         osr__http_log(h, OSR_LOG_DEBUG, "< %s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        /* Past the connect (and TLS) phase the request may have gone out. */
+        if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK)
+            resp->in_doubt = pretransfer > 0;
+        else
+            resp->in_doubt = true;
         retry = req->idempotent && req->read_cb == NULL && retryable_curl(rc);
         if (!retry || x->attempt >= h->cfg.max_retries) {
             int code = rc == CURLE_OPERATION_TIMEDOUT ? OSR_ETIMEOUT : OSR_ENET;
             if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
                 code = OSR_EIO;
-            complete(x, osr__error_set(x->err, code, "%s %s: %s%s", req->method, where,
+            complete(x, osr__error_set(x->err, code, "%s %s: %s%s%s", req->method, where,
                                        x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
-                                       x->attempt ? " (after retries)" : ""));
+                                       x->attempt ? " (after retries)" : "",
+                                       resp->in_doubt && !req->idempotent && code != OSR_EIO
+                                           ? "; it may or may not have been processed"
+                                           : ""));
             return;
         }
     } else {
