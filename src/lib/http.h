@@ -134,6 +134,13 @@ int osr__http_error_from_reply(osr_error *err,
 /* The error code for an HTTP status (>= 400). */
 int osr__http_status_code(long status);
 
+/* A one-line summary of an error text or page: markup and the bare status
+ * line ("400 Bad Request") dropped, the first paragraph with text kept (of
+ * plain text only its first line, unless paragraph), controls turned into
+ * spaces, capped at 200 bytes ("..." when cut). NULL if there is no text, or
+ * out of memory. */
+char *osr__http_summary(const char *text, size_t len, bool paragraph);
+
 /* Copy of a JSON body with every secret value replaced by "***" (password,
  * secret, token ids), for traces. NULL if the body is not JSON. */
 char *osr__http_redact_json(const char *body, size_t len);
