@@ -715,12 +715,17 @@ static void error_append(osr_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether a request may be sent again after a 502/503/504 or a broken
+ * connection. */
+enum resend { ONCE, SAFE };
+
 /* One request with the given bearer credential; waits out rate limits within
  * the budget. resp is reset here; free it after. */
 static int send_with(osr_github *gh,
                      const char *method,
                      const char *url,
                      const char *body,
+                     enum resend resend,
                      const char *bearer,
                      osr__http_response *resp)
 {
@@ -733,9 +738,9 @@ static int send_with(osr_github *gh,
         .headers = headers,
         .body = body,
         .body_len = body ? strlen(body) : 0,
-        /* A rate-limited or failed-to-connect request did nothing; GETs and
-         * DELETEs may be repeated anyway. */
-        .idempotent = strcmp(method, "POST") != 0,
+        /* GETs and DELETEs may be repeated; a POST only when the caller
+         * says it has no side effect (a token request). */
+        .idempotent = resend == SAFE,
         .accept = MEDIA_TYPE,
     };
     int64_t waited = 0;
@@ -793,8 +798,9 @@ static int fetch_installation_token(osr_github *gh)
         osr__secret_free(jwt);
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     }
-    /* No body: the schema declares none, and an empty JSON object is refused. */
-    error = send_with(gh, "POST", url, NULL, jwt, &resp);
+    /* No body: the schema declares none, and an empty JSON object is refused.
+     * A new installation token is all it makes: safe to ask again. */
+    error = send_with(gh, "POST", url, NULL, SAFE, jwt, &resp);
     if (error == 0)
         error = osr__github_parse_token(&token, &expires, resp.body.data, resp.body.len, err);
     if (error < 0) {
@@ -817,14 +823,18 @@ static int fetch_installation_token(osr_github *gh)
 
 /* Send with the client's credentials: the token, or an installation token
  * (fetched when missing or about to expire; fetched again once on a 401). */
-static int gh_send(
-    osr_github *gh, const char *method, const char *url, const char *body, osr__http_response *resp)
+static int gh_send(osr_github *gh,
+                   const char *method,
+                   const char *url,
+                   const char *body,
+                   enum resend resend,
+                   osr__http_response *resp)
 {
     bool fresh = false;
     int error;
 
     if (gh->token)
-        return send_with(gh, method, url, body, gh->token, resp);
+        return send_with(gh, method, url, body, resend, gh->token, resp);
     if (gh->app_key == NULL) {
         memset(resp, 0, sizeof(*resp));
         return osr__error_set(&gh->err, OSR_EAUTH,
@@ -838,7 +848,7 @@ static int gh_send(
         }
         fresh = true;
     }
-    error = send_with(gh, method, url, body, gh->inst_token, resp);
+    error = send_with(gh, method, url, body, resend, gh->inst_token, resp);
     if (error == OSR_EAUTH && !fresh) {
         /* Revoked early (or the App was reinstalled): one new token. */
         osr__http_log(gh->http, OSR_LOG_INFO, "installation token rejected; fetching a new one");
@@ -849,7 +859,7 @@ static int gh_send(
             memset(resp, 0, sizeof(*resp));
             return error;
         }
-        error = send_with(gh, method, url, body, gh->inst_token, resp);
+        error = send_with(gh, method, url, body, resend, gh->inst_token, resp);
     }
     return error;
 }
@@ -888,7 +898,7 @@ static int get_pages(osr_github *gh,
                                    first_url, gh->max_pages);
             break;
         }
-        error = gh_send(gh, "GET", url, NULL, &resp);
+        error = gh_send(gh, "GET", url, NULL, SAFE, &resp);
         if (error == 0 && (root = load_json(gh, "GET", url, &resp.body)) != NULL) {
             error = on_page(ctx, root, err);
             json_decref(root);
@@ -1025,7 +1035,7 @@ int osr_github_runner_apps(osr_github_apps **out, osr_github *gh, const char *pa
     osr_error_clear(&gh->err);
     if ((url = runners_url(gh, path, "/downloads")) == NULL)
         return gh->err.code ? gh->err.code : osr__error_set(&gh->err, OSR_ENOMEM, "out of memory");
-    error = gh_send(gh, "GET", url, NULL, &resp);
+    error = gh_send(gh, "GET", url, NULL, SAFE, &resp);
     if (error == 0)
         error = osr__github_parse_apps(out, resp.body.data, resp.body.len, &gh->err);
     osr__buf_free_secret(&resp.body);
@@ -1109,8 +1119,10 @@ static int runner_token(
     free(tail);
     if (url == NULL)
         return gh->err.code ? gh->err.code : osr__error_set(&gh->err, OSR_ENOMEM, "out of memory");
-    /* No body: GitHub's schema declares none, and an empty JSON object is refused. */
-    error = gh_send(gh, "POST", url, NULL, &resp);
+    /* No body: GitHub's schema declares none, and an empty JSON object is refused.
+     * A registration or remove token has no side effect (asking again only
+     * gives a new one), so it is retried like a GET on 502/503/504. */
+    error = gh_send(gh, "POST", url, NULL, SAFE, &resp);
     if (error == 0) {
         error = osr__github_parse_token(&t, &exp, resp.body.data, resp.body.len, &gh->err);
         if (error < 0)
@@ -1287,7 +1299,7 @@ int osr_github_jitconfig(char **jitconfig,
         error = gh->err.code ? gh->err.code : osr__error_set(&gh->err, OSR_ENOMEM, "out of memory");
         goto done;
     }
-    error = gh_send(gh, "POST", url, text, &resp);
+    error = gh_send(gh, "POST", url, text, ONCE, &resp); /* registers a runner */
     if (error == OSR_ECONFLICT)
         osr__error_prefix(&gh->err, "a runner named '%.64s' already exists", opts->name);
     if (error == 0) {
@@ -1494,7 +1506,7 @@ int osr_github_runner_get(osr_github_runners **out, osr_github *gh, const char *
     snprintf(tail, sizeof(tail), "/%lld", id);
     if ((url = runners_url(gh, path, tail)) == NULL)
         return gh->err.code ? gh->err.code : osr__error_set(&gh->err, OSR_ENOMEM, "out of memory");
-    error = gh_send(gh, "GET", url, NULL, &resp);
+    error = gh_send(gh, "GET", url, NULL, SAFE, &resp);
     if (error == 0) {
         list = osr__github_runners_new();
         error = list
@@ -1524,7 +1536,7 @@ int osr_github_runner_delete(osr_github *gh, const char *path, long long id)
     snprintf(tail, sizeof(tail), "/%lld", id);
     if ((url = runners_url(gh, path, tail)) == NULL)
         return gh->err.code ? gh->err.code : osr__error_set(&gh->err, OSR_ENOMEM, "out of memory");
-    error = gh_send(gh, "DELETE", url, NULL, &resp);
+    error = gh_send(gh, "DELETE", url, NULL, SAFE, &resp);
     if (error < 0 && gh->err.http_status == 422)
         osr__error_prefix(&gh->err, "runner %lld is busy", id);
     else if (error == OSR_ENOTFOUND)

@@ -4,6 +4,7 @@
  * same engine run until its one transfer is done. */
 #include "http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -295,12 +296,237 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------- one-line summaries */
+
+#define SUMMARY_MAX 200
+
+/* Case-insensitive search for needle in the len bytes at hay. */
+static const char *memcasemem(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; n <= len && i <= len - n; i++) {
+        if (strncasecmp(hay + i, needle, n) == 0)
+            return hay + i;
+    }
+    return NULL;
+}
+
+static bool tag_is(const char *tag, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    return len >= n && strncasecmp(tag, name, n) == 0 &&
+           (len == n || tag[n] == ' ' || tag[n] == '/' || tag[n] == '\t' || tag[n] == '\n');
+}
+
+/* Tags that end a line of text (the rest are inline, like <b>). */
+static bool tag_breaks(const char *tag, size_t len)
+{
+    static const char *const blocks[] = { "br", "p",  "div", "h1", "h2",    "h3",  "h4", "h5",
+                                          "h6", "li", "tr",  "td", "title", "pre", "hr", NULL };
+    if (len && *tag == '/') {
+        tag++;
+        len--;
+    }
+    for (int i = 0; blocks[i]; i++) {
+        if (tag_is(tag, len, blocks[i]))
+            return true;
+    }
+    return false;
+}
+
+/* Append the character an HTML entity at p (after '&') stands for; how many
+ * bytes of p it used (0: not one we know, keep the '&'). */
+static size_t entity(osr__buf *b, const char *p, const char *end)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } named[] = { { "amp;", '&' },  { "lt;", '<' },    { "gt;", '>' },
+                  { "quot;", '"' }, { "apos;", '\'' }, { "nbsp;", ' ' } };
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        size_t n = strlen(named[i].name);
+        if ((size_t)(end - p) >= n && memcmp(p, named[i].name, n) == 0)
+            return osr__buf_append(b, &named[i].c, 1) < 0 ? 0 : n;
+    }
+    if (p < end && *p == '#') {
+        char num[8], *stop;
+        size_t n = 0;
+        unsigned long v;
+        const char *q = p + 1;
+        bool hex = q < end && (*q == 'x' || *q == 'X');
+        if (hex)
+            q++;
+        while (q < end && n + 1 < sizeof(num) && isalnum((unsigned char)*q))
+            num[n++] = *q++;
+        num[n] = '\0';
+        v = strtoul(num, &stop, hex ? 16 : 10);
+        if (n > 0 && *stop == '\0' && q < end && *q == ';') {
+            /* Printable ASCII only; anything else becomes '?'. */
+            char c = (v >= 0x20 && v < 0x7f) ? (char)v : '?';
+            return osr__buf_append(b, &c, 1) < 0 ? 0 : (size_t)(q + 1 - p);
+        }
+    }
+    return 0;
+}
+
+/* The text of an HTML body: markup gone, <head>, <script> and <style>
+ * dropped, block tags turned into line ends, entities decoded. */
+static char *html_text(const char *s, size_t len)
+{
+    osr__buf b = OSR__BUF_INIT;
+    const char *p = s, *end = s + len;
+
+    while (p < end) {
+        if (*p == '<') {
+            const char *gt = memchr(p, '>', (size_t)(end - p));
+            const char *tag = p + 1;
+            size_t tlen;
+            if (gt == NULL)
+                break;
+            tlen = (size_t)(gt - tag);
+            if (tag_is(tag, tlen, "head") || tag_is(tag, tlen, "script") ||
+                tag_is(tag, tlen, "style")) {
+                /* Skip to the matching close tag. */
+                const char *name = tag_is(tag, tlen, "head")     ? "</head"
+                                   : tag_is(tag, tlen, "script") ? "</script"
+                                                                 : "</style";
+                const char *close = memcasemem(gt, (size_t)(end - gt), name);
+                if (close == NULL)
+                    break;
+                gt = memchr(close, '>', (size_t)(end - close));
+                if (gt == NULL)
+                    break;
+            } else if (tag_breaks(tag, tlen) && osr__buf_append(&b, "\n", 1) < 0) {
+                goto fail;
+            }
+            p = gt + 1;
+        } else if (*p == '&') {
+            size_t used = entity(&b, p + 1, end);
+            if (used == 0 && osr__buf_append(&b, "&", 1) < 0)
+                goto fail;
+            p += 1 + used;
+        } else {
+            if (osr__buf_append(&b, p, 1) < 0)
+                goto fail;
+            p++;
+        }
+    }
+    if (osr__buf_append(&b, "", 0) < 0 || b.data == NULL)
+        goto fail;
+    return osr__buf_detach(&b);
+fail:
+    osr__buf_free(&b);
+    return NULL;
+}
+
+/* "400 Bad Request": the status again, says nothing the message doesn't. */
+static bool is_status_line(const char *p, size_t n)
+{
+    if (n < 5 || n > 48 || !isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
+        !isdigit((unsigned char)p[2]) || p[3] != ' ')
+        return false;
+    for (size_t i = 4; i < n; i++) {
+        if (!isalpha((unsigned char)p[i]) && p[i] != ' ' && p[i] != '-' && p[i] != '\'')
+            return false;
+    }
+    return true;
+}
+
+/* A page (it starts with markup) or a message with HTML line breaks in it. */
+static bool looks_like_html(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)s[i]))
+        i++;
+    return (i < len && s[i] == '<') || memcasemem(s, len, "<br") != NULL;
+}
+
+char *osr__http_summary(const char *text, size_t len, bool paragraph)
+{
+    const char *p, *end, *status = NULL;
+    size_t status_len = 0;
+    char *html = NULL, *out = NULL;
+    osr__buf b = OSR__BUF_INIT;
+
+    if (text == NULL)
+        return NULL;
+    /* An error page can be large; its summary is at its start. */
+    if (len > 65536)
+        len = 65536;
+    if (looks_like_html(text, len)) {
+        if ((html = html_text(text, len)) == NULL)
+            return NULL;
+        text = html;
+        len = strlen(html);
+    }
+    /* The first paragraph (lines up to a blank one) that is not just the
+     * status again, joined into one line; or only its first line. */
+    for (p = text, end = text + len; p < end && b.len <= SUMMARY_MAX;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        while (p < e && isspace((unsigned char)*p))
+            p++;
+        while (e > p && isspace((unsigned char)e[-1]))
+            e--;
+        if (e == p || is_status_line(p, (size_t)(e - p))) {
+            if (e > p && status == NULL) {
+                status = p;
+                status_len = (size_t)(e - p);
+            }
+            if (b.len)
+                break;
+        } else if (html != NULL || *p != '<') {
+            if ((b.len && osr__buf_append(&b, " ", 1) < 0) ||
+                osr__buf_append(&b, p, (size_t)(e - p)) < 0)
+                goto done;
+            if (!paragraph && html == NULL)
+                break;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (b.len == 0 && status != NULL && osr__buf_append(&b, status, status_len) < 0)
+        goto done;
+    if (b.len == 0)
+        goto done;
+    /* One line: tabs and other controls become spaces, a run of spaces one. */
+    {
+        size_t j = 0;
+        for (size_t i = 0; i < b.len; i++) {
+            char c = b.data[i];
+            if ((unsigned char)c < 0x20 || c == 0x7f)
+                c = ' ';
+            if (c == ' ' && j && b.data[j - 1] == ' ')
+                continue;
+            b.data[j++] = c;
+        }
+        b.len = j;
+        b.data[j] = '\0';
+    }
+    if (b.len > SUMMARY_MAX) {
+        size_t n = SUMMARY_MAX;
+        /* Do not split a UTF-8 sequence. */
+        while (n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+            n--;
+        b.len = n;
+        b.data[n] = '\0';
+        if (osr__buf_puts(&b, "...") < 0)
+            goto done;
+    }
+    out = osr__buf_detach(&b);
+done:
+    osr__buf_free(&b);
+    free(html);
+    return out;
+}
+
 /* The human message inside an API error body, or NULL. Handles:
  *   Keystone  {"error": {"code": 401, "title": "...", "message": "..."}}
  *   Nova      {"itemNotFound": {"code": 404, "message": "..."}}
  *   Neutron   {"NeutronError": {"type": "...", "message": "...", "detail": ""}}
  *   GitHub    {"message": "...", "documentation_url": "...", "errors": [...]}
- *   Glance and others: {"message": "..."} or plain text / HTML. */
+ *   Glance and others: {"message": "..."} or plain text / HTML.
+ * Whatever the shape, the message is summarised to one short line: Glance's
+ * 400 puts a whole JSON schema dump (with <br />) in its message. */
 static char *api_message(const char *body, size_t len)
 {
     json_t *root, *msg = NULL;
@@ -324,25 +550,14 @@ static char *api_message(const char *body, size_t len)
                 }
             }
         }
-        if (msg != NULL)
-            out = github_details(json_string_value(msg), json_object_get(root, "errors"));
-    } else if (root == NULL) {
-        /* Plain text: the first non-empty line that is not markup. */
-        const char *p = body, *end = body + len;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *le = nl ? nl : end;
-            while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
-                p++;
-            if (p < le && *p != '<') {
-                const char *e = le;
-                while (e > p && (e[-1] == '\r' || e[-1] == ' '))
-                    e--;
-                out = osr__strndup(p, (size_t)(e - p) > 200 ? 200 : (size_t)(e - p));
-                break;
-            }
-            p = le + 1;
+        if (msg != NULL) {
+            char *line = osr__http_summary(json_string_value(msg), json_string_length(msg), true);
+            if (line != NULL)
+                out = github_details(line, json_object_get(root, "errors"));
+            free(line);
         }
+    } else if (root == NULL) {
+        out = osr__http_summary(body, len, false);
     }
     json_decref(root);
     return out;
@@ -585,6 +800,12 @@ static int xfer_setup(osr__http_xfer *x)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* libcurl re-sends a request by itself when a reused (kept-alive)
+     * connection dies before any byte of the answer, whatever the method.
+     * For a request that must not happen twice, only a new connection is
+     * safe: then libcurl never re-sends, and a break comes back to us. */
+    if (!req->idempotent || req->read_cb)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      req->timeout_ms > 0 ? req->timeout_ms : h->cfg.timeout_ms);
@@ -737,15 +958,24 @@ static void attempt_done(osr__http_xfer *x, CURLcode rc)
         return;
     }
     if (rc != CURLE_OK) {
+        curl_off_t pretransfer = 0;
         osr__http_log(h, OSR_LOG_DEBUG, "< %s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        /* Past the connect (and TLS) phase the request may have gone out. */
+        if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK)
+            resp->in_doubt = pretransfer > 0;
+        else
+            resp->in_doubt = true;
         retry = req->idempotent && req->read_cb == NULL && retryable_curl(rc);
         if (!retry || x->attempt >= h->cfg.max_retries) {
             int code = rc == CURLE_OPERATION_TIMEDOUT ? OSR_ETIMEOUT : OSR_ENET;
             if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
                 code = OSR_EIO;
-            complete(x, osr__error_set(x->err, code, "%s %s: %s%s", req->method, where,
+            complete(x, osr__error_set(x->err, code, "%s %s: %s%s%s", req->method, where,
                                        x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
-                                       x->attempt ? " (after retries)" : ""));
+                                       x->attempt ? " (after retries)" : "",
+                                       resp->in_doubt && !req->idempotent && code != OSR_EIO
+                                           ? "; it may or may not have been processed"
+                                           : ""));
             return;
         }
     } else {

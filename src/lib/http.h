@@ -29,7 +29,11 @@ typedef struct osr__http_request {
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
     const char *body;           /* JSON body or NULL */
     size_t body_len;
-    bool idempotent;    /* safe to send again after a connection error or 502/503/504 */
+    /* Safe to send again after a connection error or 502/503/504. A request
+     * that is not idempotent is never sent twice, by us or by libcurl: it
+     * goes on a new connection (libcurl silently re-sends a request whose
+     * reused connection died before any answer), and is not retried. */
+    bool idempotent;
     const char *accept; /* Accept header; NULL: application/json */
     long timeout_ms;    /* this request's total time; 0: the engine's default */
     /* Streamed upload (PUT of a file): the body comes from read_cb, which
@@ -55,6 +59,11 @@ typedef struct osr__http_response {
     char request_id[72];
     int retry_after_s; /* -1 if none */
     int attempts;
+    /* No answer came, but the request may have reached the server (the
+     * connection broke or timed out after it was set up): a request that is
+     * not idempotent may or may not have been processed. False when the
+     * server provably got nothing (no connection). */
+    bool in_doubt;
     char *link;                /* Link header (pagination), or NULL */
     long ratelimit_remaining;  /* X-RateLimit-Remaining, -1 if none */
     long long ratelimit_reset; /* X-RateLimit-Reset (epoch seconds), -1 if none */
@@ -124,6 +133,13 @@ int osr__http_error_from_reply(osr_error *err,
 
 /* The error code for an HTTP status (>= 400). */
 int osr__http_status_code(long status);
+
+/* A one-line summary of an error text or page: markup and the bare status
+ * line ("400 Bad Request") dropped, the first paragraph with text kept (of
+ * plain text only its first line, unless paragraph), controls turned into
+ * spaces, capped at 200 bytes ("..." when cut). NULL if there is no text, or
+ * out of memory. */
+char *osr__http_summary(const char *text, size_t len, bool paragraph);
 
 /* Copy of a JSON body with every secret value replaced by "***" (password,
  * secret, token ids), for traces. NULL if the body is not JSON. */

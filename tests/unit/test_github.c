@@ -128,7 +128,7 @@ static void log_collect(osr_log_level level, const char *msg, void *payload)
         loglen = sizeof(logbuf) - 1;
 }
 
-static osr_github *client_for(struct server *s, int max_pages, int rate_wait)
+static osr_github *client_retrying(struct server *s, int max_pages, int rate_wait, int retries)
 {
     osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
     osr_github *gh = NULL;
@@ -141,7 +141,7 @@ static osr_github *client_for(struct server *s, int max_pages, int rate_wait)
     o.token_env = "OSR_UNIT_GH_TOKEN";
     o.max_pages = max_pages;
     o.rate_limit_wait_s = rate_wait;
-    o.max_retries = 0;
+    o.max_retries = retries;
     o.log_cb = log_collect;
     o.log_level = OSR_LOG_TRACE;
     loglen = 0;
@@ -150,6 +150,11 @@ static osr_github *client_for(struct server *s, int max_pages, int rate_wait)
     if (osr_github_new(&gh, &o, &err) != 0)
         fail_msg("osr_github_new: %s", err.message);
     return gh;
+}
+
+static osr_github *client_for(struct server *s, int max_pages, int rate_wait)
+{
+    return client_retrying(s, max_pages, rate_wait, 0);
 }
 
 /* ------------------------------------------------------------------ Link */
@@ -1030,6 +1035,55 @@ static void test_requests_on_the_wire(void **state)
     server_stop(&s);
 }
 
+/* Every other answer is a 502 from a proxy in front of GitHub. */
+static void
+respond_502_then_ok(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    static const char page[] = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
+    if (n % 2 == 0)
+        snprintf(reply, cap,
+                 "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n%s",
+                 strlen(page), page);
+    else
+        respond_token(s, strstr(request, "generate-jitconfig") ? 1 : 0, request, reply, cap);
+}
+
+static void test_token_requests_are_retried(void **state)
+{
+    osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
+    struct server s;
+    osr_github *gh;
+    char *token = NULL, *jit = (char *)0x1;
+    long long exp = 0;
+    const osr_error *e;
+    (void)state;
+
+    server_start(&s, respond_502_then_ok);
+    gh = client_retrying(&s, 0, 0, 2);
+    /* A registration or remove token has no side effect: a 502 is retried. */
+    assert_int_equal(osr_github_registration_token(&token, &exp, gh, "octo"), 0);
+    assert_string_equal(token, "REGTOKEN123");
+    osr_github_secret_free(token);
+    token = NULL;
+    assert_int_equal(osr_github_remove_token(&token, &exp, gh, "octo/repo"), 0);
+    assert_string_equal(token, "REGTOKEN123");
+    osr_github_secret_free(token);
+    assert_int_equal(s.served, 4);
+    assert_non_null(strstr(s.requests[2], "POST /repos/octo/repo/actions/runners/remove-token "));
+    assert_non_null(strstr(s.requests[3], "POST /repos/octo/repo/actions/runners/remove-token "));
+    /* A JIT config registers a runner: its 502 is not sent again. */
+    jo.name = "n";
+    assert_int_equal(osr_github_jitconfig(&jit, NULL, gh, "octo", &jo), OSR_ESERVER);
+    assert_ptr_equal(jit, (char *)0x1);
+    assert_int_equal(s.served, 5);
+    e = osr_github_last_error(gh);
+    /* the page comes back as one short line */
+    assert_non_null(strstr(e->message, "HTTP 502: 502 Bad Gateway"));
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
 static void test_jit_argument_checks(void **state)
 {
     static const char *const empty[] = { NULL };
@@ -1080,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_no_credentials),
         cmocka_unit_test(test_requests_on_the_wire),
         cmocka_unit_test(test_jit_argument_checks),
+        cmocka_unit_test(test_token_requests_are_retried),
     };
     int rc;
     if (osr_global_init() < 0)

@@ -137,6 +137,80 @@ static void test_backoff(void **state)
     assert_true(osr__http_backoff_ms(20, 0.0) >= 4000);
 }
 
+/* Glance's answer to a create with a bad disk_format (Accept: JSON), as the
+ * local cloud sends it: a whole schema dump in "message". */
+#define GLANCE_400_JSON                                                                            \
+    "{\"message\": \"Provided object does not match schema 'image': 'bogus' is not one of "        \
+    "[None, 'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', "            \
+    "'ploop']\\n\\nFailed validating 'enum' in schema['properties']['disk_format']:\\n    "        \
+    "{'description': 'Format of the disk',\\n     'enum': [None,\\n              'ami',\\n     "   \
+    "         'ploop'],\\n     'type': ['null', 'string']}\\n\\nOn instance['disk_format']:\\n   " \
+    " "                                                                                            \
+    "'bogus'<br /><br />\\n\\n\\n\", \"code\": \"400 Bad Request\", \"title\": \"Bad Request\"}"
+
+/* The same answer without Accept: JSON: webob's HTML page. */
+#define GLANCE_400_HTML                                                                           \
+    "<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad "        \
+    "Request</h1>\n  Provided object does not match schema &#x27;image&#x27;: &#x27;bogus&#x27; " \
+    "is not one of [None, &#x27;ami&#x27;]\n\nFailed validating &#x27;enum&#x27; in "             \
+    "schema[&#x27;properties&#x27;][&#x27;disk_format&#x27;]:\n    {&#x27;description&#x27;: "    \
+    "&#x27;Format of the disk&#x27;}<br /><br />\n\n\n\n </body>\n</html>"
+
+static void test_glance_schema_dump_is_summarised(void **state)
+{
+    osr_error err;
+    (void)state;
+    map(&err, 400, GLANCE_400_JSON);
+    assert_int_equal(err.code, OSR_EREQUEST);
+    assert_string_equal(err.message,
+                        "POST http://127.0.0.1:5000/v3/auth/tokens: HTTP 400: Provided object does "
+                        "not match schema 'image': 'bogus' is not one of [None, 'ami', 'ari', "
+                        "'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] "
+                        "(request id req-abc)");
+    map(&err, 400, GLANCE_400_HTML);
+    assert_string_equal(err.message,
+                        "POST http://127.0.0.1:5000/v3/auth/tokens: HTTP 400: Provided object does "
+                        "not match schema 'image': 'bogus' is not one of [None, 'ami'] (request "
+                        "id req-abc)");
+}
+
+static void test_summary(void **state)
+{
+    char long_msg[600];
+    char *s;
+    (void)state;
+    /* A page with only the status in it: the status. */
+    s = osr__http_summary("<html><body><h1>404 Not Found</h1></body></html>", 48, false);
+    assert_string_equal(s, "404 Not Found");
+    free(s);
+    /* Inline markup stays one line; entities decoded; the status skipped. */
+    s = osr__http_summary(
+        "<html><head><title>x</title><style>p {}</style></head><body><h1>503 Service "
+        "Unavailable</h1><p>No <b>server</b> is &quot;available&quot; &amp; ready.</p>"
+        "<p>Second paragraph.</p><script>alert(1)</script></body></html>",
+        strlen("<html><head><title>x</title><style>p {}</style></head><body><h1>503 Service "
+               "Unavailable</h1><p>No <b>server</b> is &quot;available&quot; &amp; ready.</p>"
+               "<p>Second paragraph.</p><script>alert(1)</script></body></html>"),
+        false);
+    assert_string_equal(s, "No server is \"available\" & ready.");
+    free(s);
+    /* Nothing but markup: nothing. */
+    assert_null(osr__http_summary("<html><head><title>503</title></head></html>", 44, false));
+    assert_null(osr__http_summary("  \n\t\n", 5, true));
+    /* Capped at 200 bytes, marked, and never in the middle of a UTF-8 character. */
+    memset(long_msg, 'a', sizeof(long_msg));
+    memcpy(long_msg + 199, "\xc3\xa9", 2);
+    long_msg[sizeof(long_msg) - 1] = '\0';
+    s = osr__http_summary(long_msg, strlen(long_msg), true);
+    assert_int_equal(strlen(s), 199 + 3);
+    assert_string_equal(s + 199, "...");
+    free(s);
+    /* Controls become spaces; a paragraph joins its lines. */
+    s = osr__http_summary("one\ttwo\r\nthree\n\nfour", 20, true);
+    assert_string_equal(s, "one two three");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +221,8 @@ int main(void)
         cmocka_unit_test(test_github_error_body),
         cmocka_unit_test(test_plain_and_html_bodies),
         cmocka_unit_test(test_message_is_one_line),
+        cmocka_unit_test(test_glance_schema_dump_is_summarised),
+        cmocka_unit_test(test_summary),
         cmocka_unit_test(test_redaction),
         cmocka_unit_test(test_backoff),
     };

@@ -1,10 +1,12 @@
 /* The HTTP transport against a scripted server on 127.0.0.1: retries for
  * idempotent requests only, the response size cap, timeouts, header capture
- * and the User-Agent. */
+ * and the User-Agent; and against a kept-alive server that drops a POST
+ * without answering: the POST reaches it once, never twice. */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -379,6 +381,268 @@ static void test_streamed_upload_and_download(void **state)
     osr__http_free(h);
 }
 
+/* ------------------------------------------------ a server that keeps connections alive */
+
+/* Answers every request on its connection and keeps it open (HTTP/1.1
+ * keep-alive), except the first POST: that one it reads whole, then closes
+ * the connection without a byte of answer, as nova-api does when it is
+ * restarted. Later POSTs get 201. Counts connections and POSTs. */
+struct kaserver {
+    int fd;
+    int port;
+    int stop[2]; /* a byte on stop[1] ends the thread */
+    int accepts;
+    int posts;
+    int gets;
+    pthread_t thread;
+};
+
+#define KA_MAX 8
+
+struct kaconn {
+    int fd;
+    size_t len;
+    char buf[4096];
+};
+
+/* Length of the first whole request in c->buf, or 0 if not all there yet. */
+static size_t ka_request_len(const struct kaconn *c)
+{
+    const char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    const char *cl;
+    size_t head, body = 0;
+    if (end == NULL)
+        return 0;
+    head = (size_t)(end + 4 - c->buf);
+    cl = memmem(c->buf, head, "Content-Length: ", 16);
+    if (cl != NULL)
+        body = strtoul(cl + 16, NULL, 10);
+    return c->len >= head + body ? head + body : 0;
+}
+
+static void *ka_serve(void *arg)
+{
+    struct kaserver *s = arg;
+    static struct kaconn conns[KA_MAX];
+    bool dropped = false;
+
+    for (int i = 0; i < KA_MAX; i++)
+        conns[i].fd = -1;
+    for (;;) {
+        struct pollfd pfd[KA_MAX + 2];
+        int map[KA_MAX + 2];
+        nfds_t n = 0;
+
+        pfd[n].fd = s->stop[0];
+        pfd[n++].events = POLLIN;
+        pfd[n].fd = s->fd;
+        pfd[n++].events = POLLIN;
+        for (int i = 0; i < KA_MAX; i++) {
+            if (conns[i].fd >= 0) {
+                map[n] = i;
+                pfd[n].fd = conns[i].fd;
+                pfd[n++].events = POLLIN;
+            }
+        }
+        /* Bounded: a test never waits on this server for more than 10 s. */
+        if (poll(pfd, n, 10000) <= 0 || (pfd[0].revents & POLLIN))
+            break;
+        if (pfd[1].revents & POLLIN) {
+            int c = accept(s->fd, NULL, NULL);
+            int slot = -1;
+            for (int i = 0; i < KA_MAX && c >= 0; i++) {
+                if (conns[i].fd < 0) {
+                    slot = i;
+                    break;
+                }
+            }
+            if (slot < 0) {
+                if (c >= 0)
+                    close(c);
+            } else {
+                conns[slot].fd = c;
+                conns[slot].len = 0;
+                s->accepts++;
+            }
+        }
+        for (nfds_t k = 2; k < n; k++) {
+            struct kaconn *c = &conns[map[k]];
+            ssize_t got;
+            size_t rl;
+            if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            got = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+            if (got <= 0) {
+                close(c->fd);
+                c->fd = -1;
+                continue;
+            }
+            c->len += (size_t)got;
+            while (c->fd >= 0 && (rl = ka_request_len(c)) > 0) {
+                const char *reply;
+                ssize_t w;
+                if (strncmp(c->buf, "POST ", 5) == 0) {
+                    s->posts++;
+                    if (!dropped) {
+                        dropped = true;
+                        close(c->fd);
+                        c->fd = -1;
+                        break;
+                    }
+                    reply = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
+                } else {
+                    s->gets++;
+                    reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+                }
+                w = write(c->fd, reply, strlen(reply));
+                (void)w;
+                memmove(c->buf, c->buf + rl, c->len - rl);
+                c->len -= rl;
+            }
+        }
+    }
+    for (int i = 0; i < KA_MAX; i++) {
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    }
+    return NULL;
+}
+
+static void ka_start(struct kaserver *s)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(pipe(s->stop), 0);
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->fd, 8), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, ka_serve, s), 0);
+}
+
+/* Stop and join: after this the counts are final. */
+static void ka_stop(struct kaserver *s)
+{
+    ssize_t w = write(s->stop[1], "x", 1);
+    (void)w;
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    close(s->stop[0]);
+    close(s->stop[1]);
+}
+
+static int ka_send(osr__http *h,
+                   struct kaserver *s,
+                   const char *method,
+                   bool idempotent,
+                   osr__http_response *resp,
+                   osr_error *err)
+{
+    char url[64];
+    osr__http_request req;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2.1/servers", s->port);
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.idempotent = idempotent;
+    if (strcmp(method, "POST") == 0) {
+        req.body = "{\"server\": {}}";
+        req.body_len = strlen(req.body);
+    }
+    memset(resp, 0, sizeof(*resp));
+    osr_error_clear(err);
+    return osr__http_send(h, &req, resp, err);
+}
+
+static void test_post_on_dropped_keepalive_is_sent_once(void **state)
+{
+    struct kaserver s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    ka_start(&s);
+    /* A GET first: the engine now holds a kept-alive connection. */
+    assert_int_equal(ka_send(h, &s, "GET", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    /* The POST is read and the connection closed without an answer. Sent
+     * on the kept-alive connection, libcurl would send it again on a new
+     * one by itself, and the server would create twice. */
+    assert_int_equal(ka_send(h, &s, "POST", false, &resp, &err), OSR_ENET);
+    assert_int_equal(resp.attempts, 1);
+    assert_true(resp.in_doubt);
+    assert_int_equal(err.http_status, 0);
+    assert_non_null(strstr(err.message, "POST http://127.0.0.1:"));
+    assert_non_null(strstr(err.message, "may or may not have been processed"));
+    osr__http_response_free(&resp);
+    /* The engine goes on: a GET afterwards is answered. */
+    assert_int_equal(ka_send(h, &s, "GET", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    ka_stop(&s);
+    assert_int_equal(s.posts, 1);
+    assert_int_equal(s.gets, 2);
+    osr__http_free(h);
+}
+
+static void test_post_gets_its_own_connection(void **state)
+{
+    struct kaserver s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    ka_start(&s);
+    /* The cost of the rule: GETs share one connection, each POST opens one. */
+    assert_int_equal(ka_send(h, &s, "GET", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    assert_int_equal(ka_send(h, &s, "GET", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    assert_int_equal(ka_send(h, &s, "POST", false, &resp, &err), OSR_ENET); /* the dropped one */
+    osr__http_response_free(&resp);
+    assert_int_equal(ka_send(h, &s, "POST", false, &resp, &err), 0);
+    assert_int_equal(resp.status, 201);
+    assert_false(resp.in_doubt);
+    osr__http_response_free(&resp);
+    /* An idempotent POST (say, a token request) may share a connection. */
+    assert_int_equal(ka_send(h, &s, "POST", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    assert_int_equal(ka_send(h, &s, "GET", true, &resp, &err), 0);
+    osr__http_response_free(&resp);
+    ka_stop(&s);
+    assert_int_equal(s.posts, 3);
+    assert_int_equal(s.gets, 3);
+    /* One for the GETs, one for each POST that is not idempotent. */
+    assert_int_equal(s.accepts, 3);
+    osr__http_free(h);
+}
+
+static void test_refused_connection_is_not_in_doubt(void **state)
+{
+    struct server s;
+    const char *const replies[] = { NULL };
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    (void)state;
+
+    server_start(&s, replies);
+    server_stop(&s);
+    assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ENET);
+    assert_int_equal(resp.attempts, 1);
+    assert_false(resp.in_doubt); /* nothing reached anyone */
+    assert_null(strstr(err.message, "may or may not"));
+    osr__http_response_free(&resp);
+    osr__http_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +654,9 @@ int main(void)
         cmocka_unit_test(test_connection_refused_is_network_error),
         cmocka_unit_test(test_many_at_once_over_one_engine),
         cmocka_unit_test(test_streamed_upload_and_download),
+        cmocka_unit_test(test_post_on_dropped_keepalive_is_sent_once),
+        cmocka_unit_test(test_post_gets_its_own_connection),
+        cmocka_unit_test(test_refused_connection_is_not_in_doubt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
