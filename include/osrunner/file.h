@@ -18,6 +18,8 @@ enum {
      * goes to the log hook (as ssh does for keys).
      */
     OSR_FILE_SECRET = 1u << 1,
+    /** A configuration file: too large or a NUL byte is OSR_ECONFIG, not OSR_EINVAL. */
+    OSR_FILE_CONFIG = 1u << 2,
 };
 
 /**
@@ -26,8 +28,9 @@ enum {
  * file", "PATH: is a directory"); so is a NUL byte, which would cut the text
  * short. *out is NUL-terminated; wipe it if it held a secret and free it with
  * osr_free(). *len_out may be NULL. log_cb may be NULL.
- * @return 0, OSR_ENOTFOUND, OSR_EIO (not a regular file, read error, larger
- *         than max), OSR_EINVAL (a NUL byte), OSR_ENOMEM
+ * @return 0, OSR_ENOTFOUND, OSR_EIO (not a regular file, read error),
+ *         OSR_EINVAL (larger than max, a NUL byte; OSR_ECONFIG with
+ *         OSR_FILE_CONFIG), OSR_ENOMEM
  */
 OSR_EXTERN int osr_file_read(char **out,
                              size_t *len_out,

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,8 @@ int cli_load_cloud(osr_cloud **out)
 
     osr_error_clear(&err);
     opts.cloud_name = cli.os_cloud;
+    opts.log_cb = cli_log_to_stderr;
+    opts.log_level = cli_log_level();
     error = osr_cloud_load(out, &opts, &err);
     if (error < 0)
         return cli_fail(error, "%s", err.message);
@@ -218,6 +221,27 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud)
     if (error < 0)
         return cli_fail(error, "%s", err.message);
     return 0;
+}
+
+/* SIGTERM, SIGINT, SIGHUP: remove the named temporaries of atomic writes in
+ * progress (secrets), then die of the signal as before. Commands with a
+ * clean-up of their own install their own handlers. */
+static void on_fatal_signal(int sig)
+{
+    osr_file_signal_cleanup();
+    raise(sig); /* SA_RESETHAND: the default action now */
+}
+
+static void install_signal_cleanup(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static const struct cli_command commands[] = {
@@ -245,6 +269,7 @@ int main(int argc, char **argv)
     }
     if (osr_global_init() < 0)
         return cli_fail(OSR_ERROR, "cannot initialise libcurl");
+    install_signal_cleanup();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[first], commands[i].name) == 0) {
             rc = commands[i].run(argc - first, argv + first);

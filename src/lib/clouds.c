@@ -166,6 +166,7 @@ static int setting_cmp(const void *a, const void *b)
 typedef struct vctx {
     const char *cloud; /* its name */
     bool env;          /* built from OS_* variables */
+    bool check_files;  /* the cloud is about to be used: files it names must exist */
     osr_cloud *out;    /* settings go here */
     osr_error *err;
 } vctx;
@@ -535,8 +536,17 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
         return error;
 
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct stat st;
         if ((error = get_string(&n, v, cloud, paths[i], paths[i], true)) < 0)
             return error;
+        /* A missing CA bundle is a configuration error here, not a TLS failure later. */
+        if (n != NULL && v->check_files && strcmp(paths[i], "cacert") == 0) {
+            if (stat(n->value, &st) < 0)
+                return verr(v, n, paths[i], "%.300s: %s", n->value, strerror(errno));
+            if (!S_ISREG(st.st_mode))
+                return verr(v, n, paths[i], "%.300s: %s", n->value,
+                            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        }
         if (n != NULL && (error = store(v, paths[i], n->value)) < 0)
             return error;
     }
@@ -549,6 +559,7 @@ static int build_cloud(osr_cloud **out,
                        const char *name,
                        const char *source,
                        bool env,
+                       bool check_files,
                        osr_error *err)
 {
     osr_cloud *c = calloc(1, sizeof(*c));
@@ -559,6 +570,7 @@ static int build_cloud(osr_cloud **out,
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     v.cloud = name;
     v.env = env;
+    v.check_files = check_files;
     v.out = c;
     v.err = err;
     c->name = osr__strdup(name);
@@ -626,8 +638,8 @@ int osr_clouds_validate(const char *data, size_t len, const char *source_name, o
         goto done;
     for (size_t i = 0; i < clouds->npairs; i++) {
         osr_cloud *c = NULL;
-        error =
-            build_cloud(&c, clouds->pairs[i].value, clouds->pairs[i].key->value, name, false, err);
+        error = build_cloud(&c, clouds->pairs[i].value, clouds->pairs[i].key->value, name, false,
+                            false, err);
         cloud_free(c);
         if (error < 0)
             goto done;
@@ -720,13 +732,39 @@ static int search_find(char **out, const search *s, const char *base, osr_error 
     return 0;
 }
 
-static int read_doc(osr__yaml_doc **out, const char *path, const char *why, osr_error *err)
+/* Does any mapping below n hold a secret (password, token, *secret*)? */
+static bool holds_secret(const osr__yaml_node *n)
+{
+    if (n == NULL)
+        return false;
+    for (size_t i = 0; n->type == OSR__YAML_MAPPING && i < n->npairs; i++) {
+        const osr__yaml_node *val = n->pairs[i].value;
+        if (is_secret_key(n->pairs[i].key->value) && val && val->type == OSR__YAML_SCALAR &&
+            val->len > 0)
+            return true;
+        if (holds_secret(val))
+            return true;
+    }
+    for (size_t i = 0; n->type == OSR__YAML_SEQUENCE && i < n->nitems; i++) {
+        if (holds_secret(n->items[i]))
+            return true;
+    }
+    return false;
+}
+
+static int read_doc(osr__yaml_doc **out,
+                    const char *path,
+                    const char *why,
+                    const osr_cloud_options *opts,
+                    osr_error *err)
 {
     char *data = NULL;
     size_t len = 0;
+    struct stat st;
     int error;
 
-    error = osr__fs_read(&data, &len, path, OSR__YAML_MAX_INPUT, err);
+    /* Too large is a configuration error, as it is for osr_clouds_validate(). */
+    error = osr__fs_read_st(&data, &len, &st, path, OSR__YAML_MAX_INPUT, OSR_ECONFIG, err);
     if (error == OSR_ENOTFOUND && why != NULL) {
         return osr__error_set(err, OSR_ENOTFOUND, "%s: no such file (named by %s)", path, why);
     }
@@ -735,6 +773,11 @@ static int read_doc(osr__yaml_doc **out, const char *path, const char *why, osr_
     error = osr__yaml_parse(out, data, len, path, err);
     osr__secret_wipe(data, len);
     free(data);
+    /* As ssh does for keys: a secret others may read is worth a warning. */
+    if (error == 0 && opts && opts->version >= 2 && opts->log_cb &&
+        opts->log_level >= OSR_LOG_WARN && osr__fs_mode_loose(&st) &&
+        holds_secret(osr__yaml_doc_root(*out)))
+        osr__fs_warn_loose(&st, path, NULL, opts->log_cb, opts->log_payload);
     return error;
 }
 
@@ -805,7 +848,7 @@ static int env_cloud(osr_cloud **out,
             goto done;
         }
     }
-    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, err);
+    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, true, err);
 done:
     osr__yaml_doc_free(doc);
     return error;
@@ -825,7 +868,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
 
     if (out == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: out is NULL");
-    if (opts != NULL && opts->version != OSR_CLOUD_OPTIONS_VERSION) {
+    if (opts != NULL && opts->version != 1 && opts->version != OSR_CLOUD_OPTIONS_VERSION) {
         return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: unsupported options version %u",
                               opts->version);
     }
@@ -863,12 +906,12 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
         goto done;
     }
 
-    if ((error = read_doc(&doc, path, why, err)) < 0)
+    if ((error = read_doc(&doc, path, why, opts, err)) < 0)
         goto done;
     root = (osr__yaml_node *)osr__yaml_doc_root(doc);
     if (secure_path != NULL) {
         const osr__yaml_node *sroot;
-        if ((error = read_doc(&secure, secure_path, secure_why, err)) < 0)
+        if ((error = read_doc(&secure, secure_path, secure_why, opts, err)) < 0)
             goto done;
         sroot = osr__yaml_doc_root(secure);
         if (sroot != NULL && !osr__yaml_is_null(sroot) && sroot->type != OSR__YAML_MAPPING) {
@@ -917,7 +960,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
                                path, names.data);
         goto done;
     }
-    error = build_cloud(out, chosen, chosen_name, path, false, err);
+    error = build_cloud(out, chosen, chosen_name, path, false, true, err);
 done:
     osr__buf_free(&names);
     osr__yaml_doc_free(arena);

@@ -25,17 +25,23 @@ char *osr__path_join(const char *dir, const char *name)
 }
 
 /* A NUL byte inside text would silently cut it short where it is used as a C string. */
-static int refuse_nul(const char *data, size_t len, const char *name, osr_error *err)
+static int refuse_nul(const char *data, size_t len, const char *name, int code, osr_error *err)
 {
     const char *nul = memchr(data, '\0', len);
     if (nul != NULL)
-        return osr__error_set(err, OSR_EINVAL, "%s: contains a NUL byte (at offset %zu)", name,
+        return osr__error_set(err, code ? code : OSR_EINVAL,
+                              "%s: contains a NUL byte (at offset %zu)", name,
                               (size_t)(nul - data));
     return 0;
 }
 
-int osr__fs_read_fd(
-    char **out, size_t *len_out, int fd, const char *name, size_t max, osr_error *err)
+int osr__fs_read_fd(char **out,
+                    size_t *len_out,
+                    int fd,
+                    const char *name,
+                    size_t max,
+                    int content_code,
+                    osr_error *err)
 {
     osr__buf b = OSR__BUF_INIT;
     char chunk[16384];
@@ -57,7 +63,8 @@ int osr__fs_read_fd(
             break;
         error = osr__buf_append(&b, chunk, (size_t)n);
         if (error == OSR_EPROTO) {
-            error = osr__error_set(err, OSR_EIO, "%s: larger than %zu bytes", name, max);
+            error = osr__error_set(err, content_code ? content_code : OSR_EIO,
+                                   "%s: larger than %zu bytes", name, max);
             goto done;
         } else if (error < 0) {
             error = osr__error_set(err, OSR_ENOMEM, "%s: out of memory", name);
@@ -68,7 +75,7 @@ int osr__fs_read_fd(
         error = osr__error_set(err, OSR_ENOMEM, "%s: out of memory", name);
         goto done;
     }
-    if ((error = refuse_nul(b.data, b.len, name, err)) < 0)
+    if ((error = refuse_nul(b.data, b.len, name, content_code, err)) < 0)
         goto done;
     if (len_out)
         *len_out = b.len;
@@ -80,7 +87,7 @@ done:
     return error;
 }
 
-static const char *kind_of(mode_t m)
+const char *osr__fs_kind(mode_t m)
 {
     if (S_ISDIR(m))
         return "is a directory";
@@ -91,6 +98,21 @@ static const char *kind_of(mode_t m)
     if (S_ISCHR(m) || S_ISBLK(m))
         return "is a device, not a regular file";
     return "not a regular file";
+}
+
+int osr__fs_open_nonblock(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), flags, e;
+
+    if (fd < 0)
+        return -1;
+    flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
 }
 
 int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr_error *err)
@@ -104,7 +126,7 @@ int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr
         int e = errno;
         /* A socket cannot be opened at all: say what it is. */
         if (e == ENXIO && stat(path, &st) == 0)
-            return osr__error_set(err, OSR_EIO, "%s: %s", path, kind_of(st.st_mode));
+            return osr__error_set(err, OSR_EIO, "%s: %s", path, osr__fs_kind(st.st_mode));
         return osr__error_set(err, e == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
                               strerror(e));
     }
@@ -115,7 +137,7 @@ int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return osr__error_set(err, OSR_EIO, "%s: %s", path, kind_of(st.st_mode));
+        return osr__error_set(err, OSR_EIO, "%s: %s", path, osr__fs_kind(st.st_mode));
     }
     flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
@@ -134,8 +156,13 @@ bool osr__fs_mode_loose(const struct stat *st)
     return (st->st_mode & 077) != 0;
 }
 
-int osr__fs_read_st(
-    char **out, size_t *len_out, struct stat *st_out, const char *path, size_t max, osr_error *err)
+int osr__fs_read_st(char **out,
+                    size_t *len_out,
+                    struct stat *st_out,
+                    const char *path,
+                    size_t max,
+                    int content_code,
+                    osr_error *err)
 {
     struct stat st;
     int fd, error;
@@ -144,9 +171,10 @@ int osr__fs_read_st(
         return error;
     if ((size_t)st.st_size > max) {
         close(fd);
-        return osr__error_set(err, OSR_EIO, "%s: larger than %zu bytes", path, max);
+        return osr__error_set(err, content_code ? content_code : OSR_EIO,
+                              "%s: larger than %zu bytes", path, max);
     }
-    error = osr__fs_read_fd(out, len_out, fd, path, max, err);
+    error = osr__fs_read_fd(out, len_out, fd, path, max, content_code, err);
     close(fd);
     if (error == 0 && st_out)
         *st_out = st;
@@ -155,7 +183,7 @@ int osr__fs_read_st(
 
 int osr__fs_read(char **out, size_t *len_out, const char *path, size_t max, osr_error *err)
 {
-    return osr__fs_read_st(out, len_out, NULL, path, max, err);
+    return osr__fs_read_st(out, len_out, NULL, path, max, 0, err);
 }
 
 int osr__fs_mkdir_private(const char *dir, osr_error *err)
@@ -329,7 +357,7 @@ static int check_target(int dfd, const char *base, const char *path, osr_error *
         if (S_ISLNK(st.st_mode))
             return osr__error_set(err, OSR_EIO, "%s: is a symbolic link; refusing to write", path);
         if (!S_ISREG(st.st_mode))
-            return osr__error_set(err, OSR_EIO, "%s: %s", path, kind_of(st.st_mode));
+            return osr__error_set(err, OSR_EIO, "%s: %s", path, osr__fs_kind(st.st_mode));
     } else if (errno != ENOENT) {
         return osr__error_set(err, OSR_EIO, "%s: %s", path, strerror(errno));
     }
@@ -482,8 +510,8 @@ struct osr_file_writer {
     osr__fs_writer *w;
 };
 
-static void
-warn_loose(const struct stat *st, const char *path, const char *what, osr_log_cb cb, void *payload)
+void osr__fs_warn_loose(
+    const struct stat *st, const char *path, const char *what, osr_log_cb cb, void *payload)
 {
     char msg[OSR_ERROR_MESSAGE_MAX];
 
@@ -506,15 +534,15 @@ int osr_file_read(char **out,
                   osr_error *err)
 {
     struct stat st;
-    int error;
+    int code = (flags & OSR_FILE_CONFIG) ? OSR_ECONFIG : OSR_EINVAL, error;
 
     if (out == NULL || path == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_file_read: NULL argument");
     if ((flags & OSR_FILE_STDIN_DASH) && strcmp(path, "-") == 0)
-        return osr__fs_read_fd(out, len_out, 0, "<stdin>", max, err);
-    error = osr__fs_read_st(out, len_out, &st, path, max, err);
+        return osr__fs_read_fd(out, len_out, 0, "<stdin>", max, code, err);
+    error = osr__fs_read_st(out, len_out, &st, path, max, code, err);
     if (error == 0 && (flags & OSR_FILE_SECRET))
-        warn_loose(&st, path, NULL, log_cb, log_payload);
+        osr__fs_warn_loose(&st, path, NULL, log_cb, log_payload);
     return error;
 }
 
@@ -523,7 +551,7 @@ void osr_file_check_private(const char *path, const char *what, osr_log_cb log_c
     struct stat st;
 
     if (path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        warn_loose(&st, path, what, log_cb, payload);
+        osr__fs_warn_loose(&st, path, what, log_cb, payload);
 }
 
 int osr_file_writer_open(osr_file_writer **out, const char *path, unsigned int mode, osr_error *err)

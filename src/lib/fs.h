@@ -4,6 +4,8 @@
 
 #include "util.h"
 
+#include "osrunner/common.h"
+
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -14,23 +16,45 @@
  * *fd_out set, OSR_ENOTFOUND (no such file) or OSR_EIO; err names the path. */
 int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr_error *err);
 
+/* The open(2) of the above, for callers that fstat themselves: -1 and errno
+ * on failure. Then osr__fs_kind(st_mode) says what a non-regular file is
+ * ("is a directory", "is a FIFO, not a regular file", ...). */
+int osr__fs_open_nonblock(const char *path);
+const char *osr__fs_kind(mode_t mode);
+
 /* Read a whole regular text file (opened as above), at most max bytes (a
  * larger file is an error). A NUL byte is refused: it would silently cut the
  * text short. *out is NUL-terminated and owned by the caller; *st_out (may be
  * NULL) gets the file's stat. Returns 0, OSR_ENOTFOUND, OSR_EIO (not a
  * regular file, read error, "PATH: larger than MAX bytes"), OSR_EINVAL (a
- * NUL byte) or OSR_ENOMEM; err names the path. */
+ * NUL byte) or OSR_ENOMEM; err names the path. content_code as below. */
 int osr__fs_read(char **out, size_t *len_out, const char *path, size_t max, osr_error *err);
-int osr__fs_read_st(
-    char **out, size_t *len_out, struct stat *st_out, const char *path, size_t max, osr_error *err);
+int osr__fs_read_st(char **out,
+                    size_t *len_out,
+                    struct stat *st_out,
+                    const char *path,
+                    size_t max,
+                    int content_code,
+                    osr_error *err);
 
-/* Read all of an open fd (e.g. stdin), at most max bytes; a NUL byte is refused. */
-int osr__fs_read_fd(
-    char **out, size_t *len_out, int fd, const char *name, size_t max, osr_error *err);
+/* Read all of an open fd (e.g. stdin), at most max bytes; a NUL byte is refused.
+ * content_code: the code of those two content errors (0: OSR_EIO for the size,
+ * OSR_EINVAL for a NUL byte; OSR_ECONFIG for a configuration file). */
+int osr__fs_read_fd(char **out,
+                    size_t *len_out,
+                    int fd,
+                    const char *name,
+                    size_t max,
+                    int content_code,
+                    osr_error *err);
 
 /* True when group or others may read or write the file: a secret in it is
  * not private (ssh refuses such keys; we warn). */
 bool osr__fs_mode_loose(const struct stat *st);
+/* If so, say it through cb (may be NULL): "[WHAT ]PATH: holds a secret but
+ * group or others may read it (mode 0644); chmod 600 it". */
+void osr__fs_warn_loose(
+    const struct stat *st, const char *path, const char *what, osr_log_cb cb, void *payload);
 
 /* Create dir and any missing parents with mode 0700 (existing ones are left as they are). */
 int osr__fs_mkdir_private(const char *dir, osr_error *err);

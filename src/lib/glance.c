@@ -3,6 +3,7 @@
  * parse results are owned, *_get is borrowed, *_set_new steals. */
 #include "osrunner/glance.h"
 
+#include "fs.h"
 #include "glance_internal.h"
 #include "session.h"
 
@@ -847,14 +848,14 @@ int osr_image_upload(osr_image **out,
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
-    u.fd = open(path, O_RDONLY | O_CLOEXEC);
+    u.fd = osr__fs_open_nonblock(path); /* a FIFO must not hang the upload */
     if (u.fd < 0 || fstat(u.fd, &st) != 0) {
         error = osr__error_set(err, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
                                strerror(errno));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        error = osr__error_set(err, OSR_EIO, "%s: not a regular file", path);
+        error = osr__error_set(err, OSR_EIO, "%s: %s", path, osr__fs_kind(st.st_mode));
         goto done;
     }
     posix_fadvise(u.fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -449,9 +449,9 @@ static const struct valid_case {
     { "identity_api_version \"3.0\"", CLOUD_OK "    identity_api_version: \"3.0\"\n", "password",
       "identity_api_version=3" },
     { "paths and empty region",
-      CLOUD_OK "    cacert: /etc/ssl/ca.pem\n    cert: c.pem\n"
+      CLOUD_OK "    cacert: /etc/ssl/certs/ca-certificates.crt\n    cert: c.pem\n"
                "    key: k.pem\n    region_name: ''\n",
-      "password", "cacert=/etc/ssl/ca.pem;cert=c.pem;key=k.pem;region_name=" },
+      "password", "cacert=/etc/ssl/certs/ca-certificates.crt;cert=c.pem;key=k.pem;region_name=" },
     { "anchors and merge keys",
       "common: &common\n  auth: &auth\n    auth_url: https://k/v3\n    password: shared\n"
       "    project_name: demo\n  region_name: R1\n"

@@ -110,7 +110,7 @@ static void test_read_regular(void **state)
     (void)state;
 
     put(p, "hello\n", 6, 0640);
-    assert_int_equal(osr__fs_read_st(&data, &len, &st, p, 100, &err), 0);
+    assert_int_equal(osr__fs_read_st(&data, &len, &st, p, 100, 0, &err), 0);
     assert_string_equal(data, "hello\n");
     assert_int_equal(len, 6);
     assert_true(osr__fs_mode_loose(&st));
