@@ -119,6 +119,25 @@ for form in repo org; do
   check "$form: busy runner: exit 8 (not 5)" [ "$RC" = 8 ]
   check "$form: busy runner: says busy" grep -q "runner $bid is busy: .*HTTP 422" "$T/busydel_$form.err"
 done
+# --- a refused --output is refused before the runner is registered (no runner
+# left at GitHub, so the name is not taken afterwards)
+mkdir -p "$T/outdir"
+ln -s "$T/victim" "$T/outlink"
+: >"$T/notadir"
+for bad in outdir outlink notadir/sub; do
+  tag=${bad//\//_}
+  run refused_$tag github jitconfig --github-path "$REPO" --name "$P-refused" --output "$T/$bad"
+  check "jitconfig -o $bad: refused" [ "$RC" != 0 ]
+  run refused_list_$tag github runners --github-path "$REPO" --name "$P-refused" --json
+  check "jitconfig -o $bad: no runner at GitHub" [ "$(jq_py 'len(d)' "$T/refused_list_$tag.out")" = 0 ]
+done
+check "jitconfig -o a symlink: says so, target untouched" bash -c "grep -q 'is a symbolic link' '$T/refused_outlink.err' && [ ! -e '$T/victim' ]"
+run refused_ok github jitconfig --github-path "$REPO" --name "$P-refused" --output "$T/jit_refused" --json
+check "jitconfig after the refusals: the name is free (exit 0, not 409)" [ "$RC" = 0 ]
+run refused_del github delete-runner "$(jq_py 'd["runner_id"]' "$T/refused_ok.out")" --github-path "$REPO"
+run token_refused github token registration --github-path "$REPO" --output "$T/outdir"
+check "token -o a directory: refused before asking GitHub" bash -c "[ $RC != 0 ] && grep -q 'is a directory' '$T/token_refused.err'"
+
 run reveal_jit github jitconfig --github-path "$ORG" --name "$P-revealed" --reveal --json
 JITREV=$(jq_py 'd["encoded_jit_config"]' "$T/reveal_jit.out")
 check "jitconfig --reveal --json: the config shown" [ "${#JITREV}" -gt 20 ]
