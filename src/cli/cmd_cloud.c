@@ -20,7 +20,9 @@ static const char init_usage[] =
     "\n"
     "Validate a clouds.yaml (every cloud in it) and install it atomically with\n"
     "mode 0600, by default as ~/.config/openstack/clouds.yaml. Invalid input\n"
-    "leaves the existing file untouched. '-' reads standard input.\n"
+    "leaves the existing file untouched. '-' reads standard input. FILE must be a\n"
+    "regular file of at most 1 MiB (larger: exit 3). A killed osrunner leaves no\n"
+    "temporary file holding your password.\n"
     "\n"
     "  -o, --output PATH   where to write (default: ~/.config/openstack/clouds.yaml)\n"
     "  --json              print {\"path\": ..., \"clouds\": ...} on success\n";
