@@ -169,6 +169,8 @@ int cmd_cloud(int argc, char **argv)
         fputs(cloud_usage, stdout);
         return EXIT_OK;
     }
+    char q[OSR_QUOTE_BUF];
     return cli_usage_error(cloud_usage, argc >= 2 ? "unknown cloud command '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "cloud needs a command: init or show");
+                           argc >= 2 ? osr_quote(q, sizeof(q), argv[1], 64)
+                                     : "cloud needs a command: init or show");
 }

@@ -509,8 +509,11 @@ static int github_token(int argc, char **argv)
 
     if ((rc = parse(&kind, argc, argv, token_usage, 1, SEEN(OPT_OUTPUT) | SEEN(OPT_REVEAL))) != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0)
-        return cli_usage_error(token_usage, "token: registration or remove, not '%s'", kind);
+    if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0) {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(token_usage, "token: registration or remove, not '%s'",
+                               osr_quote(q, sizeof(q), kind, 64));
+    }
     if (args.output == NULL && !args.reveal)
         return cli_usage_error(token_usage,
                                "the token is a secret: give --output FILE or --reveal");
@@ -733,8 +736,11 @@ static int github_runner(int argc, char **argv, bool del)
 
     if ((rc = parse(&arg, argc, argv, usage, 1, 0)) != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (!parse_id(&id, arg))
-        return cli_usage_error(usage, "runner ID '%s': expected a positive number", arg);
+    if (!parse_id(&id, arg)) {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(usage, "runner ID '%s': expected a positive number",
+                               osr_quote(q, sizeof(q), arg, 64));
+    }
     if ((rc = need_path(&path, usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -808,5 +814,9 @@ int cmd_github(int argc, char **argv)
         fputs(github_usage, stdout);
         return EXIT_OK;
     }
-    return cli_usage_error(github_usage, "unknown github command '%s'", sub);
+    {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(github_usage, "unknown github command '%s'",
+                               osr_quote(q, sizeof(q), sub, 64));
+    }
 }

@@ -128,7 +128,7 @@ int cli_parse(int argc,
               int (*on_opt)(int opt, const char *arg))
 {
     struct option opts[64];
-    char sopts[64];
+    char sopts[64], q[OSR_QUOTE_BUF];
     size_t n = 0;
     int c;
 
@@ -166,10 +166,12 @@ int cli_parse(int argc,
             printf("osrunner %s\n", osr_version());
             return -1;
         case ':':
-            cli_usage_error(usage, "option %s needs a value", argv[optind - 1]);
+            cli_usage_error(usage, "option %s needs a value",
+                            osr_quote(q, sizeof(q), argv[optind - 1], 64));
             return -2;
         case '?':
-            cli_usage_error(usage, "unknown option %s", argv[optind - 1]);
+            cli_usage_error(usage, "unknown option %s",
+                            osr_quote(q, sizeof(q), argv[optind - 1], 64));
             return -2;
         default:
             if (on_opt == NULL || on_opt(c, optarg) < 0)
@@ -276,7 +278,11 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    rc = cli_usage_error(main_usage, "unknown command '%s'", argv[first]);
+    {
+        char q[OSR_QUOTE_BUF];
+        rc = cli_usage_error(main_usage, "unknown command '%s'",
+                             osr_quote(q, sizeof(q), argv[first], 64));
+    }
 done:
     if (fflush(stdout) != 0 && rc == EXIT_OK)
         rc = cli_fail(OSR_EIO, "cannot write the output");

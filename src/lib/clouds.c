@@ -207,7 +207,7 @@ static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char 
     OSR__PRINTF(4, 5);
 static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char *fmt, ...)
 {
-    char msg[OSR_ERROR_MESSAGE_MAX];
+    char msg[OSR_ERROR_MESSAGE_MAX], q[OSR__QUOTE_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -219,12 +219,13 @@ static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char 
             return osr__error_set(v->err, OSR_ECONFIG, "%s: %s: %s", ENV_SOURCE, var, msg);
         return osr__error_set(v->err, OSR_ECONFIG, "%s: %s", ENV_SOURCE, msg);
     }
+    osr__quote(q, sizeof(q), v->cloud, 64);
     if (field != NULL) {
-        return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%.64s': %s: %s", n->source,
-                              n->line, n->column, v->cloud, field, msg);
+        return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%s': %s: %s", n->source,
+                              n->line, n->column, q, field, msg);
     }
-    return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%.64s': %s", n->source, n->line,
-                          n->column, v->cloud, msg);
+    return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%s': %s", n->source, n->line,
+                          n->column, q, msg);
 }
 
 /* "missing 'a' or 'b'" (file) or "missing OS_A or OS_B" (environment), at map. */
@@ -285,6 +286,7 @@ static int get_string(const osr__yaml_node **out,
 /* verify/insecure: a YAML 1.1 boolean. */
 static int get_bool(int *out, vctx *v, const osr__yaml_node *map, const char *key)
 {
+    char q[OSR__QUOTE_MAX];
     const osr__yaml_node *n = osr__yaml_map_get(map, key);
     bool b;
 
@@ -300,11 +302,13 @@ static int get_bool(int *out, vctx *v, const osr__yaml_node *map, const char *ke
     if (!n->plain && n->tag == NULL &&
         osr__yaml_resolve_plain(n->value, n->len) == OSR__YAML_KIND_BOOL) {
         return verr(v, n, key, "\"%s\" is a quoted string, not a boolean; write it without quotes",
-                    n->value);
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if (v->env)
-        return verr(v, n, key, "not a boolean: '%.64s' (use true or false)", n->value);
-    return verr(v, n, key, "not a boolean: '%.64s' (use true/false, yes/no or on/off)", n->value);
+        return verr(v, n, key, "not a boolean: '%s' (use true or false)",
+                    osr__quote(q, sizeof(q), n->value, 64));
+    return verr(v, n, key, "not a boolean: '%s' (use true/false, yes/no or on/off)",
+                osr__quote(q, sizeof(q), n->value, 64));
 }
 
 static bool url_ok(const char *u)
@@ -396,6 +400,7 @@ static bool has(vctx *v, const char *key)
 
 static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node *auth)
 {
+    char q[OSR__QUOTE_MAX];
     const char *type = v->out->auth_type;
     const char *auth_url;
     const osr__yaml_node *url;
@@ -406,8 +411,8 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
     url = osr__yaml_map_get(auth, "auth_url");
     auth_url = cloud_lookup(v->out, "auth.auth_url");
     if (auth_url == NULL || !url_ok(auth_url)) {
-        return verr(v, url, "auth.auth_url", "not an http(s) URL with a host: '%.128s'",
-                    auth_url ? auth_url : "");
+        return verr(v, url, "auth.auth_url", "not an http(s) URL with a host: '%s'",
+                    osr__quote(q, sizeof(q), auth_url, 128));
     }
     if (strcmp(type, "password") == 0) {
         bool appcred = has(v, "auth.application_credential_id") ||
@@ -457,6 +462,7 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
 
 static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
 {
+    char q[OSR__QUOTE_MAX];
     const osr__yaml_node *n = osr__yaml_map_get(cloud, "identity_api_version");
     osr__yaml_kind kind;
     int64_t i;
@@ -471,12 +477,13 @@ static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
         strcmp(n->value, "3") == 0 || strcmp(n->value, "3.0") == 0 ||
         (kind == OSR__YAML_KIND_FLOAT && strtod(n->value, NULL) == 3.0))
         return store(v, "identity_api_version", "3");
-    return verr(v, n, "identity_api_version",
-                "only identity API version 3 is supported, not '%.32s'", n->value);
+    return verr(v, n, "identity_api_version", "only identity API version 3 is supported, not '%s'",
+                osr__quote(q, sizeof(q), n->value, 32));
 }
 
 static int check_cloud(vctx *v, const osr__yaml_node *cloud)
 {
+    char q[OSR__QUOTE_MAX];
     static const char *const paths[] = { "cacert", "cert", "key" };
     const osr__yaml_node *n, *auth;
     int verify = -1, insecure = -1, error;
@@ -493,8 +500,8 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
     } else if (strcmp(n->value, "token") == 0 || strcmp(n->value, "v3token") == 0) {
         v->out->auth_type = osr__strdup("token");
     } else {
-        return verr(v, n, "auth_type", "unknown auth type '%.64s' (supported: " SUPPORTED ")",
-                    n->value);
+        return verr(v, n, "auth_type", "unknown auth type '%s' (supported: " SUPPORTED ")",
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if (v->out->auth_type == NULL || (error = store(v, "auth_type", v->out->auth_type)) < 0)
         return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
@@ -519,7 +526,8 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
         return error;
     if (n != NULL && strcmp(n->value, "public") != 0 && strcmp(n->value, "internal") != 0 &&
         strcmp(n->value, "admin") != 0) {
-        return verr(v, n, "interface", "must be public, internal or admin, not '%.64s'", n->value);
+        return verr(v, n, "interface", "must be public, internal or admin, not '%s'",
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if ((error = store(v, "interface", n ? n->value : "public")) < 0)
         return error;
@@ -801,6 +809,7 @@ static int env_cloud(osr_cloud **out,
                      const char *wanted,
                      osr_error *err)
 {
+    char q[OSR__QUOTE_MAX];
     osr__yaml_doc *doc = NULL;
     osr__yaml_node *cloud = NULL, *auth = NULL, *n = NULL;
     bool any = false;
@@ -815,9 +824,9 @@ static int env_cloud(osr_cloud **out,
         if (error == 0) {
             if (wanted != NULL && any)
                 error = osr__error_set(err, OSR_ENOTFOUND,
-                                       "cloud '%.64s' not found: no clouds.yaml, clouds.yml or "
+                                       "cloud '%s' not found: no clouds.yaml, clouds.yml or "
                                        "clouds.json in %.300s",
-                                       wanted, b.data ? b.data : "");
+                                       osr__quote(q, sizeof(q), wanted, 64), b.data ? b.data : "");
             else
                 error = osr__error_set(err, OSR_ENOTFOUND,
                                        "no clouds.yaml, clouds.yml or clouds.json in %.300s, and "
@@ -856,6 +865,7 @@ done:
 
 int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *err)
 {
+    char q[OSR__QUOTE_MAX];
     search s;
     char *path = NULL, *secure_path = NULL;
     const char *why = NULL, *secure_why = NULL, *wanted;
@@ -943,8 +953,8 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
                 error = osr__error_set(err, OSR_ENOMEM, "out of memory");
                 goto done;
             }
-            error = osr__error_set(err, OSR_ENOTFOUND, "%s: no cloud named '%.64s' (available: %s)",
-                                   path, wanted, names.data);
+            error = osr__error_set(err, OSR_ENOTFOUND, "%s: no cloud named '%s' (available: %s)",
+                                   path, osr__quote(q, sizeof(q), wanted, 64), names.data);
             goto done;
         }
     } else if (clouds->npairs == 1) {

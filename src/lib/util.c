@@ -1,6 +1,8 @@
 /* Small internal helpers shared by every layer. */
 #include "util.h"
 
+#include "osrunner/common.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,4 +432,9 @@ const char *osr__quote(char *buf, size_t size, const char *s, size_t max)
     }
     buf[o] = '\0';
     return buf;
+}
+
+const char *osr_quote(char *buf, size_t size, const char *s, size_t max)
+{
+    return osr__quote(buf, size, s, max);
 }

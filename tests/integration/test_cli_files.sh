@@ -93,6 +93,11 @@ trun ud_ff "${UD[@]}" --name "$(printf 'bad\377name')" --token-file "$T/token"
 check "invalid UTF-8 in a name: exit 2" [ "$RC" = 2 ]
 check "invalid UTF-8 in a name: escaped as \\xff" err_has ud_ff "name: 'bad\\xffname' has '\\xff'"
 check "invalid UTF-8 in a name: no raw byte" bash -c "! LC_ALL=C grep -q \$'\\xff' '$T/ud_ff.err'"
+trun cmd_ff "$(printf 'bad\377\033[31m')"
+check "unknown command: bytes escaped" err_has cmd_ff "unknown command 'bad\\xff\\x1b[31m'"
+OS_CLIENT_CONFIG_FILE="$CLOUDS" trun cloud_ff --os-cloud "$(printf 'no\377')" cloud show
+check "unknown cloud name: escaped, exit 5" bash -c "[ $RC = 5 ] && grep -qF \"no cloud named 'no\\xff'\" '$T/cloud_ff.err'"
+check "no raw byte in any error" bash -c "! cat '$T'/*.err | LC_ALL=C grep -q \$'[\\x01-\\x08\\x0b-\\x1f\\xff]'"
 printf 'ghp_thisisnotajitconfig\n' >"$T/notjit"
 chmod 600 "$T/notjit"
 trun jit_bad "${UD[@]}" --name r1 --jit-file "$T/notjit"
