@@ -140,7 +140,7 @@ run refused_del github delete-runner "$(jq_py 'd["runner_id"]' "$T/refused_ok.ou
 SMALL="$T/small"
 mkdir "$SMALL"
 if mount -t tmpfs -o size=4k,mode=0700 tmpfs "$SMALL" 2>/dev/null; then
-  trap 'umount "$SMALL" 2>/dev/null; rm -rf "$T"' EXIT
+  trap 'umount "$SMALL" 2>/dev/null || true; rm -rf "$T"' EXIT
   dd if=/dev/zero of="$SMALL/fill" bs=1k count=64 2>/dev/null || true
   run full github jitconfig --github-path "$REPO" --name "$P-full" --output "$SMALL/jit"
   check "jitconfig, disk full after registering: exit 1" [ "$RC" = 1 ]
