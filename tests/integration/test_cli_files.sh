@@ -71,6 +71,8 @@ trun tok_tight "${UD[@]}" --name r1 --token-file "$T/token"
 check "--token-file 0600: no warning" bash -c "! grep -q warning '$T/tok_tight.err'"
 trun gh_loose github url --github-path octo/repo --github-url http://127.0.0.1:9 --github-token-file "$T/loose"
 check "--github-token-file 0644: warned" err_has gh_loose "GitHub token file $T/loose: holds a secret"
+trun app_loose github url --github-path octo/repo --github-url http://127.0.0.1:9 --github-app-id 1 --github-installation-id 2 --github-app-key "$T/loose"
+check "--github-app-key 0644: warned" err_has app_loose "GitHub App key $T/loose: holds a secret"
 cp "$CLOUDS" "$T/clouds-loose.yaml"
 chmod 644 "$T/clouds-loose.yaml"
 OS_CLIENT_CONFIG_FILE="$T/clouds-loose.yaml" trun cfg_loose --os-cloud ostb-demo cloud show
