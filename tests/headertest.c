@@ -3,6 +3,7 @@
 #include <osrunner/clouds.h>
 #include <osrunner/common.h>
 #include <osrunner/error.h>
+#include <osrunner/file.h>
 #include <osrunner/github.h>
 #include <osrunner/glance.h>
 #include <osrunner/image.h>

@@ -27,12 +27,20 @@ typedef struct osr_cloud_options {
      * ~/.config/openstack), /etc/openstack.
      */
     const char *const *search_dirs;
+    /**
+     * Log hook for warnings (version 2), e.g. a clouds.yaml or secure.yaml
+     * holding a secret that group or others may read. NULL for none.
+     */
+    osr_log_cb log_cb;
+    osr_log_level log_level;
+    void *log_payload;
 } osr_cloud_options;
 
-#define OSR_CLOUD_OPTIONS_VERSION 1
-#define OSR_CLOUD_OPTIONS_INIT                            \
-    {                                                     \
-        OSR_CLOUD_OPTIONS_VERSION, NULL, NULL, NULL, NULL \
+/* Version 1 ended at search_dirs; it is still accepted. */
+#define OSR_CLOUD_OPTIONS_VERSION 2
+#define OSR_CLOUD_OPTIONS_INIT                                                      \
+    {                                                                               \
+        OSR_CLOUD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, OSR_LOG_NONE, NULL \
     }
 
 /**

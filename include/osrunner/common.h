@@ -35,6 +35,17 @@ OSR_EXTERN const char *osr_version(void);
 /** Free memory that the library handed to the caller (strings). Accepts NULL. */
 OSR_EXTERN void osr_free(void *ptr);
 
+/** Size of a buffer that holds any osr_quote() of at most 64 characters. */
+#define OSR_QUOTE_BUF 300
+
+/**
+ * User input made safe to quote in a one-line message: control bytes,
+ * backslashes and bytes that are not valid UTF-8 are escaped ("\xff",
+ * "\\"); at most max characters are shown, then "...". Writes buf (always
+ * NUL-terminated) and returns it.
+ */
+OSR_EXTERN const char *osr_quote(char *buf, size_t size, const char *s, size_t max);
+
 /** Log levels for the per-handle log hook. */
 typedef enum {
     OSR_LOG_NONE = 0,

@@ -5,6 +5,7 @@
 #include "clouds.h"
 #include "common.h"
 #include "error.h"
+#include "file.h"
 #include "github.h"
 #include "glance.h"
 #include "image.h"

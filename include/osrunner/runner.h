@@ -65,6 +65,22 @@ typedef struct osr_instance_config {
 #define OSR_USER_DATA_MAX 65535
 
 /**
+ * The one rule for runner (and server) names, used by every command: 1 to 64
+ * of A-Z a-z 0-9 - _ . The message quotes the name with bytes that are not
+ * printable UTF-8 escaped (\xff).
+ * @return 0 or OSR_EINVAL
+ */
+OSR_EXTERN int osr_runner_name_check(const char *name, osr_error *err);
+
+/**
+ * Check that jit looks like an encoded JIT runner configuration (base64 of a
+ * JSON object, as GitHub's generate-jitconfig returns). The message never
+ * shows it.
+ * @return 0, OSR_EINVAL, OSR_ENOMEM
+ */
+OSR_EXTERN int osr_runner_jit_config_check(const char *jit, osr_error *err);
+
+/**
  * Check a config without talking to any cloud: name, labels, GitHub path and
  * URL, proxies, metadata, that a token or JIT config is given.
  * @return 0 or OSR_EINVAL with the field named in err

@@ -123,6 +123,12 @@ const char *cli_github_runner_group(void);
 /* --github-url (or OSR_GITHUB_URL): the API base URL; NULL when not given. */
 const char *cli_github_api_url(void);
 
+/* A secret from FILE or stdin ("-"), at most max bytes, trailing whitespace
+ * removed: a regular file only, no NUL byte, a warning when group or others
+ * may read it. *out is freed with free() after wiping. Or report and return
+ * an exit code. (cmd_github.c) */
+int cli_read_secret(char **out, const char *path, size_t max);
+
 int cmd_cloud(int argc, char **argv);
 int cmd_projects(int argc, char **argv);
 int cmd_github(int argc, char **argv);

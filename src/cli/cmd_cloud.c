@@ -20,7 +20,9 @@ static const char init_usage[] =
     "\n"
     "Validate a clouds.yaml (every cloud in it) and install it atomically with\n"
     "mode 0600, by default as ~/.config/openstack/clouds.yaml. Invalid input\n"
-    "leaves the existing file untouched. '-' reads standard input.\n"
+    "leaves the existing file untouched. '-' reads standard input. FILE must be a\n"
+    "regular file of at most 1 MiB (larger: exit 3). A killed osrunner leaves no\n"
+    "temporary file holding your password.\n"
     "\n"
     "  -o, --output PATH   where to write (default: ~/.config/openstack/clouds.yaml)\n"
     "  --json              print {\"path\": ..., \"clouds\": ...} on success\n";
@@ -42,49 +44,19 @@ static int init_opt(int opt, const char *arg)
     return -1;
 }
 
-/* Read FILE or stdin, at most MAX_CLOUDS_FILE bytes. */
+/* Read FILE or stdin, at most MAX_CLOUDS_FILE bytes: a regular file (a FIFO or
+ * a directory is refused at once), no NUL byte; too large is a configuration
+ * error, as it is through OS_CLIENT_CONFIG_FILE. */
 static int read_input(char **out, size_t *len_out, const char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    osr_error err;
+    int error;
 
-    if (f == NULL)
-        return cli_fail(OSR_ENOTFOUND, "%s: %s", path, strerror(errno));
-    for (;;) {
-        size_t n;
-        if (cap - len < 4096) {
-            char *p;
-            cap = cap ? cap * 2 : 8192;
-            p = realloc(buf, cap + 1);
-            if (p == NULL) {
-                free(buf);
-                return cli_fail(OSR_ENOMEM, "out of memory");
-            }
-            buf = p;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (len > MAX_CLOUDS_FILE) {
-            free(buf);
-            if (f != stdin)
-                fclose(f);
-            return cli_fail(OSR_ECONFIG, "%s: larger than %u bytes", path, MAX_CLOUDS_FILE);
-        }
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        if (f != stdin)
-            fclose(f);
-        return cli_fail(OSR_EIO, "%s: read error", path);
-    }
-    if (f != stdin)
-        fclose(f);
-    buf[len] = '\0';
-    *out = buf;
-    *len_out = len;
+    osr_error_clear(&err);
+    error = osr_file_read(out, len_out, path, MAX_CLOUDS_FILE,
+                          OSR_FILE_STDIN_DASH | OSR_FILE_CONFIG, NULL, NULL, &err);
+    if (error < 0)
+        return cli_fail(error, "%s", err.message);
     return 0;
 }
 
@@ -124,7 +96,7 @@ static int cloud_init(int argc, char **argv)
 done:
     if (data) {
         explicit_bzero(data, len);
-        free(data);
+        osr_free(data);
     }
     osr_free(def);
     return rc;
@@ -197,6 +169,8 @@ int cmd_cloud(int argc, char **argv)
         fputs(cloud_usage, stdout);
         return EXIT_OK;
     }
+    char q[OSR_QUOTE_BUF];
     return cli_usage_error(cloud_usage, argc >= 2 ? "unknown cloud command '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "cloud needs a command: init or show");
+                           argc >= 2 ? osr_quote(q, sizeof(q), argv[1], 64)
+                                     : "cloud needs a command: init or show");
 }

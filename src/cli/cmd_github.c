@@ -51,7 +51,8 @@ static const char token_usage[] =
     "Create a registration token (config.sh --token) or a remove token (config.sh\n"
     "remove --token). It is valid for an hour.\n"
     "\n"
-    "  -o, --output FILE   write the token to FILE (mode 0600, atomically)\n"
+    "  -o, --output FILE   write the token to FILE (mode 0600, atomically); checked\n"
+    "                      before GitHub is asked\n"
     "  --reveal            print the token on standard output\n"
     "  --json              {\"kind\", \"expires_at\", \"output\"} (and \"token\" with --reveal)\n"
     "\n"
@@ -63,8 +64,11 @@ static const char jit_usage[] =
     "\n"
     "Register a just-in-time runner and get its configuration for\n"
     "'run.sh --jitconfig' (no config.sh). A name that is taken is refused (exit 8).\n"
+    "--output FILE is checked before the runner is registered; if the config cannot\n"
+    "be written after all, the runner is deleted again (exit 9 if that fails too).\n"
     "\n"
-    "  --name NAME           the runner's name\n"
+    "  --name NAME           the runner's name: 1-64 of A-Z a-z 0-9 - _ . (as for\n"
+    "                        instance create)\n"
     "  --labels a,b          its labels (default: self-hosted)\n"
     "  --runner-group G      runner group ID or name (organisations; default: Default)\n"
     "                        (env OSR_GITHUB_RUNNER_GROUP)\n"
@@ -238,6 +242,9 @@ int cli_open_github(osr_github **out)
         if (opts.token_file == NULL && opts.token_env == NULL && env_or(NULL, "GITHUB_TOKEN"))
             opts.token_env = "GITHUB_TOKEN";
     }
+    /* As ssh does for keys: a secret others may read is worth a warning. */
+    osr_file_check_private(opts.token_file, "GitHub token file", cli_log_to_stderr, NULL);
+    osr_file_check_private(opts.app_key_file, "GitHub App key", cli_log_to_stderr, NULL);
     opts.rate_limit_wait_s = gh_args.rate_limit_wait;
     opts.per_page = gh_args.per_page;
     opts.log_cb = cli_log_to_stderr;
@@ -245,6 +252,34 @@ int cli_open_github(osr_github **out)
     error = osr_github_new(out, &opts, &err);
     if (error < 0)
         return cli_fail(error, "%s", err.message);
+    return 0;
+}
+
+int cli_read_secret(char **out, const char *path, size_t max)
+{
+    osr_error err;
+    char *data = NULL, *copy;
+    size_t n = 0;
+    int error;
+
+    osr_error_clear(&err);
+    error = osr_file_read(&data, &n, path, max, OSR_FILE_STDIN_DASH | OSR_FILE_SECRET,
+                          cli_log_to_stderr, NULL, &err);
+    if (error < 0)
+        return cli_fail(error, "%s", err.message);
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' ||
+                     data[n - 1] == '\t'))
+        data[--n] = '\0';
+    if (n == 0) {
+        osr_free(data);
+        return cli_fail(OSR_EINVAL, "%s: empty", strcmp(path, "-") == 0 ? "<stdin>" : path);
+    }
+    copy = strdup(data);
+    explicit_bzero(data, n);
+    osr_free(data);
+    if (copy == NULL)
+        return cli_fail(OSR_ENOMEM, "out of memory");
+    *out = copy;
     return 0;
 }
 
@@ -422,13 +457,41 @@ done:
     return rc;
 }
 
-/* Deliver a secret: to --output (0600) and/or stdout with --reveal. */
-static int deliver_secret(const char *secret, const char *what)
+/* --output: checked and its temporary created before anything is asked of
+ * GitHub, so that a refused path costs nothing there. NULL without --output. */
+static int open_output(osr_file_writer **out, const char *what)
 {
     osr_error err;
 
+    *out = NULL;
+    if (args.output == NULL)
+        return 0;
     osr_error_clear(&err);
-    if (args.output && osr_github_secret_write(args.output, secret, &err) < 0)
+    if (osr_file_writer_open(out, args.output, 0600, &err) < 0)
+        return cli_fail(err.code, "%s: %s", what, err.message);
+    return 0;
+}
+
+/* Deliver a secret to --output (0600, atomically): the writer opened above. */
+static int deliver_secret(osr_file_writer *w, const char *secret, const char *what)
+{
+    osr_error err;
+    size_t n = strlen(secret);
+    char *line;
+    int error;
+
+    if (w == NULL)
+        return 0;
+    osr_error_clear(&err);
+    if ((line = malloc(n + 2)) == NULL)
+        return cli_fail(OSR_ENOMEM, "out of memory");
+    memcpy(line, secret, n);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    error = osr_file_writer_commit(w, line, n + 1, &err);
+    explicit_bzero(line, n + 1);
+    free(line);
+    if (error < 0)
         return cli_fail(err.code, "%s: %s", what, err.message);
     return 0;
 }
@@ -436,6 +499,7 @@ static int deliver_secret(const char *secret, const char *what)
 static int github_token(int argc, char **argv)
 {
     osr_github *gh = NULL;
+    osr_file_writer *w = NULL;
     char *token = NULL;
     long long expires = 0;
     const char *path;
@@ -445,15 +509,20 @@ static int github_token(int argc, char **argv)
 
     if ((rc = parse(&kind, argc, argv, token_usage, 1, SEEN(OPT_OUTPUT) | SEEN(OPT_REVEAL))) != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0)
-        return cli_usage_error(token_usage, "token: registration or remove, not '%s'", kind);
+    if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0) {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(token_usage, "token: registration or remove, not '%s'",
+                               osr_quote(q, sizeof(q), kind, 64));
+    }
     if (args.output == NULL && !args.reveal)
         return cli_usage_error(token_usage,
                                "the token is a secret: give --output FILE or --reveal");
     if ((rc = need_path(&path, token_usage)) != 0)
         return rc;
-    if ((rc = cli_open_github(&gh)) != 0)
+    if ((rc = open_output(&w, kind)) != 0)
         return rc;
+    if ((rc = cli_open_github(&gh)) != 0)
+        goto done;
     error = strcmp(kind, "registration") == 0
                 ? osr_github_registration_token(&token, &expires, gh, path)
                 : osr_github_remove_token(&token, &expires, gh, path);
@@ -461,7 +530,7 @@ static int github_token(int argc, char **argv)
         rc = gh_fail(gh, error);
         goto done;
     }
-    if ((rc = deliver_secret(token, kind)) != 0)
+    if ((rc = deliver_secret(w, token, kind)) != 0)
         goto done;
     iso_time(when, expires);
     if (cli.json) {
@@ -480,6 +549,7 @@ static int github_token(int argc, char **argv)
         rc = EXIT_OK;
     }
 done:
+    osr_file_writer_free(w);
     osr_github_secret_free(token);
     osr_github_free(gh);
     return rc;
@@ -514,6 +584,7 @@ static int github_jit(int argc, char **argv)
 {
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = NULL;
+    osr_file_writer *w = NULL;
     const char **labels = NULL;
     char *labels_buf = NULL, *jit = NULL;
     long long id = 0;
@@ -526,6 +597,13 @@ static int github_jit(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     if (args.name == NULL)
         return cli_usage_error(jit_usage, "jitconfig needs --name");
+    {
+        /* The one name rule, as for instance create. */
+        osr_error err;
+        osr_error_clear(&err);
+        if (osr_runner_name_check(args.name, &err) < 0)
+            return cli_usage_error(jit_usage, "%s", err.message);
+    }
     if (args.output == NULL && !args.reveal)
         return cli_usage_error(jit_usage,
                                "the JIT config is a secret: give --output FILE or --reveal");
@@ -539,6 +617,9 @@ static int github_jit(int argc, char **argv)
             goto done;
         }
     }
+    /* The output first: a refused path must not leave a runner at GitHub. */
+    if ((rc = open_output(&w, "jitconfig")) != 0)
+        goto done;
     if ((rc = cli_open_github(&gh)) != 0)
         goto done;
     jo.name = args.name;
@@ -549,8 +630,15 @@ static int github_jit(int argc, char **argv)
         rc = gh_fail(gh, error);
         goto done;
     }
-    if ((rc = deliver_secret(jit, "jitconfig")) != 0)
+    if ((rc = deliver_secret(w, jit, "jitconfig")) != 0) {
+        /* Registered but not delivered: unregister, or the name stays taken. */
+        if (osr_github_runner_delete(gh, path, id) < 0)
+            rc = cli_fail(OSR_ELEFT, "runner %lld (%s) is left registered at GitHub: %s", id,
+                          args.name, osr_github_last_error(gh)->message);
+        else
+            fprintf(stderr, "osrunner: runner %lld (%s) unregistered again\n", id, args.name);
         goto done;
+    }
     if (cli.json) {
         json_t *o = json_pack("{s:I,s:s}", "runner_id", (json_int_t)id, "name", args.name);
         if (o && args.output)
@@ -566,6 +654,7 @@ static int github_jit(int argc, char **argv)
         rc = EXIT_OK;
     }
 done:
+    osr_file_writer_free(w);
     osr_github_secret_free(jit);
     free(labels);
     free(labels_buf);
@@ -647,8 +736,11 @@ static int github_runner(int argc, char **argv, bool del)
 
     if ((rc = parse(&arg, argc, argv, usage, 1, 0)) != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (!parse_id(&id, arg))
-        return cli_usage_error(usage, "runner ID '%s': expected a positive number", arg);
+    if (!parse_id(&id, arg)) {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(usage, "runner ID '%s': expected a positive number",
+                               osr_quote(q, sizeof(q), arg, 64));
+    }
     if ((rc = need_path(&path, usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -722,5 +814,9 @@ int cmd_github(int argc, char **argv)
         fputs(github_usage, stdout);
         return EXIT_OK;
     }
-    return cli_usage_error(github_usage, "unknown github command '%s'", sub);
+    {
+        char q[OSR_QUOTE_BUF];
+        return cli_usage_error(github_usage, "unknown github command '%s'",
+                               osr_quote(q, sizeof(q), sub, 64));
+    }
 }

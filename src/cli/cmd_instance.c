@@ -240,35 +240,7 @@ static int on_option(int opt, const char *v)
 /* A secret from a file or stdin, trailing whitespace removed. Never from argv. */
 static int read_secret(char **out, const char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-    char *buf;
-    size_t n;
-
-    if (f == NULL)
-        return cli_fail(OSR_ENOTFOUND, "%s: %s", path, strerror(errno));
-    buf = calloc(1, MAX_SECRET_FILE + 1);
-    if (buf == NULL) {
-        if (f != stdin)
-            fclose(f);
-        return cli_fail(OSR_ENOMEM, "out of memory");
-    }
-    n = fread(buf, 1, MAX_SECRET_FILE + 1, f);
-    if (f != stdin)
-        fclose(f);
-    if (n > MAX_SECRET_FILE) {
-        explicit_bzero(buf, MAX_SECRET_FILE + 1);
-        free(buf);
-        return cli_fail(OSR_EINVAL, "%s: larger than %u bytes", path, MAX_SECRET_FILE);
-    }
-    while (n > 0 &&
-           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        buf[--n] = '\0';
-    if (n == 0) {
-        free(buf);
-        return cli_fail(OSR_EINVAL, "%s: empty", path);
-    }
-    *out = buf;
-    return 0;
+    return cli_read_secret(out, path, MAX_SECRET_FILE);
 }
 
 static void free_secret(char *s)

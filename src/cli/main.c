@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ int cli_parse(int argc,
               int (*on_opt)(int opt, const char *arg))
 {
     struct option opts[64];
-    char sopts[64];
+    char sopts[64], q[OSR_QUOTE_BUF];
     size_t n = 0;
     int c;
 
@@ -165,10 +166,12 @@ int cli_parse(int argc,
             printf("osrunner %s\n", osr_version());
             return -1;
         case ':':
-            cli_usage_error(usage, "option %s needs a value", argv[optind - 1]);
+            cli_usage_error(usage, "option %s needs a value",
+                            osr_quote(q, sizeof(q), argv[optind - 1], 64));
             return -2;
         case '?':
-            cli_usage_error(usage, "unknown option %s", argv[optind - 1]);
+            cli_usage_error(usage, "unknown option %s",
+                            osr_quote(q, sizeof(q), argv[optind - 1], 64));
             return -2;
         default:
             if (on_opt == NULL || on_opt(c, optarg) < 0)
@@ -198,6 +201,8 @@ int cli_load_cloud(osr_cloud **out)
 
     osr_error_clear(&err);
     opts.cloud_name = cli.os_cloud;
+    opts.log_cb = cli_log_to_stderr;
+    opts.log_level = cli_log_level();
     error = osr_cloud_load(out, &opts, &err);
     if (error < 0)
         return cli_fail(error, "%s", err.message);
@@ -218,6 +223,27 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud)
     if (error < 0)
         return cli_fail(error, "%s", err.message);
     return 0;
+}
+
+/* SIGTERM, SIGINT, SIGHUP: remove the named temporaries of atomic writes in
+ * progress (secrets), then die of the signal as before. Commands with a
+ * clean-up of their own install their own handlers. */
+static void on_fatal_signal(int sig)
+{
+    osr_file_signal_cleanup();
+    raise(sig); /* SA_RESETHAND: the default action now */
+}
+
+static void install_signal_cleanup(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static const struct cli_command commands[] = {
@@ -245,13 +271,18 @@ int main(int argc, char **argv)
     }
     if (osr_global_init() < 0)
         return cli_fail(OSR_ERROR, "cannot initialise libcurl");
+    install_signal_cleanup();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[first], commands[i].name) == 0) {
             rc = commands[i].run(argc - first, argv + first);
             goto done;
         }
     }
-    rc = cli_usage_error(main_usage, "unknown command '%s'", argv[first]);
+    {
+        char q[OSR_QUOTE_BUF];
+        rc = cli_usage_error(main_usage, "unknown command '%s'",
+                             osr_quote(q, sizeof(q), argv[first], 64));
+    }
 done:
     if (fflush(stdout) != 0 && rc == EXIT_OK)
         rc = cli_fail(OSR_EIO, "cannot write the output");

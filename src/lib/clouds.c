@@ -166,6 +166,7 @@ static int setting_cmp(const void *a, const void *b)
 typedef struct vctx {
     const char *cloud; /* its name */
     bool env;          /* built from OS_* variables */
+    bool check_files;  /* the cloud is about to be used: files it names must exist */
     osr_cloud *out;    /* settings go here */
     osr_error *err;
 } vctx;
@@ -206,7 +207,7 @@ static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char 
     OSR__PRINTF(4, 5);
 static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char *fmt, ...)
 {
-    char msg[OSR_ERROR_MESSAGE_MAX];
+    char msg[OSR_ERROR_MESSAGE_MAX], q[OSR__QUOTE_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -218,12 +219,13 @@ static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char 
             return osr__error_set(v->err, OSR_ECONFIG, "%s: %s: %s", ENV_SOURCE, var, msg);
         return osr__error_set(v->err, OSR_ECONFIG, "%s: %s", ENV_SOURCE, msg);
     }
+    osr__quote(q, sizeof(q), v->cloud, 64);
     if (field != NULL) {
-        return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%.64s': %s: %s", n->source,
-                              n->line, n->column, v->cloud, field, msg);
+        return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%s': %s: %s", n->source,
+                              n->line, n->column, q, field, msg);
     }
-    return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%.64s': %s", n->source, n->line,
-                          n->column, v->cloud, msg);
+    return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%s': %s", n->source, n->line,
+                          n->column, q, msg);
 }
 
 /* "missing 'a' or 'b'" (file) or "missing OS_A or OS_B" (environment), at map. */
@@ -284,6 +286,7 @@ static int get_string(const osr__yaml_node **out,
 /* verify/insecure: a YAML 1.1 boolean. */
 static int get_bool(int *out, vctx *v, const osr__yaml_node *map, const char *key)
 {
+    char q[OSR__QUOTE_MAX];
     const osr__yaml_node *n = osr__yaml_map_get(map, key);
     bool b;
 
@@ -299,11 +302,13 @@ static int get_bool(int *out, vctx *v, const osr__yaml_node *map, const char *ke
     if (!n->plain && n->tag == NULL &&
         osr__yaml_resolve_plain(n->value, n->len) == OSR__YAML_KIND_BOOL) {
         return verr(v, n, key, "\"%s\" is a quoted string, not a boolean; write it without quotes",
-                    n->value);
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if (v->env)
-        return verr(v, n, key, "not a boolean: '%.64s' (use true or false)", n->value);
-    return verr(v, n, key, "not a boolean: '%.64s' (use true/false, yes/no or on/off)", n->value);
+        return verr(v, n, key, "not a boolean: '%s' (use true or false)",
+                    osr__quote(q, sizeof(q), n->value, 64));
+    return verr(v, n, key, "not a boolean: '%s' (use true/false, yes/no or on/off)",
+                osr__quote(q, sizeof(q), n->value, 64));
 }
 
 static bool url_ok(const char *u)
@@ -395,6 +400,7 @@ static bool has(vctx *v, const char *key)
 
 static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node *auth)
 {
+    char q[OSR__QUOTE_MAX];
     const char *type = v->out->auth_type;
     const char *auth_url;
     const osr__yaml_node *url;
@@ -405,8 +411,8 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
     url = osr__yaml_map_get(auth, "auth_url");
     auth_url = cloud_lookup(v->out, "auth.auth_url");
     if (auth_url == NULL || !url_ok(auth_url)) {
-        return verr(v, url, "auth.auth_url", "not an http(s) URL with a host: '%.128s'",
-                    auth_url ? auth_url : "");
+        return verr(v, url, "auth.auth_url", "not an http(s) URL with a host: '%s'",
+                    osr__quote(q, sizeof(q), auth_url, 128));
     }
     if (strcmp(type, "password") == 0) {
         bool appcred = has(v, "auth.application_credential_id") ||
@@ -456,6 +462,7 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
 
 static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
 {
+    char q[OSR__QUOTE_MAX];
     const osr__yaml_node *n = osr__yaml_map_get(cloud, "identity_api_version");
     osr__yaml_kind kind;
     int64_t i;
@@ -470,12 +477,13 @@ static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
         strcmp(n->value, "3") == 0 || strcmp(n->value, "3.0") == 0 ||
         (kind == OSR__YAML_KIND_FLOAT && strtod(n->value, NULL) == 3.0))
         return store(v, "identity_api_version", "3");
-    return verr(v, n, "identity_api_version",
-                "only identity API version 3 is supported, not '%.32s'", n->value);
+    return verr(v, n, "identity_api_version", "only identity API version 3 is supported, not '%s'",
+                osr__quote(q, sizeof(q), n->value, 32));
 }
 
 static int check_cloud(vctx *v, const osr__yaml_node *cloud)
 {
+    char q[OSR__QUOTE_MAX];
     static const char *const paths[] = { "cacert", "cert", "key" };
     const osr__yaml_node *n, *auth;
     int verify = -1, insecure = -1, error;
@@ -492,8 +500,8 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
     } else if (strcmp(n->value, "token") == 0 || strcmp(n->value, "v3token") == 0) {
         v->out->auth_type = osr__strdup("token");
     } else {
-        return verr(v, n, "auth_type", "unknown auth type '%.64s' (supported: " SUPPORTED ")",
-                    n->value);
+        return verr(v, n, "auth_type", "unknown auth type '%s' (supported: " SUPPORTED ")",
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if (v->out->auth_type == NULL || (error = store(v, "auth_type", v->out->auth_type)) < 0)
         return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
@@ -518,7 +526,8 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
         return error;
     if (n != NULL && strcmp(n->value, "public") != 0 && strcmp(n->value, "internal") != 0 &&
         strcmp(n->value, "admin") != 0) {
-        return verr(v, n, "interface", "must be public, internal or admin, not '%.64s'", n->value);
+        return verr(v, n, "interface", "must be public, internal or admin, not '%s'",
+                    osr__quote(q, sizeof(q), n->value, 64));
     }
     if ((error = store(v, "interface", n ? n->value : "public")) < 0)
         return error;
@@ -535,8 +544,17 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
         return error;
 
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct stat st;
         if ((error = get_string(&n, v, cloud, paths[i], paths[i], true)) < 0)
             return error;
+        /* A missing CA bundle is a configuration error here, not a TLS failure later. */
+        if (n != NULL && v->check_files && strcmp(paths[i], "cacert") == 0) {
+            if (stat(n->value, &st) < 0)
+                return verr(v, n, paths[i], "%.300s: %s", n->value, strerror(errno));
+            if (!S_ISREG(st.st_mode))
+                return verr(v, n, paths[i], "%.300s: %s", n->value,
+                            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        }
         if (n != NULL && (error = store(v, paths[i], n->value)) < 0)
             return error;
     }
@@ -549,6 +567,7 @@ static int build_cloud(osr_cloud **out,
                        const char *name,
                        const char *source,
                        bool env,
+                       bool check_files,
                        osr_error *err)
 {
     osr_cloud *c = calloc(1, sizeof(*c));
@@ -559,6 +578,7 @@ static int build_cloud(osr_cloud **out,
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     v.cloud = name;
     v.env = env;
+    v.check_files = check_files;
     v.out = c;
     v.err = err;
     c->name = osr__strdup(name);
@@ -626,8 +646,8 @@ int osr_clouds_validate(const char *data, size_t len, const char *source_name, o
         goto done;
     for (size_t i = 0; i < clouds->npairs; i++) {
         osr_cloud *c = NULL;
-        error =
-            build_cloud(&c, clouds->pairs[i].value, clouds->pairs[i].key->value, name, false, err);
+        error = build_cloud(&c, clouds->pairs[i].value, clouds->pairs[i].key->value, name, false,
+                            false, err);
         cloud_free(c);
         if (error < 0)
             goto done;
@@ -720,13 +740,39 @@ static int search_find(char **out, const search *s, const char *base, osr_error 
     return 0;
 }
 
-static int read_doc(osr__yaml_doc **out, const char *path, const char *why, osr_error *err)
+/* Does any mapping below n hold a secret (password, token, *secret*)? */
+static bool holds_secret(const osr__yaml_node *n)
+{
+    if (n == NULL)
+        return false;
+    for (size_t i = 0; n->type == OSR__YAML_MAPPING && i < n->npairs; i++) {
+        const osr__yaml_node *val = n->pairs[i].value;
+        if (is_secret_key(n->pairs[i].key->value) && val && val->type == OSR__YAML_SCALAR &&
+            val->len > 0)
+            return true;
+        if (holds_secret(val))
+            return true;
+    }
+    for (size_t i = 0; n->type == OSR__YAML_SEQUENCE && i < n->nitems; i++) {
+        if (holds_secret(n->items[i]))
+            return true;
+    }
+    return false;
+}
+
+static int read_doc(osr__yaml_doc **out,
+                    const char *path,
+                    const char *why,
+                    const osr_cloud_options *opts,
+                    osr_error *err)
 {
     char *data = NULL;
     size_t len = 0;
+    struct stat st;
     int error;
 
-    error = osr__fs_read(&data, &len, path, OSR__YAML_MAX_INPUT, err);
+    /* Too large is a configuration error, as it is for osr_clouds_validate(). */
+    error = osr__fs_read_st(&data, &len, &st, path, OSR__YAML_MAX_INPUT, OSR_ECONFIG, err);
     if (error == OSR_ENOTFOUND && why != NULL) {
         return osr__error_set(err, OSR_ENOTFOUND, "%s: no such file (named by %s)", path, why);
     }
@@ -735,6 +781,11 @@ static int read_doc(osr__yaml_doc **out, const char *path, const char *why, osr_
     error = osr__yaml_parse(out, data, len, path, err);
     osr__secret_wipe(data, len);
     free(data);
+    /* As ssh does for keys: a secret others may read is worth a warning. */
+    if (error == 0 && opts && opts->version >= 2 && opts->log_cb &&
+        opts->log_level >= OSR_LOG_WARN && osr__fs_mode_loose(&st) &&
+        holds_secret(osr__yaml_doc_root(*out)))
+        osr__fs_warn_loose(&st, path, NULL, opts->log_cb, opts->log_payload);
     return error;
 }
 
@@ -758,6 +809,7 @@ static int env_cloud(osr_cloud **out,
                      const char *wanted,
                      osr_error *err)
 {
+    char q[OSR__QUOTE_MAX];
     osr__yaml_doc *doc = NULL;
     osr__yaml_node *cloud = NULL, *auth = NULL, *n = NULL;
     bool any = false;
@@ -772,9 +824,9 @@ static int env_cloud(osr_cloud **out,
         if (error == 0) {
             if (wanted != NULL && any)
                 error = osr__error_set(err, OSR_ENOTFOUND,
-                                       "cloud '%.64s' not found: no clouds.yaml, clouds.yml or "
+                                       "cloud '%s' not found: no clouds.yaml, clouds.yml or "
                                        "clouds.json in %.300s",
-                                       wanted, b.data ? b.data : "");
+                                       osr__quote(q, sizeof(q), wanted, 64), b.data ? b.data : "");
             else
                 error = osr__error_set(err, OSR_ENOTFOUND,
                                        "no clouds.yaml, clouds.yml or clouds.json in %.300s, and "
@@ -805,7 +857,7 @@ static int env_cloud(osr_cloud **out,
             goto done;
         }
     }
-    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, err);
+    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, true, err);
 done:
     osr__yaml_doc_free(doc);
     return error;
@@ -813,6 +865,7 @@ done:
 
 int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *err)
 {
+    char q[OSR__QUOTE_MAX];
     search s;
     char *path = NULL, *secure_path = NULL;
     const char *why = NULL, *secure_why = NULL, *wanted;
@@ -825,7 +878,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
 
     if (out == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: out is NULL");
-    if (opts != NULL && opts->version != OSR_CLOUD_OPTIONS_VERSION) {
+    if (opts != NULL && opts->version != 1 && opts->version != OSR_CLOUD_OPTIONS_VERSION) {
         return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: unsupported options version %u",
                               opts->version);
     }
@@ -863,12 +916,12 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
         goto done;
     }
 
-    if ((error = read_doc(&doc, path, why, err)) < 0)
+    if ((error = read_doc(&doc, path, why, opts, err)) < 0)
         goto done;
     root = (osr__yaml_node *)osr__yaml_doc_root(doc);
     if (secure_path != NULL) {
         const osr__yaml_node *sroot;
-        if ((error = read_doc(&secure, secure_path, secure_why, err)) < 0)
+        if ((error = read_doc(&secure, secure_path, secure_why, opts, err)) < 0)
             goto done;
         sroot = osr__yaml_doc_root(secure);
         if (sroot != NULL && !osr__yaml_is_null(sroot) && sroot->type != OSR__YAML_MAPPING) {
@@ -900,8 +953,8 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
                 error = osr__error_set(err, OSR_ENOMEM, "out of memory");
                 goto done;
             }
-            error = osr__error_set(err, OSR_ENOTFOUND, "%s: no cloud named '%.64s' (available: %s)",
-                                   path, wanted, names.data);
+            error = osr__error_set(err, OSR_ENOTFOUND, "%s: no cloud named '%s' (available: %s)",
+                                   path, osr__quote(q, sizeof(q), wanted, 64), names.data);
             goto done;
         }
     } else if (clouds->npairs == 1) {
@@ -917,7 +970,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
                                path, names.data);
         goto done;
     }
-    error = build_cloud(out, chosen, chosen_name, path, false, err);
+    error = build_cloud(out, chosen, chosen_name, path, false, true, err);
 done:
     osr__buf_free(&names);
     osr__yaml_doc_free(arena);

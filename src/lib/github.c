@@ -3,6 +3,7 @@
 #include "github_internal.h"
 
 #include "fs.h"
+#include "osrunner/runner.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1269,8 +1270,8 @@ int osr_github_jitconfig(char **jitconfig,
     if (opts->version != OSR_GITHUB_JIT_OPTIONS_VERSION)
         return osr__error_set(&gh->err, OSR_EINVAL, "JIT options: unknown version %u",
                               opts->version);
-    if (opts->name == NULL || *opts->name == '\0' || strlen(opts->name) > 64)
-        return osr__error_set(&gh->err, OSR_EINVAL, "JIT config: the runner name is 1..64 chars");
+    if ((error = osr_runner_name_check(opts->name, &gh->err)) < 0) /* the one name rule */
+        return error;
     labels = opts->labels ? opts->labels : default_labels;
     for (; labels[nlabels]; nlabels++) {
         if (*labels[nlabels] == '\0')

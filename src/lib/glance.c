@@ -3,6 +3,7 @@
  * parse results are owned, *_get is borrowed, *_set_new steals. */
 #include "osrunner/glance.h"
 
+#include "fs.h"
 #include "glance_internal.h"
 #include "session.h"
 
@@ -845,19 +846,10 @@ static int delete_after_failure(osr_session *s, const char *id, long timeout_ms,
 static int open_upload_file(int *out, long long *size, const char *path, osr_error *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd, error;
 
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return osr__error_set(err, e == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", path,
-                              strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return osr__error_set(err, OSR_EIO, "%s: not a regular file", path);
-    }
+    if ((error = osr__fs_open_regular(&fd, &st, path, err)) < 0)
+        return error;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *out = fd;
     *size = (long long)st.st_size;

@@ -67,6 +67,87 @@ static bool url_ok(const char *u)
     return *p != '\0' && *p != '/' && !has_control(u) && strchr(u, ' ') == NULL;
 }
 
+int osr_runner_name_check(const char *name, osr_error *err)
+{
+    char q[OSR__QUOTE_MAX];
+    size_t n;
+
+    if (name == NULL || *name == '\0')
+        return osr__error_set(err, OSR_EINVAL, "name: missing");
+    n = strlen(name);
+    if (n > 64)
+        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(name[i])) {
+            char bad[8];
+            return osr__error_set(err, OSR_EINVAL,
+                                  "name: '%s' has '%s'; use only letters, digits, '-', '_' "
+                                  "and '.'",
+                                  osr__quote(q, sizeof(q), name, 64),
+                                  osr__quote(bad, sizeof(bad), (char[]){ name[i], '\0' }, 1));
+        }
+    }
+    return 0;
+}
+
+/* A JIT config is base64 (standard alphabet, padded) of a JSON object. The
+ * messages never show it: it is a secret. */
+int osr_runner_jit_config_check(const char *jit, osr_error *err)
+{
+    size_t n, dn;
+    unsigned char *raw = NULL;
+    json_t *root = NULL;
+    int m, error = 0;
+
+    if (jit == NULL || *jit == '\0')
+        return osr__error_set(err, OSR_EINVAL, "jit config: empty");
+    n = strlen(jit);
+    if (n > OSR_USER_DATA_MAX)
+        return osr__error_set(err, OSR_EINVAL, "jit config: %zu bytes; at most %d", n,
+                              OSR_USER_DATA_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = jit[i];
+        bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '+' || c == '/' || (c == '=' && i >= n - 2);
+        if (!b64)
+            return osr__error_set(err, OSR_EINVAL,
+                                  "jit config: not base64 (byte %zu); give the "
+                                  "encoded_jit_config GitHub returned",
+                                  i + 1);
+    }
+    if (n % 4 != 0 || (jit[n - 2] == '=' && jit[n - 1] != '='))
+        return osr__error_set(err, OSR_EINVAL, "jit config: not base64 (its length)");
+    dn = n / 4 * 3;
+    raw = malloc(dn + 1);
+    if (raw == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    m = EVP_DecodeBlock(raw, (const unsigned char *)jit, (int)n);
+    if (m < 0) {
+        error = osr__error_set(err, OSR_EINVAL, "jit config: not base64");
+        goto done;
+    }
+    dn = (size_t)m - (jit[n - 1] == '=') - (jit[n - 2] == '=');
+    root = json_loadb((const char *)raw, dn, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root) || json_object_size(root) == 0)
+        error = osr__error_set(err, OSR_EINVAL,
+                               "jit config: base64, but not of a JIT runner configuration (a JSON "
+                               "object)");
+done:
+    if (root) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(root, k, v)
+        {
+            if (json_is_string(v))
+                osr__secret_wipe((char *)json_string_value(v), json_string_length(v));
+        }
+    }
+    json_decref(root);
+    osr__secret_wipe(raw, dn);
+    free(raw);
+    return error;
+}
+
 static const char *manager_of(const osr_instance_config *cfg)
 {
     return cfg->manager ? cfg->manager : "osrunner";
@@ -77,21 +158,13 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
 {
     const char *slash;
     size_t n, labels_len = 0;
+    char q[OSR__QUOTE_MAX];
+    int error;
 
     if (cfg == NULL || cfg->version != OSR_INSTANCE_CONFIG_VERSION)
         return osr__error_set(err, OSR_EINVAL, "instance config: missing or unknown version");
-    if (cfg->name == NULL || *cfg->name == '\0')
-        return osr__error_set(err, OSR_EINVAL, "name: missing");
-    n = strlen(cfg->name);
-    if (n > 64)
-        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
-    for (size_t i = 0; i < n; i++) {
-        if (!name_char(cfg->name[i]))
-            return osr__error_set(err, OSR_EINVAL,
-                                  "name: '%.64s' has '%c'; use only letters, digits, '-', '_' "
-                                  "and '.'",
-                                  cfg->name, has_control(cfg->name) ? '?' : cfg->name[i]);
-    }
+    if ((error = osr_runner_name_check(cfg->name, err)) < 0)
+        return error;
     if (cfg->labels == NULL || cfg->labels[0] == NULL)
         return osr__error_set(err, OSR_EINVAL, "labels: at least one label is needed");
     for (size_t i = 0; cfg->labels[i]; i++) {
@@ -119,11 +192,11 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
                  !repo_ok(slash + 1))
               : !owner_ok(cfg->github_path, strlen(cfg->github_path)))
         return osr__error_set(err, OSR_EINVAL,
-                              "github path: '%.140s' is neither owner/repo nor an organisation",
-                              has_control(cfg->github_path) ? "?" : cfg->github_path);
+                              "github path: '%s' is neither owner/repo nor an organisation",
+                              osr__quote(q, sizeof(q), cfg->github_path, 140));
     if (cfg->github_url && !url_ok(cfg->github_url))
-        return osr__error_set(err, OSR_EINVAL, "github url: not an http(s) URL: '%.140s'",
-                              has_control(cfg->github_url) ? "?" : cfg->github_url);
+        return osr__error_set(err, OSR_EINVAL, "github url: not an http(s) URL: '%s'",
+                              osr__quote(q, sizeof(q), cfg->github_url, 140));
     if ((cfg->registration_token == NULL) == (cfg->jit_config == NULL))
         return osr__error_set(err, OSR_EINVAL,
                               "token: give exactly one of a registration token and a JIT config");
@@ -131,6 +204,8 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
         const char *secret = cfg->registration_token ? cfg->registration_token : cfg->jit_config;
         if (*secret == '\0' || has_control(secret) || strchr(secret, ' '))
             return osr__error_set(err, OSR_EINVAL, "token: empty or not a single word");
+        if (cfg->jit_config && (error = osr_runner_jit_config_check(cfg->jit_config, err)) < 0)
+            return error;
     }
     {
         const char *const vals[] = { cfg->http_proxy, cfg->https_proxy, cfg->no_proxy,
@@ -157,7 +232,8 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
         if (eq == NULL || eq == m || (size_t)(eq - m) > 255 || strlen(eq + 1) > 255 ||
             has_control(m))
             return osr__error_set(err, OSR_EINVAL,
-                                  "metadata: '%.80s' is not key=value (each at most 255)", m);
+                                  "metadata: '%s' is not key=value (each at most 255)",
+                                  osr__quote(q, sizeof(q), m, 80));
         if (strncmp(m, "osrunner-", 9) == 0 || strncmp(m, "managed-by=", 11) == 0)
             return osr__error_set(err, OSR_EINVAL, "metadata: '%.*s' is reserved for osrunner",
                                   (int)(eq - m), m);

@@ -4,9 +4,12 @@
 #include "fs.h"
 #include "keystone.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +29,7 @@ struct osr_session {
     char *cache_path; /* NULL: no cache */
     osr__token *token;
     osr_token_source source;
+    char secret_digest[65]; /* SHA-256 of every auth setting; memory only */
     unsigned int auth_count;
 };
 
@@ -41,25 +45,119 @@ static char *default_cache_dir(void)
     return NULL;
 }
 
-/* The cache key: every auth setting, secrets included, so a changed password
- * or project never reuses an old token. Only the hash reaches the disk. */
-static int cache_key(char out[65], const osr_cloud *cloud)
+/*
+ * The cache file is named from the non-secret identity only (auth type, auth
+ * URL, user, project, domains, application credential id or name): a hash of
+ * the password would be an offline oracle for guessing it. Whether the token
+ * in it belongs to the current secrets too is checked with a key kept inside
+ * the private file: SHA-256 over a random salt and every auth setting,
+ * secrets included, so a changed password or token never reuses a token.
+ */
+#define CACHE_PREFIX "v2-"
+
+static int auth_settings(osr__buf *b, const osr_cloud *cloud, bool with_secrets)
 {
-    osr__buf b = OSR__BUF_INIT;
     size_t n = osr_cloud_setting_count(cloud);
-    int error = osr__buf_printf(&b, "osrunner-token-v1\n%s\n", osr_cloud_auth_type(cloud));
+    int error = osr__buf_printf(b, "%s\n", osr_cloud_auth_type(cloud));
 
     for (size_t i = 0; i < n && error == 0; i++) {
         const char *k, *v;
-        if (osr_cloud_setting(&k, &v, NULL, cloud, i, 1) < 0)
+        int secret = 0;
+        if (osr_cloud_setting(&k, &v, &secret, cloud, i, 1) < 0)
             continue;
-        if (strncmp(k, "auth.", 5) == 0)
-            error = osr__buf_printf(&b, "%s=%s\n", k, v);
+        if (strncmp(k, "auth.", 5) == 0 && (with_secrets || !secret))
+            error = osr__buf_printf(b, "%s=%s\n", k, v);
     }
+    return error;
+}
+
+static int cache_name(char out[65], const osr_cloud *cloud)
+{
+    osr__buf b = OSR__BUF_INIT;
+    int error = osr__buf_puts(&b, "osrunner-token-name-v2\n");
+
+    if (error == 0)
+        error = auth_settings(&b, cloud, false);
+    if (error == 0)
+        error = osr__sha256_hex(out, b.data, b.len);
+    osr__buf_free(&b);
+    return error;
+}
+
+/* Every auth setting, secrets included; the digest never reaches the disk. */
+static int secret_digest(char out[65], const osr_cloud *cloud)
+{
+    osr__buf b = OSR__BUF_INIT;
+    int error = osr__buf_puts(&b, "osrunner-token-secrets-v2\n");
+
+    if (error == 0)
+        error = auth_settings(&b, cloud, true);
     if (error == 0)
         error = osr__sha256_hex(out, b.data, b.len);
     osr__buf_free_secret(&b);
     return error;
+}
+
+/* The key a cache file is checked with: SHA-256 of its salt and the digest. */
+static int cache_key(char out[65], const char *salt, const osr_session *s)
+{
+    char *text = osr__sprintf("osrunner-token-key-v2\n%s\n%s\n", salt, s->secret_digest);
+    int error = text ? osr__sha256_hex(out, text, strlen(text)) : OSR_ENOMEM;
+
+    osr__secret_free(text);
+    return error;
+}
+
+/* The cache directory must be private and ours: a looser one of ours is
+ * tightened (with a warning), anyone else's is not used. */
+static bool cache_dir_ok(osr_session *s, const char *dir)
+{
+    struct stat st;
+
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT; /* created 0700 by the first write */
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        osr__http_log(s->http, OSR_LOG_WARN,
+                      "token cache %s: not a directory of ours; the cache is not used", dir);
+        return false;
+    }
+    if ((st.st_mode & 077) != 0) {
+        if (chmod(dir, 0700) < 0) {
+            osr__http_log(s->http, OSR_LOG_WARN,
+                          "token cache %s: mode %04o and cannot tighten it (%s); the cache is "
+                          "not used",
+                          dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+            return false;
+        }
+        osr__http_log(s->http, OSR_LOG_WARN,
+                      "token cache %s: mode %04o let others in; tightened to 0700", dir,
+                      (unsigned)(st.st_mode & 07777));
+    }
+    return true;
+}
+
+/* Cache files of the first format were named by an unsalted hash of every
+ * auth setting, password included: remove ours. */
+static void cache_remove_v1(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        struct stat st;
+        size_t i = 0;
+        while (i < 64 && ((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
+            i++;
+        if (i != 64 || strcmp(n + 64, ".json") != 0)
+            continue;
+        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_uid == geteuid())
+            (void)unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
 }
 
 int osr_session_new(osr_session **out,
@@ -111,12 +209,14 @@ int osr_session_new(osr_session **out,
     if ((error = osr__keystone_auth_body(&s->auth_body, cloud, err)) < 0)
         goto done;
     if (opts->token_cache) {
-        char key[65];
+        char name_hash[65];
         dir = opts->cache_dir ? osr__strdup(opts->cache_dir) : default_cache_dir();
-        if (dir && cache_key(key, cloud) == 0) {
-            char *name = osr__sprintf("%s.json", key);
+        if (dir && cache_dir_ok(s, dir) && cache_name(name_hash, cloud) == 0 &&
+            secret_digest(s->secret_digest, cloud) == 0) {
+            char *name = osr__sprintf(CACHE_PREFIX "%s.json", name_hash);
             s->cache_path = name ? osr__path_join(dir, name) : NULL;
             free(name);
+            cache_remove_v1(dir);
         }
     }
     *out = s;
@@ -137,6 +237,7 @@ void osr_session_free(osr_session *s)
     free(s->interface);
     free(s->region);
     osr__secret_free(s->auth_body);
+    osr__secret_wipe(s->secret_digest, sizeof(s->secret_digest));
     free(s->cache_path);
     osr__keystone_token_free(s->token);
     free(s);
@@ -231,7 +332,8 @@ static void cache_load(osr_session *s)
     json_t *root = NULL;
     osr__token *t = NULL;
     struct stat st;
-    const char *id, *body;
+    const char *id, *body, *salt, *key;
+    char want[65];
 
     if (s->cache_path == NULL)
         return;
@@ -244,7 +346,11 @@ static void cache_load(osr_session *s)
     root = json_loads(data, 0, NULL);
     id = json_string_value(json_object_get(root, "token"));
     body = json_string_value(json_object_get(root, "body"));
-    if (id && body && json_integer_value(json_object_get(root, "version")) == 1 &&
+    salt = json_string_value(json_object_get(root, "salt"));
+    key = json_string_value(json_object_get(root, "key"));
+    /* The key says whether the token was issued for the current secrets. */
+    if (id && body && salt && key && json_integer_value(json_object_get(root, "version")) == 2 &&
+        cache_key(want, salt, s) == 0 && strlen(key) == 64 && CRYPTO_memcmp(key, want, 64) == 0 &&
         osr__keystone_token_parse(&t, body, strlen(body), id, NULL) == 0) {
         if (token_fresh(t)) {
             osr__keystone_token_free(s->token);
@@ -267,13 +373,22 @@ static void cache_load(osr_session *s)
 
 static void cache_store(osr_session *s)
 {
-    json_t *root;
-    char *data;
+    json_t *root = NULL;
+    char *data = NULL, salt[33], key[65];
+    unsigned char r[16];
     osr_error e;
 
     if (s->cache_path == NULL || s->token == NULL)
         return;
-    root = json_pack("{s:i,s:s,s:s}", "version", 1, "token", s->token->id, "body", s->token->body);
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        osr__http_log(s->http, OSR_LOG_WARN, "token cache not written: no random salt");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(salt + 2 * i, 3, "%02x", r[i]);
+    if (cache_key(key, salt, s) == 0)
+        root = json_pack("{s:i,s:s,s:s,s:s,s:s}", "version", 2, "salt", salt, "key", key, "token",
+                         s->token->id, "body", s->token->body);
     data = root ? json_dumps(root, JSON_COMPACT) : NULL;
     if (data == NULL || osr__fs_write_atomic(s->cache_path, data, strlen(data), 0600, &e) < 0) {
         osr__http_log(s->http, OSR_LOG_WARN, "token cache not written: %s",

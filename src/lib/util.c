@@ -1,6 +1,8 @@
 /* Small internal helpers shared by every layer. */
 #include "util.h"
 
+#include "osrunner/common.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,4 +360,81 @@ int osr__sha256_hex(char out[65], const void *data, size_t len)
     }
     out[64] = '\0';
     return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+const char *osr__quote(char *buf, size_t size, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t o = 0, shown = 0;
+
+    if (size == 0)
+        return "";
+    while (*p && shown < max) {
+        size_t n = (*p >= 0x20 && *p < 0x7f) ? 1 : (*p >= 0x80 ? utf8_seq(p) : 0);
+        char esc[5];
+        if (n == 1 && *p == '\\') {
+            memcpy(esc, "\\\\", 3);
+        } else if (n == 0) {
+            snprintf(esc, sizeof(esc), "\\x%02x", *p);
+            n = 1;
+        } else {
+            if (o + n >= size)
+                break;
+            memcpy(buf + o, p, n);
+            o += n;
+            p += n;
+            shown++;
+            continue;
+        }
+        if (o + strlen(esc) >= size)
+            break;
+        memcpy(buf + o, esc, strlen(esc));
+        o += strlen(esc);
+        p += n;
+        shown++;
+    }
+    if (*p && o + 3 < size) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+const char *osr_quote(char *buf, size_t size, const char *s, size_t max)
+{
+    return osr__quote(buf, size, s, max);
 }

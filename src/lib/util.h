@@ -68,6 +68,13 @@ int64_t osr__now_s_wall(void);
  * offset "+01:00"/"-08:00"). Returns 0 and sets *out (seconds since the epoch), or -1. */
 int osr__parse_timestamp(int64_t *out, const char *s);
 
+/* User input made safe to quote in a one-line message: control bytes,
+ * backslashes and bytes that are not valid UTF-8 are escaped (\xff, \\);
+ * at most max characters are shown, then "...". Writes buf (always
+ * NUL-terminated) and returns it. */
+#define OSR__QUOTE_MAX 256
+const char *osr__quote(char *buf, size_t size, const char *s, size_t max);
+
 /* SHA-256 of data as 64 lowercase hex characters plus NUL. */
 int osr__sha256_hex(char out[65], const void *data, size_t len);
 

@@ -119,6 +119,42 @@ for form in repo org; do
   check "$form: busy runner: exit 8 (not 5)" [ "$RC" = 8 ]
   check "$form: busy runner: says busy" grep -q "runner $bid is busy: .*HTTP 422" "$T/busydel_$form.err"
 done
+# --- a refused --output is refused before the runner is registered (no runner
+# left at GitHub, so the name is not taken afterwards)
+mkdir -p "$T/outdir"
+ln -s "$T/victim" "$T/outlink"
+: >"$T/notadir"
+for bad in outdir outlink notadir/sub; do
+  tag=${bad//\//_}
+  run refused_$tag github jitconfig --github-path "$REPO" --name "$P-refused" --output "$T/$bad"
+  check "jitconfig -o $bad: refused" [ "$RC" != 0 ]
+  run refused_list_$tag github runners --github-path "$REPO" --name "$P-refused" --json
+  check "jitconfig -o $bad: no runner at GitHub" [ "$(jq_py 'len(d)' "$T/refused_list_$tag.out")" = 0 ]
+done
+check "jitconfig -o a symlink: says so, target untouched" bash -c "grep -q 'is a symbolic link' '$T/refused_outlink.err' && [ ! -e '$T/victim' ]"
+run refused_ok github jitconfig --github-path "$REPO" --name "$P-refused" --output "$T/jit_refused" --json
+check "jitconfig after the refusals: the name is free (exit 0, not 409)" [ "$RC" = 0 ]
+run refused_del github delete-runner "$(jq_py 'd["runner_id"]' "$T/refused_ok.out")" --github-path "$REPO"
+# --- the config cannot be written after the registration (a full disk): the
+# runner is deleted again, so no runner is left and the name stays free
+SMALL="$T/small"
+mkdir "$SMALL"
+if mount -t tmpfs -o size=4k,mode=0700 tmpfs "$SMALL" 2>/dev/null; then
+  trap 'umount "$SMALL" 2>/dev/null || true; rm -rf "$T"' EXIT
+  dd if=/dev/zero of="$SMALL/fill" bs=1k count=64 2>/dev/null || true
+  run full github jitconfig --github-path "$REPO" --name "$P-full" --output "$SMALL/jit"
+  check "jitconfig, disk full after registering: exit 1" [ "$RC" = 1 ]
+  check "jitconfig, disk full: says the runner was unregistered again" grep -q "runner [0-9]* ($P-full) unregistered again" "$T/full.err"
+  run full_list github runners --github-path "$REPO" --name "$P-full" --json
+  check "jitconfig, disk full: no runner left at GitHub" [ "$(jq_py 'len(d)' "$T/full_list.out")" = 0 ]
+  check "jitconfig, disk full: no file, no temporary" [ "$(ls -A "$SMALL")" = fill ]
+  umount "$SMALL"
+else
+  echo "skip: cannot mount a tmpfs here (not root?): the disk-full case is not tried"
+fi
+run token_refused github token registration --github-path "$REPO" --output "$T/outdir"
+check "token -o a directory: refused before asking GitHub" bash -c "[ $RC != 0 ] && grep -q 'is a directory' '$T/token_refused.err'"
+
 run reveal_jit github jitconfig --github-path "$ORG" --name "$P-revealed" --reveal --json
 JITREV=$(jq_py 'd["encoded_jit_config"]' "$T/reveal_jit.out")
 check "jitconfig --reveal --json: the config shown" [ "${#JITREV}" -gt 20 ]

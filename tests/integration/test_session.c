@@ -19,6 +19,7 @@
 
 static char clouds_path[4096];
 static char cache_dir[256];
+static char private_root[64]; /* test_token_cache_private's, removed in teardown */
 
 static int group_setup(void **state)
 {
@@ -47,6 +48,11 @@ static int group_teardown(void **state)
     snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(cache_dir) - 7), cache_dir);
     if (system(cmd) != 0)
         return -1;
+    if (private_root[0]) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", private_root);
+        if (system(cmd) != 0)
+            return -1;
+    }
     osr_global_shutdown();
     return 0;
 }
@@ -155,6 +161,158 @@ static void test_token_cache_shared_across_sessions(void **state)
     osr_cloud_free(cloud);
 }
 
+static int warnings;
+static char last_warning[512];
+
+static void log_cb(osr_log_level level, const char *msg, void *payload)
+{
+    (void)payload;
+    if (level == OSR_LOG_WARN) {
+        warnings++;
+        snprintf(last_warning, sizeof(last_warning), "%s", msg);
+    }
+}
+
+static osr_cloud *load_text(const char *dir, const char *name, const char *password)
+{
+    char path[512];
+    FILE *f;
+    osr_cloud_options opts = OSR_CLOUD_OPTIONS_INIT;
+    osr_cloud *cloud = NULL;
+    osr_error err;
+    osr_cloud *demo = load("ostb-demo");
+
+    snprintf(path, sizeof(path), "%s/clouds.yaml", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "clouds:\n  %s:\n    auth:\n      auth_url: %s\n"
+            "      username: demo\n      password: \"%s\"\n      project_name: demo\n"
+            "      user_domain_name: Default\n      project_domain_name: Default\n"
+            "    region_name: RegionOne\n",
+            name, osr_cloud_get(demo, "auth.auth_url"), password);
+    osr_cloud_free(demo);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+    opts.config_file = path;
+    if (osr_cloud_load(&cloud, &opts, &err) != 0)
+        fail_msg("load %s: %s", name, err.message);
+    return cloud;
+}
+
+static osr_session *open_logged(const osr_cloud *cloud, const char *dir)
+{
+    osr_session_options opts = OSR_SESSION_OPTIONS_INIT;
+    osr_session *s = NULL;
+    osr_error err;
+    opts.token_cache = 1;
+    opts.cache_dir = dir;
+    opts.log_cb = log_cb;
+    opts.log_level = OSR_LOG_WARN;
+    if (osr_session_new(&s, cloud, &opts, &err) != 0)
+        fail_msg("session: %s", err.message);
+    return s;
+}
+
+/* How many files are in dir; the one name (if one) goes to name. */
+static int files_in(const char *dir, char *name, size_t size)
+{
+    char cmd[600];
+    FILE *p;
+    int n = 0;
+    char line[512];
+
+    snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (n++ == 0 && name)
+            snprintf(name, size, "%s", line);
+    }
+    pclose(p);
+    return n;
+}
+
+/* The cache is no password oracle: its name comes from the identity only, the
+ * key that ties it to the secrets is salted and inside the private file. */
+static void test_token_cache_private(void **state)
+{
+    char tmpl[] = "/tmp/osr-cache2-XXXXXX", dir[600], name[512], path[1200], cmd[700];
+    osr_cloud *right, *wrong;
+    osr_session *a, *b;
+    struct stat st;
+    FILE *f;
+    char body[8192];
+    size_t n;
+    (void)state;
+
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(private_root, sizeof(private_root), "%s", tmpl);
+    snprintf(dir, sizeof(dir), "%s/tokens", tmpl);
+    right = load_text(tmpl, "c-right", "secret");
+    a = open_logged(right, dir);
+    assert_int_equal(osr_session_authenticate(a), 0);
+    assert_int_equal(osr_session_token_source(a), OSR_TOKEN_KEYSTONE);
+    assert_int_equal(files_in(dir, name, sizeof(name)), 1);
+    assert_int_equal(strncmp(name, "v2-", 3), 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(body, 1, sizeof(body) - 1, f);
+    fclose(f);
+    body[n] = '\0';
+    assert_non_null(strstr(body, "\"salt\""));
+    assert_non_null(strstr(body, "\"key\""));
+    assert_null(strstr(body, "secret"));
+
+    /* Another password, the same identity: the same file name (so the name
+     * says nothing about the password), but the key does not match. */
+    wrong = load_text(tmpl, "c-wrong", "not-the-password");
+    b = open_logged(wrong, dir);
+    assert_int_equal(osr_session_authenticate(b), OSR_EAUTH);
+    assert_int_equal(osr_session_auth_count(b), 1); /* it asked Keystone: the cache was refused */
+    assert_int_equal(files_in(dir, NULL, 0), 1);
+    osr_session_invalidate(b); /* removes the file of that name: a's */
+    assert_int_equal(files_in(dir, NULL, 0), 0);
+    osr_session_free(b);
+
+    /* A first-format file (named by an unsalted hash of the password) is removed. */
+    snprintf(path, sizeof(path), "%s/%064d.json", dir, 0);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    /* A loose cache directory of ours is tightened, with a warning. */
+    assert_int_equal(chmod(dir, 0755), 0);
+    warnings = 0;
+    b = open_logged(right, dir);
+    assert_int_equal(warnings, 1);
+    assert_non_null(strstr(last_warning, "tightened to 0700"));
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(access(path, F_OK), -1);
+    osr_session_free(b);
+
+    /* Someone else's directory is not used. */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(dir, 65534, 65534), 0);
+        warnings = 0;
+        b = open_logged(right, dir);
+        assert_int_equal(warnings, 1);
+        assert_non_null(strstr(last_warning, "not a directory of ours"));
+        assert_int_equal(osr_session_authenticate(b), 0);
+        assert_int_equal(files_in(dir, NULL, 0), 0);
+        osr_session_free(b);
+    }
+
+    osr_session_free(a);
+    osr_cloud_free(right);
+    osr_cloud_free(wrong);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+    private_root[0] = '\0';
+}
+
 static void test_application_credential(void **state)
 {
     const char *names[] = { "ostb-demo-appcred", "ostb-demo-appcred-name" };
@@ -196,6 +354,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_password_auth_and_catalog),
         cmocka_unit_test(test_token_cache_shared_across_sessions),
+        cmocka_unit_test(test_token_cache_private),
         cmocka_unit_test(test_application_credential),
         cmocka_unit_test(test_all_projects_needs_admin),
     };

@@ -449,9 +449,9 @@ static const struct valid_case {
     { "identity_api_version \"3.0\"", CLOUD_OK "    identity_api_version: \"3.0\"\n", "password",
       "identity_api_version=3" },
     { "paths and empty region",
-      CLOUD_OK "    cacert: /etc/ssl/ca.pem\n    cert: c.pem\n"
+      CLOUD_OK "    cacert: /etc/ssl/certs/ca-certificates.crt\n    cert: c.pem\n"
                "    key: k.pem\n    region_name: ''\n",
-      "password", "cacert=/etc/ssl/ca.pem;cert=c.pem;key=k.pem;region_name=" },
+      "password", "cacert=/etc/ssl/certs/ca-certificates.crt;cert=c.pem;key=k.pem;region_name=" },
     { "anchors and merge keys",
       "common: &common\n  auth: &auth\n    auth_url: https://k/v3\n    password: shared\n"
       "    project_name: demo\n  region_name: R1\n"
@@ -1014,6 +1014,128 @@ static void test_arguments(void **state)
     assert_int_equal(osr_cloud_setting_count(NULL), 0);
 }
 
+/* ---- files: size, FIFOs, cacert, secrets others may read ------------------------------ */
+
+static int warn_count;
+static char warn_last[512];
+
+static void warn_cb(osr_log_level level, const char *msg, void *payload)
+{
+    (void)payload;
+    if (level == OSR_LOG_WARN) {
+        warn_count++;
+        snprintf(warn_last, sizeof(warn_last), "%s", msg);
+    }
+}
+
+static int load_logged(osr_cloud **out, osr_error *err, const char *dir)
+{
+    static const char *const no_env[] = { NULL };
+    const char *dirs[] = { dir, NULL };
+    osr_cloud_options opts = OSR_CLOUD_OPTIONS_INIT;
+
+    opts.env = no_env;
+    opts.search_dirs = dirs;
+    opts.log_cb = warn_cb;
+    opts.log_level = OSR_LOG_WARN;
+    osr_error_clear(err);
+    return osr_cloud_load(out, &opts, err);
+}
+
+static void test_file_checks(void **state)
+{
+    char *dir = make_tempdir(), *path, *big, *fifo;
+    osr_cloud *c = SENTINEL;
+    osr_error err;
+    size_t n = (1u << 20) + 10;
+    (void)state;
+
+    alarm(20); /* a FIFO that hangs fails the test */
+
+    /* Over 1 MiB by OS_CLIENT_CONFIG_FILE / config_file: a configuration error,
+     * as osr_clouds_validate (cloud init) says. */
+    big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, '#', n);
+    big[n] = '\0';
+    path = write_file(dir, "big.yaml", big);
+    assert_int_equal(load(&c, &err, path, NULL, NULL, NULL), OSR_ECONFIG);
+    assert_non_null(strstr(err.message, "big.yaml: larger than 1048576 bytes"));
+    assert_int_equal(osr_clouds_validate(big, n, "big.yaml", &err), OSR_ECONFIG);
+    assert_non_null(strstr(err.message, "big.yaml: larger than 1048576 bytes"));
+    assert_ptr_equal(c, SENTINEL);
+    unlink(path);
+    free(path);
+    free(big);
+
+    /* A FIFO is refused at once. */
+    fifo = osr__sprintf("%s/fifo.yaml", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(load(&c, &err, fifo, NULL, NULL, NULL), OSR_EIO);
+    assert_non_null(strstr(err.message, "fifo.yaml: is a FIFO, not a regular file"));
+    unlink(fifo);
+    free(fifo);
+
+    /* A missing cacert: a configuration error at its key's file:line:col when
+     * the cloud is loaded; validation alone (cloud init) does not look. */
+    path = write_file(dir, "clouds.yaml", CLOUD_OK "    cacert: /nonexistent/ca.pem\n");
+    chmod(path, 0600);
+    assert_int_equal(load_logged(&c, &err, dir), OSR_ECONFIG);
+    assert_non_null(strstr(err.message, "clouds.yaml:8:13: cloud 'c': cacert: /nonexistent/ca.pem: "
+                                        "No such file or directory"));
+    {
+        const char *text = CLOUD_OK "    cacert: /nonexistent/ca.pem\n";
+        assert_int_equal(osr_clouds_validate(text, strlen(text), "clouds.yaml", &err), 0);
+    }
+    free(path);
+
+    /* A password in a file others may read: one warning, naming the file. */
+    path = write_file(dir, "clouds.yaml", CLOUD_OK);
+    chmod(path, 0600);
+    warn_count = 0;
+    assert_int_equal(load_logged(&c, &err, dir), 0);
+    osr_cloud_free(c);
+    assert_int_equal(warn_count, 0);
+    chmod(path, 0644);
+    assert_int_equal(load_logged(&c, &err, dir), 0);
+    osr_cloud_free(c);
+    assert_int_equal(warn_count, 1);
+    assert_non_null(strstr(warn_last, "clouds.yaml: holds a secret but group or others may read "
+                                      "it (mode 0644)"));
+    assert_null(strstr(warn_last, "s3cret"));
+    free(path);
+
+    /* The password in secure.yaml: that file is the one named. */
+    path = write_file(dir, "clouds.yaml",
+                      "clouds:\n  c:\n    auth:\n      auth_url: https://k/v3\n"
+                      "      username: alice\n      project_name: demo\n");
+    chmod(path, 0644);
+    free(path);
+    path = write_file(dir, "secure.yaml", "clouds:\n  c:\n    auth:\n      password: s3cret\n");
+    chmod(path, 0640);
+    warn_count = 0;
+    assert_int_equal(load_logged(&c, &err, dir), 0);
+    osr_cloud_free(c);
+    assert_int_equal(warn_count, 1);
+    assert_non_null(strstr(warn_last, "secure.yaml: holds a secret"));
+    assert_non_null(strstr(warn_last, "mode 0640"));
+    free(path);
+
+    /* Options of version 1 (without the log hook) are still accepted. */
+    {
+        static const char *const no_env[] = { NULL };
+        const char *dirs[] = { dir, NULL };
+        osr_cloud_options v1 = OSR_CLOUD_OPTIONS_INIT;
+        v1.version = 1;
+        v1.env = no_env;
+        v1.search_dirs = dirs;
+        assert_int_equal(osr_cloud_load(&c, &v1, &err), 0);
+        osr_cloud_free(c);
+    }
+    alarm(0);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1027,6 +1149,7 @@ int main(void)
         cmocka_unit_test(test_env_cloud),
         cmocka_unit_test(test_settings_and_masking),
         cmocka_unit_test(test_write),
+        cmocka_unit_test(test_file_checks),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_arguments),
     };

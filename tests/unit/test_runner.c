@@ -4,6 +4,7 @@
 #include "osrunner/runner.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +99,53 @@ static void test_invalid(void **state)
     c = good(), c.metadata = reserved, expect_invalid(&c, "reserved for osrunner");
     c = good(), c.metadata = not_kv, expect_invalid(&c, "not key=value");
     c = good(), c.version = 99, expect_invalid(&c, "unknown version");
+}
+
+/* One name rule, exported for every command; user input is escaped in messages. */
+static void test_name_check(void **state)
+{
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr_runner_name_check("ci-runner_1.a", &err), 0);
+    assert_int_equal(osr_runner_name_check("has space", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "name: 'has space' has ' '"));
+    assert_int_equal(osr_runner_name_check("bad\xff\x01x", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "name: 'bad\\xff\\x01x' has '\\xff'"));
+    for (const char *p = err.message; *p; p++)
+        assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    /* Valid UTF-8 is shown as it is, but still refused. */
+    assert_int_equal(osr_runner_name_check("caf\xc3\xa9", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "'caf\xc3\xa9' has '\\xc3'"));
+    assert_int_equal(osr_runner_name_check("", &err), OSR_EINVAL);
+    assert_int_equal(osr_runner_name_check(NULL, &err), OSR_EINVAL);
+}
+
+/* --jit-file content: base64 of a JSON object, and never shown. */
+static void test_jit_config_check(void **state)
+{
+    osr_instance_config c = good();
+    osr_error err;
+    (void)state;
+
+    /* {"jit":"config"} */
+    assert_int_equal(osr_runner_jit_config_check("eyJqaXQiOiJjb25maWcifQ==", &err), 0);
+    assert_int_equal(osr_runner_jit_config_check("ghp_notajitconfig", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "not base64"));
+    assert_null(strstr(err.message, "ghp_"));
+    assert_int_equal(osr_runner_jit_config_check("abc", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "its length"));
+    /* "not json" and [1] in base64: base64, but not an object */
+    assert_int_equal(osr_runner_jit_config_check("bm90IGpzb24=", &err), OSR_EINVAL);
+    assert_non_null(strstr(err.message, "not of a JIT runner configuration"));
+    assert_int_equal(osr_runner_jit_config_check("WzFd", &err), OSR_EINVAL);
+    assert_int_equal(osr_runner_jit_config_check("", &err), OSR_EINVAL);
+
+    c.registration_token = NULL;
+    c.jit_config = "AAAABBBB_secret";
+    expect_invalid(&c, "jit config: not base64");
+    assert_int_equal(osr_instance_config_validate(&c, &err), OSR_EINVAL);
+    assert_null(strstr(err.message, "secret"));
 }
 
 /* Parse the user data: "#cloud-config\n" then a JSON (= YAML) document. */
@@ -290,12 +338,16 @@ static void test_user_data_hostile_values_stay_data(void **state)
 static void test_user_data_size_limit(void **state)
 {
     osr_instance_config c = good();
-    char *jit = malloc(60000), *ud = (char *)0x1234;
+    char *json = malloc(45000), *jit = malloc(60001), *ud = (char *)0x1234;
     osr_error err;
     (void)state;
 
-    memset(jit, 'A', 59999);
-    jit[59999] = '\0';
+    /* A well-formed JIT config (base64 of a JSON object), just too large. */
+    memset(json, 'A', 44999);
+    memcpy(json, "{\"a\":\"", 6);
+    memcpy(json + 44997, "\"}", 2);
+    assert_int_equal(EVP_EncodeBlock((unsigned char *)jit, (unsigned char *)json, 44999), 60000);
+    free(json);
     c.registration_token = NULL;
     c.jit_config = jit;
     assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), OSR_EINVAL);
@@ -336,6 +388,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_name_check),
+        cmocka_unit_test(test_jit_config_check),
         cmocka_unit_test(test_user_data_config_sh),
         cmocka_unit_test(test_user_data_jit_and_ghes),
         cmocka_unit_test(test_user_data_hostile_values_stay_data),
