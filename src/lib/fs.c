@@ -100,21 +100,6 @@ const char *osr__fs_kind(mode_t m)
     return "not a regular file";
 }
 
-int osr__fs_open_nonblock(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), flags, e;
-
-    if (fd < 0)
-        return -1;
-    flags = fcntl(fd, F_GETFL);
-    if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
-        return fd;
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-}
-
 int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr_error *err)
 {
     struct stat st;

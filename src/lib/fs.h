@@ -16,10 +16,8 @@
  * *fd_out set, OSR_ENOTFOUND (no such file) or OSR_EIO; err names the path. */
 int osr__fs_open_regular(int *fd_out, struct stat *st_out, const char *path, osr_error *err);
 
-/* The open(2) of the above, for callers that fstat themselves: -1 and errno
- * on failure. Then osr__fs_kind(st_mode) says what a non-regular file is
- * ("is a directory", "is a FIFO, not a regular file", ...). */
-int osr__fs_open_nonblock(const char *path);
+/* What a non-regular file is, for messages ("is a directory", "is a FIFO,
+ * not a regular file", ...). */
 const char *osr__fs_kind(mode_t mode);
 
 /* Read a whole regular text file (opened as above), at most max bytes (a
