@@ -5,6 +5,7 @@
 #include "github_internal.h"
 
 #include "fs.h"
+#include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,8 @@ int osr_github_new(osr_github **out, const osr_github_options *opts, osr_error *
         return osr__error_set(err, OSR_EINVAL, "osr_github_new: NULL argument");
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version != OSR_GITHUB_OPTIONS_VERSION)
+    /* Version 1 has no session field: it is never read from such a struct. */
+    if (opts->version != OSR_GITHUB_OPTIONS_VERSION && opts->version != 1)
         return osr__error_set(err, OSR_EINVAL, "osr_github_new: unknown options version %u",
                               opts->version);
     api = opts->api_url ? opts->api_url : OSR_GITHUB_API_URL;
@@ -198,18 +200,35 @@ int osr_github_new(osr_github **out, const osr_github_options *opts, osr_error *
     gh->max_pages = opts->max_pages ? opts->max_pages : 50;
     gh->per_page = opts->per_page ? opts->per_page : 100;
 
-    memset(&hc, 0, sizeof(hc));
-    hc.connect_timeout_ms = opts->connect_timeout_ms;
-    hc.timeout_ms = opts->timeout_ms;
-    hc.max_retries = opts->max_retries;
-    hc.max_response = opts->max_response_bytes;
-    hc.verify = true;
-    hc.cacert = opts->cacert;
-    hc.log_cb = opts->log_cb;
-    hc.log_level = opts->log_level;
-    hc.log_payload = opts->log_payload;
-    if ((error = osr__http_new(&gh->http, &hc, err)) < 0)
+    gh->timeout_ms = opts->timeout_ms;
+    gh->log_cb = opts->log_cb;
+    gh->log_level = opts->log_level;
+    gh->log_payload = opts->log_payload;
+    gh->cacert = osr__strdup(opts->cacert);
+    gh->tls.verify = true;
+    gh->tls.cacert = gh->cacert;
+    if (opts->cacert && gh->cacert == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
+    }
+    if (opts->version >= 2 && opts->session != NULL) {
+        /* One engine for GitHub and the cloud: its loop drives both. */
+        gh->http = osr__session_http(opts->session);
+    } else {
+        memset(&hc, 0, sizeof(hc));
+        hc.connect_timeout_ms = opts->connect_timeout_ms;
+        hc.timeout_ms = opts->timeout_ms;
+        hc.max_retries = opts->max_retries;
+        hc.max_response = opts->max_response_bytes;
+        hc.verify = true;
+        hc.cacert = opts->cacert;
+        hc.log_cb = opts->log_cb;
+        hc.log_level = opts->log_level;
+        hc.log_payload = opts->log_payload;
+        if ((error = osr__http_new(&gh->own_http, &hc, err)) < 0)
+            goto done;
+        gh->http = gh->own_http;
+    }
 
     n = strlen(api);
     while (n > 0 && api[n - 1] == '/')
@@ -265,7 +284,8 @@ void osr_github_free(osr_github *gh)
 {
     if (gh == NULL)
         return;
-    osr__http_free(gh->http);
+    osr__http_free(gh->own_http);
+    free(gh->cacert);
     free(gh->api_url);
     free(gh->web_url);
     osr__secret_free(gh->token);

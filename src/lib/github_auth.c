@@ -240,9 +240,9 @@ static int fetch_installation_token(osr_github *gh)
         gh->inst_token = token;
         gh->inst_expires = expires;
         gh->token_fetches++;
-        osr__http_log(gh->http, OSR_LOG_INFO,
-                      "GitHub App installation token obtained, valid for %lld s",
-                      (long long)(expires - osr__now_s_wall()));
+        osr__github_log(gh, OSR_LOG_INFO,
+                        "GitHub App installation token obtained, valid for %lld s",
+                        (long long)(expires - osr__now_s_wall()));
     }
     osr__buf_free_secret(&resp.body);
     osr__http_response_free(&resp);
@@ -281,7 +281,7 @@ int osr__github_send(osr_github *gh,
     error = osr__github_send_with(gh, method, url, body, resend, gh->inst_token, resp);
     if (error == OSR_EAUTH && !fresh) {
         /* Revoked early (or the App was reinstalled): one new token. */
-        osr__http_log(gh->http, OSR_LOG_INFO, "installation token rejected; fetching a new one");
+        osr__github_log(gh, OSR_LOG_INFO, "installation token rejected; fetching a new one");
         osr__http_response_free(resp);
         osr__secret_free(gh->inst_token);
         gh->inst_token = NULL;

@@ -11,7 +11,14 @@
 
 /* The client (github.c). */
 struct osr_github {
-    osr__http *http;
+    osr__http *http;     /* the engine in use: own_http, or a session's */
+    osr__http *own_http; /* NULL when on a session's engine */
+    osr__http_tls tls;   /* GitHub's TLS settings, whoever's engine it is */
+    char *cacert;
+    long timeout_ms; /* per request; 0: the engine's */
+    osr_log_cb log_cb;
+    osr_log_level log_level;
+    void *log_payload;
     osr_error err;
     char *api_url; /* no trailing slash */
     char *web_url;
@@ -33,8 +40,26 @@ struct osr_github {
  * connection. */
 enum osr__github_resend { OSR__GITHUB_ONCE, OSR__GITHUB_SAFE };
 
-/* github_request.c: one request with the given bearer credential; waits out
- * rate limits within the budget. resp is reset here; free it after. */
+/* github_request.c: queue one request with the given bearer credential on
+ * the client's engine; nothing is sent until the engine runs (osr__http_run,
+ * osr__http_step). A rate-limited answer (403/429 with the signs) is sent
+ * again when the limit resets, as a delayed submit on the engine (no sleep),
+ * while the waits stay within the client's budget; the error says so when
+ * they would not. method, url, body, resp and err must live until cb runs
+ * (resp is reset here; free it after); the bearer is copied. */
+int osr__github_submit(osr_github *gh,
+                       const char *method,
+                       const char *url,
+                       const char *body,
+                       enum osr__github_resend resend,
+                       const char *bearer,
+                       osr__http_response *resp,
+                       osr_error *err,
+                       osr__http_done_cb cb,
+                       void *payload);
+
+/* osr__github_submit, then the engine run until that request is done.
+ * Errors go to the client's record. */
 int osr__github_send_with(osr_github *gh,
                           const char *method,
                           const char *url,
@@ -42,6 +67,9 @@ int osr__github_send_with(osr_github *gh,
                           enum osr__github_resend resend,
                           const char *bearer,
                           osr__http_response *resp);
+
+/* Log through the client's own hook (transport traces go to the engine's). */
+void osr__github_log(osr_github *gh, osr_log_level level, const char *fmt, ...) OSR__PRINTF(3, 4);
 
 /* github_auth.c: send with the client's credentials: the token, or an
  * installation token (fetched when missing or about to expire; fetched again

@@ -2,28 +2,17 @@
  * waits within a budget), Link paging with a page cap. */
 #include "github_internal.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define API_VERSION_HEADER "X-GitHub-Api-Version: 2022-11-28"
 #define MEDIA_TYPE         "application/vnd.github+json"
 /* GitHub's advice for a secondary rate limit that names no time. */
 #define DEFAULT_RATE_WAIT_S 60
-
-/* ------------------------------------------------------------------ helpers */
-
-static void sleep_s(int64_t s)
-{
-    struct timespec ts = { (time_t)s, 0 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 /* ------------------------------------------------------------- Link header */
 
@@ -173,8 +162,131 @@ static void error_append(osr_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One request with the given bearer credential; waits out rate limits within
- * the budget. resp is reset here; free it after. */
+/* One GitHub request in flight: its copy of the auth header, and how long
+ * it has waited out rate limits so far. */
+struct gh_call {
+    osr_github *gh;
+    char *auth; /* "Authorization: Bearer ..."; secret */
+    const char *headers[3];
+    osr__http_request req;
+    osr__http_response *resp;
+    osr_error *err;
+    int64_t waited_s;
+    osr__http_done_cb cb;
+    void *payload;
+};
+
+static void call_finish(struct gh_call *c, int error)
+{
+    osr__http_done_cb cb = c->cb;
+    void *payload = c->payload;
+
+    osr__secret_free(c->auth);
+    free(c);
+    if (cb)
+        cb(error, payload);
+}
+
+/* An answer came (or none could): a rate-limited one is sent again when the
+ * limit resets, by a delayed submit on the engine, if the budget allows. */
+static void call_done(int error, void *payload)
+{
+    struct gh_call *c = payload;
+    osr_github *gh = c->gh;
+    osr__http_response *resp = c->resp;
+    osr_error *err = c->err;
+    int64_t wait;
+
+    note_rate_limit(gh, resp);
+    if (error != OSR_ERATELIMIT) {
+        call_finish(c, error);
+        return;
+    }
+    wait = osr__github_rate_limit_wait(resp, osr__now_s_wall());
+    if (c->waited_s + wait > gh->rate_limit_wait_s) {
+        if (c->waited_s) {
+            error_append(err,
+                         "; still rate-limited after waiting %lld s (resets in %lld s, "
+                         "at most %d s of waiting allowed)",
+                         (long long)c->waited_s, (long long)wait, gh->rate_limit_wait_s);
+        } else {
+            error_append(err,
+                         "; rate limit resets in %lld s, more than the %d s of waiting "
+                         "allowed",
+                         (long long)wait, gh->rate_limit_wait_s);
+        }
+        call_finish(c, error);
+        return;
+    }
+    osr__github_log(gh, OSR_LOG_WARN,
+                    "GitHub rate limit (HTTP %ld): waiting %lld s before sending %s again",
+                    resp->status, (long long)wait, c->req.method);
+    osr__http_response_free(resp);
+    osr_error_clear(err);
+    c->waited_s += wait;
+    if ((error = osr__http_submit(gh->http, &c->req, (long)wait * 1000, resp, err, call_done, c)) <
+        0)
+        call_finish(c, error);
+}
+
+int osr__github_submit(osr_github *gh,
+                       const char *method,
+                       const char *url,
+                       const char *body,
+                       enum osr__github_resend resend,
+                       const char *bearer,
+                       osr__http_response *resp,
+                       osr_error *err,
+                       osr__http_done_cb cb,
+                       void *payload)
+{
+    struct gh_call *c = calloc(1, sizeof(*c));
+    int error;
+
+    memset(resp, 0, sizeof(*resp));
+    osr_error_clear(err);
+    if (c == NULL || (c->auth = osr__sprintf("Authorization: Bearer %s", bearer)) == NULL) {
+        free(c);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    c->gh = gh;
+    c->headers[0] = API_VERSION_HEADER;
+    c->headers[1] = c->auth;
+    c->headers[2] = NULL;
+    c->req.method = method;
+    c->req.url = url;
+    c->req.headers = c->headers;
+    c->req.body = body;
+    c->req.body_len = body ? strlen(body) : 0;
+    /* GETs and DELETEs may be repeated; a POST only when the caller says it
+     * has no side effect (a token request). */
+    c->req.idempotent = resend == OSR__GITHUB_SAFE;
+    c->req.accept = MEDIA_TYPE;
+    c->req.timeout_ms = gh->timeout_ms;
+    c->req.tls = &gh->tls;
+    c->resp = resp;
+    c->err = err;
+    c->cb = cb;
+    c->payload = payload;
+    if ((error = osr__http_submit(gh->http, &c->req, 0, resp, err, call_done, c)) < 0) {
+        osr__secret_free(c->auth);
+        free(c);
+    }
+    return error;
+}
+
+struct sync_call {
+    bool done;
+    int error;
+};
+
+static void sync_done(int error, void *payload)
+{
+    struct sync_call *st = payload;
+    st->done = true;
+    st->error = error;
+}
+
 int osr__github_send_with(osr_github *gh,
                           const char *method,
                           const char *url,
@@ -183,58 +295,31 @@ int osr__github_send_with(osr_github *gh,
                           const char *bearer,
                           osr__http_response *resp)
 {
-    osr_error *err = &gh->err;
-    char *auth = osr__sprintf("Authorization: Bearer %s", bearer);
-    const char *headers[3] = { API_VERSION_HEADER, auth, NULL };
-    osr__http_request req = {
-        .method = method,
-        .url = url,
-        .headers = headers,
-        .body = body,
-        .body_len = body ? strlen(body) : 0,
-        /* GETs and DELETEs may be repeated; a POST only when the caller
-         * says it has no side effect (a token request). */
-        .idempotent = resend == OSR__GITHUB_SAFE,
-        .accept = MEDIA_TYPE,
-    };
-    int64_t waited = 0;
+    struct sync_call st = { false, 0 };
     int error;
 
-    memset(resp, 0, sizeof(*resp));
-    if (auth == NULL)
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    for (;;) {
-        int64_t wait;
-        memset(resp, 0, sizeof(*resp));
-        osr_error_clear(err);
-        error = osr__http_send(gh->http, &req, resp, err);
-        note_rate_limit(gh, resp);
-        if (error != OSR_ERATELIMIT)
-            break;
-        wait = osr__github_rate_limit_wait(resp, osr__now_s_wall());
-        if (waited + wait > gh->rate_limit_wait_s) {
-            if (waited) {
-                error_append(err,
-                             "; still rate-limited after waiting %lld s (resets in %lld s, "
-                             "at most %d s of waiting allowed)",
-                             (long long)waited, (long long)wait, gh->rate_limit_wait_s);
-            } else {
-                error_append(err,
-                             "; rate limit resets in %lld s, more than the %d s of waiting "
-                             "allowed",
-                             (long long)wait, gh->rate_limit_wait_s);
-            }
-            break;
-        }
-        osr__http_log(gh->http, OSR_LOG_WARN,
-                      "GitHub rate limit (HTTP %ld): waiting %lld s before sending %s again",
-                      resp->status, (long long)wait, method);
-        osr__http_response_free(resp);
-        sleep_s(wait);
-        waited += wait;
-    }
-    osr__secret_free(auth);
-    return error;
+    error =
+        osr__github_submit(gh, method, url, body, resend, bearer, resp, &gh->err, sync_done, &st);
+    if (error < 0)
+        return error;
+    /* The engine's loop, until this request is done: other transfers on a
+     * shared engine move on meanwhile, and a rate-limit wait is a timer. */
+    if ((error = osr__http_run(gh->http, &st.done)) < 0)
+        return osr__error_set(&gh->err, error, "%s: the HTTP engine failed", url);
+    return st.error;
+}
+
+void osr__github_log(osr_github *gh, osr_log_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (gh->log_cb == NULL || level > gh->log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gh->log_cb(level, msg, gh->log_payload);
 }
 
 static json_t *load_json(osr_github *gh, const char *method, const char *url, osr__buf *body)
