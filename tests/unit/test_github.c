@@ -3,6 +3,7 @@
  * `openssl dgst -sha256 -sign`, both timestamp forms, parsers, options and
  * what goes on the wire. Servers are scripted threads on 127.0.0.1. */
 #include "github_internal.h"
+#include "session.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -601,6 +602,119 @@ static void test_rate_limit_wait_does_not_block_the_loop(void **state)
     close(p[0]);
     close(p[1]);
     osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* A session on a cloud that is never contacted (nothing here needs a token). */
+static osr_session *offline_session(osr_cloud **cloud)
+{
+    static const char clouds[] = "clouds:\n  c:\n    auth:\n      auth_url: http://127.0.0.1:9/v3\n"
+                                 "      username: u\n      password: p\n      project_name: p\n";
+    char path[] = "/tmp/osr-unit-gh-clouds-XXXXXX";
+    osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
+    osr_session_options so = OSR_SESSION_OPTIONS_INIT;
+    osr_session *sess = NULL;
+    osr_error err;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, clouds, strlen(clouds)), (ssize_t)strlen(clouds));
+    close(fd);
+    co.config_file = path;
+    osr_error_clear(&err);
+    if (osr_cloud_load(cloud, &co, &err) != 0) {
+        unlink(path);
+        fail_msg("osr_cloud_load: %s", err.message);
+    }
+    unlink(path);
+    so.token_cache = 0;
+    if (osr_session_new(&sess, *cloud, &so, &err) != 0)
+        fail_msg("osr_session_new: %s", err.message);
+    return sess;
+}
+
+/* GitHub on the session's engine: one engine, and the session's one-step
+ * call drives a GitHub request (and its rate-limit wait) with the caller's
+ * fds. A version 1 options struct has no session and keeps its own engine. */
+static void test_github_on_the_session_engine(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    struct pollfd fds[1], many[65];
+    struct call_state st = { false, 0 };
+    struct server s;
+    osr_cloud *cloud = NULL;
+    osr_session *sess = offline_session(&cloud);
+    osr_github_runners *list = NULL;
+    osr__http_response resp;
+    osr_github *gh = NULL;
+    osr_error err;
+    char api[64], url[96], byte = 'x';
+    int p[2], rounds, n;
+    (void)state;
+
+    rl_reset_at = (int)time(NULL);
+    server_start(&s, respond_rate_limited_once);
+    snprintf(api, sizeof(api), "http://127.0.0.1:%d", s.port);
+    setenv("OSR_UNIT_GH_TOKEN", PAT, 1);
+    o.api_url = api;
+    o.token_env = "OSR_UNIT_GH_TOKEN";
+    o.rate_limit_wait_s = 5;
+    o.log_cb = log_collect;
+    o.log_level = OSR_LOG_TRACE;
+    o.session = sess;
+    loglen = 0;
+    logbuf[0] = '\0';
+    assert_int_equal(osr_github_new(&gh, &o, &err), 0);
+    assert_ptr_equal(gh->http, osr__session_http(sess));
+    assert_null(gh->own_http);
+
+    /* A blocking call runs on the shared engine, its rate-limit wait too. */
+    assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), 0);
+    assert_int_equal(s.served, 2);
+    assert_non_null(strstr(logbuf, "GitHub rate limit (HTTP 403): waiting 0 s"));
+    osr_github_runners_free(list);
+
+    /* The daemon's way: submit, then the session's loop with its own fd. */
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_int_equal(write(p[1], &byte, 1), 1);
+    fds[0] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+    snprintf(url, sizeof(url), "%s/repos/o/r/actions/runners", api);
+    assert_int_equal(osr__github_submit(gh, "GET", url, NULL, OSR__GITHUB_SAFE, PAT, &resp, &err,
+                                        call_done, &st),
+                     0);
+    assert_int_equal(osr_session_pending(sess), 1);
+    for (rounds = 0; rounds < 200 && !st.done; rounds++) {
+        n = osr_session_run_once(sess, fds, 1, 100);
+        assert_true(n >= 0);
+        if (n > 0 && (fds[0].revents & POLLIN))
+            assert_int_equal(read(p[0], &byte, 1), 1);
+    }
+    assert_true(st.done);
+    assert_int_equal(st.error, 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(s.served, 3);
+    assert_int_equal(osr_session_pending(sess), 0);
+    osr__http_response_free(&resp);
+    close(p[0]);
+    close(p[1]);
+    memset(many, 0, sizeof(many));
+    assert_int_equal(osr_session_run_once(sess, many, 65, 0), OSR_EINVAL);
+    assert_non_null(strstr(osr_session_last_error(sess)->message, "at most 64"));
+    assert_int_equal(osr_session_run_once(sess, NULL, 1, 0), OSR_EINVAL);
+    assert_int_equal(osr_session_run_once(NULL, NULL, 0, 0), OSR_EINVAL);
+    osr_github_free(gh);
+
+    /* Version 1: no session field is read; the client has its own engine. */
+    o.version = 1;
+    assert_int_equal(osr_github_new(&gh, &o, &err), 0);
+    assert_non_null(gh->own_http);
+    assert_ptr_equal(gh->http, gh->own_http);
+    osr_github_free(gh);
+    o.version = 3;
+    assert_int_equal(osr_github_new(&gh, &o, &err), OSR_EINVAL);
+
+    osr_session_free(sess);
+    osr_cloud_free(cloud);
     server_stop(&s);
 }
 
@@ -1232,6 +1346,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_waited_then_ok),
         cmocka_unit_test(test_rate_limit_beyond_budget),
         cmocka_unit_test(test_rate_limit_wait_does_not_block_the_loop),
+        cmocka_unit_test(test_github_on_the_session_engine),
         cmocka_unit_test(test_error_bodies),
         cmocka_unit_test(test_jwt_matches_openssl),
         cmocka_unit_test(test_key_errors),
