@@ -64,7 +64,9 @@ typedef struct osr_github_options {
     /**
      * When rate-limited (403 or 429 with x-ratelimit-remaining: 0, or a
      * Retry-After), wait until the reset and try again, for at most this
-     * many seconds in all per call; -1: 60; 0: never wait.
+     * many seconds in all per call; -1: 60; 0: never wait. The wait is a
+     * timer of the HTTP engine, not a sleep: other requests on the engine
+     * go on meanwhile.
      */
     int rate_limit_wait_s;
     /** Largest number of pages a list call follows (Link: rel="next"); 0: 50. */
