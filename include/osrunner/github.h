@@ -20,6 +20,8 @@ extern "C" {
  */
 typedef struct osr_github osr_github;
 
+struct osr_session;
+
 /** The default API base URL. */
 #define OSR_GITHUB_API_URL "https://api.github.com"
 
@@ -62,7 +64,9 @@ typedef struct osr_github_options {
     /**
      * When rate-limited (403 or 429 with x-ratelimit-remaining: 0, or a
      * Retry-After), wait until the reset and try again, for at most this
-     * many seconds in all per call; -1: 60; 0: never wait.
+     * many seconds in all per call; -1: 60; 0: never wait. The wait is a
+     * timer of the HTTP engine, not a sleep: other requests on the engine
+     * go on meanwhile.
      */
     int rate_limit_wait_s;
     /** Largest number of pages a list call follows (Link: rel="next"); 0: 50. */
@@ -73,13 +77,24 @@ typedef struct osr_github_options {
     osr_log_cb log_cb;
     osr_log_level log_level;
     void *log_payload;
+    /**
+     * Version 2. Send on this session's HTTP engine instead of one of the
+     * client's own, so that one loop (osr_session_run_once()) drives GitHub
+     * and the cloud alike. The session must outlive the client. Then the
+     * session's connect_timeout_ms, max_retries and max_response_bytes apply
+     * and the transport traces go to the session's log hook; cacert,
+     * timeout_ms and the client's own messages stay the client's. NULL: an
+     * engine of the client's own.
+     */
+    struct osr_session *session;
 } osr_github_options;
 
-#define OSR_GITHUB_OPTIONS_VERSION 1
+/** 2 added session; a version 1 struct (without it) is still accepted. */
+#define OSR_GITHUB_OPTIONS_VERSION 2
 #define OSR_GITHUB_OPTIONS_INIT                                                                  \
     {                                                                                            \
         OSR_GITHUB_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, -1, 0, \
-            -1, 0, 0, NULL, OSR_LOG_NONE, NULL                                                   \
+            -1, 0, 0, NULL, OSR_LOG_NONE, NULL, NULL                                             \
     }
 
 /**

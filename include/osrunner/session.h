@@ -106,6 +106,30 @@ OSR_EXTERN long long osr_session_expires_at(const osr_session *session);
 OSR_EXTERN int
 osr_session_endpoint(const char **out, osr_session *session, const char *service_type);
 
+struct pollfd;
+
+/**
+ * Run the session's HTTP engine once, for a program that owns its event loop
+ * (a daemon with a signalfd, a timerfd, a listening socket): start the
+ * requests whose time has come, let every transfer move on and finish those
+ * that are done, then wait for the first of a transfer's socket, the engine's
+ * next timer (a retry, a poll, a rate-limit wait), one of fds (poll(2)
+ * structures; include <poll.h>) and timeout_ms (-1: no deadline; 0: do not
+ * wait), and do the work that wait brought. fds[i].revents are set (POLLIN,
+ * POLLPRI, POLLOUT). A return does not mean an fd is ready: it does not wait
+ * when a request has just ended, nor longer than 1 s while requests are in
+ * flight; call it in a loop. A GitHub client made with
+ * osr_github_options.session runs on this engine too. With nothing in
+ * flight, no fds and no deadline it returns 0 at once.
+ * @return the number of fds with events (>= 0), OSR_EINVAL (fds NULL, more
+ *         than 64 fds), OSR_ENOMEM (the engine failed)
+ */
+OSR_EXTERN int
+osr_session_run_once(osr_session *session, struct pollfd *fds, size_t nfds, long timeout_ms);
+
+/** How many requests are queued or in flight on the session's engine. */
+OSR_EXTERN size_t osr_session_pending(osr_session *session);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,101 @@
 
 #include <openssl/evp.h>
 
+/* The client (github.c). */
+struct osr_github {
+    osr__http *http;     /* the engine in use: own_http, or a session's */
+    osr__http *own_http; /* NULL when on a session's engine */
+    osr__http_tls tls;   /* GitHub's TLS settings, whoever's engine it is */
+    char *cacert;
+    long timeout_ms; /* per request; 0: the engine's */
+    osr_log_cb log_cb;
+    osr_log_level log_level;
+    void *log_payload;
+    osr_error err;
+    char *api_url; /* no trailing slash */
+    char *web_url;
+    char *token; /* personal access token; secret */
+    char *app_id;
+    char *installation_id;
+    EVP_PKEY *app_key;
+    char *inst_token; /* installation token; secret */
+    int64_t inst_expires;
+    unsigned int token_fetches;
+    long rl_remaining;
+    long long rl_reset;
+    int rate_limit_wait_s;
+    int max_pages;
+    int per_page;
+};
+
+/* Whether a request may be sent again after a 502/503/504 or a broken
+ * connection. */
+enum osr__github_resend { OSR__GITHUB_ONCE, OSR__GITHUB_SAFE };
+
+/* github_request.c: queue one request with the given bearer credential on
+ * the client's engine; nothing is sent until the engine runs (osr__http_run,
+ * osr__http_step). A rate-limited answer (403/429 with the signs) is sent
+ * again when the limit resets, as a delayed submit on the engine (no sleep),
+ * while the waits stay within the client's budget; the error says so when
+ * they would not. method, url, body, resp and err must live until cb runs
+ * (resp is reset here; free it after); the bearer is copied. */
+int osr__github_submit(osr_github *gh,
+                       const char *method,
+                       const char *url,
+                       const char *body,
+                       enum osr__github_resend resend,
+                       const char *bearer,
+                       osr__http_response *resp,
+                       osr_error *err,
+                       osr__http_done_cb cb,
+                       void *payload);
+
+/* osr__github_submit, then the engine run until that request is done.
+ * Errors go to the client's record. */
+int osr__github_send_with(osr_github *gh,
+                          const char *method,
+                          const char *url,
+                          const char *body,
+                          enum osr__github_resend resend,
+                          const char *bearer,
+                          osr__http_response *resp);
+
+/* Log through the client's own hook (transport traces go to the engine's). */
+void osr__github_log(osr_github *gh, osr_log_level level, const char *fmt, ...) OSR__PRINTF(3, 4);
+
+/* github_auth.c: send with the client's credentials: the token, or an
+ * installation token (fetched when missing or about to expire; fetched again
+ * once on a 401). */
+int osr__github_send(osr_github *gh,
+                     const char *method,
+                     const char *url,
+                     const char *body,
+                     enum osr__github_resend resend,
+                     osr__http_response *resp);
+
+/* github_request.c: GET every page of a list; on_page takes each page's JSON. */
+struct json_t;
+int osr__github_get_pages(osr_github *gh,
+                          const char *first_url,
+                          int (*on_page)(void *ctx, struct json_t *root, osr_error *err),
+                          void *ctx);
+
+/* {api}/repos/OWNER/REPO/actions/runners{tail} or {api}/orgs/ORG/actions/runners{tail} */
+char *osr__github_runners_url(osr_github *gh, const char *path, const char *tail);
+
+/* Length of "scheme://authority" at the start of url, 0 if it has none. */
+size_t osr__github_origin_len(const char *url);
+
+/* Whether s is a non-empty string of decimal digits. */
+bool osr__github_all_digits(const char *s);
+
+/* github_auth.c: a token from text (one printable word, trimmed), from a
+ * file, and the App key from a PEM file. what and path name it in messages. */
+int osr__github_token_from(
+    char **out, const char *data, size_t len, const char *what, osr_error *err);
+int osr__github_read_token_file(char **out, const char *path, osr_error *err);
+int osr__github_read_key_file(EVP_PKEY **out, const char *path, osr_error *err);
+
 /* The URL of the Link header entry with rel="next" (rel may list several
  * relations), or *out = NULL when there is none. Returns 0, OSR_EPROTO for a
  * header that is not a Link list, OSR_ENOMEM. */

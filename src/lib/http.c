@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -817,14 +819,18 @@ static int xfer_setup(osr__http_xfer *x)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (req->write_cb == NULL)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->cfg.verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->cfg.verify ? 2L : 0L);
-    if (h->cfg.cacert)
-        curl_easy_setopt(e, CURLOPT_CAINFO, h->cfg.cacert);
-    if (h->cfg.cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, h->cfg.cert);
-    if (h->cfg.key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, h->cfg.key);
+    {
+        osr__http_tls engine = { h->cfg.verify, h->cfg.cacert, h->cfg.cert, h->cfg.key };
+        const osr__http_tls *tls = req->tls ? req->tls : &engine;
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, tls->verify ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, tls->verify ? 2L : 0L);
+        if (tls->cacert)
+            curl_easy_setopt(e, CURLOPT_CAINFO, tls->cacert);
+        if (tls->cert)
+            curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert);
+        if (tls->key)
+            curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key);
+    }
     if (req->read_cb) {
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
@@ -1000,11 +1006,12 @@ static void attempt_done(osr__http_xfer *x, CURLcode rc)
     x->not_before_ms = osr__now_ms_monotonic() + wait_ms;
 }
 
-/* Start every transfer whose time has come; the wait until the next one. */
+/* Start every transfer whose time has come; the ms until the next delayed
+ * one is due, or -1 if none is waiting. */
 static long start_ready(osr__http *h)
 {
     int64_t now = osr__now_ms_monotonic();
-    long wait = 1000;
+    long wait = -1;
 
 restart:
     for (osr__http_xfer *x = h->xfers; x; x = x->next) {
@@ -1012,8 +1019,8 @@ restart:
             continue;
         if (x->not_before_ms > now) {
             int64_t d = x->not_before_ms - now;
-            if (d < wait)
-                wait = (long)d;
+            if (wait < 0 || d < wait)
+                wait = d > LONG_MAX ? LONG_MAX : (long)d;
             continue;
         }
         response_reset(x->resp, h->cfg.max_response);
@@ -1028,33 +1035,91 @@ restart:
     return wait;
 }
 
+/* Start what is due, let libcurl move every transfer on and finish those
+ * that are done (their callbacks run here, and may submit more). *next: the
+ * ms until the next delayed transfer (-1: none); *finished: attempts that
+ * ended. */
+static int progress(osr__http *h, long *next, int *finished)
+{
+    int running = 0, left;
+    CURLMsg *msg;
+
+    start_ready(h);
+    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+        return OSR_ENOMEM;
+    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+        char *priv = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        if (priv != NULL) {
+            attempt_done((osr__http_xfer *)(void *)priv, msg->data.result);
+            (*finished)++;
+        }
+    }
+    /* Callbacks may have queued transfers or retries: start them now. */
+    *next = start_ready(h);
+    return 0;
+}
+
+/* With transfers in flight, libcurl shortens a wait to its own timers; this
+ * bound only keeps a lost wake-up from stalling the loop. */
+#define BUSY_WAIT_MAX_MS 1000
+
+int osr__http_step(osr__http *h, struct pollfd *extra, size_t n_extra, long timeout_ms)
+{
+    struct curl_waitfd fds[OSR__HTTP_STEP_MAX_FDS];
+    long next = -1, wait;
+    int finished = 0, ready = 0, error;
+
+    if (n_extra > OSR__HTTP_STEP_MAX_FDS || (n_extra > 0 && extra == NULL))
+        return OSR_EINVAL;
+    for (size_t i = 0; i < n_extra; i++)
+        extra[i].revents = 0;
+    if ((error = progress(h, &next, &finished)) < 0)
+        return error;
+
+    /* Wait for the first of: the caller's deadline, the next delayed
+     * transfer, a transfer's socket, an extra fd. Not at all when attempts
+     * just ended: the caller sees their results first. */
+    wait = timeout_ms < 0 ? -1 : timeout_ms;
+    if (next >= 0 && (wait < 0 || next < wait))
+        wait = next;
+    if (h->xfers != NULL && (wait < 0 || wait > BUSY_WAIT_MAX_MS))
+        wait = BUSY_WAIT_MAX_MS;
+    if (finished > 0)
+        wait = 0;
+    if (wait < 0 && n_extra == 0)
+        return 0; /* nothing to do and nothing to wait for: it would never return */
+    for (size_t i = 0; i < n_extra; i++) {
+        fds[i].fd = extra[i].fd;
+        fds[i].events = (short)(((extra[i].events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                                ((extra[i].events & POLLPRI) ? CURL_WAIT_POLLPRI : 0) |
+                                ((extra[i].events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
+        fds[i].revents = 0;
+    }
+    if (curl_multi_poll(h->multi, n_extra ? fds : NULL, (unsigned int)n_extra,
+                        wait < 0 || wait > INT_MAX ? INT_MAX : (int)wait, NULL) != CURLM_OK)
+        return OSR_ENOMEM;
+    for (size_t i = 0; i < n_extra; i++) {
+        extra[i].revents = (short)(((fds[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                                   ((fds[i].revents & CURL_WAIT_POLLPRI) ? POLLPRI : 0) |
+                                   ((fds[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+        if (extra[i].revents)
+            ready++;
+    }
+    /* Do the work the wait brought, so its callbacks run before we return. */
+    if ((error = progress(h, &next, &finished)) < 0)
+        return error;
+    return ready;
+}
+
 int osr__http_run(osr__http *h, const bool *until)
 {
     while (h->xfers != NULL && !(until && *until)) {
-        int running = 0, left;
-        long wait = start_ready(h);
-        CURLMsg *msg;
-
-        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
-            return OSR_ENOMEM;
-        while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
-            char *priv = NULL;
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-            if (priv != NULL)
-                attempt_done((osr__http_xfer *)(void *)priv, msg->data.result);
-        }
-        if (h->xfers == NULL || (until && *until))
-            break;
-        {
-            /* Callbacks may have queued transfers or retries: start them now. */
-            long w2 = start_ready(h);
-            if (w2 < wait)
-                wait = w2;
-        }
-        if (curl_multi_poll(h->multi, NULL, 0, (int)(wait > 0 ? wait : 0), NULL) != CURLM_OK)
-            return OSR_ENOMEM;
+        int error = osr__http_step(h, NULL, 0, -1);
+        if (error < 0)
+            return error;
     }
     return 0;
 }

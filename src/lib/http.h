@@ -22,6 +22,14 @@ typedef struct osr__http_config {
     void *log_payload;
 } osr__http_config;
 
+/* TLS settings for the requests of one client. */
+typedef struct osr__http_tls {
+    bool verify;        /* TLS peer and host verification */
+    const char *cacert; /* CA bundle path, or NULL: the system's */
+    const char *cert;   /* client certificate, or NULL */
+    const char *key;    /* client key, or NULL */
+} osr__http_tls;
+
 typedef struct osr__http_request {
     const char *method;
     const char *url;
@@ -49,6 +57,11 @@ typedef struct osr__http_request {
     /* Progress of the upload (or else the download): bytes so far, total. */
     void (*progress_cb)(long long now, long long total, void *payload);
     void *progress_payload;
+    /* This request's TLS settings instead of the engine's, for a client on
+     * an engine it shares (GitHub on a session's engine must not trust the
+     * cloud's CA bundle instead of its own). NULL: the engine's. libcurl
+     * reuses a connection only for the same TLS settings. */
+    const osr__http_tls *tls;
 } osr__http_request;
 
 typedef struct osr__http_response {
@@ -107,8 +120,27 @@ int osr__http_submit(osr__http *h,
                      void *payload);
 
 /* Drive every queued request (with retries and delays) over the one multi
- * handle until none is left, or *until becomes true. */
+ * handle until none is left, or *until becomes true: osr__http_step in a
+ * loop. */
 int osr__http_run(osr__http *h, const bool *until);
+
+/* The most extra descriptors one osr__http_step takes. */
+#define OSR__HTTP_STEP_MAX_FDS 64
+
+/* Run the engine once, for a caller that owns the loop (a daemon with a
+ * signalfd, a timerfd, a listening socket): start the transfers whose time
+ * has come, let libcurl move every transfer on and finish those that are
+ * done (callbacks run here), then wait for the first of a transfer's socket,
+ * the next delayed transfer (a retry, a poll, a rate-limit wait), one of the
+ * extra fds and timeout_ms (-1: no deadline; 0: do not wait), and do the
+ * work the wait brought. It does not wait when an attempt has just ended, and
+ * never longer than 1 s while transfers are in flight, so a return does not
+ * mean an fd is ready. extra[i].revents are set (POLLIN, POLLPRI, POLLOUT).
+ * Returns how many extra fds have events (>= 0), or OSR_EINVAL (more than
+ * OSR__HTTP_STEP_MAX_FDS), OSR_ENOMEM (libcurl failed). With nothing queued,
+ * no extra fd and no deadline it returns 0 at once. */
+struct pollfd;
+int osr__http_step(osr__http *h, struct pollfd *extra, size_t n_extra, long timeout_ms);
 
 /* How many requests are queued or in flight. */
 size_t osr__http_pending(const osr__http *h);

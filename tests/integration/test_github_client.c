@@ -2,7 +2,8 @@
  * every request and answer against GitHub's OpenAPI description, in front of
  * a stateful fake), repository and organisation forms: runner apps, tokens,
  * JIT configs through the runner list to deletion, conflicts, busy runners,
- * paging, rate limits, PAT and App auth; no secret in any log or error; no
+ * paging, rate limits, PAT and App auth, the client on a session's engine
+ * (with the local cloud); no secret in any log or error; no
  * schema violation. Fails (does not skip) when the stand-in is not up. */
 #include <osrunner/osrunner.h>
 
@@ -554,6 +555,65 @@ static void test_app_auth(void **state)
 }
 
 /* Last: the secrets this run saw appear in no log line and no error. */
+/* GitHub and the cloud on one engine: the client made with the session's
+ * engine (osr_github_options.session) reaches the stand-in, its rate-limit
+ * wait runs there, and the session authenticates and reads its catalog over
+ * the same engine in between. */
+static void test_on_a_session_engine(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
+    osr_session_options so = OSR_SESSION_OPTIONS_INIT;
+    const char *dir = getenv("OSR_CLOUD_DIR");
+    osr_github_runners *list = NULL;
+    osr_github_apps *apps = NULL;
+    osr_cloud *cloud = NULL;
+    osr_session *sess = NULL;
+    osr_github *gh = NULL;
+    const char *compute = NULL;
+    char clouds[4200], repo[96];
+    osr_error err;
+    (void)state;
+
+    if (dir == NULL || *dir == '\0')
+        fail_msg("OSR_CLOUD_DIR is not set: the local cloud is needed here");
+    snprintf(clouds, sizeof(clouds), "%s/clouds.yaml", dir);
+    co.config_file = clouds;
+    co.cloud_name = "ostb-demo";
+    if (osr_cloud_load(&cloud, &co, &err) != 0)
+        fail_msg("osr_cloud_load: %s", err.message);
+    so.token_cache = 0;
+    so.log_cb = on_log;
+    so.log_level = OSR_LOG_TRACE;
+    if (osr_session_new(&sess, cloud, &so, &err) != 0)
+        fail_msg("osr_session_new: %s", err.message);
+    o.api_url = api_url;
+    o.token_file = token_file;
+    o.rate_limit_wait_s = 3;
+    o.log_cb = on_log;
+    o.log_level = OSR_LOG_TRACE;
+    o.session = sess;
+    if (osr_github_new(&gh, &o, &err) != 0)
+        fail_msg("osr_github_new: %s", err.message);
+
+    scope(repo, sizeof(repo), "shared", false);
+    CHECK(gh, osr_github_runner_apps(&apps, gh, repo));
+    assert_true(osr_github_apps_count(apps) > 0);
+    if (osr_session_authenticate(sess) != 0)
+        fail_msg("authenticate: %s", osr_session_last_error(sess)->message);
+    assert_int_equal(osr_session_endpoint(&compute, sess, "compute"), 0);
+    assert_non_null(compute);
+    assert_int_equal(osr_github_runners_list(&list, gh, "ratelimited/repo", NULL), OSR_ERATELIMIT);
+    assert_non_null(strstr(errmsg(gh), "still rate-limited after waiting"));
+    CHECK(gh, osr_github_runners_list(&list, gh, repo, NULL));
+    assert_int_equal(osr_session_pending(sess), 0);
+    osr_github_runners_free(list);
+    osr_github_apps_free(apps);
+    osr_github_free(gh);
+    osr_session_free(sess);
+    osr_cloud_free(cloud);
+}
+
 static void test_no_secret_in_logs(void **state)
 {
     (void)state;
@@ -593,7 +653,8 @@ int main(void)
         cmocka_unit_test(test_busy_runner_repo),     cmocka_unit_test(test_busy_runner_org),
         cmocka_unit_test(test_forced_rate_limit),    cmocka_unit_test(test_secondary_rate_limit),
         cmocka_unit_test(test_auth_errors),          cmocka_unit_test(test_app_auth),
-        cmocka_unit_test(test_no_secret_in_logs),    cmocka_unit_test(test_no_schema_violation),
+        cmocka_unit_test(test_on_a_session_engine),  cmocka_unit_test(test_no_secret_in_logs),
+        cmocka_unit_test(test_no_schema_violation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -3,9 +3,12 @@
  * `openssl dgst -sha256 -sign`, both timestamp forms, parsers, options and
  * what goes on the wire. Servers are scripted threads on 127.0.0.1. */
 #include "github_internal.h"
+#include "session.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -491,6 +496,225 @@ static void test_rate_limit_beyond_budget(void **state)
     assert_non_null(strstr(osr_github_last_error(gh)->message, "more than the 5 s of waiting"));
     assert_string_equal(osr_github_last_error(gh)->request_id, "R:1");
     osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* The first answer is a rate limit that resets 2 s ahead, without a
+ * Retry-After: the client must wait it out, then gets the list. */
+static void
+respond_rate_limited_ahead(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    char headers[256];
+    (void)s;
+    (void)request;
+    if (n == 0) {
+        snprintf(headers, sizeof(headers), "X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: %d\r\n",
+                 rl_reset_at);
+        reply_json(reply, cap, "403 Forbidden", headers,
+                   "{\"message\":\"API rate limit exceeded\"}");
+    } else {
+        reply_json(reply, cap, "200 OK", "X-RateLimit-Remaining: 4999\r\n",
+                   "{\"total_count\":0,\"runners\":[]}");
+    }
+}
+
+struct call_state {
+    bool done;
+    int error;
+};
+
+static void call_done(int error, void *payload)
+{
+    struct call_state *st = payload;
+    st->done = true;
+    st->error = error;
+}
+
+/* A daemon's loop drives the engine with its own fds (a pipe, a timerfd)
+ * while a GitHub request waits out a rate limit: the wait is a timer on the
+ * engine, so each step returns for the daemon's fds long before the wait is
+ * over, and the request still ends well after it. */
+static void test_rate_limit_wait_does_not_block_the_loop(void **state)
+{
+    struct itimerspec its = { { 0, 0 }, { 0, 200 * 1000000L } };
+    struct server s;
+    struct pollfd fds[2];
+    struct call_state st = { false, 0 };
+    osr__http_response resp;
+    osr_error err;
+    osr_github *gh;
+    char url[96], byte = 'x';
+    int p[2], rounds, n;
+    int64_t t_limited, t;
+    (void)state;
+
+    rl_reset_at = (int)time(NULL) + 2;
+    server_start(&s, respond_rate_limited_ahead);
+    gh = client_for(&s, 0, 10);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/repos/o/r/actions/runners", s.port);
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    fds[0] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+    fds[1] = (struct pollfd){ .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                              .events = POLLIN };
+    assert_true(fds[1].fd >= 0);
+
+    assert_int_equal(osr__github_submit(gh, "GET", url, NULL, OSR__GITHUB_SAFE, PAT, &resp, &err,
+                                        call_done, &st),
+                     0);
+    /* Step until the rate-limited answer is in and the wait has begun. */
+    for (rounds = 0; rounds < 100 && strstr(logbuf, "GitHub rate limit (HTTP 403)") == NULL;
+         rounds++)
+        assert_true(osr__http_step(gh->http, fds, 2, 100) >= 0);
+    assert_non_null(strstr(logbuf, "GitHub rate limit (HTTP 403): waiting"));
+    t_limited = osr__now_ms_monotonic();
+    assert_false(st.done);
+    assert_int_equal(s.served, 1);
+
+    /* The pipe is readable: the very next step returns for it, at once. */
+    assert_int_equal(write(p[1], &byte, 1), 1);
+    n = osr__http_step(gh->http, fds, 2, -1);
+    assert_int_equal(n, 1);
+    assert_true(fds[0].revents & POLLIN);
+    assert_true(osr__now_ms_monotonic() - t_limited < 500);
+    assert_false(st.done);
+    assert_int_equal(read(p[0], &byte, 1), 1);
+
+    /* A timer at 200 ms: a step returns for it, still inside the wait. */
+    assert_int_equal(timerfd_settime(fds[1].fd, 0, &its, NULL), 0);
+    for (rounds = 0; rounds < 20 && (fds[1].revents & POLLIN) == 0; rounds++)
+        assert_true(osr__http_step(gh->http, fds, 2, -1) >= 0);
+    t = osr__now_ms_monotonic() - t_limited;
+    assert_true(fds[1].revents & POLLIN);
+    assert_true(t >= 150 && t < 900);
+    assert_false(st.done);
+    assert_int_equal(s.served, 1);
+
+    /* Then the wait ends on the engine's timer and the request is sent again. */
+    for (rounds = 0; rounds < 200 && !st.done; rounds++)
+        assert_true(osr__http_step(gh->http, fds, 1, 100) >= 0);
+    assert_true(st.done);
+    assert_int_equal(st.error, 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(s.served, 2);
+    assert_true(osr__now_ms_monotonic() - t_limited >= 900);
+    osr__http_response_free(&resp);
+    close(fds[1].fd);
+    close(p[0]);
+    close(p[1]);
+    osr_github_free(gh);
+    server_stop(&s);
+}
+
+/* A session on a cloud that is never contacted (nothing here needs a token). */
+static osr_session *offline_session(osr_cloud **cloud)
+{
+    static const char clouds[] = "clouds:\n  c:\n    auth:\n      auth_url: http://127.0.0.1:9/v3\n"
+                                 "      username: u\n      password: p\n      project_name: p\n";
+    char path[] = "/tmp/osr-unit-gh-clouds-XXXXXX";
+    osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
+    osr_session_options so = OSR_SESSION_OPTIONS_INIT;
+    osr_session *sess = NULL;
+    osr_error err;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, clouds, strlen(clouds)), (ssize_t)strlen(clouds));
+    close(fd);
+    co.config_file = path;
+    osr_error_clear(&err);
+    if (osr_cloud_load(cloud, &co, &err) != 0) {
+        unlink(path);
+        fail_msg("osr_cloud_load: %s", err.message);
+    }
+    unlink(path);
+    so.token_cache = 0;
+    if (osr_session_new(&sess, *cloud, &so, &err) != 0)
+        fail_msg("osr_session_new: %s", err.message);
+    return sess;
+}
+
+/* GitHub on the session's engine: one engine, and the session's one-step
+ * call drives a GitHub request (and its rate-limit wait) with the caller's
+ * fds. A version 1 options struct has no session and keeps its own engine. */
+static void test_github_on_the_session_engine(void **state)
+{
+    osr_github_options o = OSR_GITHUB_OPTIONS_INIT;
+    struct pollfd fds[1], many[65];
+    struct call_state st = { false, 0 };
+    struct server s;
+    osr_cloud *cloud = NULL;
+    osr_session *sess = offline_session(&cloud);
+    osr_github_runners *list = NULL;
+    osr__http_response resp;
+    osr_github *gh = NULL;
+    osr_error err;
+    char api[64], url[96], byte = 'x';
+    int p[2], rounds, n;
+    (void)state;
+
+    rl_reset_at = (int)time(NULL);
+    server_start(&s, respond_rate_limited_once);
+    snprintf(api, sizeof(api), "http://127.0.0.1:%d", s.port);
+    setenv("OSR_UNIT_GH_TOKEN", PAT, 1);
+    o.api_url = api;
+    o.token_env = "OSR_UNIT_GH_TOKEN";
+    o.rate_limit_wait_s = 5;
+    o.log_cb = log_collect;
+    o.log_level = OSR_LOG_TRACE;
+    o.session = sess;
+    loglen = 0;
+    logbuf[0] = '\0';
+    assert_int_equal(osr_github_new(&gh, &o, &err), 0);
+    assert_ptr_equal(gh->http, osr__session_http(sess));
+    assert_null(gh->own_http);
+
+    /* A blocking call runs on the shared engine, its rate-limit wait too. */
+    assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), 0);
+    assert_int_equal(s.served, 2);
+    assert_non_null(strstr(logbuf, "GitHub rate limit (HTTP 403): waiting 0 s"));
+    osr_github_runners_free(list);
+
+    /* The daemon's way: submit, then the session's loop with its own fd. */
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_int_equal(write(p[1], &byte, 1), 1);
+    fds[0] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+    snprintf(url, sizeof(url), "%s/repos/o/r/actions/runners", api);
+    assert_int_equal(osr__github_submit(gh, "GET", url, NULL, OSR__GITHUB_SAFE, PAT, &resp, &err,
+                                        call_done, &st),
+                     0);
+    assert_int_equal(osr_session_pending(sess), 1);
+    for (rounds = 0; rounds < 200 && !st.done; rounds++) {
+        n = osr_session_run_once(sess, fds, 1, 100);
+        assert_true(n >= 0);
+        if (n > 0 && (fds[0].revents & POLLIN))
+            assert_int_equal(read(p[0], &byte, 1), 1);
+    }
+    assert_true(st.done);
+    assert_int_equal(st.error, 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(s.served, 3);
+    assert_int_equal(osr_session_pending(sess), 0);
+    osr__http_response_free(&resp);
+    close(p[0]);
+    close(p[1]);
+    memset(many, 0, sizeof(many));
+    assert_int_equal(osr_session_run_once(sess, many, 65, 0), OSR_EINVAL);
+    assert_non_null(strstr(osr_session_last_error(sess)->message, "at most 64"));
+    assert_int_equal(osr_session_run_once(sess, NULL, 1, 0), OSR_EINVAL);
+    assert_int_equal(osr_session_run_once(NULL, NULL, 0, 0), OSR_EINVAL);
+    osr_github_free(gh);
+
+    /* Version 1: no session field is read; the client has its own engine. */
+    o.version = 1;
+    assert_int_equal(osr_github_new(&gh, &o, &err), 0);
+    assert_non_null(gh->own_http);
+    assert_ptr_equal(gh->http, gh->own_http);
+    osr_github_free(gh);
+    o.version = 3;
+    assert_int_equal(osr_github_new(&gh, &o, &err), OSR_EINVAL);
+
+    osr_session_free(sess);
+    osr_cloud_free(cloud);
     server_stop(&s);
 }
 
@@ -1121,6 +1345,8 @@ int main(void)
         cmocka_unit_test(test_rate_limit_status_mapping),
         cmocka_unit_test(test_rate_limit_waited_then_ok),
         cmocka_unit_test(test_rate_limit_beyond_budget),
+        cmocka_unit_test(test_rate_limit_wait_does_not_block_the_loop),
+        cmocka_unit_test(test_github_on_the_session_engine),
         cmocka_unit_test(test_error_bodies),
         cmocka_unit_test(test_jwt_matches_openssl),
         cmocka_unit_test(test_key_errors),

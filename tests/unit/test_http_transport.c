@@ -1,10 +1,12 @@
 /* The HTTP transport against a scripted server on 127.0.0.1: retries for
  * idempotent requests only, the response size cap, timeouts, header capture
  * and the User-Agent; and against a kept-alive server that drops a POST
- * without answering: the POST reaches it once, never twice. */
+ * without answering: the POST reaches it once, never twice. And the engine
+ * driven from outside, one step at a time, with extra fds. */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -643,6 +647,86 @@ static void test_refused_connection_is_not_in_doubt(void **state)
     osr__http_free(h);
 }
 
+/* Arm a one-shot timerfd for ms from now. */
+static int timer_in(long ms)
+{
+    struct itimerspec its = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000000L } };
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    assert_true(fd >= 0);
+    assert_int_equal(timerfd_settime(fd, 0, &its, NULL), 0);
+    return fd;
+}
+
+/* The engine driven from outside: extra fds wake a step, a deadline bounds
+ * it, and a delayed transfer is a timer that does not hold the loop. */
+static void test_step_from_outside(void **state)
+{
+    const char *const replies[] = { OK_JSON, NULL };
+    struct pollfd fds[2], many[OSR__HTTP_STEP_MAX_FDS + 1];
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    struct counter c = { 0, 0 };
+    osr__http *h = client(5000, 0);
+    int p[2], n, rounds;
+    char url[64], byte = 'x';
+    int64_t t0;
+    (void)state;
+
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    /* Nothing queued: the pipe alone wakes it. */
+    assert_int_equal(write(p[1], &byte, 1), 1);
+    fds[0] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+    t0 = osr__now_ms_monotonic();
+    assert_int_equal(osr__http_step(h, fds, 1, 5000), 1);
+    assert_true(fds[0].revents & POLLIN);
+    assert_true(osr__now_ms_monotonic() - t0 < 1000);
+    assert_int_equal(read(p[0], &byte, 1), 1);
+    /* Nothing ready: the deadline ends it. */
+    t0 = osr__now_ms_monotonic();
+    assert_int_equal(osr__http_step(h, fds, 1, 50), 0);
+    assert_int_equal(fds[0].revents, 0);
+    assert_true(osr__now_ms_monotonic() - t0 >= 45);
+    /* Nothing at all to wait for: no hang. */
+    assert_int_equal(osr__http_step(h, NULL, 0, -1), 0);
+    memset(many, 0, sizeof(many));
+    assert_int_equal(osr__http_step(h, many, OSR__HTTP_STEP_MAX_FDS + 1, 0), OSR_EINVAL);
+
+    /* A transfer due in 400 ms; a timer at 100 ms comes first and the step
+     * returns for it, the transfer not yet sent. */
+    server_start(&s, replies);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
+    {
+        osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
+        memset(&resp, 0, sizeof(resp));
+        osr_error_clear(&err);
+        assert_int_equal(osr__http_submit(h, &req, 400, &resp, &err, count_done, &c), 0);
+    }
+    t0 = osr__now_ms_monotonic();
+    fds[1] = (struct pollfd){ .fd = timer_in(100), .events = POLLIN };
+    for (rounds = 0; rounds < 20 && (fds[1].revents & POLLIN) == 0; rounds++)
+        assert_true(osr__http_step(h, fds, 2, -1) >= 0);
+    assert_true(fds[1].revents & POLLIN);
+    assert_true(osr__now_ms_monotonic() - t0 < 400);
+    assert_int_equal(c.done, 0);
+    assert_int_equal(s.served, 0);
+    /* Then the loop runs it to the end. */
+    for (rounds = 0; rounds < 200 && c.done == 0; rounds++) {
+        n = osr__http_step(h, fds, 1, 100);
+        assert_true(n >= 0);
+    }
+    assert_int_equal(c.done, 1);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(resp.status, 200);
+    assert_true(osr__now_ms_monotonic() - t0 >= 400);
+    osr__http_response_free(&resp);
+    close(fds[1].fd);
+    close(p[0]);
+    close(p[1]);
+    server_stop(&s);
+    osr__http_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_post_on_dropped_keepalive_is_sent_once),
         cmocka_unit_test(test_post_gets_its_own_connection),
         cmocka_unit_test(test_refused_connection_is_not_in_doubt),
+        cmocka_unit_test(test_step_from_outside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
