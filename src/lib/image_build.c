@@ -707,7 +707,7 @@ int osr__build_step(osr__build *b, const char *name)
     if (b->step > 0)
         emit(b, OSR_BUILD_STEP_DONE, -1, -1);
     if (osr__build_cancelled(b))
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
     if (name == NULL)
         return 0;
     b->step++;
@@ -969,7 +969,7 @@ int osr__build_run(osr__build *b, const char *const *argv, const char *input, ch
     if (error < 0)
         goto done;
     if (killed || osr__build_cancelled(b)) {
-        error = osr__error_set(b->err, OSR_ERROR, "interrupted");
+        error = osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
         goto done;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

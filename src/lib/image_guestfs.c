@@ -43,7 +43,7 @@ static int gerr(struct gx *x, const char *what)
 {
     const char *m = x->g ? guestfs_last_error(x->g) : NULL;
     if (osr__build_cancelled(x->b))
-        return osr__error_set(x->b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(x->b->err, OSR_EINTERRUPTED, "interrupted");
     return osr__error_set(x->b->err, OSR_ERROR, "%s: %s", what,
                           m ? m : "libguestfs failed (LIBGUESTFS_DEBUG=1 tells why)");
 }
@@ -131,7 +131,7 @@ static int rewrite_entry(const osr__tar_entry *te, void *tar, void *payload)
         return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
     if (osr__build_cancelled(b)) {
         archive_entry_free(ae);
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
     }
     if (*te->path == '\0')
         rw->x->tar_top = true;

@@ -512,7 +512,7 @@ static int runner_entry(const osr__tar_entry *te, void *tar, void *payload)
 
     snprintf(where, sizeof(where), OSR__RUNNER_DIR "/%s", te->path);
     if (osr__build_cancelled(b))
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
     if (*te->path == '\0') {
         /* "./": the runner directory itself. */
         e = set_meta(fs, x->runner_ino, (int)te->perm, b->uid, b->gid, te->mtime);

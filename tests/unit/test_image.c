@@ -328,6 +328,39 @@ static void test_build_refuses_bad_options(void **state)
     assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
 }
 
+/* A cancelled build fails with OSR_EINTERRUPTED (not OSR_ERROR) and leaves
+ * no work directory and no output. */
+static void test_build_cancelled(void **state)
+{
+    osr_build_options o = OSR_BUILD_OPTIONS_INIT;
+    osr_build_result *r = (osr_build_result *)(uintptr_t)1;
+    char dir[] = "/tmp/osr-cancel-XXXXXX", base[64], tar[64], out[64];
+    volatile int cancel = 1;
+    osr_error err;
+    int fd;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(base, sizeof(base), "%s/base.img", dir);
+    snprintf(tar, sizeof(tar), "%s/runner.tar.gz", dir);
+    snprintf(out, sizeof(out), "%s/out.qcow2", dir);
+    assert_true((fd = open(base, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
+    close(fd);
+    assert_true((fd = open(tar, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
+    close(fd);
+    o.base = base;
+    o.runner_tarball = tar;
+    o.output = out;
+    o.work_dir = dir;
+    o.backend = OSR_BUILD_OFFLINE;
+    o.cancel = &cancel;
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_EINTERRUPTED);
+    assert_non_null(strstr(err.message, "interrupted"));
+    assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
+    assert_int_equal(unlink(base), 0);
+    assert_int_equal(unlink(tar), 0);
+    assert_int_equal(rmdir(dir), 0); /* empty: no work dir, no output left */
+}
+
 static void test_env_allow_list(void **state)
 {
     char *env[] = { "PATH=/usr/bin",
@@ -569,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_runner_app),
         cmocka_unit_test(test_accel_choice),
         cmocka_unit_test(test_build_refuses_bad_options),
+        cmocka_unit_test(test_build_cancelled),
         cmocka_unit_test(test_env_allow_list),
         cmocka_unit_test(test_proxy_password),
         cmocka_unit_test(test_create_locked),
