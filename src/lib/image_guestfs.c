@@ -28,13 +28,15 @@ struct gx {
     bool tar_top;    /* the tarball has a "./" entry */
     bool guest_code; /* packages or a script ran */
     /* The kernel touches a directory that gets new entries; libext2fs does
-     * not. These keep the times they had before our first change. */
-    bool remembered;
-    struct {
-        const char *path;
+     * not. The directories we add entries to keep the times they had
+     * before (kept); those we made get the recipe's times (made). */
+    struct kept {
+        char *path;
         int64_t atime, mtime;
-        bool have;
-    } dirs[8];
+    } * kept;
+    size_t nkept;
+    char **made;
+    size_t nmade;
 };
 
 static int gerr(struct gx *x, const char *what)
@@ -71,44 +73,62 @@ static void on_event(guestfs_h *g,
         osr__build_progress(x->b, (long long)array[2], (long long)array[3]);
 }
 
-static const char *const kept_dirs[8] = {
-    "/etc",  "/etc/apt", "/etc/apt/apt.conf.d", "/etc/systemd", "/etc/systemd/system",
-    "/root", "/home",    OSR__RUNNER_HOME,
-};
-
-static void remember_dir_times(struct gx *x)
+static bool listed(char *const *v, size_t n, const char *path)
 {
-    for (size_t i = 0; i < 8; i++) {
-        struct guestfs_statns *st;
-        x->dirs[i].path = kept_dirs[i];
-        x->dirs[i].have = false;
-        if (guestfs_is_dir_opts(x->g, kept_dirs[i], GUESTFS_IS_DIR_OPTS_FOLLOWSYMLINKS, 0, -1) != 1)
-            continue;
-        if ((st = guestfs_lstatns(x->g, kept_dirs[i])) == NULL)
-            continue;
-        x->dirs[i].atime = st->st_atime_sec;
-        x->dirs[i].mtime = st->st_mtime_sec;
-        x->dirs[i].have = true;
-        guestfs_free_statns(st);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i], path) == 0)
+            return true;
     }
+    return false;
+}
+
+/* Before adding an entry to path's directory: remember its times, once,
+ * unless we made it. */
+static int keep_parent(struct gx *x, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == path ? osr__strdup("/") : osr__strndup(path, (size_t)(slash - path));
+    struct guestfs_statns *st;
+    struct kept *k;
+    bool seen = false;
+
+    if (dir == NULL || slash == NULL) {
+        free(dir);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < x->nkept; i++)
+        seen = seen || strcmp(x->kept[i].path, dir) == 0;
+    if (seen || listed(x->made, x->nmade, dir)) {
+        free(dir);
+        return 0;
+    }
+    if ((st = guestfs_lstatns(x->g, dir)) == NULL) {
+        int error = gerr(x, dir);
+        free(dir);
+        return error;
+    }
+    if ((k = realloc(x->kept, (x->nkept + 1) * sizeof(*k))) == NULL) {
+        guestfs_free_statns(st);
+        free(dir);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    x->kept = k;
+    k[x->nkept].path = dir;
+    k[x->nkept].atime = st->st_atime_sec;
+    k[x->nkept].mtime = st->st_mtime_sec;
+    x->nkept++;
+    guestfs_free_statns(st);
+    return 0;
 }
 
 static int restore_dir_times(struct gx *x)
 {
-    for (size_t i = 0; i < 8; i++) {
-        if (x->dirs[i].have &&
-            guestfs_utimens(x->g, x->dirs[i].path, x->dirs[i].atime, 0, x->dirs[i].mtime, 0) < 0)
-            return gerr(x, x->dirs[i].path);
+    for (size_t i = 0; i < x->nkept; i++) {
+        struct kept *k = &x->kept[i];
+        if (guestfs_utimens(x->g, k->path, k->atime, 0, k->mtime, 0) < 0)
+            return gerr(x, k->path);
     }
     return 0;
-}
-
-/* Before the first change. */
-static void remember(struct gx *x)
-{
-    if (!x->remembered)
-        remember_dir_times(x);
-    x->remembered = true;
 }
 
 /* ------------------------------------------------------------ the tarball */
@@ -538,8 +558,10 @@ static int
 gfs_write_file(void *state, const char *path, const char *data, size_t len, const osr__attr *a)
 {
     struct gx *x = state;
+    int error;
 
-    remember(x);
+    if (guestfs_exists(x->g, path) != 1 && (error = keep_parent(x, path)) < 0)
+        return error;
     if (guestfs_write(x->g, path, data, len) < 0)
         return gerr(x, path);
     return apply_attr(x, path, a);
@@ -548,16 +570,25 @@ gfs_write_file(void *state, const char *path, const char *data, size_t len, cons
 static int gfs_mkdir(void *state, const char *path, const osr__attr *a)
 {
     struct gx *x = state;
+    char **made, *copy;
+    int error;
 
-    remember(x);
+    if ((error = keep_parent(x, path)) < 0)
+        return error;
     if (guestfs_mkdir(x->g, path) < 0)
         return gerr(x, path);
+    if ((copy = osr__strdup(path)) == NULL ||
+        (made = realloc(x->made, (x->nmade + 1) * sizeof(*made))) == NULL) {
+        free(copy);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    x->made = made;
+    made[x->nmade++] = copy;
     return apply_attr(x, path, a);
 }
 
 static int gfs_set_attr(void *state, const char *path, const osr__attr *a)
 {
-    remember(state);
     return apply_attr(state, path, a);
 }
 
@@ -575,7 +606,6 @@ static int gfs_unpack(void *state, const char *dir, bool *has_top)
     struct gx *x = state;
     int error;
 
-    remember(x);
     if ((error = rewrite_tarball(x)) < 0)
         return error;
     if (guestfs_tar_in_opts(x->g, x->tar, dir, -1) < 0)
@@ -603,6 +633,12 @@ static void gfs_free(void *state)
 
     if (x->g)
         guestfs_close(x->g);
+    for (size_t i = 0; i < x->nkept; i++)
+        free(x->kept[i].path);
+    free(x->kept);
+    for (size_t i = 0; i < x->nmade; i++)
+        free(x->made[i]);
+    free(x->made);
     free(x->root);
     free(x->tar);
     free(x->overlay);
