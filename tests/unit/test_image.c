@@ -420,7 +420,7 @@ static void put(const char *dir, const char *name)
 {
     char p[512];
     FILE *f;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) < sizeof(p));
     assert_non_null(f = fopen(p, "w"));
     fputs("x", f);
     fclose(f);
@@ -430,7 +430,7 @@ static bool exists(const char *dir, const char *name)
 {
     char p[512];
     struct stat st;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) < sizeof(p));
     return lstat(p, &st) == 0;
 }
 
