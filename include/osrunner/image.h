@@ -253,8 +253,18 @@ typedef struct osr_build_result osr_build_result;
  * A build that was killed leaves its work directory and temporary output
  * behind; the next build with the same work directory parent (and output)
  * removes them. A live build's files are flock()ed and never removed.
+ *
+ * Both backends run one recipe, so they write the same files. Each is a
+ * module, image-offline.so or image-guestfs.so, opened with dlopen() by the
+ * first build that uses it (and kept): it is looked for in the directory
+ * "osrunner" beside the file that holds libosrunner (LIBDIR/osrunner when
+ * installed, src/lib/osrunner in a build tree), and in the installed
+ * LIBDIR/osrunner when libosrunner is linked statically. No other call
+ * loads libguestfs, libext2fs or libarchive.
  * @return 0, OSR_EINVAL (options; a backend that cannot do what is asked),
- *         OSR_ENOTFOUND (an input file), OSR_EIO, OSR_ERROR (a tool failed),
+ *         OSR_ENOTFOUND (an input file, or the backend's module: the
+ *         message names it), OSR_EIO, OSR_ERROR (a tool failed; a module of
+ *         another build),
  *         OSR_EINTERRUPTED (*cancel became non-zero; cleaned up), OSR_ENOMEM
  */
 OSR_EXTERN int
