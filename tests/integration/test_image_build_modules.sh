@@ -41,20 +41,19 @@ FLOOR=$(wc -l <"$T/floor.libs")
 check "the floor program runs" [ "$RC" = 0 ]
 
 # --- osrunner --version and osrunner projects
-loaded version "$OSRUNNER" --version
-check "--version exits 0" [ "$RC" = 0 ]
-check "--version maps none of libguestfs, libvirt, glib, ICU, libarchive, libext2fs" \
-  none_heavy version
-N=$(wc -l <"$T/version.libs")
-check "--version loads $N shared objects, at most the floor's $FLOOR + $EXTRA" \
-  [ "$N" -le $((FLOOR + EXTRA)) ]
-loaded projects "$OSRUNNER" --os-cloud ostb-admin projects
-check "projects exits 0" [ "$RC" = 0 ]
-check "projects maps none of libguestfs, libvirt, glib, ICU, libarchive, libext2fs" \
-  none_heavy projects
-N=$(wc -l <"$T/projects.libs")
-check "projects loads $N shared objects, at most the floor's $FLOOR + $EXTRA" \
-  [ "$N" -le $((FLOOR + EXTRA)) ]
+# light NAME ARGS...: osrunner ARGS loads no heavy library, and few objects
+light() {
+  local name=$1 n; shift
+  loaded "$name" "$OSRUNNER" "$@"
+  check "$* exits 0" [ "$RC" = 0 ]
+  check "$*: maps none of libguestfs, libvirt, glib, ICU, libarchive, libext2fs" \
+    none_heavy "$name"
+  n=$(wc -l <"$T/$name.libs")
+  check "$*: loads $n shared objects, at most the floor's $FLOOR + $EXTRA" \
+    [ "$n" -le $((FLOOR + EXTRA)) ]
+}
+light version --version
+light projects --os-cloud ostb-admin projects
 LIB=$(ldd "$OSRUNNER" | awk '/libosrunner/ {print $3}')
 check "the CLI and libosrunner need none of them (ldd)" \
   bash -c "! ldd '$OSRUNNER' '$LIB' | grep -E '$HEAVY'"
