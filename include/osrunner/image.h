@@ -97,7 +97,7 @@ typedef struct osr_fetch_options {
  * @return 0, OSR_EINVAL (bad checksum text), OSR_EINTEGRITY (checksum
  *         mismatch, of a download or a local file: nothing is left at dest),
  *         OSR_EPROTO (an HTTP answer other than 200), OSR_ENOTFOUND, OSR_EIO,
- *         OSR_ERROR (cancelled), or a transport error
+ *         OSR_EINTERRUPTED (cancelled), or a transport error
  */
 OSR_EXTERN int osr_fetch_verified(const char *dest,
                                   const char *url,
@@ -253,9 +253,19 @@ typedef struct osr_build_result osr_build_result;
  * A build that was killed leaves its work directory and temporary output
  * behind; the next build with the same work directory parent (and output)
  * removes them. A live build's files are flock()ed and never removed.
+ *
+ * Both backends run one recipe, so they write the same files. Each is a
+ * module, image-offline.so or image-guestfs.so, opened with dlopen() by the
+ * first build that uses it (and kept): it is looked for in the directory
+ * "osrunner" beside the file that holds libosrunner (LIBDIR/osrunner when
+ * installed, src/lib/osrunner in a build tree), and in the installed
+ * LIBDIR/osrunner when libosrunner is linked statically. No other call
+ * loads libguestfs, libext2fs or libarchive.
  * @return 0, OSR_EINVAL (options; a backend that cannot do what is asked),
- *         OSR_ENOTFOUND (an input file), OSR_EIO, OSR_ERROR (a tool failed,
- *         or cancelled: "interrupted"), OSR_ENOMEM
+ *         OSR_ENOTFOUND (an input file, or the backend's module: the
+ *         message names it), OSR_EIO, OSR_ERROR (a tool failed; a module of
+ *         another build),
+ *         OSR_EINTERRUPTED (*cancel became non-zero; cleaned up), OSR_ENOMEM
  */
 OSR_EXTERN int
 osr_image_build(osr_build_result **out, const osr_build_options *opts, osr_error *err);

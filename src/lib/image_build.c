@@ -1,12 +1,10 @@
-/* The image builder: options, the work directory, steps and progress, host
- * tools, the renderers of the files that go into the image, the account
- * edits, the runner tarball (libarchive), and the choice of backend. */
+/* The image builder: options, the work directory, the renderers of the
+ * files that go into the image, the account edits, compression, and the
+ * driver that loads a backend and runs the recipe (image_recipe.c). */
 #include "image_internal.h"
 
 #include "fs.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,21 +12,15 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <openssl/rand.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* ------------------------------------------------------------------ proxies */
 
@@ -87,47 +79,6 @@ bool osr__proxy_has_password(const char *url)
     }
     curl_url_cleanup(u);
     return has;
-}
-
-/* ---------------------------------------------------- the tools' environment */
-
-bool osr__env_allowed(const char *entry)
-{
-    static const char *const names[] = { "PATH", "HOME", "USER",   "LOGNAME",         "TERM",
-                                         "TZ",   "LANG", "TMPDIR", "XDG_RUNTIME_DIR", "LANGUAGE" };
-    static const char *const prefixes[] = { "LC_", "LIBGUESTFS_", "SUPERMIN_" };
-    const char *eq = entry ? strchr(entry, '=') : NULL;
-    size_t n;
-
-    if (eq == NULL || eq == entry)
-        return false;
-    n = (size_t)(eq - entry);
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i]) == n && strncmp(entry, names[i], n) == 0)
-            return true;
-    }
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t m = strlen(prefixes[i]);
-        if (n > m && strncmp(entry, prefixes[i], m) == 0)
-            return true;
-    }
-    return false;
-}
-
-char **osr__env_filter(char *const *env)
-{
-    size_t n = 0, k = 0;
-    char **out;
-
-    for (char *const *e = env; e && *e; e++)
-        n++;
-    if ((out = calloc(n + 1, sizeof(*out))) == NULL)
-        return NULL;
-    for (char *const *e = env; e && *e; e++) {
-        if (osr__env_allowed(*e))
-            out[k++] = *e;
-    }
-    return out;
 }
 
 /* The variable name of an /etc/environment line, or NULL. */
@@ -553,487 +504,7 @@ void osr__parse_os_release(char **id, char **version_id, const char *text)
     }
 }
 
-/* -------------------------------------------------------------- the tarball */
-
-int osr__tar_normalise(char *out, size_t n, const char *path)
-{
-    size_t o = 0;
-    const char *p = path;
-
-    if (path == NULL || *path == '/')
-        return -1;
-    while (*p) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 2 && strncmp(p, "..", 2) == 0)
-            return -1;
-        if (len > 0 && !(len == 1 && *p == '.')) {
-            if (o + len + 2 > n)
-                return -1;
-            if (o > 0)
-                out[o++] = '/';
-            memcpy(out + o, p, len);
-            o += len;
-        }
-        p += len + (slash ? 1 : 0);
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-ssize_t osr__tar_read(void *tar, void *buf, size_t len)
-{
-    la_ssize_t n = archive_read_data((struct archive *)tar, buf, len);
-    return n < 0 ? -1 : (ssize_t)n;
-}
-
-int osr__tar_walk(const char *path,
-                  osr__tar_cb cb,
-                  void *payload,
-                  int64_t *max_mtime,
-                  long long *entries,
-                  osr_error *err)
-{
-    struct archive *a = archive_read_new();
-    struct archive_entry *e;
-    char norm[4096], target[4096];
-    int64_t newest = 0;
-    long long count = 0;
-    int error = 0, r;
-
-    if (a == NULL)
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        error = osr__error_set(err, OSR_EIO, "%s: %s", path, archive_error_string(a));
-        goto done;
-    }
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        osr__tar_entry te;
-        const char *name = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
-        mode_t type = archive_entry_filetype(e);
-
-        memset(&te, 0, sizeof(te));
-        if (name == NULL || osr__tar_normalise(norm, sizeof(norm), name) < 0) {
-            error =
-                osr__error_set(err, OSR_EINVAL, "%s: entry '%.200s' leaves the runner directory",
-                               path, name ? name : "(unnamed)");
-            goto done;
-        }
-        te.path = norm;
-        te.perm = (unsigned int)(archive_entry_perm(e) & 01777);
-        te.mtime = (int64_t)archive_entry_mtime(e);
-        te.size = (int64_t)archive_entry_size(e);
-        if (hl != NULL) {
-            if (osr__tar_normalise(target, sizeof(target), hl) < 0 || !*target) {
-                error = osr__error_set(err, OSR_EINVAL,
-                                       "%s: hard link '%.200s' leaves the runner directory", path,
-                                       name);
-                goto done;
-            }
-            te.type = 'h';
-            te.target = target;
-        } else if (type == AE_IFDIR) {
-            te.type = 'd';
-        } else if (type == AE_IFREG) {
-            te.type = 'f';
-        } else if (type == AE_IFLNK) {
-            te.type = 'l';
-            te.target = archive_entry_symlink(e);
-            if (te.target == NULL) {
-                error = osr__error_set(err, OSR_EINVAL, "%s: symlink '%.200s' has no target", path,
-                                       name);
-                goto done;
-            }
-        } else {
-            error = osr__error_set(err, OSR_EINVAL,
-                                   "%s: entry '%.200s' is a device, fifo or socket; not allowed "
-                                   "in a runner tarball",
-                                   path, name);
-            goto done;
-        }
-        if (te.type != 'd' && !*te.path) {
-            error = osr__error_set(err, OSR_EINVAL, "%s: the top entry is not a directory", path);
-            goto done;
-        }
-        if (te.mtime > newest)
-            newest = te.mtime;
-        count++;
-        if ((error = cb(&te, a, payload)) < 0)
-            goto done;
-    }
-    if (r != ARCHIVE_EOF)
-        error = osr__error_set(err, OSR_EIO, "%s: %s", path, archive_error_string(a));
-done:
-    archive_read_free(a);
-    if (error == 0 && max_mtime)
-        *max_mtime = newest;
-    if (error == 0 && entries)
-        *entries = count;
-    return error;
-}
-
-/* ------------------------------------------------------------ build context */
-
-static double seconds_since(int64_t t0)
-{
-    return (double)(osr__now_ms_monotonic() - t0) / 1000.0;
-}
-
-static void emit(osr__build *b, osr_build_event_kind kind, long long done, long long total)
-{
-    osr_build_event ev;
-
-    if (b->o->progress_cb == NULL)
-        return;
-    ev.kind = kind;
-    ev.step = b->step;
-    ev.steps = b->steps;
-    ev.name = b->step_name ? b->step_name : "";
-    ev.done = done;
-    ev.total = total;
-    ev.seconds = seconds_since(b->step_t0);
-    b->o->progress_cb(&ev, b->o->progress_payload);
-}
-
-bool osr__build_cancelled(const osr__build *b)
-{
-    return b->o->cancel && *b->o->cancel;
-}
-
-int osr__build_step(osr__build *b, const char *name)
-{
-    if (b->step > 0)
-        emit(b, OSR_BUILD_STEP_DONE, -1, -1);
-    if (osr__build_cancelled(b))
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
-    if (name == NULL)
-        return 0;
-    b->step++;
-    if (b->step > b->steps)
-        b->steps = b->step;
-    b->step_name = name;
-    b->step_t0 = osr__now_ms_monotonic();
-    emit(b, OSR_BUILD_STEP_START, -1, -1);
-    return 0;
-}
-
-void osr__build_progress(osr__build *b, long long done, long long total)
-{
-    emit(b, OSR_BUILD_STEP_PROGRESS, done, total);
-}
-
-char *osr__build_path(osr__build *b, const char *name)
-{
-    return osr__path_join(b->work, name);
-}
-
-/* qemu-img -p writes "    (12.34/100%)\r": report it. */
-static void parse_qemu_progress(osr__build *b, const char *data, size_t n)
-{
-    const char *end = data + n, *p = data, *last = NULL;
-    while (p < end) {
-        const char *c = memchr(p, '(', (size_t)(end - p));
-        if (c == NULL)
-            break;
-        last = c;
-        p = c + 1;
-    }
-    if (last && end - last > 2) {
-        char tmp[32];
-        size_t m =
-            (size_t)(end - last - 1) < sizeof(tmp) - 1 ? (size_t)(end - last - 1) : sizeof(tmp) - 1;
-        double pct;
-        memcpy(tmp, last + 1, m);
-        tmp[m] = '\0';
-        if (sscanf(tmp, "%lf/100%%", &pct) == 1)
-            osr__build_progress(b, (long long)(pct * 100), 10000);
-    }
-}
-
-/* argv[0] on PATH (of the caller's environment): a new string, or NULL with errno set. */
-static char *find_tool(const char *name)
-{
-    const char *path = getenv("PATH");
-    int saved = ENOENT;
-
-    if (strchr(name, '/'))
-        return osr__strdup(name);
-    if (path == NULL || *path == '\0')
-        path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
-    while (*path) {
-        size_t len = strcspn(path, ":");
-        char *cand = osr__sprintf("%.*s/%s", (int)len, len ? path : ".", name);
-        struct stat st;
-        if (cand == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (access(cand, X_OK) == 0)
-                return cand;
-            saved = EACCES;
-        }
-        free(cand);
-        path += len + (path[len] == ':' ? 1 : 0);
-    }
-    errno = saved;
-    return NULL;
-}
-
-/* In the child: fd from becomes fd to, inherited by the program. */
-static int child_dup(int from, int to)
-{
-    if (from == to)
-        return fcntl(to, F_SETFD, 0);
-    return dup2(from, to) < 0 ? -1 : 0;
-}
-
-/* The child between fork and exec: only async-signal-safe calls. Dies with
- * the parent (and says so if the parent is already gone), gets umask 077
- * (disk.raw, root.img, overlays and outputs are private), the pipes and the
- * allow-listed environment. errno goes back through errfd on failure. */
-static void child_exec(const char *path,
-                       const char *const *argv,
-                       char *const *envp,
-                       pid_t parent,
-                       int in_fd,
-                       int out_fd,
-                       int err_fd,
-                       int errfd)
-{
-    int e;
-    sigset_t none;
-
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        goto fail;
-    if (getppid() != parent) /* the parent died before prctl: no signal will come */
-        _exit(127);
-    if (in_fd < 0 && (in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-        goto fail;
-    if (child_dup(in_fd, 0) < 0 || child_dup(out_fd, 1) < 0 || child_dup(err_fd, 2) < 0)
-        goto fail;
-    umask(077);
-    execve(path, (char *const *)(uintptr_t)argv, envp);
-fail:
-    e = errno;
-    if (write(errfd, &e, sizeof(e)) < 0) {
-        /* nothing more to say */
-    }
-    _exit(127);
-}
-
-int osr__build_run(osr__build *b, const char *const *argv, const char *input, char **output)
-{
-    int inpipe[2] = { -1, -1 }, outpipe[2] = { -1, -1 }, errpipe[2] = { -1, -1 };
-    int execpipe[2] = { -1, -1 };
-    osr__buf out = OSR__BUF_INIT, errb = OSR__BUF_INIT;
-    size_t in_off = 0, in_len = input ? strlen(input) : 0;
-    bool progress = false;
-    pid_t pid = -1, self = getpid();
-    int status = 0, error = 0, rc;
-    bool killed = false;
-    char *path = NULL, **envp = NULL;
-
-    for (const char *const *a = argv; *a; a++) {
-        if (strcmp(*a, "-p") == 0 && strcmp(argv[0], "qemu-img") == 0)
-            progress = true;
-    }
-    out.max = 16u << 20;
-    if ((path = find_tool(argv[0])) == NULL) {
-        rc = errno;
-        error = osr__error_set(b->err, rc == ENOMEM ? OSR_ENOMEM : OSR_ENOTFOUND,
-                               "cannot run %s: %s%s", argv[0], strerror(rc),
-                               rc == ENOENT ? " (install it: see scripts/deps)" : "");
-        goto done;
-    }
-    if ((envp = osr__env_filter(environ)) == NULL) {
-        error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (pipe2(outpipe, O_CLOEXEC) != 0 || pipe2(errpipe, O_CLOEXEC) != 0 ||
-        pipe2(execpipe, O_CLOEXEC) != 0 || (input && pipe2(inpipe, O_CLOEXEC) != 0)) {
-        error = osr__error_set(b->err, OSR_ERROR, "pipe: %s", strerror(errno));
-        goto done;
-    }
-    pid = fork();
-    if (pid < 0) {
-        error =
-            osr__error_set(b->err, OSR_ERROR, "cannot run %s: fork: %s", argv[0], strerror(errno));
-        goto done;
-    }
-    if (pid == 0)
-        child_exec(path, argv, envp, self, inpipe[0], outpipe[1], errpipe[1], execpipe[1]);
-    close(execpipe[1]);
-    execpipe[1] = -1;
-    {
-        /* The exec succeeded when the pipe closes without a word. */
-        int e = 0;
-        ssize_t n;
-        while ((n = read(execpipe[0], &e, sizeof(e))) < 0 && errno == EINTR)
-            ;
-        if (n == (ssize_t)sizeof(e)) {
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-            pid = -1;
-            error = osr__error_set(b->err, OSR_ERROR, "cannot run %s: %s", argv[0], strerror(e));
-            goto done;
-        }
-    }
-    close(outpipe[1]);
-    close(errpipe[1]);
-    outpipe[1] = errpipe[1] = -1;
-    if (input) {
-        close(inpipe[0]);
-        inpipe[0] = -1;
-        if (in_len == 0) {
-            close(inpipe[1]);
-            inpipe[1] = -1;
-        }
-    }
-    while (outpipe[0] >= 0 || errpipe[0] >= 0) {
-        struct pollfd pf[3];
-        nfds_t np = 0;
-        int *fds[3];
-        if (outpipe[0] >= 0) {
-            pf[np] = (struct pollfd){ outpipe[0], POLLIN, 0 };
-            fds[np++] = &outpipe[0];
-        }
-        if (errpipe[0] >= 0) {
-            pf[np] = (struct pollfd){ errpipe[0], POLLIN, 0 };
-            fds[np++] = &errpipe[0];
-        }
-        if (inpipe[1] >= 0) {
-            pf[np] = (struct pollfd){ inpipe[1], POLLOUT, 0 };
-            fds[np++] = &inpipe[1];
-        }
-        rc = poll(pf, np, 250);
-        if (osr__build_cancelled(b) && !killed) {
-            kill(pid, SIGTERM);
-            killed = true;
-        }
-        if (rc < 0 && errno != EINTR) {
-            error = osr__error_set(b->err, OSR_ERROR, "poll: %s", strerror(errno));
-            break;
-        }
-        for (nfds_t i = 0; rc > 0 && i < np; i++) {
-            char buf[8192];
-            ssize_t n;
-            if (pf[i].revents == 0)
-                continue;
-            if (fds[i] == &inpipe[1]) {
-                n = write(inpipe[1], input + in_off, in_len - in_off);
-                if (n > 0)
-                    in_off += (size_t)n;
-                if (n < 0 || in_off == in_len) {
-                    close(inpipe[1]);
-                    inpipe[1] = -1;
-                }
-                continue;
-            }
-            n = read(*fds[i], buf, sizeof(buf));
-            if (n <= 0) {
-                if (n < 0 && errno == EINTR)
-                    continue;
-                close(*fds[i]);
-                *fds[i] = -1;
-                continue;
-            }
-            if (fds[i] == &outpipe[0]) {
-                if (progress)
-                    parse_qemu_progress(b, buf, (size_t)n);
-                if (output && osr__buf_append(&out, buf, (size_t)n) < 0)
-                    error = osr__error_set(b->err, OSR_ENOMEM, "%s: too much output", argv[0]);
-            } else {
-                /* Keep the tail of stderr for the message. */
-                if (errb.len > 65536) {
-                    memmove(errb.data, errb.data + errb.len - 4096, 4096);
-                    errb.len = 4096;
-                    errb.data[errb.len] = '\0';
-                }
-                osr__buf_append(&errb, buf, (size_t)n);
-            }
-        }
-    }
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            status = -1;
-            break;
-        }
-    }
-    pid = -1;
-    if (error < 0)
-        goto done;
-    if (killed || osr__build_cancelled(b)) {
-        error = osr__error_set(b->err, OSR_ERROR, "interrupted");
-        goto done;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        /* The last non-empty line of stderr says why. */
-        char *msg = errb.data ? errb.data : (char *)"";
-        size_t n = errb.len;
-        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
-            n--;
-        {
-            size_t start = n;
-            while (start > 0 && msg[start - 1] != '\n')
-                start--;
-            if (WIFEXITED(status))
-                error = osr__error_set(b->err, OSR_ERROR, "%s failed (exit %d)%s%.*s", argv[0],
-                                       WEXITSTATUS(status), n > start ? ": " : "",
-                                       (int)(n - start > 300 ? 300 : n - start), msg + start);
-            else
-                error = osr__error_set(b->err, OSR_ERROR, "%s died (signal %d)", argv[0],
-                                       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        }
-        goto done;
-    }
-    if (output) {
-        if (out.data == NULL)
-            osr__buf_append(&out, "", 0);
-        *output = osr__buf_detach(&out);
-    }
-done:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    for (int i = 0; i < 2; i++) {
-        if (inpipe[i] >= 0)
-            close(inpipe[i]);
-        if (outpipe[i] >= 0)
-            close(outpipe[i]);
-        if (errpipe[i] >= 0)
-            close(errpipe[i]);
-        if (execpipe[i] >= 0)
-            close(execpipe[i]);
-    }
-    free(path);
-    free(envp);
-    osr__buf_free(&out);
-    osr__buf_free(&errb);
-    return error;
-}
-
 /* ---------------------------------------------- locks and stale leftovers */
-
-void osr__build_log(const osr__build *b, osr_log_level level, const char *fmt, ...)
-{
-    const osr_build_options *o = b->o;
-    char msg[OSR_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    if (o->version < 2 || o->log_cb == NULL || level > o->log_level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    o->log_cb(level, msg, o->log_payload);
-}
 
 int osr__create_locked(int dirfd, const char *name, int *fd_out)
 {
@@ -1563,6 +1034,7 @@ int osr_image_build_check(const osr_build_options *o, osr_error *err)
 int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_error *err)
 {
     osr__build b;
+    const osr__backend *be = NULL;
     osr_build_result *r = NULL;
     const char *tmpdir;
     char *absbase = NULL;
@@ -1591,6 +1063,15 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
         copy.backend = (packages || o->script) ? OSR_BUILD_GUESTFS : OSR_BUILD_OFFLINE;
     b.o = &copy;
     b.err = err;
+    if (osr__build_cancelled(&b)) {
+        free(absbase);
+        return osr__error_set(err, OSR_EINTERRUPTED, "interrupted");
+    }
+    /* The backend's module is loaded here, by the build that uses it. */
+    if ((error = osr__backend_load(&be, copy.backend, err)) < 0) {
+        free(absbase);
+        return error;
+    }
     b.extra = o->extra_size >= 0 ? o->extra_size : (packages ? 1536LL << 20 : 0);
     b.epoch = o->epoch;
 
@@ -1612,13 +1093,11 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
                        swept == 1 ? "" : "s", o->output);
     if ((error = make_work_dir(&b.work, &b.lock_fd, tmpdir, err)) < 0)
         goto done;
-    b.steps = (unsigned int)(copy.backend == OSR_BUILD_GUESTFS ? osr__build_guestfs_steps(&b)
-                                                               : osr__build_offline_steps(&b));
+    if (be->uses_accel)
+        b.accel_mode = o->accel == OSR_ACCEL_AUTO ? osr_build_accel_detect() : o->accel;
+    b.steps = osr__build_recipe_steps(&b, be);
     if ((error = osr__build_step(&b, "inspect the base image")) < 0 ||
-        (error = inspect_base(&b)) < 0)
-        goto done;
-    error = copy.backend == OSR_BUILD_GUESTFS ? osr__build_guestfs(&b) : osr__build_offline(&b);
-    if (error < 0)
+        (error = inspect_base(&b)) < 0 || (error = osr__build_recipe(&b, be)) < 0)
         goto done;
     if ((error = osr__build_step(&b, NULL)) < 0)
         goto done;
@@ -1633,7 +1112,7 @@ int osr_image_build(osr_build_result **out, const osr_build_options *o, osr_erro
     r->os_distro = b.os_distro;
     r->os_version = b.os_version;
     b.os_distro = b.os_version = NULL;
-    r->seconds = seconds_since(t0);
+    r->seconds = (double)(osr__now_ms_monotonic() - t0) / 1000.0;
     *out = r;
     r = NULL;
 done:

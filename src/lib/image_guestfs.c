@@ -1,7 +1,8 @@
-/* The libguestfs backend: the image is changed by the libguestfs appliance
- * (its own kernel, under KVM or TCG), so packages can be installed and a
- * script run inside the guest, with no root, nbd or host mounts. Files are
- * written with the same contents, owners and modes as the offline backend. */
+/* The libguestfs backend (module image-guestfs.so, the only code that links
+ * libguestfs): the image is changed by the libguestfs appliance (its own
+ * kernel, under KVM or TCG), so packages can be installed and a script run
+ * inside the guest, with no root, nbd or host mounts. What is written is the
+ * recipe's (image_recipe.c), so both backends give the same files. */
 #include "image_internal.h"
 
 #include "fs.h"
@@ -22,20 +23,19 @@ struct gx {
     osr__build *b;
     guestfs_h *g;
     char *overlay;
-    char *tar;    /* the runner tarball, re-owned for tar_in */
-    char *root;   /* root device, e.g. /dev/sda1 */
-    bool tar_top; /* the tarball has a "./" entry */
-    osr__accounts acc;
-    bool user_created, home_created;
+    char *tar;       /* the runner tarball, re-owned for tar_in */
+    char *root;      /* root device, e.g. /dev/sda1 */
+    bool tar_top;    /* the tarball has a "./" entry */
     bool guest_code; /* packages or a script ran */
-    /* Directories that get new entries keep their times, as the offline
-     * backend's do: both backends give the same files. */
-    struct {
-        const char *path;
+    /* The kernel touches a directory that gets new entries; libext2fs does
+     * not. The directories we add entries to keep the times they had
+     * before (kept); those we made get the recipe's times (made). */
+    struct kept {
+        char *path;
         int64_t atime, mtime;
-        bool have;
-    } dirs[8];
-    char *made[16]; /* directories mkdir_p created: they get the epoch at the end */
+    } * kept;
+    size_t nkept;
+    char **made;
     size_t nmade;
 };
 
@@ -43,7 +43,7 @@ static int gerr(struct gx *x, const char *what)
 {
     const char *m = x->g ? guestfs_last_error(x->g) : NULL;
     if (osr__build_cancelled(x->b))
-        return osr__error_set(x->b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(x->b->err, OSR_EINTERRUPTED, "interrupted");
     return osr__error_set(x->b->err, OSR_ERROR, "%s: %s", what,
                           m ? m : "libguestfs failed (LIBGUESTFS_DEBUG=1 tells why)");
 }
@@ -73,42 +73,61 @@ static void on_event(guestfs_h *g,
         osr__build_progress(x->b, (long long)array[2], (long long)array[3]);
 }
 
-static const char *const kept_dirs[8] = {
-    "/etc",  "/etc/apt", "/etc/apt/apt.conf.d", "/etc/systemd", "/etc/systemd/system",
-    "/root", "/home",    OSR__RUNNER_HOME,
-};
-
-static void remember_dir_times(struct gx *x)
+static bool listed(char *const *v, size_t n, const char *path)
 {
-    for (size_t i = 0; i < 8; i++) {
-        struct guestfs_statns *st;
-        x->dirs[i].path = kept_dirs[i];
-        x->dirs[i].have = false;
-        if (guestfs_is_dir_opts(x->g, kept_dirs[i], GUESTFS_IS_DIR_OPTS_FOLLOWSYMLINKS, 0, -1) != 1)
-            continue;
-        if ((st = guestfs_lstatns(x->g, kept_dirs[i])) == NULL)
-            continue;
-        x->dirs[i].atime = st->st_atime_sec;
-        x->dirs[i].mtime = st->st_mtime_sec;
-        x->dirs[i].have = true;
-        guestfs_free_statns(st);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i], path) == 0)
+            return true;
     }
+    return false;
+}
+
+/* Before adding an entry to path's directory: remember its times, once,
+ * unless we made it. */
+static int keep_parent(struct gx *x, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == path ? osr__strdup("/") : osr__strndup(path, (size_t)(slash - path));
+    struct guestfs_statns *st;
+    struct kept *k;
+    bool seen = false;
+
+    if (dir == NULL || slash == NULL) {
+        free(dir);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < x->nkept; i++)
+        seen = seen || strcmp(x->kept[i].path, dir) == 0;
+    if (seen || listed(x->made, x->nmade, dir)) {
+        free(dir);
+        return 0;
+    }
+    if ((st = guestfs_lstatns(x->g, dir)) == NULL) {
+        int error = gerr(x, dir);
+        free(dir);
+        return error;
+    }
+    if ((k = realloc(x->kept, (x->nkept + 1) * sizeof(*k))) == NULL) {
+        guestfs_free_statns(st);
+        free(dir);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    x->kept = k;
+    k[x->nkept].path = dir;
+    k[x->nkept].atime = st->st_atime_sec;
+    k[x->nkept].mtime = st->st_mtime_sec;
+    x->nkept++;
+    guestfs_free_statns(st);
+    return 0;
 }
 
 static int restore_dir_times(struct gx *x)
 {
-    for (size_t i = 0; i < 8; i++) {
-        if (x->dirs[i].have &&
-            guestfs_utimens(x->g, x->dirs[i].path, x->dirs[i].atime, 0, x->dirs[i].mtime, 0) < 0)
-            return gerr(x, x->dirs[i].path);
+    for (size_t i = 0; i < x->nkept; i++) {
+        struct kept *k = &x->kept[i];
+        if (guestfs_utimens(x->g, k->path, k->atime, 0, k->mtime, 0) < 0)
+            return gerr(x, k->path);
     }
-    for (size_t i = 0; i < x->nmade; i++) {
-        if (guestfs_utimens(x->g, x->made[i], x->b->epoch, 0, x->b->epoch, 0) < 0)
-            return gerr(x, x->made[i]);
-    }
-    if (x->home_created &&
-        guestfs_utimens(x->g, OSR__RUNNER_HOME, x->b->epoch, 0, x->b->epoch, 0) < 0)
-        return gerr(x, OSR__RUNNER_HOME);
     return 0;
 }
 
@@ -131,7 +150,7 @@ static int rewrite_entry(const osr__tar_entry *te, void *tar, void *payload)
         return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
     if (osr__build_cancelled(b)) {
         archive_entry_free(ae);
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
     }
     if (*te->path == '\0')
         rw->x->tar_top = true;
@@ -214,70 +233,6 @@ static int rewrite_tarball(struct gx *x)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Write a file, then its mode, owner and times (keep_owner: an existing
- * file keeps owner and mode). */
-static int put_file(
-    struct gx *x, const char *path, const char *data, int mode, int uid, int gid, bool keep_owner)
-{
-    guestfs_h *g = x->g;
-    bool exists = guestfs_exists(g, path) == 1;
-
-    if (guestfs_write(g, path, data, strlen(data)) < 0)
-        return gerr(x, path);
-    if (!(keep_owner && exists)) {
-        if (guestfs_chmod(g, mode < 0 ? 0644 : mode, path) < 0 ||
-            guestfs_lchown(g, uid, gid, path) < 0)
-            return gerr(x, path);
-    }
-    if (guestfs_utimens(g, path, x->b->epoch, 0, x->b->epoch, 0) < 0)
-        return gerr(x, path);
-    return 0;
-}
-
-/* mkdir -p; directories it creates get mode/owner/epoch. */
-static int mkdir_p(struct gx *x, const char *path, int mode, int uid, int gid)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-
-    if (n >= sizeof(buf))
-        return osr__error_set(x->b->err, OSR_EINVAL, "%s: path too long", path);
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (guestfs_is_dir(x->g, buf) != 1) {
-                if (guestfs_mkdir(x->g, buf) < 0 || guestfs_chmod(x->g, mode, buf) < 0 ||
-                    guestfs_lchown(x->g, uid, gid, buf) < 0 ||
-                    guestfs_utimens(x->g, buf, x->b->epoch, 0, x->b->epoch, 0) < 0)
-                    return gerr(x, buf);
-                if (x->nmade < 16 && (x->made[x->nmade] = osr__strdup(buf)) != NULL)
-                    x->nmade++;
-            }
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return 0;
-}
-
-static char *read_text(struct gx *x, const char *path)
-{
-    size_t size = 0;
-    char *data, *s;
-
-    if (guestfs_is_file_opts(x->g, path, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) != 1)
-        return NULL;
-    data = guestfs_read_file(x->g, path, &size);
-    if (data == NULL)
-        return NULL;
-    s = osr__strndup(data, size);
-    free(data);
-    return s;
-}
-
 static void free_strings(char **v)
 {
     for (char **p = v; p && *p; p++)
@@ -290,7 +245,7 @@ static void free_strings(char **v)
 static int launch(struct gx *x)
 {
     osr__build *b = x->b;
-    osr_accel accel = b->o->accel == OSR_ACCEL_AUTO ? osr_build_accel_detect() : b->o->accel;
+    osr_accel accel = b->accel_mode;
     bool net = (b->o->packages && b->o->packages[0]) || b->o->script;
 
     x->g = guestfs_create_flags(0);
@@ -300,7 +255,7 @@ static int launch(struct gx *x)
     guestfs_set_error_handler(x->g, NULL, NULL);
     guestfs_set_event_callback(x->g, on_event, GUESTFS_EVENT_PROGRESS | GUESTFS_EVENT_WARNING, 0,
                                x);
-    b->accel = osr_build_accel_name(accel);
+    b->accel = accel == OSR_ACCEL_KVM ? "kvm" : "tcg";
     if (guestfs_set_backend(x->g, "direct") < 0 ||
         guestfs_set_backend_setting(x->g, accel == OSR_ACCEL_KVM ? "force_kvm" : "force_tcg", "1") <
             0)
@@ -365,8 +320,9 @@ static int find_root(struct gx *x)
     return 0;
 }
 
-static int grow(struct gx *x)
+static int gfs_grow(void *state)
 {
+    struct gx *x = state;
     guestfs_h *g = x->g;
     struct guestfs_partition_list *parts;
     char *dev, *type;
@@ -413,8 +369,9 @@ done:
     return error;
 }
 
-static int mount_root(struct gx *x)
+static int gfs_mount(void *state)
 {
+    struct gx *x = state;
     static const char *const extra[][2] = { { "BOOT", "/boot" }, { "UEFI", "/boot/efi" } };
 
     if (guestfs_mount(x->g, x->root, "/") < 0)
@@ -429,17 +386,12 @@ static int mount_root(struct gx *x)
         }
         free(d);
     }
-    {
-        char *text = read_text(x, "/etc/os-release");
-        if (text)
-            osr__parse_os_release(&x->b->os_distro, &x->b->os_version, text);
-        free(text);
-    }
     return 0;
 }
 
-static int install_packages(struct gx *x)
+static int gfs_install_packages(void *state)
 {
+    struct gx *x = state;
     osr__build *b = x->b;
     const osr_proxy *p = &b->o->proxy;
     osr__buf cmd = OSR__BUF_INIT;
@@ -479,128 +431,9 @@ static int install_packages(struct gx *x)
     return error;
 }
 
-static int unpack_runner(struct gx *x)
+static int gfs_run_script(void *state)
 {
-    osr__build *b = x->b;
-    static const char *const paths[] = { "/etc/passwd",  "/etc/group",  "/etc/shadow",
-                                         "/etc/gshadow", "/etc/subuid", "/etc/subgid" };
-    char **dst[] = { &x->acc.passwd,  &x->acc.group,  &x->acc.shadow,
-                     &x->acc.gshadow, &x->acc.subuid, &x->acc.subgid };
-    int error;
-
-    remember_dir_times(x);
-    for (size_t i = 0; i < 6; i++)
-        *dst[i] = read_text(x, paths[i]);
-    if ((error = osr__accounts_ensure_user(&x->acc, &b->uid, &b->gid, &x->user_created, b->err)) <
-        0)
-        return error;
-    if ((error = rewrite_tarball(x)) < 0)
-        return error;
-    if (guestfs_exists(x->g, OSR__RUNNER_DIR) == 1)
-        return osr__error_set(b->err, OSR_ERROR, "%s already exists in the base image",
-                              OSR__RUNNER_DIR);
-    if (guestfs_is_dir(x->g, OSR__RUNNER_HOME) != 1) {
-        if ((error = mkdir_p(x, "/home", 0755, 0, 0)) < 0)
-            return error;
-        if (guestfs_mkdir(x->g, OSR__RUNNER_HOME) < 0 ||
-            guestfs_chmod(x->g, 0750, OSR__RUNNER_HOME) < 0 ||
-            guestfs_lchown(x->g, (int)b->uid, (int)b->gid, OSR__RUNNER_HOME) < 0)
-            return gerr(x, OSR__RUNNER_HOME);
-        x->home_created = true;
-    }
-    if (guestfs_mkdir(x->g, OSR__RUNNER_DIR) < 0 ||
-        guestfs_chmod(x->g, 0755, OSR__RUNNER_DIR) < 0 ||
-        guestfs_lchown(x->g, (int)b->uid, (int)b->gid, OSR__RUNNER_DIR) < 0)
-        return gerr(x, OSR__RUNNER_DIR);
-    if (guestfs_tar_in_opts(x->g, x->tar, OSR__RUNNER_DIR, -1) < 0)
-        return gerr(x, "unpacking the runner");
-    unlink(x->tar);
-    if (!x->tar_top && guestfs_utimens(x->g, OSR__RUNNER_DIR, b->epoch, 0, b->epoch, 0) < 0)
-        return gerr(x, OSR__RUNNER_DIR);
-    return 0;
-}
-
-static int create_user(struct gx *x)
-{
-    osr__build *b = x->b;
-    static const char *const paths[] = { "/etc/passwd",  "/etc/group",  "/etc/shadow",
-                                         "/etc/gshadow", "/etc/subuid", "/etc/subgid" };
-    char *texts[] = { x->acc.passwd,  x->acc.group,  x->acc.shadow,
-                      x->acc.gshadow, x->acc.subuid, x->acc.subgid };
-    int error;
-
-    for (size_t i = 0; i < 6; i++) {
-        if (texts[i] && (error = put_file(x, paths[i], texts[i], -1, 0, 0, true)) < 0)
-            return error;
-    }
-    if (x->home_created && guestfs_is_dir(x->g, "/etc/skel") == 1) {
-        char **names = guestfs_ls(x->g, "/etc/skel");
-        if (names == NULL)
-            return gerr(x, "/etc/skel");
-        for (char **n = names; *n; n++) {
-            char src[512], dst[512];
-            snprintf(src, sizeof(src), "/etc/skel/%s", *n);
-            snprintf(dst, sizeof(dst), OSR__RUNNER_HOME "/%s", *n);
-            if (guestfs_is_file_opts(x->g, src, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 0, -1) != 1)
-                continue;
-            if (guestfs_cp_a(x->g, src, dst) < 0 ||
-                guestfs_lchown(x->g, (int)b->uid, (int)b->gid, dst) < 0) {
-                free_strings(names);
-                return gerr(x, dst);
-            }
-        }
-        free_strings(names);
-    }
-    if (x->home_created && guestfs_utimens(x->g, OSR__RUNNER_HOME, b->epoch, 0, b->epoch, 0) < 0)
-        return gerr(x, OSR__RUNNER_HOME);
-    return 0;
-}
-
-static int write_proxy(struct gx *x)
-{
-    osr__build *b = x->b;
-    const osr_proxy *p = &b->o->proxy;
-    char *env = read_text(x, "/etc/environment"), *out = NULL;
-    char *apt = NULL, *dropin = NULL, *docker = NULL;
-    int uid = (int)b->uid, gid = (int)b->gid, error;
-
-    error = osr__render_environment(&out, env, p);
-    if (error == 0)
-        error = osr__render_apt_proxy(&apt, p);
-    if (error == 0)
-        error = osr__render_docker_dropin(&dropin, p);
-    if (error == 0)
-        error = osr__render_docker_config(&docker, p);
-    if (error < 0) {
-        error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((error = put_file(x, "/etc/environment", out, 0644, 0, 0, true)) < 0)
-        goto done;
-    if (apt && ((error = mkdir_p(x, "/etc/apt/apt.conf.d", 0755, 0, 0)) < 0 ||
-                (error = put_file(x, OSR__APT_PROXY_PATH, apt, 0644, 0, 0, false)) < 0))
-        goto done;
-    if (dropin && ((error = mkdir_p(x, OSR__DOCKER_DROPIN_D, 0755, 0, 0)) < 0 ||
-                   (error = put_file(x, OSR__DOCKER_DROPIN, dropin, 0644, 0, 0, false)) < 0))
-        goto done;
-    if (docker &&
-        ((error = mkdir_p(x, "/root/.docker", 0700, 0, 0)) < 0 ||
-         (error = put_file(x, "/root/.docker/config.json", docker, 0600, 0, 0, false)) < 0 ||
-         (error = mkdir_p(x, OSR__RUNNER_HOME "/.docker", 0700, uid, gid)) < 0 ||
-         (error = put_file(x, OSR__RUNNER_HOME "/.docker/config.json", docker, 0600, uid, gid,
-                           false)) < 0))
-        goto done;
-done:
-    free(env);
-    free(out);
-    free(apt);
-    free(dropin);
-    free(docker);
-    return error;
-}
-
-static int run_script(struct gx *x)
-{
+    struct gx *x = state;
     static const char remote[] = "/tmp/osrunner-script";
     char *out;
 
@@ -641,73 +474,201 @@ static int finish(struct gx *x)
     return 0;
 }
 
-int osr__build_guestfs_steps(const osr__build *b)
-{
-    return 8 + (b->extra > 0) + (b->o->packages && b->o->packages[0]) +
-           osr__proxy_any(&b->o->proxy) + (b->o->script != NULL);
-}
+/* ----------------------------------------------------------- the operations */
 
-int osr__build_guestfs(osr__build *b)
+static int gfs_prepare(void **state, osr__build *b)
 {
-    struct gx x;
+    struct gx *x = calloc(1, sizeof(*x));
     char size[32];
-    int error;
 
-    memset(&x, 0, sizeof(x));
-    x.b = b;
-    if ((x.overlay = osr__build_path(b, "overlay.qcow2")) == NULL)
+    if (x == NULL)
         return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-    if ((error = osr__build_step(b, "create an overlay on the base image")) < 0)
-        goto done;
+    *state = x;
+    x->b = b;
+    if ((x->overlay = osr__build_path(b, "overlay.qcow2")) == NULL)
+        return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
     snprintf(size, sizeof(size), "%lld", b->base_vsize + (b->extra > 0 ? b->extra : 0));
     {
         /* guestfs_disk_create refuses a size together with a backing file. */
-        const char *argv[] = { "qemu-img",     "create", "-q",       "-f",      "qcow2", "-F",
-                               b->base_format, "-b",     b->o->base, x.overlay, size,    NULL };
-        if ((error = osr__build_run(b, argv, NULL, NULL)) < 0)
-            goto done;
+        const char *argv[] = { "qemu-img",     "create", "-q",       "-f",       "qcow2", "-F",
+                               b->base_format, "-b",     b->o->base, x->overlay, size,    NULL };
+        return osr__build_run(b, argv, NULL, NULL);
     }
-    if ((error = osr__build_step(b, "launch the libguestfs appliance")) < 0 ||
-        (error = launch(&x)) < 0 || (error = find_root(&x)) < 0)
-        goto done;
-    if (b->extra > 0 &&
-        ((error = osr__build_step(b, "grow the root partition and file system")) < 0 ||
-         (error = grow(&x)) < 0))
-        goto done;
-    if ((error = osr__build_step(b, "mount the root file system")) < 0 ||
-        (error = mount_root(&x)) < 0)
-        goto done;
-    if (b->o->packages && b->o->packages[0] &&
-        ((error = osr__build_step(b, "install packages with apt-get")) < 0 ||
-         (error = install_packages(&x)) < 0))
-        goto done;
-    if ((error = osr__build_step(b, "unpack the runner into " OSR__RUNNER_DIR)) < 0 ||
-        (error = unpack_runner(&x)) < 0)
-        goto done;
-    if ((error = osr__build_step(b, "create user ubuntu (groups docker, sudo)")) < 0 ||
-        (error = create_user(&x)) < 0)
-        goto done;
-    if (osr__proxy_any(&b->o->proxy) &&
-        ((error = osr__build_step(b, "write the proxy settings")) < 0 ||
-         (error = write_proxy(&x)) < 0))
-        goto done;
-    if (b->o->script &&
-        ((error = osr__build_step(b, "run the custom script")) < 0 || (error = run_script(&x)) < 0))
-        goto done;
-    if ((error = osr__build_step(b, "clean up and close the image")) < 0 ||
-        (error = finish(&x)) < 0)
-        goto done;
-    if ((error = osr__build_step(b, "compress to qcow2")) < 0 ||
-        (error = osr__build_compress(b, x.overlay, "qcow2")) < 0)
-        goto done;
-done:
-    if (x.g)
-        guestfs_close(x.g);
-    osr__accounts_free(&x.acc);
-    for (size_t i = 0; i < x.nmade; i++)
-        free(x.made[i]);
-    free(x.root);
-    free(x.tar);
-    free(x.overlay);
+}
+
+static int gfs_launch(void *state)
+{
+    int error = launch(state);
+    return error < 0 ? error : find_root(state);
+}
+
+static int gfs_lstat(void *state, const char *path, osr__stat *st)
+{
+    struct gx *x = state;
+    struct guestfs_statns *s = guestfs_lstatns(x->g, path);
+
+    memset(st, 0, sizeof(*st));
+    if (s == NULL) {
+        int e = guestfs_last_errno(x->g);
+        return e == ENOENT || e == ENOTDIR ? 0 : gerr(x, path);
+    }
+    st->type = S_ISDIR(s->st_mode)   ? 'd'
+               : S_ISREG(s->st_mode) ? 'f'
+               : S_ISLNK(s->st_mode) ? 'l'
+                                     : 'o';
+    st->perm = (unsigned int)(s->st_mode & 07777);
+    st->mtime = s->st_mtime_sec;
+    guestfs_free_statns(s);
+    return 0;
+}
+
+static int gfs_read_file(void *state, const char *path, bool follow, char **out, size_t *len)
+{
+    struct gx *x = state;
+    size_t size = 0;
+    char *data;
+
+    *out = NULL;
+    if (guestfs_is_file_opts(x->g, path, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, follow ? 1 : 0, -1) !=
+        1)
+        return 0;
+    if ((data = guestfs_read_file(x->g, path, &size)) == NULL)
+        return gerr(x, path);
+    *out = osr__strndup(data, size);
+    free(data);
+    if (*out == NULL)
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    if (len)
+        *len = size;
+    return 0;
+}
+
+/* Mode, owner (-1 keeps, as for lchown(2)) and times. */
+static int apply_attr(struct gx *x, const char *path, const osr__attr *a)
+{
+    if ((a->perm >= 0 && guestfs_chmod(x->g, a->perm, path) < 0) ||
+        ((a->uid >= 0 || a->gid >= 0) &&
+         guestfs_lchown(x->g, (int)a->uid, (int)a->gid, path) < 0) ||
+        guestfs_utimens(x->g, path, a->mtime, 0, a->mtime, 0) < 0)
+        return gerr(x, path);
+    return 0;
+}
+
+static int
+gfs_write_file(void *state, const char *path, const char *data, size_t len, const osr__attr *a)
+{
+    struct gx *x = state;
+    int error;
+
+    if (guestfs_exists(x->g, path) != 1 && (error = keep_parent(x, path)) < 0)
+        return error;
+    if (guestfs_write(x->g, path, data, len) < 0)
+        return gerr(x, path);
+    return apply_attr(x, path, a);
+}
+
+static int gfs_mkdir(void *state, const char *path, const osr__attr *a)
+{
+    struct gx *x = state;
+    char **made, *copy;
+    int error;
+
+    if ((error = keep_parent(x, path)) < 0)
+        return error;
+    if (guestfs_mkdir(x->g, path) < 0)
+        return gerr(x, path);
+    if ((copy = osr__strdup(path)) == NULL ||
+        (made = realloc(x->made, (x->nmade + 1) * sizeof(*made))) == NULL) {
+        free(copy);
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    }
+    x->made = made;
+    made[x->nmade++] = copy;
+    return apply_attr(x, path, a);
+}
+
+static int gfs_set_attr(void *state, const char *path, const osr__attr *a)
+{
+    return apply_attr(state, path, a);
+}
+
+static int gfs_list_dir(void *state, const char *path, char ***names)
+{
+    struct gx *x = state;
+
+    if ((*names = guestfs_ls(x->g, path)) == NULL)
+        return gerr(x, path);
+    return 0;
+}
+
+static int gfs_unpack(void *state, const char *dir, bool *has_top)
+{
+    struct gx *x = state;
+    int error;
+
+    if ((error = rewrite_tarball(x)) < 0)
+        return error;
+    if (guestfs_tar_in_opts(x->g, x->tar, dir, -1) < 0)
+        return gerr(x, "unpacking the runner");
+    unlink(x->tar);
+    *has_top = x->tar_top;
+    return 0;
+}
+
+static int gfs_close(void *state, const char **disk, const char **format)
+{
+    struct gx *x = state;
+    int error = finish(x);
+
+    if (error == 0) {
+        *disk = x->overlay;
+        *format = "qcow2";
+    }
     return error;
 }
+
+static void gfs_free(void *state)
+{
+    struct gx *x = state;
+
+    if (x->g)
+        guestfs_close(x->g);
+    for (size_t i = 0; i < x->nkept; i++)
+        free(x->kept[i].path);
+    free(x->kept);
+    for (size_t i = 0; i < x->nmade; i++)
+        free(x->made[i]);
+    free(x->made);
+    free(x->root);
+    free(x->tar);
+    free(x->overlay);
+    free(x);
+}
+
+OSR__BACKEND_EXPORT const osr__backend osr_image_backend_v1 = {
+    .abi = OSR__BACKEND_ABI,
+    .build_size = sizeof(osr__build),
+    .vtable_size = sizeof(osr__backend),
+    .name = "guestfs",
+    .runs_guest_code = true,
+    .uses_accel = true,
+    .prepare_step = "create an overlay on the base image",
+    .launch_step = "launch the libguestfs appliance",
+    .mount_step = "mount the root file system",
+    .close_step = "clean up and close the image",
+    .prepare = gfs_prepare,
+    .launch = gfs_launch,
+    .grow = gfs_grow,
+    .mount = gfs_mount,
+    .lstat = gfs_lstat,
+    .read_file = gfs_read_file,
+    .write_file = gfs_write_file,
+    .mkdir = gfs_mkdir,
+    .set_attr = gfs_set_attr,
+    .list_dir = gfs_list_dir,
+    .unpack = gfs_unpack,
+    .install_packages = gfs_install_packages,
+    .run_script = gfs_run_script,
+    .close = gfs_close,
+    .free = gfs_free,
+};

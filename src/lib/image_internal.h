@@ -126,7 +126,8 @@ typedef struct osr__build {
     long long base_vsize; /* virtual size in bytes */
     long long extra;      /* bytes to grow */
     char *os_distro, *os_version;
-    const char *accel; /* "kvm"/"tcg" for guestfs */
+    osr_accel accel_mode; /* resolved (KVM or TCG) for backends that use it */
+    const char *accel;    /* "kvm"/"tcg" when the backend used it */
     unsigned int uid, gid;
     int lock_fd; /* the work dir's flock()ed lock file, -1 if none */
 } osr__build;
@@ -136,7 +137,7 @@ void osr__build_log(const osr__build *b, osr_log_level level, const char *fmt, .
     OSR__PRINTF(3, 4);
 
 /* Finish the previous step (DONE event) and start the next one. Fails with
- * "interrupted" when the build was cancelled. */
+ * OSR_EINTERRUPTED when the build was cancelled. */
 int osr__build_step(osr__build *b, const char *name);
 void osr__build_progress(osr__build *b, long long done, long long total);
 bool osr__build_cancelled(const osr__build *b);
@@ -152,11 +153,92 @@ char *osr__build_path(osr__build *b, const char *name);
 /* Compress raw or overlay src into the output file (a locked 0600 temp + rename). */
 int osr__build_compress(osr__build *b, const char *src, const char *src_format);
 
-/* The backends. */
-int osr__build_offline(osr__build *b);
-int osr__build_guestfs(osr__build *b);
-int osr__build_offline_steps(const osr__build *b);
-int osr__build_guestfs_steps(const osr__build *b);
+/* --- the backends: one recipe over an operations table -------------------------- */
+
+/* The recipe (osr__build_recipe) is the one place that decides what goes
+ * into the image; a backend only knows how to reach the image's files
+ * (curl's struct Curl_ssl, libgit2's git_odb_backend). Each backend is a
+ * module, ${libdir}/osrunner/image-NAME.so, opened with dlopen() only by a
+ * build that uses it; it exports OSR__BACKEND_SYMBOL. The ABI number and
+ * the struct sizes must match the library's, so a module of another build
+ * is refused rather than misread. */
+#define OSR__BACKEND_ABI    1
+#define OSR__BACKEND_SYMBOL "osr_image_backend_v1"
+
+/* Owner, mode and times for a write, mkdir or set_attr: perm, uid or gid < 0
+ * keep what an existing file has; mtime is also the access time. */
+typedef struct osr__attr {
+    int perm;
+    long uid, gid;
+    int64_t mtime;
+} osr__attr;
+
+/* What lstat says: type 0 (nothing there), 'd', 'f', 'l' or 'o' (other). */
+typedef struct osr__stat {
+    char type;
+    unsigned int perm;
+    int64_t mtime;
+} osr__stat;
+
+typedef struct osr__backend {
+    unsigned int abi;     /* OSR__BACKEND_ABI */
+    size_t build_size;    /* sizeof(osr__build) */
+    size_t vtable_size;   /* sizeof(osr__backend) */
+    const char *name;     /* "offline", "guestfs" */
+    bool runs_guest_code; /* packages and a script are possible */
+    bool uses_accel;      /* b->accel_mode matters (KVM or TCG) */
+    /* Step names of the backend's own stages (launch_step NULL: none). */
+    const char *prepare_step, *launch_step, *mount_step, *close_step;
+
+    /* Make the working disk from b->o->base (b->base_format, b->base_vsize)
+     * and find the root file system: *state is the backend's. */
+    int (*prepare)(void **state, osr__build *b);
+    int (*launch)(void *state); /* NULL when there is nothing to start */
+    /* Grow the root partition and file system by b->extra bytes. */
+    int (*grow)(void *state);
+    /* Make the root file system's files reachable. */
+    int (*mount)(void *state);
+    int (*lstat)(void *state, const char *path, osr__stat *st);
+    /* A whole regular file (follow: through symlinks); *out NULL when it
+     * does not exist. */
+    int (*read_file)(void *state, const char *path, bool follow, char **out, size_t *len);
+    /* Create or replace a regular file; attributes as osr__attr says. */
+    int (*write_file)(
+        void *state, const char *path, const char *data, size_t len, const osr__attr *a);
+    /* One new directory; its parent exists. */
+    int (*mkdir)(void *state, const char *path, const osr__attr *a);
+    int (*set_attr)(void *state, const char *path, const osr__attr *a);
+    /* The names in a directory (not . and ..), NULL-terminated; free each and the array. */
+    int (*list_dir)(void *state, const char *path, char ***names);
+    /* Unpack b->o->runner_tarball into the existing directory dir, owned by
+     * b->uid/b->gid, with the tarball's modes and times; when b->epoch < 0
+     * it becomes the newest entry time. *has_top: the tarball set dir's own
+     * mode and time ("./"). */
+    int (*unpack)(void *state, const char *dir, bool *has_top);
+    /* Guest code (runs_guest_code only, else NULL). */
+    int (*install_packages)(void *state);
+    int (*run_script)(void *state);
+    /* Flush, check and close the file system: *disk and *format (owned by
+     * the state) are what the recipe compresses into the output. */
+    int (*close)(void *state, const char **disk, const char **format);
+    void (*free)(void *state);
+} osr__backend;
+
+/* Each module defines its table under this one name. */
+#define OSR__BACKEND_EXPORT __attribute__((visibility("default")))
+extern OSR__BACKEND_EXPORT const osr__backend osr_image_backend_v1;
+
+/* The module of backend (offline or guestfs), loaded once per process and
+ * never unloaded; *out is its table. OSR_ENOTFOUND names the missing file. */
+int osr__backend_load(const osr__backend **out, osr_build_backend backend, osr_error *err);
+/* Where the module of backend NAME is: in the directory "osrunner" beside
+ * the file that holds libosrunner (dladdr), else in the installed
+ * ${libdir}/osrunner; when neither exists, *out is the first place looked. */
+int osr__backend_path(char **out, const char *name);
+/* Run the recipe: every step after "inspect the base image". */
+int osr__build_recipe(osr__build *b, const osr__backend *be);
+/* Steps the recipe will announce (with the inspection). */
+unsigned int osr__build_recipe_steps(const osr__build *b, const osr__backend *be);
 
 /* Accelerator choice from facts (for tests): kvm_rw: /dev/kvm opened
  * read-write; hw_module: kvm_intel or kvm_amd loaded. */

@@ -1,8 +1,9 @@
-/* The offline backend: no VM, no root, no mounts. qemu-img turns the base
- * into a raw disk, sfdisk grows the root partition in the file, resize2fs
- * grows the extracted file system, and libext2fs writes every file with
- * explicit owners, modes and times. It runs no guest code, so it cannot
- * install packages. */
+/* The offline backend (module image-offline.so): no VM, no root, no mounts.
+ * qemu-img turns the base into a raw disk, sfdisk grows the root partition
+ * in the file, resize2fs grows the extracted file system, and libext2fs
+ * reaches the files, with explicit owners, modes and times. It runs no guest
+ * code, so it cannot install packages. What is written is the recipe's
+ * (image_recipe.c). */
 #include "image_internal.h"
 
 #include "fs.h"
@@ -30,8 +31,6 @@ struct off {
     int partno;
     int nparts;
     bool last; /* the root partition is the last one on the disk */
-    osr__accounts acc;
-    bool user_created, home_created;
     ext2_ino_t runner_ino;
     long long entries, entries_total;
 };
@@ -55,9 +54,8 @@ static void set_times(struct ext2_inode_large *li, ext2_filsys fs, int64_t t)
     }
 }
 
-/* Owner, permission bits (perm < 0: keep) and times of an inode. */
-static errcode_t
-set_meta(ext2_filsys fs, ext2_ino_t ino, int perm, unsigned int uid, unsigned int gid, int64_t t)
+/* Owner, permission bits and times of an inode (perm, uid, gid < 0: keep). */
+static errcode_t set_meta(ext2_filsys fs, ext2_ino_t ino, int perm, long uid, long gid, int64_t t)
 {
     struct ext2_inode_large li;
     errcode_t e;
@@ -65,10 +63,14 @@ set_meta(ext2_filsys fs, ext2_ino_t ino, int perm, unsigned int uid, unsigned in
     memset(&li, 0, sizeof(li));
     if ((e = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&li, sizeof(li))) != 0)
         return e;
-    li.i_uid = (__u16)(uid & 0xffff);
-    ext2fs_set_i_uid_high(li, (__u16)(uid >> 16));
-    li.i_gid = (__u16)(gid & 0xffff);
-    ext2fs_set_i_gid_high(li, (__u16)(gid >> 16));
+    if (uid >= 0) {
+        li.i_uid = (__u16)((unsigned long)uid & 0xffff);
+        ext2fs_set_i_uid_high(li, (__u16)((unsigned long)uid >> 16));
+    }
+    if (gid >= 0) {
+        li.i_gid = (__u16)((unsigned long)gid & 0xffff);
+        ext2fs_set_i_gid_high(li, (__u16)((unsigned long)gid >> 16));
+    }
     if (perm >= 0)
         li.i_mode = (__u16)((li.i_mode & LINUX_S_IFMT) | ((unsigned int)perm & 07777));
     set_times(&li, fs, t);
@@ -202,20 +204,10 @@ static errcode_t read_data(ext2_filsys fs, ext2_ino_t ino, char **out, size_t *l
     return 0;
 }
 
-/* Read a file by path (following symlinks); *out NULL when it does not exist. */
-static int read_path(struct off *x, const char *path, char **out, bool follow)
+static errcode_t namei(ext2_filsys fs, const char *path, bool follow, ext2_ino_t *ino)
 {
-    ext2_ino_t ino;
-    errcode_t e;
-
-    *out = NULL;
-    e = follow ? ext2fs_namei_follow(x->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino)
-               : ext2fs_namei(x->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino);
-    if (e == EXT2_ET_FILE_NOT_FOUND)
-        return 0;
-    if (e == 0)
-        e = read_data(x->fs, ino, out, NULL);
-    return e ? fs_error(x->b, e, path) : 0;
+    return follow ? ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino)
+                  : ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
 }
 
 /* Split "/a/b/c" into the parent's inode and "c". */
@@ -235,13 +227,8 @@ static errcode_t parent_of(ext2_filsys fs, const char *path, ext2_ino_t *parent,
 }
 
 /* mkdir -p an absolute path; new directories get perm/uid/gid/t. */
-static errcode_t mkdir_p(ext2_filsys fs,
-                         const char *path,
-                         int perm,
-                         unsigned int uid,
-                         unsigned int gid,
-                         int64_t t,
-                         ext2_ino_t *out)
+static errcode_t
+mkdir_p(ext2_filsys fs, const char *path, int perm, long uid, long gid, int64_t t, ext2_ino_t *out)
 {
     ext2_ino_t cur = EXT2_ROOT_INO;
     const char *p = path;
@@ -271,47 +258,6 @@ static errcode_t mkdir_p(ext2_filsys fs,
     *out = cur;
     return 0;
 }
-
-/* Write a whole file at an absolute path: an existing one keeps its inode,
- * owner and mode unless perm >= 0; a new one is created. */
-static int put_file(struct off *x,
-                    const char *path,
-                    const char *data,
-                    int perm,
-                    unsigned int uid,
-                    unsigned int gid,
-                    bool keep_owner)
-{
-    ext2_ino_t parent, ino;
-    struct ext2_inode inode;
-    const char *leaf;
-    errcode_t e;
-
-    if ((e = parent_of(x->fs, path, &parent, &leaf)) != 0)
-        return fs_error(x->b, e, path);
-    if (lookup_in(x->fs, parent, leaf, &ino) == 0) {
-        if ((e = ext2fs_read_inode(x->fs, ino, &inode)) != 0)
-            return fs_error(x->b, e, path);
-        if (!LINUX_S_ISREG(inode.i_mode))
-            return osr__error_set(x->b->err, OSR_ERROR, "%s exists and is not a regular file",
-                                  path);
-        if (keep_owner) {
-            uid = inode_uid(inode);
-            gid = inode_gid(inode);
-        }
-    } else {
-        if ((e = new_file(x->fs, parent, leaf, &ino)) != 0)
-            return fs_error(x->b, e, path);
-        if (perm < 0)
-            perm = 0644;
-    }
-    if ((e = write_data(x->fs, ino, data, strlen(data))) != 0 ||
-        (e = set_meta(x->fs, ino, perm, uid, gid, x->b->epoch)) != 0)
-        return fs_error(x->b, e, path);
-    return 0;
-}
-
-/* ------------------------------------------------------- partition handling */
 
 static char *opt_escape(const char *s)
 {
@@ -388,8 +334,9 @@ static int find_root(struct off *x)
     return 0;
 }
 
-static int grow(struct off *x)
+static int off_grow(void *state)
 {
+    struct off *x = state;
     osr__build *b = x->b;
     char *img = NULL, *spec = NULL, *num = NULL;
     int error, fd;
@@ -473,8 +420,9 @@ static int write_back(struct off *x)
     return error;
 }
 
-static int open_fs(struct off *x)
+static int off_mount(void *state)
 {
+    struct off *x = state;
     char opts[64];
     const char *dev = x->part ? x->part : x->raw;
     errcode_t e;
@@ -512,7 +460,7 @@ static int runner_entry(const osr__tar_entry *te, void *tar, void *payload)
 
     snprintf(where, sizeof(where), OSR__RUNNER_DIR "/%s", te->path);
     if (osr__build_cancelled(b))
-        return osr__error_set(b->err, OSR_ERROR, "interrupted");
+        return osr__error_set(b->err, OSR_EINTERRUPTED, "interrupted");
     if (*te->path == '\0') {
         /* "./": the runner directory itself. */
         e = set_meta(fs, x->runner_ino, (int)te->perm, b->uid, b->gid, te->mtime);
@@ -620,70 +568,117 @@ static int runner_entry(const osr__tar_entry *te, void *tar, void *payload)
     return 0;
 }
 
-static int read_accounts(struct off *x)
+/* ----------------------------------------------------------- the operations */
+
+static int off_prepare(void **state, osr__build *b)
 {
-    static const char *const paths[] = { "/etc/passwd",  "/etc/group",  "/etc/shadow",
-                                         "/etc/gshadow", "/etc/subuid", "/etc/subgid" };
-    char **dst[] = { &x->acc.passwd,  &x->acc.group,  &x->acc.shadow,
-                     &x->acc.gshadow, &x->acc.subuid, &x->acc.subgid };
+    struct off *x = calloc(1, sizeof(*x));
     int error;
 
-    for (size_t i = 0; i < 6; i++) {
-        if ((error = read_path(x, paths[i], dst[i], false)) < 0)
+    if (x == NULL)
+        return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+    *state = x;
+    x->b = b;
+    initialize_ext2_error_table();
+    if ((x->raw = osr__build_path(b, "disk.raw")) == NULL)
+        return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+    {
+        const char *argv[] = { "qemu-img", "convert", "-p",       "-f",   b->base_format,
+                               "-O",       "raw",     b->o->base, x->raw, NULL };
+        if ((error = osr__build_run(b, argv, NULL, NULL)) < 0)
             return error;
     }
-    return osr__accounts_ensure_user(&x->acc, &x->b->uid, &x->b->gid, &x->user_created, x->b->err);
+    return find_root(x);
 }
 
-static int unpack_runner(struct off *x)
+static int off_lstat(void *state, const char *path, osr__stat *st)
 {
-    osr__build *b = x->b;
-    ext2_ino_t home, parent, existing;
+    struct off *x = state;
     struct ext2_inode inode;
-    const char *leaf;
-    bool made;
-    int64_t newest = 0;
-    int error;
-    errcode_t e;
+    ext2_ino_t ino;
+    errcode_t e = namei(x->fs, path, false, &ino);
 
-    if ((error = read_accounts(x)) < 0)
-        return error;
-    if (ext2fs_namei(x->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, OSR__RUNNER_HOME, &home) != 0) {
-        if ((e = mkdir_p(x->fs, "/home", 0755, 0, 0, 0, &parent)) != 0 ||
-            (e = mkdir_in(x->fs, parent, "ubuntu", &home, &made)) != 0 ||
-            (e = set_meta(x->fs, home, 0750, b->uid, b->gid, 0)) != 0)
-            return fs_error(b, e, OSR__RUNNER_HOME);
-        x->home_created = true;
-    }
-    if (parent_of(x->fs, OSR__RUNNER_DIR, &parent, &leaf) == 0 &&
-        lookup_in(x->fs, parent, leaf, &existing) == 0)
-        return osr__error_set(b->err, OSR_ERROR, "%s already exists in the base image",
-                              OSR__RUNNER_DIR);
-    if ((e = mkdir_in(x->fs, home, "actions-runner", &x->runner_ino, &made)) != 0 ||
-        (e = set_meta(x->fs, x->runner_ino, 0755, b->uid, b->gid, 0)) != 0)
-        return fs_error(b, e, OSR__RUNNER_DIR);
-    if ((error = osr__tar_walk(b->o->runner_tarball, runner_entry, x, &newest, NULL, b->err)) < 0)
-        return error;
-    if (b->epoch < 0)
-        b->epoch = newest;
-    /* The top entry ("./") may be missing: the directory's time follows the build. */
-    if ((e = ext2fs_read_inode(x->fs, x->runner_ino, &inode)) != 0)
-        return fs_error(b, e, OSR__RUNNER_DIR);
-    if (inode.i_mtime == 0 &&
-        (e = set_meta(x->fs, x->runner_ino, -1, b->uid, b->gid, b->epoch)) != 0)
-        return fs_error(b, e, OSR__RUNNER_DIR);
-    x->fs->now = (time_t)b->epoch;
+    memset(st, 0, sizeof(*st));
+    if (e == EXT2_ET_FILE_NOT_FOUND || e == EXT2_ET_NO_DIRECTORY)
+        return 0;
+    if (e == 0)
+        e = ext2fs_read_inode(x->fs, ino, &inode);
+    if (e != 0)
+        return fs_error(x->b, e, path);
+    st->type = LINUX_S_ISDIR(inode.i_mode)   ? 'd'
+               : LINUX_S_ISREG(inode.i_mode) ? 'f'
+               : LINUX_S_ISLNK(inode.i_mode) ? 'l'
+                                             : 'o';
+    st->perm = inode.i_mode & 07777;
+    st->mtime = (int64_t)inode.i_mtime;
     return 0;
 }
 
-/* Copy the regular files at the top of /etc/skel into the new home. */
-struct skel {
-    struct off *x;
-    ext2_ino_t home;
+static int off_read_file(void *state, const char *path, bool follow, char **out, size_t *len)
+{
+    struct off *x = state;
+    struct ext2_inode inode;
+    ext2_ino_t ino;
+    errcode_t e = namei(x->fs, path, follow, &ino);
+
+    *out = NULL;
+    if (e == EXT2_ET_FILE_NOT_FOUND || e == EXT2_ET_NO_DIRECTORY)
+        return 0;
+    if (e == 0 && (e = ext2fs_read_inode(x->fs, ino, &inode)) == 0 && !LINUX_S_ISREG(inode.i_mode))
+        return 0;
+    if (e == 0)
+        e = read_data(x->fs, ino, out, len);
+    return e ? fs_error(x->b, e, path) : 0;
+}
+
+static int
+off_write_file(void *state, const char *path, const char *data, size_t len, const osr__attr *a)
+{
+    struct off *x = state;
+    ext2_ino_t parent, ino;
+    const char *leaf;
+    errcode_t e;
+
+    if ((e = parent_of(x->fs, path, &parent, &leaf)) == 0 &&
+        lookup_in(x->fs, parent, leaf, &ino) != 0)
+        e = new_file(x->fs, parent, leaf, &ino);
+    if (e == 0 && (e = write_data(x->fs, ino, data, len)) == 0)
+        e = set_meta(x->fs, ino, a->perm, a->uid, a->gid, a->mtime);
+    return e ? fs_error(x->b, e, path) : 0;
+}
+
+static int off_mkdir(void *state, const char *path, const osr__attr *a)
+{
+    struct off *x = state;
+    ext2_ino_t parent, ino;
+    const char *leaf;
+    bool made;
+    errcode_t e;
+
+    if ((e = parent_of(x->fs, path, &parent, &leaf)) == 0 &&
+        (e = mkdir_in(x->fs, parent, leaf, &ino, &made)) == 0)
+        e = made ? set_meta(x->fs, ino, a->perm, a->uid, a->gid, a->mtime) : EXT2_ET_FILE_EXISTS;
+    return e ? fs_error(x->b, e, path) : 0;
+}
+
+static int off_set_attr(void *state, const char *path, const osr__attr *a)
+{
+    struct off *x = state;
+    ext2_ino_t ino;
+    errcode_t e = namei(x->fs, path, false, &ino);
+
+    if (e == 0)
+        e = set_meta(x->fs, ino, a->perm, a->uid, a->gid, a->mtime);
+    return e ? fs_error(x->b, e, path) : 0;
+}
+
+struct names {
+    osr__buf list; /* names, each NUL-terminated */
+    size_t n;
     int error;
 };
 
-static int skel_entry(ext2_ino_t dir,
+static int name_entry(ext2_ino_t dir,
                       int entry,
                       struct ext2_dir_entry *de,
                       int offset,
@@ -691,224 +686,139 @@ static int skel_entry(ext2_ino_t dir,
                       char *buf,
                       void *priv)
 {
-    struct skel *sk = priv;
-    struct off *x = sk->x;
-    struct ext2_inode inode;
-    char name[256], *data = NULL;
-    size_t len = 0;
-    ext2_ino_t ino;
-    errcode_t e;
-    int nlen = ext2fs_dirent_name_len(de);
+    struct names *nm = priv;
+    int len = ext2fs_dirent_name_len(de);
 
     (void)dir;
     (void)entry;
     (void)offset;
     (void)blocksize;
     (void)buf;
-    memcpy(name, de->name, (size_t)nlen);
-    name[nlen] = '\0';
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    if ((len == 1 && de->name[0] == '.') || (len == 2 && strncmp(de->name, "..", 2) == 0))
         return 0;
-    if (ext2fs_read_inode(x->fs, de->inode, &inode) != 0 || !LINUX_S_ISREG(inode.i_mode))
-        return 0;
-    e = read_data(x->fs, de->inode, &data, &len);
-    if (e == 0)
-        e = new_file(x->fs, sk->home, name, &ino);
-    if (e == 0)
-        e = write_data(x->fs, ino, data, len);
-    if (e == 0)
-        e = set_meta(x->fs, ino, inode.i_mode & 07777, x->b->uid, x->b->gid,
-                     (int64_t)inode.i_mtime);
-    free(data);
-    if (e != 0 && e != EXT2_ET_FILE_EXISTS) {
-        sk->error = fs_error(x->b, e, "copying /etc/skel");
+    if (osr__buf_append(&nm->list, de->name, (size_t)len) < 0 ||
+        osr__buf_append(&nm->list, "", 1) < 0) {
+        nm->error = OSR_ENOMEM;
         return DIRENT_ABORT;
     }
+    nm->n++;
     return 0;
 }
 
-static int create_user(struct off *x)
+static int off_list_dir(void *state, const char *path, char ***out)
 {
-    osr__build *b = x->b;
-    static const char *const paths[] = { "/etc/passwd",  "/etc/group",  "/etc/shadow",
-                                         "/etc/gshadow", "/etc/subuid", "/etc/subgid" };
-    char *texts[] = { x->acc.passwd,  x->acc.group,  x->acc.shadow,
-                      x->acc.gshadow, x->acc.subuid, x->acc.subgid };
-    ext2_ino_t home, skel;
-    errcode_t e;
-    int error;
+    struct off *x = state;
+    struct names nm = { OSR__BUF_INIT, 0, 0 };
+    ext2_ino_t ino;
+    char **v = NULL;
+    errcode_t e = namei(x->fs, path, false, &ino);
+    int error = 0;
 
-    for (size_t i = 0; i < 6; i++) {
-        if (texts[i] && (error = put_file(x, paths[i], texts[i], -1, 0, 0, true)) < 0)
-            return error;
+    if (e == 0)
+        e = ext2fs_dir_iterate2(x->fs, ino, 0, NULL, name_entry, &nm);
+    if (e != 0 && nm.error == 0)
+        error = fs_error(x->b, e, path);
+    else if (nm.error < 0 || (v = calloc(nm.n + 1, sizeof(*v))) == NULL)
+        error = osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+    for (size_t i = 0, off = 0; error == 0 && i < nm.n; i++) {
+        if ((v[i] = osr__strdup(nm.list.data + off)) == NULL)
+            error = osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
+        else
+            off += strlen(v[i]) + 1;
     }
-    if ((e = ext2fs_namei(x->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, OSR__RUNNER_HOME, &home)) != 0)
-        return fs_error(b, e, OSR__RUNNER_HOME);
-    if (x->home_created &&
-        ext2fs_namei(x->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "/etc/skel", &skel) == 0) {
-        struct skel sk = { x, home, 0 };
-        e = ext2fs_dir_iterate2(x->fs, skel, 0, NULL, skel_entry, &sk);
-        if (sk.error < 0)
-            return sk.error;
-        if (e)
-            return fs_error(b, e, "/etc/skel");
-    }
-    if (x->home_created && (e = set_meta(x->fs, home, 0750, b->uid, b->gid, b->epoch)) != 0)
-        return fs_error(b, e, OSR__RUNNER_HOME);
-    return 0;
-}
-
-static int write_proxy(struct off *x)
-{
-    osr__build *b = x->b;
-    const osr_proxy *p = &b->o->proxy;
-    char *env = NULL, *apt = NULL, *dropin = NULL, *docker = NULL;
-    ext2_ino_t dir;
-    errcode_t e;
-    int error;
-
-    if ((error = read_path(x, "/etc/environment", &env, true)) < 0)
-        return error;
-    {
-        char *old = env;
-        error = osr__render_environment(&env, old, p);
-        free(old);
-    }
-    if (error == 0)
-        error = osr__render_apt_proxy(&apt, p);
-    if (error == 0)
-        error = osr__render_docker_dropin(&dropin, p);
-    if (error == 0)
-        error = osr__render_docker_config(&docker, p);
+    osr__buf_free(&nm.list);
     if (error < 0) {
-        error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-        goto done;
+        for (size_t i = 0; v && v[i]; i++)
+            free(v[i]);
+        free(v);
+        return error;
     }
-    if ((error = put_file(x, "/etc/environment", env, -1, 0, 0, true)) < 0)
-        goto done;
-    if (apt) {
-        if ((e = mkdir_p(x->fs, "/etc/apt/apt.conf.d", 0755, 0, 0, b->epoch, &dir)) != 0) {
-            error = fs_error(b, e, "/etc/apt/apt.conf.d");
-            goto done;
-        }
-        if ((error = put_file(x, OSR__APT_PROXY_PATH, apt, 0644, 0, 0, false)) < 0)
-            goto done;
-    }
-    if (dropin) {
-        if ((e = mkdir_p(x->fs, OSR__DOCKER_DROPIN_D, 0755, 0, 0, b->epoch, &dir)) != 0) {
-            error = fs_error(b, e, OSR__DOCKER_DROPIN_D);
-            goto done;
-        }
-        if ((error = put_file(x, OSR__DOCKER_DROPIN, dropin, 0644, 0, 0, false)) < 0)
-            goto done;
-    }
-    if (docker) {
-        if ((e = mkdir_p(x->fs, "/root/.docker", 0700, 0, 0, b->epoch, &dir)) != 0) {
-            error = fs_error(b, e, "/root/.docker");
-            goto done;
-        }
-        if ((error = put_file(x, "/root/.docker/config.json", docker, 0600, 0, 0, false)) < 0)
-            goto done;
-        if ((e = mkdir_p(x->fs, OSR__RUNNER_HOME "/.docker", 0700, b->uid, b->gid, b->epoch,
-                         &dir)) != 0) {
-            error = fs_error(b, e, OSR__RUNNER_HOME "/.docker");
-            goto done;
-        }
-        if ((error = put_file(x, OSR__RUNNER_HOME "/.docker/config.json", docker, 0600, b->uid,
-                              b->gid, false)) < 0)
-            goto done;
-    }
-done:
-    free(env);
-    free(apt);
-    free(dropin);
-    free(docker);
-    return error;
+    *out = v;
+    return 0;
 }
 
-static int read_os_release(struct off *x)
+static int off_unpack(void *state, const char *dir, bool *has_top)
 {
-    char *text = NULL;
-    int error = read_path(x, "/etc/os-release", &text, true);
-    if (error == 0 && text == NULL)
-        error = read_path(x, "/usr/lib/os-release", &text, true);
-    if (error == 0 && text)
-        osr__parse_os_release(&x->b->os_distro, &x->b->os_version, text);
-    free(text);
-    return error;
-}
-
-int osr__build_offline_steps(const osr__build *b)
-{
-    bool grow_fs = b->extra > 0;
-    return 6 + (grow_fs ? 2 : 0) + (osr__proxy_any(&b->o->proxy) ? 1 : 0);
-}
-
-int osr__build_offline(osr__build *b)
-{
-    struct off x;
+    struct off *x = state;
+    osr__build *b = x->b;
+    struct ext2_inode inode;
+    int64_t newest = 0;
+    errcode_t e;
     int error;
 
-    memset(&x, 0, sizeof(x));
-    x.b = b;
-    initialize_ext2_error_table();
-    if ((x.raw = osr__build_path(b, "disk.raw")) == NULL)
-        return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-    if ((error = osr__build_step(b, "convert the base image to raw")) < 0)
-        goto done;
+    if ((e = namei(x->fs, dir, false, &x->runner_ino)) != 0)
+        return fs_error(b, e, dir);
+    if ((error = osr__tar_walk(b->o->runner_tarball, runner_entry, x, &newest, NULL, b->err)) < 0)
+        return error;
+    if (b->epoch < 0)
+        b->epoch = newest;
+    if ((e = ext2fs_read_inode(x->fs, x->runner_ino, &inode)) != 0)
+        return fs_error(b, e, dir);
+    *has_top = inode.i_mtime != 0;
+    x->fs->now = (time_t)b->epoch;
+    return 0;
+}
+
+static int off_close(void *state, const char **disk, const char **format)
+{
+    struct off *x = state;
+    char *dev;
+    int error;
+
+    if ((error = close_fs(x)) < 0)
+        return error;
+    dev = x->part ? osr__strdup(x->part) : osr__sprintf("%s?offset=%lld", x->raw, x->start);
+    if (dev == NULL)
+        return osr__error_set(x->b->err, OSR_ENOMEM, "out of memory");
     {
-        const char *argv[] = { "qemu-img", "convert", "-p",       "-f",  b->base_format,
-                               "-O",       "raw",     b->o->base, x.raw, NULL };
-        if ((error = osr__build_run(b, argv, NULL, NULL)) < 0)
-            goto done;
-    }
-    if ((error = find_root(&x)) < 0)
-        goto done;
-    if (b->extra > 0) {
-        if ((error = osr__build_step(b, "grow the root partition and file system")) < 0 ||
-            (error = grow(&x)) < 0)
-            goto done;
-    }
-    if ((error = open_fs(&x)) < 0 || (error = read_os_release(&x)) < 0)
-        goto done;
-    if ((error = osr__build_step(b, "unpack the runner into " OSR__RUNNER_DIR)) < 0 ||
-        (error = unpack_runner(&x)) < 0)
-        goto done;
-    if ((error = osr__build_step(b, "create user ubuntu (groups docker, sudo)")) < 0 ||
-        (error = create_user(&x)) < 0)
-        goto done;
-    if (osr__proxy_any(&b->o->proxy)) {
-        if ((error = osr__build_step(b, "write the proxy settings")) < 0 ||
-            (error = write_proxy(&x)) < 0)
-            goto done;
-    }
-    if ((error = osr__build_step(b, "check the file system")) < 0 || (error = close_fs(&x)) < 0)
-        goto done;
-    {
-        char *dev = x.part ? osr__strdup(x.part) : osr__sprintf("%s?offset=%lld", x.raw, x.start);
         const char *argv[] = { "e2fsck", "-f", "-n", dev, NULL };
-        if (dev == NULL) {
-            error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
-            goto done;
-        }
-        error = osr__build_run(b, argv, NULL, NULL);
-        free(dev);
-        if (error < 0)
-            goto done;
+        error = osr__build_run(x->b, argv, NULL, NULL);
     }
-    if (x.part) {
-        if ((error = osr__build_step(b, "write the root file system back")) < 0 ||
-            (error = write_back(&x)) < 0)
-            goto done;
+    free(dev);
+    if (error == 0 && x->part)
+        error = write_back(x);
+    if (error == 0) {
+        *disk = x->raw;
+        *format = "raw";
     }
-    if ((error = osr__build_step(b, "compress to qcow2")) < 0 ||
-        (error = osr__build_compress(b, x.raw, "raw")) < 0)
-        goto done;
-done:
-    if (x.fs)
-        ext2fs_free(x.fs); /* only after a failure: nothing half-done is flushed */
-    osr__accounts_free(&x.acc);
-    free(x.raw);
-    free(x.part);
     return error;
 }
+
+static void off_free(void *state)
+{
+    struct off *x = state;
+
+    if (x->fs)
+        ext2fs_free(x->fs); /* only after a failure: nothing half-done is flushed */
+    free(x->raw);
+    free(x->part);
+    free(x);
+}
+
+OSR__BACKEND_EXPORT const osr__backend osr_image_backend_v1 = {
+    .abi = OSR__BACKEND_ABI,
+    .build_size = sizeof(osr__build),
+    .vtable_size = sizeof(osr__backend),
+    .name = "offline",
+    .runs_guest_code = false,
+    .uses_accel = false,
+    .prepare_step = "convert the base image to raw",
+    .launch_step = NULL,
+    .mount_step = "open the root file system",
+    .close_step = "check the file system",
+    .prepare = off_prepare,
+    .launch = NULL,
+    .grow = off_grow,
+    .mount = off_mount,
+    .lstat = off_lstat,
+    .read_file = off_read_file,
+    .write_file = off_write_file,
+    .mkdir = off_mkdir,
+    .set_attr = off_set_attr,
+    .list_dir = off_list_dir,
+    .unpack = off_unpack,
+    .install_packages = NULL,
+    .run_script = NULL,
+    .close = off_close,
+    .free = off_free,
+};

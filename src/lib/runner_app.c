@@ -382,7 +382,7 @@ hash_local(const char *path, const char *want, const osr_fetch_options *o, osr_e
         if (n < 0 && errno == EINTR && !(o->cancel && *o->cancel))
             continue;
         if (o->cancel && *o->cancel) {
-            error = osr__error_set(err, OSR_ERROR, "%s: interrupted", path);
+            error = osr__error_set(err, OSR_EINTERRUPTED, "%s: interrupted", path);
             goto done;
         }
         if (n < 0) {
@@ -553,7 +553,7 @@ int osr_fetch_verified(const char *dest,
         osr__http_response_free(&resp);
     }
     if (sk.cancelled || (opts->cancel && *opts->cancel)) {
-        error = osr__error_set(err, OSR_ERROR, "download of %s interrupted", shown);
+        error = osr__error_set(err, OSR_EINTERRUPTED, "download of %s interrupted", shown);
         goto done;
     }
     if (sk.write_errno) {

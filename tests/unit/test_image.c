@@ -328,6 +328,311 @@ static void test_build_refuses_bad_options(void **state)
     assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
 }
 
+/* A cancelled build fails with OSR_EINTERRUPTED (not OSR_ERROR) and leaves
+ * no work directory and no output. */
+static void test_build_cancelled(void **state)
+{
+    osr_build_options o = OSR_BUILD_OPTIONS_INIT;
+    osr_build_result *r = (osr_build_result *)(uintptr_t)1;
+    char dir[] = "/tmp/osr-cancel-XXXXXX", base[64], tar[64], out[64];
+    volatile int cancel = 1;
+    osr_error err;
+    int fd;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(base, sizeof(base), "%s/base.img", dir);
+    snprintf(tar, sizeof(tar), "%s/runner.tar.gz", dir);
+    snprintf(out, sizeof(out), "%s/out.qcow2", dir);
+    assert_true((fd = open(base, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
+    close(fd);
+    assert_true((fd = open(tar, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
+    close(fd);
+    o.base = base;
+    o.runner_tarball = tar;
+    o.output = out;
+    o.work_dir = dir;
+    o.backend = OSR_BUILD_OFFLINE;
+    o.cancel = &cancel;
+    assert_int_equal(osr_image_build(&r, &o, &err), OSR_EINTERRUPTED);
+    assert_non_null(strstr(err.message, "interrupted"));
+    assert_ptr_equal(r, (osr_build_result *)(uintptr_t)1);
+    assert_int_equal(unlink(base), 0);
+    assert_int_equal(unlink(tar), 0);
+    assert_int_equal(rmdir(dir), 0); /* empty: no work dir, no output left */
+}
+
+/* ------------------------------------------- the recipe over a fake backend */
+
+/* An in-memory file system behind the operations table: what the recipe
+ * writes, with owners, modes and times, and nothing of a real image. */
+#define FAKE_MAX 64
+struct fake_file {
+    char path[128];
+    char type;
+    int perm;
+    long uid, gid;
+    int64_t mtime;
+    char *data;
+};
+static struct fake {
+    struct fake_file f[FAKE_MAX];
+    size_t n;
+    int frees;
+    const char *stop_at; /* cancel when this step starts */
+    volatile int cancel;
+} fk;
+
+static struct fake_file *fake_find(const char *path)
+{
+    for (size_t i = 0; i < fk.n; i++) {
+        if (strcmp(fk.f[i].path, path) == 0)
+            return &fk.f[i];
+    }
+    return NULL;
+}
+
+static struct fake_file *
+fake_add(const char *path, char type, int perm, long uid, long gid, int64_t t, const char *data)
+{
+    struct fake_file *f = &fk.f[fk.n++];
+    assert_true(fk.n <= FAKE_MAX);
+    snprintf(f->path, sizeof(f->path), "%s", path);
+    f->type = type;
+    f->perm = perm;
+    f->uid = uid;
+    f->gid = gid;
+    f->mtime = t;
+    f->data = data ? strdup(data) : NULL;
+    return f;
+}
+
+static void fake_attr(struct fake_file *f, const osr__attr *a)
+{
+    if (a->perm >= 0)
+        f->perm = a->perm;
+    if (a->uid >= 0)
+        f->uid = a->uid;
+    if (a->gid >= 0)
+        f->gid = a->gid;
+    f->mtime = a->mtime;
+}
+
+static int fake_prepare(void **state, osr__build *b)
+{
+    *state = b;
+    return 0;
+}
+
+static int fake_ok(void *state)
+{
+    (void)state;
+    return 0;
+}
+
+static int fake_lstat(void *state, const char *path, osr__stat *st)
+{
+    struct fake_file *f = fake_find(path);
+    (void)state;
+    memset(st, 0, sizeof(*st));
+    if (f) {
+        st->type = f->type;
+        st->perm = (unsigned int)f->perm;
+        st->mtime = f->mtime;
+    }
+    return 0;
+}
+
+static int fake_read(void *state, const char *path, bool follow, char **out, size_t *len)
+{
+    struct fake_file *f = fake_find(path);
+    (void)state;
+    (void)follow;
+    *out = f && f->type == 'f' ? strdup(f->data) : NULL;
+    if (*out && len)
+        *len = strlen(*out);
+    return 0;
+}
+
+static int
+fake_write(void *state, const char *path, const char *data, size_t len, const osr__attr *a)
+{
+    struct fake_file *f = fake_find(path);
+    (void)state;
+    if (f == NULL) {
+        assert_true(a->perm >= 0 && a->uid >= 0 && a->gid >= 0); /* a new file: all given */
+        f = fake_add(path, 'f', 0, 0, 0, 0, NULL);
+    }
+    free(f->data);
+    f->data = strndup(data, len);
+    fake_attr(f, a);
+    return 0;
+}
+
+static int fake_mkdir(void *state, const char *path, const osr__attr *a)
+{
+    (void)state;
+    assert_null(fake_find(path));
+    fake_attr(fake_add(path, 'd', 0, 0, 0, 0, NULL), a);
+    return 0;
+}
+
+static int fake_set_attr(void *state, const char *path, const osr__attr *a)
+{
+    (void)state;
+    assert_non_null(fake_find(path));
+    fake_attr(fake_find(path), a);
+    return 0;
+}
+
+static int fake_list(void *state, const char *path, char ***names)
+{
+    size_t n = 0, len = strlen(path);
+    (void)state;
+    *names = calloc(FAKE_MAX + 1, sizeof(**names));
+    for (size_t i = 0; i < fk.n; i++) {
+        const char *p = fk.f[i].path;
+        if (strncmp(p, path, len) == 0 && p[len] == '/' && strchr(p + len + 1, '/') == NULL)
+            (*names)[n++] = strdup(p + len + 1);
+    }
+    return 0;
+}
+
+static int fake_unpack(void *state, const char *dir, bool *has_top)
+{
+    osr__build *b = state;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/run.sh", dir);
+    fake_add(path, 'f', 0755, b->uid, b->gid, 1700000100, "#!/bin/sh\n");
+    if (b->epoch < 0)
+        b->epoch = 1700000100;
+    *has_top = false;
+    return 0;
+}
+
+static int fake_close(void *state, const char **disk, const char **format)
+{
+    (void)state;
+    *disk = "/nonexistent/disk.raw";
+    *format = "raw";
+    return 0;
+}
+
+static void fake_free(void *state)
+{
+    (void)state;
+    fk.frees++;
+}
+
+static const osr__backend fake_backend = {
+    .abi = OSR__BACKEND_ABI,
+    .build_size = sizeof(osr__build),
+    .vtable_size = sizeof(osr__backend),
+    .name = "fake",
+    .prepare_step = "prepare",
+    .mount_step = "mount",
+    .close_step = "close",
+    .prepare = fake_prepare,
+    .grow = fake_ok,
+    .mount = fake_ok,
+    .lstat = fake_lstat,
+    .read_file = fake_read,
+    .write_file = fake_write,
+    .mkdir = fake_mkdir,
+    .set_attr = fake_set_attr,
+    .list_dir = fake_list,
+    .unpack = fake_unpack,
+    .close = fake_close,
+    .free = fake_free,
+};
+
+static void stop_at(const osr_build_event *ev, void *payload)
+{
+    (void)payload;
+    if (ev->kind == OSR_BUILD_STEP_START && fk.stop_at && strcmp(ev->name, fk.stop_at) == 0)
+        fk.cancel = 1;
+}
+
+/* The recipe decides every file: from a base with no /home, only
+ * /usr/lib/os-release and a 0640 /etc/environment, it writes the same
+ * owners, modes and times whatever the backend; a cancel between two steps
+ * stops it with OSR_EINTERRUPTED, and the backend's state is freed. */
+static void test_recipe(void **state)
+{
+    osr_build_options o = OSR_BUILD_OPTIONS_INIT;
+    osr__build b;
+    osr_error err;
+    struct fake_file *f;
+    (void)state;
+    memset(&fk, 0, sizeof(fk));
+    fake_add("/etc", 'd', 0755, 0, 0, 100, NULL);
+    fake_add("/etc/passwd", 'f', 0644, 0, 0, 100, "root:x:0:0:root:/root:/bin/bash\n");
+    fake_add("/etc/group", 'f', 0644, 0, 0, 100, "root:x:0:\nsudo:x:27:\n");
+    fake_add("/etc/shadow", 'f', 0640, 0, 42, 100, "root:*:19000:0:99999:7:::\n");
+    fake_add("/etc/environment", 'f', 0640, 0, 4, 100, "PATH=\"/usr/bin:/bin\"\n");
+    fake_add("/etc/skel", 'd', 0755, 0, 0, 100, NULL);
+    fake_add("/etc/skel/.bashrc", 'f', 0600, 0, 0, 1234, "alias ll='ls -l'\n");
+    fake_add("/usr", 'd', 0755, 0, 0, 100, NULL);
+    fake_add("/usr/lib", 'd', 0755, 0, 0, 100, NULL);
+    fake_add("/usr/lib/os-release", 'f', 0644, 0, 0, 100, "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
+    fake_add("/root", 'd', 0700, 0, 0, 100, NULL);
+    o.proxy.http = "http://proxy.example:3128";
+    o.cancel = &fk.cancel;
+    o.progress_cb = stop_at;
+    fk.stop_at = "close"; /* it runs; the compression does not */
+    memset(&b, 0, sizeof(b));
+    b.o = &o;
+    b.err = &err;
+    b.epoch = -1;
+    b.steps = osr__build_recipe_steps(&b, &fake_backend);
+    assert_int_equal(b.steps, 8); /* prepare .. compress, with the proxy */
+
+    assert_int_equal(osr__build_recipe(&b, &fake_backend), OSR_EINTERRUPTED);
+    assert_int_equal(fk.frees, 1);
+    assert_string_equal(b.os_distro, "ubuntu");
+    assert_string_equal(b.os_version, "22.04");
+    /* An existing file keeps owner and mode; new ones get the recipe's. */
+    assert_non_null(f = fake_find("/etc/environment"));
+    assert_true(f->perm == 0640 && f->gid == 4 && f->mtime == 1700000100);
+    assert_non_null(strstr(f->data, "http_proxy=http://proxy.example:3128\n"));
+    assert_non_null(f = fake_find("/etc/shadow"));
+    assert_true(f->perm == 0640 && f->gid == 42);
+    assert_non_null(f = fake_find("/home"));
+    assert_true(f->type == 'd' && f->perm == 0755 && f->uid == 0 && f->mtime == 1700000100);
+    assert_non_null(f = fake_find("/home/ubuntu"));
+    assert_true(f->perm == 0750 && f->uid == 1000 && f->gid == 1000 && f->mtime == 1700000100);
+    assert_non_null(f = fake_find("/home/ubuntu/.bashrc"));
+    assert_true(f->perm == 0600 && f->uid == 1000 && f->mtime == 1234);
+    assert_non_null(f = fake_find("/home/ubuntu/actions-runner"));
+    assert_true(f->perm == 0755 && f->uid == 1000 && f->mtime == 1700000100);
+    assert_non_null(f = fake_find(OSR__APT_PROXY_PATH));
+    assert_true(f->perm == 0644 && f->uid == 0);
+    assert_non_null(f = fake_find("/etc/apt/apt.conf.d"));
+    assert_true(f->perm == 0755 && f->mtime == 1700000100);
+    assert_non_null(f = fake_find("/home/ubuntu/.docker/config.json"));
+    assert_true(f->perm == 0600 && f->uid == 1000);
+    assert_non_null(f = fake_find("/root/.docker"));
+    assert_true(f->perm == 0700 && f->uid == 0);
+    assert_non_null(strstr(fake_find("/etc/passwd")->data, "ubuntu:x:1000:1000:"));
+
+    /* Cancelled earlier: stops before the next step, state still freed. */
+    free(b.os_distro);
+    free(b.os_version);
+    for (size_t i = 0; i < fk.n; i++)
+        free(fk.f[i].data);
+    memset(&fk, 0, sizeof(fk));
+    fake_add("/etc", 'd', 0755, 0, 0, 100, NULL);
+    fk.stop_at = "mount";
+    memset(&b, 0, sizeof(b));
+    b.o = &o;
+    b.err = &err;
+    b.epoch = -1;
+    assert_int_equal(osr__build_recipe(&b, &fake_backend), OSR_EINTERRUPTED);
+    assert_int_equal(fk.frees, 1);
+    assert_null(fake_find("/home"));
+    for (size_t i = 0; i < fk.n; i++)
+        free(fk.f[i].data);
+}
+
 static void test_env_allow_list(void **state)
 {
     char *env[] = { "PATH=/usr/bin",
@@ -387,7 +692,7 @@ static void put(const char *dir, const char *name)
 {
     char p[512];
     FILE *f;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) < sizeof(p));
     assert_non_null(f = fopen(p, "w"));
     fputs("x", f);
     fclose(f);
@@ -397,7 +702,7 @@ static bool exists(const char *dir, const char *name)
 {
     char p[512];
     struct stat st;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) < sizeof(p));
     return lstat(p, &st) == 0;
 }
 
@@ -569,6 +874,8 @@ int main(void)
         cmocka_unit_test(test_runner_app),
         cmocka_unit_test(test_accel_choice),
         cmocka_unit_test(test_build_refuses_bad_options),
+        cmocka_unit_test(test_build_cancelled),
+        cmocka_unit_test(test_recipe),
         cmocka_unit_test(test_env_allow_list),
         cmocka_unit_test(test_proxy_password),
         cmocka_unit_test(test_create_locked),
