@@ -469,7 +469,7 @@ static bool url_ok(const char *u)
 /* Where a setting came from, for the typed getters' messages. */
 static char *where_of(vctx *v, const osr__yaml_node *n, const char *key)
 {
-    char q[OSR__QUOTE_MAX];
+    char q[OSR__QUOTE_MAX], kq[OSR__QUOTE_MAX];
 
     if (n == NULL)
         return NULL;
@@ -478,7 +478,8 @@ static char *where_of(vctx *v, const osr__yaml_node *n, const char *key)
     if (n->line == 0)
         return NULL;
     return osr__sprintf("%s:%zu:%zu: cloud '%s': %s", n->source, n->line, n->column,
-                        osr__quote(q, sizeof(q), v->cloud, 64), key);
+                        osr__quote(q, sizeof(q), v->cloud, 64),
+                        osr__quote(kq, sizeof(kq), key, 96));
 }
 
 /* Store a typed setting read from n (NULL for a default or a derived value).
@@ -989,10 +990,12 @@ static int region_entry(const char **name,
     if (e->type != OSR__YAML_MAPPING)
         return verr(v, e, field, "a region is a name or {name, values}, found %s", kind_name(e));
     for (size_t i = 0; i < e->npairs; i++) {
+        char q[OSR__QUOTE_MAX];
         const char *k = e->pairs[i].key->value;
         if (strcmp(k, "name") != 0 && strcmp(k, "values") != 0)
             return verr(v, e->pairs[i].key, field,
-                        "a region entry has only 'name' and 'values', not '%.64s'", k);
+                        "a region entry has only 'name' and 'values', not '%s'",
+                        osr__quote(q, sizeof(q), k, 64));
     }
     if ((error = get_string(&n, v, e, "name", field, false)) < 0)
         return error;
@@ -1072,7 +1075,8 @@ static int apply_region(const osr__yaml_node **cloud, vctx *v)
                 chosen_node = list->items[i];
                 values = vals;
             }
-            if (osr__buf_printf(&names, "%s%.64s", i ? ", " : "", name) < 0) {
+            if (osr__buf_printf(&names, "%s%s", i ? ", " : "", osr__quote(q, sizeof(q), name, 64)) <
+                0) {
                 osr__buf_free(&names);
                 return nomem(v);
             }
