@@ -22,7 +22,7 @@ typedef struct osr_cloud_options {
     /** Environment as "NAME=value" strings, NULL-terminated. NULL: the process environment. */
     const char *const *env;
     /**
-     * Directories to search for clouds.{yaml,yml,json} and secure.{yaml,yml,json}, in order,
+     * Directories to search for clouds, secure and clouds-public.{yaml,yml,json}, in order,
      * NULL-terminated. NULL: the current directory, $XDG_CONFIG_HOME/openstack (or
      * ~/.config/openstack), /etc/openstack.
      */
