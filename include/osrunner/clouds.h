@@ -22,7 +22,7 @@ typedef struct osr_cloud_options {
     /** Environment as "NAME=value" strings, NULL-terminated. NULL: the process environment. */
     const char *const *env;
     /**
-     * Directories to search for clouds.{yaml,yml,json} and secure.{yaml,yml,json}, in order,
+     * Directories to search for clouds, secure and clouds-public.{yaml,yml,json}, in order,
      * NULL-terminated. NULL: the current directory, $XDG_CONFIG_HOME/openstack (or
      * ~/.config/openstack), /etc/openstack.
      */
@@ -45,8 +45,19 @@ typedef struct osr_cloud_options {
 
 /**
  * Find, read, merge (secure.yaml over clouds.yaml), select and validate a
- * cloud. Without any clouds file, OS_* environment variables (OS_AUTH_URL,
- * OS_USERNAME, ...) form the cloud "envvars".
+ * cloud, as openstacksdk does: keys spelled with '-' read as '_' at every
+ * level; profile: NAME (or the old cloud: NAME) brings in a vendor profile
+ * from clouds-public.yaml in the search directories, else from openstacksdk's
+ * vendor profiles compiled into osrunner; regions: or a list in region_name
+ * gives the first region unless region_name (beside regions:) or
+ * OS_REGION_NAME names one, and that region's values apply over the cloud;
+ * "{region_name}" in a value reads as the region; endpoint_type is the old
+ * name of interface; "~" in cacert, cert and key is the home directory. A key
+ * written twice (in either spelling) is an error, stricter than openstacksdk.
+ *
+ * Whenever an OS_* auth variable (OS_AUTH_URL, OS_USERNAME, OS_TOKEN, ...) is
+ * set, those variables form the cloud "envvars" beside the file's clouds; it
+ * is the default when no cloud is named. They never apply to a file cloud.
  *
  * @param out set on success only; free with osr_cloud_free()
  * @param opts may be NULL for the defaults
@@ -74,11 +85,40 @@ OSR_EXTERN const char *osr_cloud_auth_type(const osr_cloud *cloud);
 /**
  * A setting by its dotted key as written in clouds.yaml, e.g. "auth.auth_url",
  * "auth.username", "region_name", "interface", "cacert". Booleans read as
- * "true"/"false". Defaults are applied ("interface" is "public",
- * "identity_api_version" is "3", "verify" is "true").
+ * "true"/"false" (osr_cloud_get_bool() keeps the type). Defaults are applied ("interface" is
+ * "public", "identity_api_version" is "3", "verify" is "true").
  * @return the value (borrowed), or NULL when not set
  */
 OSR_EXTERN const char *osr_cloud_get(const osr_cloud *cloud, const char *key);
+
+/** The type a setting has, as JSON and YAML know it. */
+typedef enum osr_cloud_type {
+    OSR_CLOUD_TYPE_STRING = 1,
+    OSR_CLOUD_TYPE_BOOL = 2, /* "verify" */
+    OSR_CLOUD_TYPE_INT = 3,  /* "identity_api_version" */
+} osr_cloud_type;
+
+/**
+ * Typed getters, in the manner of git_config_get_bool(): a setting by its
+ * dotted key, defaults applied. *out is set on success only.
+ * @param err may be NULL; filled on failure
+ * @return 0; OSR_ENOTFOUND when not set; OSR_ECONFIG when the setting has
+ *         another type ("clouds.yaml:7:13: cloud 'c': verify: a boolean, not
+ *         a string", or "environment: OS_INSECURE: ..."); OSR_EINVAL for NULL
+ */
+OSR_EXTERN int
+osr_cloud_get_string(const char **out, const osr_cloud *cloud, const char *key, osr_error *err);
+OSR_EXTERN int
+osr_cloud_get_bool(int *out, const osr_cloud *cloud, const char *key, osr_error *err);
+OSR_EXTERN int
+osr_cloud_get_int(long long *out, const osr_cloud *cloud, const char *key, osr_error *err);
+
+/**
+ * 1 when the cloud is domain-scoped (password or token auth with domain_id or
+ * domain_name and no project), else 0. Such a cloud is valid; calls that need
+ * a project (compute, image) refuse it with OSR_ECONFIG.
+ */
+OSR_EXTERN int osr_cloud_domain_scoped(const osr_cloud *cloud);
 
 /** Number of settings, for listing them all with osr_cloud_setting(). */
 OSR_EXTERN size_t osr_cloud_setting_count(const osr_cloud *cloud);
@@ -95,6 +135,9 @@ OSR_EXTERN int osr_cloud_setting(const char **key,
                                  const osr_cloud *cloud,
                                  size_t i,
                                  int reveal);
+
+/** The type of the i-th setting, or 0 when i is out of range. */
+OSR_EXTERN osr_cloud_type osr_cloud_setting_type(const osr_cloud *cloud, size_t i);
 
 /**
  * Validate a whole clouds file held in memory (every cloud in it). source_name

@@ -30,8 +30,9 @@ static const char init_usage[] =
 static const char show_usage[] =
     "Usage: osrunner [--os-cloud NAME] cloud show [--json]\n"
     "\n"
-    "Show the cloud osrunner would use, after the search path, secure.yaml and\n"
-    "OS_* variables are applied. Secrets are masked.\n";
+    "Show the cloud osrunner would use, after the search path, secure.yaml, a\n"
+    "vendor profile, the chosen region and OS_* variables are applied. Secrets\n"
+    "are masked. With --json, booleans and numbers keep their JSON types.\n";
 
 static const char *arg_output;
 
@@ -123,6 +124,30 @@ static int set_dotted(json_t *root, const char *key, json_t *value)
     return set_dotted(child, dot + 1, value);
 }
 
+/* The setting as JSON keeps its type: "verify": false, "identity_api_version": 3.
+ * masked is the value osr_cloud_setting() gave, "****" for a secret. */
+static int typed_value(
+    json_t **out, const osr_cloud *cloud, const char *key, const char *masked, osr_cloud_type type)
+{
+    osr_error err;
+    long long i;
+    int b;
+
+    osr_error_clear(&err);
+    if (type == OSR_CLOUD_TYPE_BOOL) {
+        if (osr_cloud_get_bool(&b, cloud, key, &err) < 0)
+            return cli_fail(err.code, "%s", err.message);
+        *out = json_boolean(b);
+    } else if (type == OSR_CLOUD_TYPE_INT) {
+        if (osr_cloud_get_int(&i, cloud, key, &err) < 0)
+            return cli_fail(err.code, "%s", err.message);
+        *out = json_integer(i);
+    } else {
+        *out = json_string(masked);
+    }
+    return 0;
+}
+
 static int cloud_show(int argc, char **argv)
 {
     osr_cloud *cloud = NULL;
@@ -140,12 +165,18 @@ static int cloud_show(int argc, char **argv)
     if (cli.json) {
         json_t *root = json_pack("{s:s,s:s,s:s}", "cloud", osr_cloud_name(cloud), "source",
                                  osr_cloud_source(cloud), "auth_type", osr_cloud_auth_type(cloud));
-        for (size_t i = 0; root && i < n; i++) {
+        for (size_t i = 0; root && i < n && rc == 0; i++) {
             const char *k, *v;
-            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) == 0 && strcmp(k, "auth_type") != 0)
-                set_dotted(root, k, json_string(v));
+            json_t *jv = NULL;
+            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) != 0 || strcmp(k, "auth_type") == 0)
+                continue;
+            if ((rc = typed_value(&jv, cloud, k, v, osr_cloud_setting_type(cloud, i))) == 0)
+                set_dotted(root, k, jv);
         }
-        rc = cli_print_json(root);
+        if (rc == 0)
+            rc = cli_print_json(root);
+        else
+            json_decref(root);
     } else {
         printf("cloud: %s\nsource: %s\nauth_type: %s\n", osr_cloud_name(cloud),
                osr_cloud_source(cloud), osr_cloud_auth_type(cloud));

@@ -7,6 +7,7 @@
 #include "yaml_tree.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,17 @@
 #define SUPPORTED   "password, v3password, v3applicationcredential, token, v3token"
 #define SECRET_MASK "****"
 
+#define VENDORS_SOURCE "osrunner's vendor profiles"
+
+/* data/clouds-public.yaml, compiled in (src/lib/CMakeLists.txt). */
+extern const unsigned char osr__vendors_yaml[];
+extern const size_t osr__vendors_yaml_len;
+
 typedef struct setting {
     char *key;
     char *value;
+    char *where; /* "FILE:L:C: cloud 'N': KEY" or "environment: OS_X"; NULL for a default */
+    osr_cloud_type type;
     bool secret;
 } setting;
 
@@ -33,6 +42,7 @@ struct osr_cloud {
     setting *settings;
     size_t count;
     size_t cap;
+    bool domain_scoped;
 };
 
 /* The OS_* variables that form the "envvars" cloud, and the setting each one fills. */
@@ -89,6 +99,7 @@ static void cloud_free(osr_cloud *c)
         return;
     for (size_t i = 0; i < c->count; i++) {
         free(c->settings[i].key);
+        free(c->settings[i].where);
         osr__secret_free(c->settings[i].value);
     }
     free(c->settings);
@@ -98,26 +109,38 @@ static void cloud_free(osr_cloud *c)
     free(c);
 }
 
-static const char *cloud_lookup(const osr_cloud *c, const char *key)
+static const setting *cloud_find(const osr_cloud *c, const char *key)
 {
     for (size_t i = 0; i < c->count; i++) {
         if (strcmp(c->settings[i].key, key) == 0)
-            return c->settings[i].value;
+            return &c->settings[i];
     }
     return NULL;
 }
 
-/* Set (or replace) a setting; value is copied. */
-static int cloud_set(osr_cloud *c, const char *key, const char *value)
+static const char *cloud_lookup(const osr_cloud *c, const char *key)
+{
+    const setting *s = cloud_find(c, key);
+    return s ? s->value : NULL;
+}
+
+/* Set (or replace) a setting; value is copied, where (may be NULL) is taken. */
+static int
+cloud_set(osr_cloud *c, const char *key, const char *value, osr_cloud_type type, char *where)
 {
     char *v = osr__strdup(value), *k = NULL;
 
-    if (v == NULL)
+    if (v == NULL) {
+        free(where);
         return OSR_ENOMEM;
+    }
     for (size_t i = 0; i < c->count; i++) {
         if (strcmp(c->settings[i].key, key) == 0) {
             osr__secret_free(c->settings[i].value);
+            free(c->settings[i].where);
             c->settings[i].value = v;
+            c->settings[i].where = where;
+            c->settings[i].type = type;
             return 0;
         }
     }
@@ -126,6 +149,7 @@ static int cloud_set(osr_cloud *c, const char *key, const char *value)
         setting *s = realloc(c->settings, cap * sizeof(*s));
         if (s == NULL) {
             osr__secret_free(v);
+            free(where);
             return OSR_ENOMEM;
         }
         c->settings = s;
@@ -134,10 +158,13 @@ static int cloud_set(osr_cloud *c, const char *key, const char *value)
     k = osr__strdup(key);
     if (k == NULL) {
         osr__secret_free(v);
+        free(where);
         return OSR_ENOMEM;
     }
     c->settings[c->count].key = k;
     c->settings[c->count].value = v;
+    c->settings[c->count].where = where;
+    c->settings[c->count].type = type;
     c->settings[c->count].secret = is_secret_key(key);
     c->count++;
     return 0;
@@ -148,6 +175,7 @@ static void cloud_unset(osr_cloud *c, const char *key)
     for (size_t i = 0; i < c->count; i++) {
         if (strcmp(c->settings[i].key, key) == 0) {
             free(c->settings[i].key);
+            free(c->settings[i].where);
             osr__secret_free(c->settings[i].value);
             memmove(&c->settings[i], &c->settings[i + 1], (c->count - i - 1) * sizeof(setting));
             c->count--;
@@ -161,13 +189,110 @@ static int setting_cmp(const void *a, const void *b)
     return strcmp(((const setting *)a)->key, ((const setting *)b)->key);
 }
 
+/* ---- finding files --------------------------------------------------------------------- */
+
+static const char *env_get(const osr_cloud_options *opts, const char *name)
+{
+    const char *v = NULL;
+
+    if (opts != NULL && opts->env != NULL) {
+        size_t n = strlen(name);
+        for (const char *const *e = opts->env; *e != NULL; e++) {
+            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+                v = *e + n + 1; /* the last one wins, as with putenv */
+        }
+    } else {
+        v = getenv(name);
+    }
+    return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+typedef struct search {
+    char *owned[3];
+    const char *dirs[4];
+    const char *const *list;
+} search;
+
+static void search_free(search *s)
+{
+    for (size_t i = 0; i < 3; i++)
+        free(s->owned[i]);
+}
+
+static int search_init(search *s, const osr_cloud_options *opts, osr_error *err)
+{
+    const char *xdg, *home;
+    size_t n = 0;
+
+    memset(s, 0, sizeof(*s));
+    if (opts != NULL && opts->search_dirs != NULL) {
+        s->list = opts->search_dirs;
+        return 0;
+    }
+    s->owned[0] = getcwd(NULL, 0);
+    s->dirs[n++] = s->owned[0] ? s->owned[0] : ".";
+    xdg = env_get(opts, "XDG_CONFIG_HOME");
+    home = env_get(opts, "HOME");
+    if (xdg != NULL)
+        s->owned[1] = osr__path_join(xdg, "openstack");
+    else if (home != NULL)
+        s->owned[1] = osr__sprintf("%s/.config/openstack", home);
+    if ((xdg != NULL || home != NULL) && s->owned[1] == NULL) {
+        search_free(s);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    if (s->owned[1] != NULL)
+        s->dirs[n++] = s->owned[1];
+    s->dirs[n++] = "/etc/openstack";
+    s->dirs[n] = NULL;
+    s->list = s->dirs;
+    return 0;
+}
+
+/* The first of DIR/BASE.{yaml,yml,json} that exists; *out NULL when none. */
+static int search_find(char **out, const search *s, const char *base, osr_error *err)
+{
+    static const char *const exts[] = { "yaml", "yml", "json" };
+    struct stat st;
+
+    *out = NULL;
+    for (const char *const *d = s->list; *d != NULL; d++) {
+        for (size_t i = 0; i < 3; i++) {
+            char *p = osr__sprintf("%s%s%s.%s", *d, (**d && (*d)[strlen(*d) - 1] == '/') ? "" : "/",
+                                   base, exts[i]);
+            if (p == NULL)
+                return osr__error_set(err, OSR_ENOMEM, "out of memory");
+            if (stat(p, &st) == 0) {
+                *out = p;
+                return 0;
+            }
+            free(p);
+        }
+    }
+    return 0;
+}
+
 /* ---- validation ------------------------------------------------------------------------ */
 
+/* What one load or validation shares between its clouds. */
+typedef struct loader {
+    const osr_cloud_options *opts; /* NULL: defaults, the process environment */
+    const search *s;
+    osr__yaml_doc *arena;      /* nodes made by normalising, merging, choosing a region */
+    osr__yaml_doc *public_doc; /* the user's clouds-public.yaml, read when needed */
+    const osr__yaml_node *public_clouds;
+    bool public_read;
+    osr__yaml_doc *vendor_doc; /* osrunner's vendor profiles, parsed when needed */
+    const osr__yaml_node *vendor_clouds;
+} loader;
+
 typedef struct vctx {
-    const char *cloud; /* its name */
-    bool env;          /* built from OS_* variables */
-    bool check_files;  /* the cloud is about to be used: files it names must exist */
-    osr_cloud *out;    /* settings go here */
+    const char *cloud;  /* its name */
+    bool env;           /* built from OS_* variables */
+    bool check_files;   /* the cloud is about to be used: files it names must exist */
+    const char *region; /* the chosen region, for {region_name}; NULL for none */
+    loader *ld;
+    osr_cloud *out; /* settings go here */
     osr_error *err;
 } vctx;
 
@@ -220,6 +345,9 @@ static int verr(vctx *v, const osr__yaml_node *n, const char *field, const char 
         return osr__error_set(v->err, OSR_ECONFIG, "%s: %s", ENV_SOURCE, msg);
     }
     osr__quote(q, sizeof(q), v->cloud, 64);
+    if (n == NULL || n->line == 0)
+        return osr__error_set(v->err, OSR_ECONFIG, "cloud '%s': %s%s%s", q, field ? field : "",
+                              field ? ": " : "", msg);
     if (field != NULL) {
         return osr__error_set(v->err, OSR_ECONFIG, "%s:%zu:%zu: cloud '%s': %s: %s", n->source,
                               n->line, n->column, q, field, msg);
@@ -338,11 +466,57 @@ static bool url_ok(const char *u)
     return host < end && *host != ':';
 }
 
-static int store(vctx *v, const char *key, const char *value)
+/* Where a setting came from, for the typed getters' messages. */
+static char *where_of(vctx *v, const osr__yaml_node *n, const char *key)
 {
-    if (cloud_set(v->out, key, value) < 0)
-        return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
-    return 0;
+    char q[OSR__QUOTE_MAX], kq[OSR__QUOTE_MAX];
+
+    if (n == NULL)
+        return NULL;
+    if (v->env)
+        return n->origin ? osr__sprintf("%s: %s", ENV_SOURCE, n->origin) : NULL;
+    if (n->line == 0)
+        return NULL;
+    return osr__sprintf("%s:%zu:%zu: cloud '%s': %s", n->source, n->line, n->column,
+                        osr__quote(q, sizeof(q), v->cloud, 64),
+                        osr__quote(kq, sizeof(kq), key, 96));
+}
+
+/* Store a typed setting read from n (NULL for a default or a derived value).
+ * As openstacksdk does, "{region_name}" in a value that is not a secret reads
+ * as the chosen region. */
+static int store_typed(
+    vctx *v, const char *key, const char *value, osr_cloud_type type, const osr__yaml_node *n)
+{
+    static const char ph[] = "{region_name}";
+    osr__buf b = OSR__BUF_INIT;
+    const char *p;
+    int error = 0;
+
+    if (!is_secret_key(key) && strstr(value, ph) != NULL) {
+        if (v->region == NULL || *v->region == '\0')
+            return verr(v, n, key, "uses {region_name}, but the cloud has no region");
+        for (p = value; error == 0 && (p = strstr(value, ph)) != NULL; value = p + sizeof(ph) - 1) {
+            if ((error = osr__buf_append(&b, value, (size_t)(p - value))) == 0)
+                error = osr__buf_puts(&b, v->region);
+        }
+        if (error == 0)
+            error = osr__buf_puts(&b, value);
+        if (error < 0) {
+            osr__buf_free(&b);
+            return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
+        }
+        value = b.data;
+    }
+    if (cloud_set(v->out, key, value, type, where_of(v, n, key)) < 0)
+        error = osr__error_set(v->err, OSR_ENOMEM, "out of memory");
+    osr__buf_free(&b);
+    return error;
+}
+
+static int store(vctx *v, const char *key, const char *value, const osr__yaml_node *n)
+{
+    return store_typed(v, key, value, OSR_CLOUD_TYPE_STRING, n);
 }
 
 /* Domain for user_ or project_: explicit, then domain_*, then default_domain_*, then "default". */
@@ -356,14 +530,14 @@ static int default_domain(vctx *v, const char *who)
     if (cloud_lookup(v->out, id_key) || cloud_lookup(v->out, name_key))
         return 0;
     if ((val = cloud_lookup(v->out, "auth.domain_id")) != NULL)
-        return store(v, id_key, val);
+        return store(v, id_key, val, NULL);
     if ((val = cloud_lookup(v->out, "auth.domain_name")) != NULL)
-        return store(v, name_key, val);
+        return store(v, name_key, val, NULL);
     if ((val = cloud_lookup(v->out, "auth.default_domain_id")) != NULL)
-        return store(v, id_key, val);
+        return store(v, id_key, val, NULL);
     if ((val = cloud_lookup(v->out, "auth.default_domain_name")) != NULL)
-        return store(v, name_key, val);
-    return store(v, id_key, "default");
+        return store(v, name_key, val, NULL);
+    return store(v, id_key, "default", NULL);
 }
 
 /* Read every scalar of auth into "auth.KEY" settings. */
@@ -378,15 +552,15 @@ static int read_auth(vctx *v, const osr__yaml_node *auth)
         snprintf(field, sizeof(field), "auth.%.80s", k->value);
         if ((error = get_string(&n, v, auth, k->value, field, false)) < 0)
             return error;
-        if (n != NULL && (error = store(v, field, n->value)) < 0)
+        if (n != NULL && (error = store(v, field, n->value, n)) < 0)
             return error;
     }
     /* Old names for the project. */
     if (!cloud_lookup(v->out, "auth.project_name") && cloud_lookup(v->out, "auth.tenant_name") &&
-        (error = store(v, "auth.project_name", cloud_lookup(v->out, "auth.tenant_name"))) < 0)
+        (error = store(v, "auth.project_name", cloud_lookup(v->out, "auth.tenant_name"), NULL)) < 0)
         return error;
     if (!cloud_lookup(v->out, "auth.project_id") && cloud_lookup(v->out, "auth.tenant_id") &&
-        (error = store(v, "auth.project_id", cloud_lookup(v->out, "auth.tenant_id"))) < 0)
+        (error = store(v, "auth.project_id", cloud_lookup(v->out, "auth.tenant_id"), NULL)) < 0)
         return error;
     cloud_unset(v->out, "auth.tenant_name");
     cloud_unset(v->out, "auth.tenant_id");
@@ -396,6 +570,20 @@ static int read_auth(vctx *v, const osr__yaml_node *auth)
 static bool has(vctx *v, const char *key)
 {
     return cloud_lookup(v->out, key) != NULL;
+}
+
+/* A project scope, or (as keystoneauth allows) a domain scope: domain_id or
+ * domain_name and no project. Commands that need a project refuse the latter
+ * when they run (osr_cloud_domain_scoped). */
+static int check_scope(vctx *v, const osr__yaml_node *auth)
+{
+    if (has(v, "auth.project_name") || has(v, "auth.project_id"))
+        return 0;
+    if (has(v, "auth.domain_id") || has(v, "auth.domain_name")) {
+        v->out->domain_scoped = true;
+        return 0;
+    }
+    return vmissing(v, auth, "auth.project_name", "auth.project_id", NULL);
 }
 
 static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node *auth)
@@ -425,9 +613,8 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
             return vmissing(v, auth, "auth.username", "auth.user_id", hint);
         if (!has(v, "auth.password"))
             return vmissing(v, auth, "auth.password", NULL, hint);
-        if (!has(v, "auth.project_name") && !has(v, "auth.project_id"))
-            return vmissing(v, auth, "auth.project_name", "auth.project_id", NULL);
-        if ((error = default_domain(v, "user")) < 0 || (error = default_domain(v, "project")) < 0)
+        if ((error = check_scope(v, auth)) < 0 || (error = default_domain(v, "user")) < 0 ||
+            (!v->out->domain_scoped && (error = default_domain(v, "project")) < 0))
             return error;
     } else if (strcmp(type, "v3applicationcredential") == 0) {
         if (!has(v, "auth.application_credential_secret"))
@@ -447,14 +634,15 @@ static int check_auth(vctx *v, const osr__yaml_node *cloud, const osr__yaml_node
     } else {
         if (!has(v, "auth.token"))
             return vmissing(v, auth, "auth.token", NULL, NULL);
-        if (!has(v, "auth.project_name") && !has(v, "auth.project_id"))
-            return vmissing(v, auth, "auth.project_name", "auth.project_id", NULL);
-        if ((error = default_domain(v, "project")) < 0)
+        if ((error = check_scope(v, auth)) < 0 ||
+            (!v->out->domain_scoped && (error = default_domain(v, "project")) < 0))
             return error;
     }
-    /* Consumed by the defaults above. */
-    cloud_unset(v->out, "auth.domain_id");
-    cloud_unset(v->out, "auth.domain_name");
+    /* Consumed by the defaults above, unless they are the scope. */
+    if (!v->out->domain_scoped) {
+        cloud_unset(v->out, "auth.domain_id");
+        cloud_unset(v->out, "auth.domain_name");
+    }
     cloud_unset(v->out, "auth.default_domain_id");
     cloud_unset(v->out, "auth.default_domain_name");
     return 0;
@@ -468,7 +656,7 @@ static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
     int64_t i;
 
     if (n == NULL || osr__yaml_is_null(n))
-        return store(v, "identity_api_version", "3");
+        return store_typed(v, "identity_api_version", "3", OSR_CLOUD_TYPE_INT, NULL);
     kind = osr__yaml_kind_of(n);
     if (n->type != OSR__YAML_SCALAR) {
         return verr(v, n, "identity_api_version", "expected a scalar, found %s", kind_name(n));
@@ -476,9 +664,45 @@ static int check_identity_version(vctx *v, const osr__yaml_node *cloud)
     if ((kind == OSR__YAML_KIND_INT && osr__yaml_int(&i, n) == 0 && i == 3) ||
         strcmp(n->value, "3") == 0 || strcmp(n->value, "3.0") == 0 ||
         (kind == OSR__YAML_KIND_FLOAT && strtod(n->value, NULL) == 3.0))
-        return store(v, "identity_api_version", "3");
+        return store_typed(v, "identity_api_version", "3", OSR_CLOUD_TYPE_INT, n);
     return verr(v, n, "identity_api_version", "only identity API version 3 is supported, not '%s'",
                 osr__quote(q, sizeof(q), n->value, 32));
+}
+
+/* "~" and "~/..." (HOME, else the passwd entry) and "~user/..." in a path, as
+ * Python's os.path.expanduser does; anything else is copied. */
+static int expand_home(char **out, vctx *v, const osr__yaml_node *n, const char *field)
+{
+    char q[OSR__QUOTE_MAX], buf[4096];
+    const char *p = n->value, *slash, *home = NULL;
+    struct passwd pw, *res = NULL;
+    char *user = NULL;
+
+    if (p[0] != '~') {
+        *out = osr__strdup(p);
+        return *out ? 0 : osr__error_set(v->err, OSR_ENOMEM, "out of memory");
+    }
+    slash = strchr(p, '/');
+    if (slash == NULL)
+        slash = p + strlen(p);
+    if (slash == p + 1) {
+        home = env_get(v->ld->opts, "HOME");
+        if (home == NULL && getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res)
+            home = res->pw_dir;
+    } else {
+        user = osr__strndup(p + 1, (size_t)(slash - p - 1));
+        if (user == NULL)
+            return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
+        if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res)
+            home = res->pw_dir;
+    }
+    free(user);
+    if (home == NULL)
+        return verr(v, n, field, "cannot expand '%s': no such user, or no HOME",
+                    osr__quote(q, sizeof(q), p, 64));
+    *out = osr__sprintf("%s%s", home,
+                        (home[0] == '/' && home[1] == '\0' && *slash) ? slash + 1 : slash);
+    return *out ? 0 : osr__error_set(v->err, OSR_ENOMEM, "out of memory");
 }
 
 static int check_cloud(vctx *v, const osr__yaml_node *cloud)
@@ -486,6 +710,8 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
     char q[OSR__QUOTE_MAX];
     static const char *const paths[] = { "cacert", "cert", "key" };
     const osr__yaml_node *n, *auth;
+    const osr__yaml_node *vnode;
+    const char *ikey;
     int verify = -1, insecure = -1, error;
 
     if (cloud->type != OSR__YAML_MAPPING)
@@ -503,7 +729,7 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
         return verr(v, n, "auth_type", "unknown auth type '%s' (supported: " SUPPORTED ")",
                     osr__quote(q, sizeof(q), n->value, 64));
     }
-    if (v->out->auth_type == NULL || (error = store(v, "auth_type", v->out->auth_type)) < 0)
+    if (v->out->auth_type == NULL || (error = store(v, "auth_type", v->out->auth_type, n)) < 0)
         return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
 
     auth = osr__yaml_map_get(cloud, "auth");
@@ -518,18 +744,23 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
     if (n != NULL && !osr__yaml_is_null(n)) {
         if (osr__yaml_kind_of(n) != OSR__YAML_KIND_STR)
             return verr(v, n, "region_name", "expected a string, found %s", kind_name(n));
-        if (n->len > 0 && (error = store(v, "region_name", n->value)) < 0)
+        if (n->len > 0 && (error = store(v, "region_name", n->value, n)) < 0)
             return error;
     }
 
-    if ((error = get_string(&n, v, cloud, "interface", "interface", true)) < 0)
+    /* endpoint_type is the old name of interface; interface wins. */
+    ikey = osr__yaml_map_get(cloud, "interface") &&
+                   !osr__yaml_is_null(osr__yaml_map_get(cloud, "interface"))
+               ? "interface"
+               : "endpoint_type";
+    if ((error = get_string(&n, v, cloud, ikey, ikey, true)) < 0)
         return error;
     if (n != NULL && strcmp(n->value, "public") != 0 && strcmp(n->value, "internal") != 0 &&
         strcmp(n->value, "admin") != 0) {
-        return verr(v, n, "interface", "must be public, internal or admin, not '%s'",
+        return verr(v, n, ikey, "must be public, internal or admin, not '%s'",
                     osr__quote(q, sizeof(q), n->value, 64));
     }
-    if ((error = store(v, "interface", n ? n->value : "public")) < 0)
+    if ((error = store(v, "interface", n ? n->value : "public", n)) < 0)
         return error;
 
     if ((error = check_identity_version(v, cloud)) < 0)
@@ -538,26 +769,347 @@ static int check_cloud(vctx *v, const osr__yaml_node *cloud)
     if ((error = get_bool(&verify, v, cloud, "verify")) < 0 ||
         (error = get_bool(&insecure, v, cloud, "insecure")) < 0)
         return error;
-    if (insecure == 1)
+    vnode = osr__yaml_map_get(cloud, "verify");
+    if (insecure == 1) {
         verify = 0;
-    if ((error = store(v, "verify", verify == 0 ? "false" : "true")) < 0)
+        vnode = osr__yaml_map_get(cloud, "insecure");
+    } else if (verify == -1) {
+        vnode = insecure == 0 ? osr__yaml_map_get(cloud, "insecure") : NULL;
+    }
+    if ((error = store_typed(v, "verify", verify == 0 ? "false" : "true", OSR_CLOUD_TYPE_BOOL,
+                             vnode)) < 0)
         return error;
 
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct stat st;
+        char *path = NULL;
         if ((error = get_string(&n, v, cloud, paths[i], paths[i], true)) < 0)
             return error;
+        if (n == NULL)
+            continue;
+        if ((error = expand_home(&path, v, n, paths[i])) < 0)
+            return error;
         /* A missing CA bundle is a configuration error here, not a TLS failure later. */
-        if (n != NULL && v->check_files && strcmp(paths[i], "cacert") == 0) {
-            if (stat(n->value, &st) < 0)
-                return verr(v, n, paths[i], "%.300s: %s", n->value, strerror(errno));
-            if (!S_ISREG(st.st_mode))
-                return verr(v, n, paths[i], "%.300s: %s", n->value,
-                            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        if (v->check_files && strcmp(paths[i], "cacert") == 0) {
+            if (stat(path, &st) < 0)
+                error = verr(v, n, paths[i], "%.300s: %s", path, strerror(errno));
+            else if (!S_ISREG(st.st_mode))
+                error = verr(v, n, paths[i], "%.300s: %s", path,
+                             S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
         }
-        if (n != NULL && (error = store(v, paths[i], n->value)) < 0)
+        if (error == 0)
+            error = store(v, paths[i], path, n);
+        free(path);
+        if (error < 0)
             return error;
     }
+    return 0;
+}
+
+/* ---- vendor profiles and regions ------------------------------------------------------- */
+
+static int read_doc(osr__yaml_doc **out,
+                    const char *path,
+                    const char *why,
+                    const osr_cloud_options *opts,
+                    osr_error *err);
+
+static int nomem(vctx *v)
+{
+    return osr__error_set(v->err, OSR_ENOMEM, "out of memory");
+}
+
+/* root[section] with every entry's keys normalised ('-' reads as '_'); the
+ * names of the entries (cloud names) are kept as written. */
+static int normalize_section(const osr__yaml_node **out,
+                             osr__yaml_doc *arena,
+                             const osr__yaml_node *root,
+                             const char *section,
+                             osr_error *err)
+{
+    const osr__yaml_node *sec = osr__yaml_map_get(root, section);
+    osr__yaml_node *m = NULL, *v;
+    int error;
+
+    *out = sec;
+    if (sec == NULL || sec->type != OSR__YAML_MAPPING)
+        return 0;
+    if (osr__yaml_new_mapping(&m, arena, NULL) < 0)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    m->source = sec->source;
+    m->line = sec->line;
+    m->column = sec->column;
+    for (size_t i = 0; i < sec->npairs; i++) {
+        if ((error = osr__yaml_normalize_keys(&v, arena, sec->pairs[i].value, err)) < 0)
+            return error;
+        if (osr__yaml_map_put(m, sec->pairs[i].key, v) < 0)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+/* A copy of root whose "clouds" (or "public-clouds") is normalised. */
+static int normalize_root(osr__yaml_node **out,
+                          osr__yaml_doc *arena,
+                          const osr__yaml_node *root,
+                          const char *section,
+                          osr_error *err)
+{
+    const osr__yaml_node *sec;
+    osr__yaml_node *m = NULL;
+    int error;
+
+    *out = (osr__yaml_node *)root;
+    if (root == NULL || root->type != OSR__YAML_MAPPING || osr__yaml_map_get(root, section) == NULL)
+        return 0;
+    if ((error = normalize_section(&sec, arena, root, section, err)) < 0)
+        return error;
+    if (osr__yaml_new_mapping(&m, arena, NULL) < 0)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    m->source = root->source;
+    m->line = root->line;
+    m->column = root->column;
+    for (size_t i = 0; i < root->npairs; i++) {
+        osr__yaml_node *k = root->pairs[i].key;
+        bool is_sec = k->len == strlen(section) && strcmp(k->value, section) == 0;
+        if (osr__yaml_map_put(m, k, is_sec ? (osr__yaml_node *)sec : root->pairs[i].value) < 0)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+/* The user's clouds-public.yaml (first in the search path), read once. */
+static int public_clouds(const osr__yaml_node **out, loader *ld, osr_error *err)
+{
+    char *path = NULL;
+    osr__yaml_node *root;
+    int error = 0;
+
+    if (!ld->public_read) {
+        ld->public_read = true;
+        if ((error = search_find(&path, ld->s, "clouds-public", err)) < 0)
+            return error;
+        if (path != NULL && (error = read_doc(&ld->public_doc, path, NULL, ld->opts, err)) == 0 &&
+            (error = normalize_root(&root, ld->arena, osr__yaml_doc_root(ld->public_doc),
+                                    "public-clouds", err)) == 0)
+            ld->public_clouds = osr__yaml_map_get(root, "public-clouds");
+        free(path);
+        if (error < 0)
+            return error;
+    }
+    *out = ld->public_clouds;
+    return 0;
+}
+
+static int vendor_clouds(const osr__yaml_node **out, loader *ld, osr_error *err)
+{
+    int error;
+
+    if (ld->vendor_doc == NULL) {
+        if ((error = osr__yaml_parse(&ld->vendor_doc, (const char *)osr__vendors_yaml,
+                                     osr__vendors_yaml_len, VENDORS_SOURCE, err)) < 0)
+            return error;
+        ld->vendor_clouds = osr__yaml_map_get(osr__yaml_doc_root(ld->vendor_doc), "public-clouds");
+    }
+    *out = ld->vendor_clouds;
+    return 0;
+}
+
+/* profile: NAME (or the old key cloud: NAME): the vendor's settings under the cloud's. */
+static int apply_profile(const osr__yaml_node **cloud, vctx *v)
+{
+    char q[OSR__QUOTE_MAX];
+    const char *key = osr__yaml_map_get(*cloud, "profile") ? "profile" : "cloud";
+    const osr__yaml_node *n, *from = NULL, *prof = NULL;
+    osr__yaml_node *merged;
+    int error;
+
+    if ((error = get_string(&n, v, *cloud, key, key, false)) < 0 || n == NULL)
+        return error;
+    if ((error = public_clouds(&from, v->ld, v->err)) < 0)
+        return error;
+    prof = osr__yaml_map_get(from, n->value);
+    if (prof == NULL) {
+        if ((error = vendor_clouds(&from, v->ld, v->err)) < 0)
+            return error;
+        prof = osr__yaml_map_get(from, n->value);
+    }
+    if (prof == NULL)
+        return verr(v, n, key,
+                    "no vendor profile '%s' in clouds-public.yaml or among openstacksdk's "
+                    "vendor profiles",
+                    osr__quote(q, sizeof(q), n->value, 64));
+    if (prof->type != OSR__YAML_MAPPING)
+        return verr(v, prof, NULL, "vendor profile '%s': expected a mapping, found %s",
+                    osr__quote(q, sizeof(q), n->value, 64), kind_name(prof));
+    if (osr__yaml_merge(&merged, v->ld->arena, prof, *cloud) < 0)
+        return nomem(v);
+    *cloud = merged;
+    return 0;
+}
+
+/* A copy of map without key. */
+static int map_without(osr__yaml_node **out, vctx *v, const osr__yaml_node *map, const char *key)
+{
+    osr__yaml_node *m = NULL;
+
+    if (osr__yaml_new_mapping(&m, v->ld->arena, NULL) < 0)
+        return nomem(v);
+    m->source = map->source;
+    m->line = map->line;
+    m->column = map->column;
+    for (size_t i = 0; i < map->npairs; i++) {
+        if (strcmp(map->pairs[i].key->value, key) != 0 &&
+            osr__yaml_map_put(m, map->pairs[i].key, map->pairs[i].value) < 0)
+            return nomem(v);
+    }
+    *out = m;
+    return 0;
+}
+
+/* One entry of a region list: a name, or {name, values}. */
+static int region_entry(const char **name,
+                        const osr__yaml_node **values,
+                        vctx *v,
+                        const osr__yaml_node *e,
+                        const char *field)
+{
+    const osr__yaml_node *n;
+    int error;
+
+    *values = NULL;
+    if (e->type == OSR__YAML_SCALAR) {
+        if (osr__yaml_kind_of(e) != OSR__YAML_KIND_STR || e->len == 0)
+            return verr(v, e, field, "a region is a name or {name, values}, found %s",
+                        e->len == 0 ? "an empty string" : kind_name(e));
+        *name = e->value;
+        return 0;
+    }
+    if (e->type != OSR__YAML_MAPPING)
+        return verr(v, e, field, "a region is a name or {name, values}, found %s", kind_name(e));
+    for (size_t i = 0; i < e->npairs; i++) {
+        char q[OSR__QUOTE_MAX];
+        const char *k = e->pairs[i].key->value;
+        if (strcmp(k, "name") != 0 && strcmp(k, "values") != 0)
+            return verr(v, e->pairs[i].key, field,
+                        "a region entry has only 'name' and 'values', not '%s'",
+                        osr__quote(q, sizeof(q), k, 64));
+    }
+    if ((error = get_string(&n, v, e, "name", field, false)) < 0)
+        return error;
+    if (n == NULL)
+        return verr(v, e, field, "a region entry needs a 'name'");
+    *name = n->value;
+    n = osr__yaml_map_get(e, "values");
+    if (n != NULL && !osr__yaml_is_null(n) && n->type != OSR__YAML_MAPPING)
+        return verr(v, n, field, "a region's 'values' must be a mapping, found %s", kind_name(n));
+    *values = (n && n->type == OSR__YAML_MAPPING) ? n : NULL;
+    return 0;
+}
+
+/* regions: [...], or a list in region_name: the first region, unless the
+ * cloud's region_name (beside regions) or OS_REGION_NAME names one; its
+ * values apply over the cloud. */
+static int apply_region(const osr__yaml_node **cloud, vctx *v)
+{
+    char q[OSR__QUOTE_MAX];
+    const osr__yaml_node *regions = osr__yaml_map_get(*cloud, "regions");
+    const osr__yaml_node *rn = osr__yaml_map_get(*cloud, "region_name");
+    const osr__yaml_node *list = NULL, *values = NULL, *chosen_node = NULL;
+    const char *field, *want = NULL, *want_from = NULL, *chosen = NULL;
+    char *split = NULL;
+    osr__yaml_node *c = NULL, *name_node = NULL, *merged;
+    osr__buf names = OSR__BUF_INIT;
+    int error = 0;
+
+    if (regions != NULL && !osr__yaml_is_null(regions)) {
+        if (regions->type != OSR__YAML_SEQUENCE)
+            return verr(v, regions, "regions", "expected a sequence, found %s", kind_name(regions));
+        list = regions;
+        field = "regions";
+        if (rn != NULL && rn->type == OSR__YAML_SCALAR && !osr__yaml_is_null(rn) && rn->len > 0) {
+            want = rn->value;
+            want_from = "region_name";
+        }
+    } else if (rn != NULL && rn->type == OSR__YAML_SEQUENCE) {
+        list = rn;
+        field = "region_name";
+    } else if (rn != NULL && osr__yaml_kind_of(rn) == OSR__YAML_KIND_STR && !v->env &&
+               memchr(rn->value, ',', rn->len) != NULL) {
+        /* Old style, still read by openstacksdk: "a,b" is a list. */
+        field = "region_name";
+        if ((split = osr__strdup(rn->value)) == NULL)
+            return nomem(v);
+        for (char *p = split, *e; p != NULL; p = e) {
+            if ((e = strchr(p, ',')) != NULL)
+                *e++ = '\0';
+            if (*p != '\0' && chosen == NULL) {
+                chosen = p;
+                chosen_node = rn;
+            }
+        }
+        if (chosen == NULL) {
+            free(split);
+            return verr(v, rn, "region_name", "no region in '%s'",
+                        osr__quote(q, sizeof(q), rn->value, 64));
+        }
+    } else {
+        if (rn != NULL && osr__yaml_kind_of(rn) == OSR__YAML_KIND_STR && rn->len > 0)
+            v->region = rn->value;
+        return 0;
+    }
+    if (list != NULL) {
+        if (want == NULL && !v->env && (want = env_get(v->ld->opts, "OS_REGION_NAME")) != NULL)
+            want_from = "OS_REGION_NAME";
+        if (list->nitems == 0)
+            return verr(v, list, field, "an empty list of regions");
+        for (size_t i = 0; i < list->nitems; i++) {
+            const char *name;
+            const osr__yaml_node *vals;
+            if ((error = region_entry(&name, &vals, v, list->items[i], field)) < 0)
+                return error;
+            if (chosen == NULL && (want == NULL || strcmp(want, name) == 0)) {
+                chosen = name;
+                chosen_node = list->items[i];
+                values = vals;
+            }
+            if (osr__buf_printf(&names, "%s%s", i ? ", " : "", osr__quote(q, sizeof(q), name, 64)) <
+                0) {
+                osr__buf_free(&names);
+                return nomem(v);
+            }
+        }
+        if (chosen == NULL) {
+            error =
+                verr(v, list, field, "no region '%s' (chosen by %s); the cloud's regions: %.300s",
+                     osr__quote(q, sizeof(q), want, 64), want_from, names.data);
+            osr__buf_free(&names);
+            return error;
+        }
+        osr__buf_free(&names);
+    }
+    /* The cloud without its list, with region_name the chosen one and the region's values over it.
+     */
+    if ((error = map_without(&c, v, *cloud, "regions")) < 0 ||
+        osr__yaml_new_scalar(&name_node, v->ld->arena, chosen, false, NULL) < 0) {
+        free(split);
+        return error < 0 ? error : nomem(v);
+    }
+    free(split);
+    name_node->source = chosen_node->source;
+    name_node->line = chosen_node->line;
+    name_node->column = chosen_node->column;
+    if (osr__yaml_map_set(v->ld->arena, c, "region_name", name_node) < 0 ||
+        osr__yaml_merge(&merged, v->ld->arena, c, values) < 0)
+        return nomem(v);
+    /* values may not choose another region. */
+    if (osr__yaml_map_get(merged, "region_name") != name_node &&
+        osr__yaml_map_set(v->ld->arena, merged, "region_name", name_node) < 0)
+        return nomem(v);
+    v->region = name_node->value;
+    *cloud = merged;
     return 0;
 }
 
@@ -568,6 +1120,7 @@ static int build_cloud(osr_cloud **out,
                        const char *source,
                        bool env,
                        bool check_files,
+                       loader *ld,
                        osr_error *err)
 {
     osr_cloud *c = calloc(1, sizeof(*c));
@@ -579,6 +1132,8 @@ static int build_cloud(osr_cloud **out,
     v.cloud = name;
     v.env = env;
     v.check_files = check_files;
+    v.region = NULL;
+    v.ld = ld;
     v.out = c;
     v.err = err;
     c->name = osr__strdup(name);
@@ -587,6 +1142,9 @@ static int build_cloud(osr_cloud **out,
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
+    if (node->type == OSR__YAML_MAPPING &&
+        ((!env && (error = apply_profile(&node, &v)) < 0) || (error = apply_region(&node, &v)) < 0))
+        goto done;
     if ((error = check_cloud(&v, node)) < 0)
         goto done;
     if (c->count > 1)
@@ -631,113 +1189,52 @@ check_top(const osr__yaml_node **out, const osr__yaml_node *root, const char *na
     return 0;
 }
 
+static void loader_free(loader *ld)
+{
+    osr__yaml_doc_free(ld->public_doc);
+    osr__yaml_doc_free(ld->vendor_doc);
+    osr__yaml_doc_free(ld->arena);
+}
+
 int osr_clouds_validate(const char *data, size_t len, const char *source_name, osr_error *err)
 {
     osr__yaml_doc *doc = NULL;
+    osr__yaml_node *root = NULL;
     const osr__yaml_node *clouds = NULL;
     const char *name = source_name ? source_name : "clouds.yaml";
+    loader ld;
+    search s;
     int error;
 
     if (data == NULL && len > 0)
         return osr__error_set(err, OSR_EINVAL, "osr_clouds_validate: no data");
+    memset(&ld, 0, sizeof(ld));
+    if ((error = search_init(&s, NULL, err)) < 0)
+        return error;
+    ld.s = &s;
+    if (osr__yaml_doc_new(&ld.arena, "normalised") < 0) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
     if ((error = osr__yaml_parse(&doc, data ? data : "", len, name, err)) < 0)
         goto done;
-    if ((error = check_top(&clouds, osr__yaml_doc_root(doc), name, err)) < 0)
+    if ((error = normalize_root(&root, ld.arena, osr__yaml_doc_root(doc), "clouds", err)) < 0)
+        goto done;
+    if ((error = check_top(&clouds, root, name, err)) < 0)
         goto done;
     for (size_t i = 0; i < clouds->npairs; i++) {
         osr_cloud *c = NULL;
         error = build_cloud(&c, clouds->pairs[i].value, clouds->pairs[i].key->value, name, false,
-                            false, err);
+                            false, &ld, err);
         cloud_free(c);
         if (error < 0)
             goto done;
     }
 done:
+    loader_free(&ld);
     osr__yaml_doc_free(doc);
+    search_free(&s);
     return error;
-}
-
-/* ---- finding files --------------------------------------------------------------------- */
-
-static const char *env_get(const osr_cloud_options *opts, const char *name)
-{
-    const char *v = NULL;
-
-    if (opts != NULL && opts->env != NULL) {
-        size_t n = strlen(name);
-        for (const char *const *e = opts->env; *e != NULL; e++) {
-            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                v = *e + n + 1; /* the last one wins, as with putenv */
-        }
-    } else {
-        v = getenv(name);
-    }
-    return (v != NULL && *v != '\0') ? v : NULL;
-}
-
-typedef struct search {
-    char *owned[3];
-    const char *dirs[4];
-    const char *const *list;
-} search;
-
-static void search_free(search *s)
-{
-    for (size_t i = 0; i < 3; i++)
-        free(s->owned[i]);
-}
-
-static int search_init(search *s, const osr_cloud_options *opts, osr_error *err)
-{
-    const char *xdg, *home;
-    size_t n = 0;
-
-    memset(s, 0, sizeof(*s));
-    if (opts != NULL && opts->search_dirs != NULL) {
-        s->list = opts->search_dirs;
-        return 0;
-    }
-    s->owned[0] = getcwd(NULL, 0);
-    s->dirs[n++] = s->owned[0] ? s->owned[0] : ".";
-    xdg = env_get(opts, "XDG_CONFIG_HOME");
-    home = env_get(opts, "HOME");
-    if (xdg != NULL)
-        s->owned[1] = osr__path_join(xdg, "openstack");
-    else if (home != NULL)
-        s->owned[1] = osr__sprintf("%s/.config/openstack", home);
-    if ((xdg != NULL || home != NULL) && s->owned[1] == NULL) {
-        search_free(s);
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    }
-    if (s->owned[1] != NULL)
-        s->dirs[n++] = s->owned[1];
-    s->dirs[n++] = "/etc/openstack";
-    s->dirs[n] = NULL;
-    s->list = s->dirs;
-    return 0;
-}
-
-/* The first of DIR/BASE.{yaml,yml,json} that exists; *out NULL when none. */
-static int search_find(char **out, const search *s, const char *base, osr_error *err)
-{
-    static const char *const exts[] = { "yaml", "yml", "json" };
-    struct stat st;
-
-    *out = NULL;
-    for (const char *const *d = s->list; *d != NULL; d++) {
-        for (size_t i = 0; i < 3; i++) {
-            char *p = osr__sprintf("%s%s%s.%s", *d, (**d && (*d)[strlen(*d) - 1] == '/') ? "" : "/",
-                                   base, exts[i]);
-            if (p == NULL)
-                return osr__error_set(err, OSR_ENOMEM, "out of memory");
-            if (stat(p, &st) == 0) {
-                *out = p;
-                return 0;
-            }
-            free(p);
-        }
-    }
-    return 0;
 }
 
 /* Does any mapping below n hold a secret (password, token, *secret*)? */
@@ -803,20 +1300,29 @@ static int list_names(osr__buf *b, const osr__yaml_node *clouds)
     return error;
 }
 
+/* Is any OS_* auth variable set? Then the cloud "envvars" exists. */
+static bool env_any(const osr_cloud_options *opts)
+{
+    for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++) {
+        if (env_vars[i].auth && env_get(opts, env_vars[i].var) != NULL)
+            return true;
+    }
+    return false;
+}
+
 static int env_cloud(osr_cloud **out,
                      const osr_cloud_options *opts,
                      const search *s,
                      const char *wanted,
+                     loader *ld,
                      osr_error *err)
 {
     char q[OSR__QUOTE_MAX];
     osr__yaml_doc *doc = NULL;
     osr__yaml_node *cloud = NULL, *auth = NULL, *n = NULL;
-    bool any = false;
+    bool any = env_any(opts);
     int error = 0;
 
-    for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
-        any = any || (env_vars[i].auth && env_get(opts, env_vars[i].var) != NULL);
     if (!any || (wanted != NULL && strcmp(wanted, ENV_CLOUD) != 0)) {
         osr__buf b = OSR__BUF_INIT;
         for (const char *const *d = s->list; *d != NULL && error == 0; d++)
@@ -857,7 +1363,7 @@ static int env_cloud(osr_cloud **out,
             goto done;
         }
     }
-    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, true, err);
+    error = build_cloud(out, cloud, ENV_CLOUD, ENV_SOURCE, true, true, ld, err);
 done:
     osr__yaml_doc_free(doc);
     return error;
@@ -874,6 +1380,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
     const osr__yaml_node *clouds = NULL, *chosen = NULL;
     const char *chosen_name = NULL;
     osr__buf names = OSR__BUF_INIT;
+    loader ld;
     int error;
 
     if (out == NULL)
@@ -884,6 +1391,13 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
     }
     if ((error = search_init(&s, opts, err)) < 0)
         return error;
+    memset(&ld, 0, sizeof(ld));
+    ld.opts = opts;
+    ld.s = &s;
+    if (osr__yaml_doc_new(&ld.arena, "normalised") < 0) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
     wanted = (opts && opts->cloud_name && *opts->cloud_name) ? opts->cloud_name
                                                              : env_get(opts, "OS_CLOUD");
 
@@ -901,7 +1415,7 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
         goto done;
     }
     if (path == NULL) {
-        error = env_cloud(out, opts, &s, wanted, err);
+        error = env_cloud(out, opts, &s, wanted, &ld, err);
         goto done;
     }
 
@@ -916,14 +1430,17 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
         goto done;
     }
 
-    if ((error = read_doc(&doc, path, why, opts, err)) < 0)
+    /* Keys are normalised in each file, so that auth-url in clouds.yaml and
+     * auth_url in secure.yaml are one setting, the secure one winning. */
+    if ((error = read_doc(&doc, path, why, opts, err)) < 0 ||
+        (error = normalize_root(&root, ld.arena, osr__yaml_doc_root(doc), "clouds", err)) < 0)
         goto done;
-    root = (osr__yaml_node *)osr__yaml_doc_root(doc);
     if (secure_path != NULL) {
-        const osr__yaml_node *sroot;
-        if ((error = read_doc(&secure, secure_path, secure_why, opts, err)) < 0)
+        osr__yaml_node *sroot;
+        if ((error = read_doc(&secure, secure_path, secure_why, opts, err)) < 0 ||
+            (error = normalize_root(&sroot, ld.arena, osr__yaml_doc_root(secure), "clouds", err)) <
+                0)
             goto done;
-        sroot = osr__yaml_doc_root(secure);
         if (sroot != NULL && !osr__yaml_is_null(sroot) && sroot->type != OSR__YAML_MAPPING) {
             error = osr__error_set(err, OSR_ECONFIG, "%s:%zu:%zu: expected a mapping, found %s",
                                    secure_path, sroot->line, sroot->column, kind_name(sroot));
@@ -940,6 +1457,21 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
     }
     if ((error = check_top(&clouds, root, path, err)) < 0)
         goto done;
+
+    /* As openstacksdk does: OS_* auth variables make the cloud "envvars" beside
+     * the file's, and the default when no cloud is named. */
+    if (env_any(opts) && (wanted == NULL || strcmp(wanted, ENV_CLOUD) == 0)) {
+        if (osr__yaml_map_get(clouds, ENV_CLOUD) != NULL) {
+            error = osr__error_set(err, OSR_ECONFIG,
+                                   "%s defines a cloud named '" ENV_CLOUD
+                                   "', and OS_* variables define one too; rename the file's "
+                                   "cloud, or unset the OS_* variables",
+                                   path);
+            goto done;
+        }
+        error = env_cloud(out, opts, &s, NULL, &ld, err);
+        goto done;
+    }
 
     if (wanted != NULL) {
         for (size_t i = 0; i < clouds->npairs && chosen == NULL; i++) {
@@ -970,8 +1502,9 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
                                path, names.data);
         goto done;
     }
-    error = build_cloud(out, chosen, chosen_name, path, false, true, err);
+    error = build_cloud(out, chosen, chosen_name, path, false, true, &ld, err);
 done:
+    loader_free(&ld);
     osr__buf_free(&names);
     osr__yaml_doc_free(arena);
     osr__yaml_doc_free(secure);
@@ -1007,6 +1540,90 @@ const char *osr_cloud_get(const osr_cloud *cloud, const char *key)
     if (cloud == NULL || key == NULL)
         return NULL;
     return cloud_lookup(cloud, key);
+}
+
+static const char *type_name(osr_cloud_type t)
+{
+    return t == OSR_CLOUD_TYPE_BOOL  ? "a boolean"
+           : t == OSR_CLOUD_TYPE_INT ? "an integer"
+                                     : "a string";
+}
+
+static int get_typed(const setting **out,
+                     const osr_cloud *cloud,
+                     const char *key,
+                     osr_cloud_type want,
+                     osr_error *err)
+{
+    char q[OSR__QUOTE_MAX], kq[OSR__QUOTE_MAX];
+    const setting *s;
+
+    if (cloud == NULL || key == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_cloud_get: no cloud or key");
+    osr__quote(q, sizeof(q), cloud->name, 64);
+    osr__quote(kq, sizeof(kq), key, 64);
+    if ((s = cloud_find(cloud, key)) == NULL)
+        return osr__error_set(err, OSR_ENOTFOUND, "cloud '%s': %s is not set", q, kq);
+    if (s->type != want) {
+        if (s->where != NULL)
+            return osr__error_set(err, OSR_ECONFIG, "%s: %s, not %s", s->where, type_name(s->type),
+                                  type_name(want));
+        return osr__error_set(err, OSR_ECONFIG, "cloud '%s': %s: %s, not %s", q, kq,
+                              type_name(s->type), type_name(want));
+    }
+    *out = s;
+    return 0;
+}
+
+int osr_cloud_get_string(const char **out, const osr_cloud *cloud, const char *key, osr_error *err)
+{
+    const setting *s;
+    int error;
+
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_cloud_get_string: out is NULL");
+    if ((error = get_typed(&s, cloud, key, OSR_CLOUD_TYPE_STRING, err)) < 0)
+        return error;
+    *out = s->value;
+    return 0;
+}
+
+int osr_cloud_get_bool(int *out, const osr_cloud *cloud, const char *key, osr_error *err)
+{
+    const setting *s;
+    int error;
+
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_cloud_get_bool: out is NULL");
+    if ((error = get_typed(&s, cloud, key, OSR_CLOUD_TYPE_BOOL, err)) < 0)
+        return error;
+    *out = strcmp(s->value, "true") == 0;
+    return 0;
+}
+
+int osr_cloud_get_int(long long *out, const osr_cloud *cloud, const char *key, osr_error *err)
+{
+    const setting *s;
+    int error;
+
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_cloud_get_int: out is NULL");
+    if ((error = get_typed(&s, cloud, key, OSR_CLOUD_TYPE_INT, err)) < 0)
+        return error;
+    *out = strtoll(s->value, NULL, 10);
+    return 0;
+}
+
+int osr_cloud_domain_scoped(const osr_cloud *cloud)
+{
+    return cloud != NULL && cloud->domain_scoped;
+}
+
+osr_cloud_type osr_cloud_setting_type(const osr_cloud *cloud, size_t i)
+{
+    if (cloud == NULL || i >= cloud->count)
+        return 0;
+    return cloud->settings[i].type;
 }
 
 size_t osr_cloud_setting_count(const osr_cloud *cloud)

@@ -183,7 +183,7 @@ static json_t *named(const osr_cloud *c, const char *kind)
 int osr__keystone_auth_body(char **out, const osr_cloud *cloud, osr_error *err)
 {
     const char *type = osr_cloud_auth_type(cloud);
-    json_t *identity = NULL, *root = NULL, *scope = NULL, *user = NULL;
+    json_t *identity = NULL, *root = NULL, *scope = NULL, *user = NULL, *domain = NULL;
     char *s = NULL;
     int error = 0;
 
@@ -218,9 +218,14 @@ int osr__keystone_auth_body(char **out, const osr_cloud *cloud, osr_error *err)
         error = osr__error_set(err, OSR_ENOMEM, "cannot build the auth request");
         goto done;
     }
+    if (scope == NULL && osr_cloud_domain_scoped(cloud)) {
+        const char *did = osr_cloud_get(cloud, "auth.domain_id");
+        domain = did ? json_pack("{s:s}", "id", did)
+                     : json_pack("{s:s}", "name", osr_cloud_get(cloud, "auth.domain_name"));
+    }
     root = json_pack("{s:{s:O}}", "auth", "identity", identity);
-    if (root && scope) {
-        json_t *sc = json_pack("{s:O}", "project", scope);
+    if (root && (scope || domain)) {
+        json_t *sc = json_pack("{s:O}", scope ? "project" : "domain", scope ? scope : domain);
         if (sc == NULL || json_object_set_new(json_object_get(root, "auth"), "scope", sc) < 0)
             error = OSR_ENOMEM;
     }
@@ -233,6 +238,7 @@ done:
     json_decref(identity);
     json_decref(root);
     json_decref(scope);
+    json_decref(domain);
     json_decref(user);
     return error;
 }

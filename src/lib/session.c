@@ -31,7 +31,21 @@ struct osr_session {
     osr_token_source source;
     char secret_digest[65]; /* SHA-256 of every auth setting; memory only */
     unsigned int auth_count;
+    char *domain_scoped; /* the cloud's name when it is domain-scoped, else NULL */
 };
+
+/* A domain-scoped cloud is valid; only services that need a project refuse it. */
+static int need_project(osr_session *s, const char *service_type)
+{
+    char q[OSR__QUOTE_MAX];
+
+    if (s->domain_scoped == NULL || strcmp(service_type, "identity") == 0)
+        return 0;
+    return osr__error_set(&s->err, OSR_ECONFIG,
+                          "cloud '%s' is domain-scoped; this command needs a project (set "
+                          "project_name or project_id)",
+                          osr__quote(q, sizeof(q), s->domain_scoped, 64));
+}
 
 static char *default_cache_dir(void)
 {
@@ -208,6 +222,11 @@ int osr_session_new(osr_session **out,
     }
     if ((error = osr__keystone_auth_body(&s->auth_body, cloud, err)) < 0)
         goto done;
+    if (osr_cloud_domain_scoped(cloud) &&
+        (s->domain_scoped = osr__strdup(osr_cloud_name(cloud))) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
     if (opts->token_cache) {
         char name_hash[65];
         dir = opts->cache_dir ? osr__strdup(opts->cache_dir) : default_cache_dir();
@@ -239,6 +258,7 @@ void osr_session_free(osr_session *s)
     osr__secret_free(s->auth_body);
     osr__secret_wipe(s->secret_digest, sizeof(s->secret_digest));
     free(s->cache_path);
+    free(s->domain_scoped);
     osr__keystone_token_free(s->token);
     free(s);
 }
@@ -466,7 +486,7 @@ int osr_session_endpoint(const char **out, osr_session *s, const char *service_t
     int error;
 
     osr__session_error(s);
-    if ((error = authenticate(s)) < 0)
+    if ((error = need_project(s, service_type)) < 0 || (error = authenticate(s)) < 0)
         return error;
     return osr__catalog_endpoint(out, s->token, service_type, s->interface, s->region, &s->err);
 }
@@ -506,7 +526,7 @@ int osr__session_service_url(char **out, osr_session *s, const char *type, const
     size_t n, vlen = strlen(version);
     int error;
 
-    if ((error = authenticate(s)) < 0)
+    if ((error = need_project(s, type)) < 0 || (error = authenticate(s)) < 0)
         return error;
     if ((error = osr__catalog_endpoint(&url, s->token, type, s->interface, s->region, &s->err)) < 0)
         return error;

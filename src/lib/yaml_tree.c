@@ -1097,3 +1097,106 @@ int osr__yaml_merge(osr__yaml_node **out,
     *out = m;
     return 0;
 }
+
+/* ---- openstacksdk's key spelling ------------------------------------------------------- */
+
+static bool has_dash(const osr__yaml_node *k)
+{
+    return memchr(k->value, '-', k->len) != NULL;
+}
+
+/* Is there a key with a dash anywhere below n? Bounded by the node limit. */
+static bool needs_norm(const osr__yaml_node *n)
+{
+    if (n == NULL)
+        return false;
+    for (size_t i = 0; n->type == OSR__YAML_MAPPING && i < n->npairs; i++) {
+        if (has_dash(n->pairs[i].key) || needs_norm(n->pairs[i].value))
+            return true;
+    }
+    for (size_t i = 0; n->type == OSR__YAML_SEQUENCE && i < n->nitems; i++) {
+        if (needs_norm(n->items[i]))
+            return true;
+    }
+    return false;
+}
+
+static osr__yaml_node *copy_shell(osr__yaml_doc *arena, const osr__yaml_node *n)
+{
+    osr__yaml_node *m = node_alloc(arena, n->type);
+
+    if (m == NULL)
+        return NULL;
+    m->source = n->source;
+    m->line = n->line;
+    m->column = n->column;
+    m->weight = n->weight;
+    m->height = n->height;
+    return m;
+}
+
+int osr__yaml_normalize_keys(osr__yaml_node **out,
+                             osr__yaml_doc *arena,
+                             const osr__yaml_node *n,
+                             osr_error *err)
+{
+    osr__yaml_node *m, *v, *k;
+    int error;
+
+    if (!needs_norm(n)) {
+        *out = (osr__yaml_node *)n;
+        return 0;
+    }
+    if ((m = copy_shell(arena, n)) == NULL)
+        return nomem(err);
+    if (n->type == OSR__YAML_SEQUENCE) {
+        for (size_t i = 0; i < n->nitems; i++) {
+            if ((error = osr__yaml_normalize_keys(&v, arena, n->items[i], err)) < 0)
+                return error;
+            if (grow((void **)&m->items, &m->cap, m->nitems + 1, sizeof(*m->items)) < 0)
+                return nomem(err);
+            m->items[m->nitems++] = v;
+        }
+        *out = m;
+        return 0;
+    }
+    for (size_t i = 0; i < n->npairs; i++) {
+        const osr__yaml_node *key = n->pairs[i].key;
+        if ((error = osr__yaml_normalize_keys(&v, arena, n->pairs[i].value, err)) < 0)
+            return error;
+        k = (osr__yaml_node *)key;
+        if (has_dash(key)) {
+            if ((k = copy_shell(arena, key)) == NULL || (k->value = malloc(key->len + 1)) == NULL)
+                return nomem(err);
+            for (size_t j = 0; j <= key->len; j++)
+                k->value[j] = key->value[j] == '-' ? '_' : key->value[j];
+            k->len = key->len;
+            k->plain = key->plain;
+        }
+        /* Stricter than openstacksdk, where the later spelling silently wins. */
+        for (size_t j = 0; j < m->npairs; j++) {
+            if (key_equal(m->pairs[j].key, k)) {
+                const osr__yaml_node *first = n->pairs[j].key;
+                char qa[OSR__QUOTE_MAX], qb[OSR__QUOTE_MAX];
+                return osr__error_set(err, OSR_ECONFIG,
+                                      "%s:%zu:%zu: duplicate key '%s': '%s' (line %zu) is the "
+                                      "same key, '-' reading as '_'; keep one",
+                                      key->source, key->line, key->column,
+                                      osr__quote(qa, sizeof(qa), key->value, 64),
+                                      osr__quote(qb, sizeof(qb), first->value, 64), first->line);
+            }
+        }
+        if (grow((void **)&m->pairs, &m->cap, m->npairs + 1, sizeof(*m->pairs)) < 0)
+            return nomem(err);
+        m->pairs[m->npairs].key = k;
+        m->pairs[m->npairs].value = v;
+        m->npairs++;
+    }
+    *out = m;
+    return 0;
+}
+
+int osr__yaml_map_put(osr__yaml_node *map, osr__yaml_node *key, osr__yaml_node *value)
+{
+    return map_put(map, key, value);
+}

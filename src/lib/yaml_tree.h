@@ -89,6 +89,8 @@ int osr__yaml_map_set(osr__yaml_doc *doc,
                       osr__yaml_node *map,
                       const char *key,
                       osr__yaml_node *value);
+/* Set key (a scalar node, shared) to value in map, replacing an existing value. */
+int osr__yaml_map_put(osr__yaml_node *map, osr__yaml_node *key, osr__yaml_node *value);
 
 /* Deep merge: mappings merge recursively, anything else in over wins. New
  * mapping nodes go into arena; other nodes are shared, so the documents that
@@ -97,6 +99,15 @@ int osr__yaml_merge(osr__yaml_node **out,
                     osr__yaml_doc *arena,
                     const osr__yaml_node *base,
                     const osr__yaml_node *over);
+
+/* openstacksdk's key spelling: '-' in every mapping key, at every level, reads
+ * as '_' ("auth-url" is "auth_url"). Subtrees without a dash are shared; new
+ * nodes go into arena. Two spellings of one key in a mapping are refused
+ * (OSR_ECONFIG, naming both), as any duplicate key is. */
+int osr__yaml_normalize_keys(osr__yaml_node **out,
+                             osr__yaml_doc *arena,
+                             const osr__yaml_node *node,
+                             osr_error *err);
 
 /* The value for a string key in a mapping, or NULL (also when map is not a mapping). */
 const osr__yaml_node *osr__yaml_map_get(const osr__yaml_node *map, const char *key);

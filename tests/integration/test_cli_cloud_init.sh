@@ -74,4 +74,23 @@ check "several clouds: names listed" grep -q 'ostb-admin' "$T/several.err"
 OS_CLIENT_CONFIG_FILE="$CLOUDS" run unknowncloud --os-cloud nope "cloud" show
 check "unknown cloud: not-found exit 5" [ "$RC" = 5 ]
 
+
+# --- cloud show --json keeps JSON types
+printf 'clouds:\n  typed:\n    verify: false\n    identity_api_version: 3\n    auth:\n      auth_url: https://k.example.com/v3\n      username: u\n      password: p\n      project_name: x\n' >"$T/typed.yaml"
+chmod 600 "$T/typed.yaml"
+OS_CLIENT_CONFIG_FILE="$T/typed.yaml" run typed "cloud" show --json
+check "cloud show --json: exit 0" [ "$RC" = 0 ]
+check "cloud show --json: verify is a JSON boolean" /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(c["verify"] is not False)' "$T/typed.out"
+check "cloud show --json: identity_api_version is a JSON integer" /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); v=c["identity_api_version"]; sys.exit(not (type(v) is int and v == 3))' "$T/typed.out"
+check "cloud show --json: the password stays a masked string" grep -q '"password": "\*\*\*\*"' "$T/typed.out"
+
+# --- a domain-scoped cloud is valid; a command that needs a project says so
+printf 'clouds:\n  dom:\n    auth:\n      auth_url: http://127.0.0.1:9/v3\n      username: u\n      password: p\n      domain_name: Admins\n' >"$T/dom.yaml"
+chmod 600 "$T/dom.yaml"
+OS_CLIENT_CONFIG_FILE="$T/dom.yaml" run dom "cloud" show --json
+check "domain-scoped cloud: cloud show exits 0" [ "$RC" = 0 ]
+OS_CLIENT_CONFIG_FILE="$T/dom.yaml" run domlist instance list
+check "domain-scoped cloud: instance list is a config error (exit 3)" [ "$RC" = 3 ]
+check "domain-scoped cloud: the message says a project is needed" grep -q "^osrunner: cloud 'dom' is domain-scoped; this command needs a project" "$T/domlist.err"
+
 finish

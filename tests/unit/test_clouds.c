@@ -1,7 +1,9 @@
 /* clouds.yaml: validation messages, selection, search order, secure.yaml,
  * the environment cloud, masking and atomic writes. */
 #include "osrunner/clouds.h"
+#include "osrunner/session.h"
 
+#include "keystone.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -289,8 +291,8 @@ static const struct invalid_case {
     { CLOUD_OK "    region_name: no\n",
       "clouds.yaml:8:18: cloud 'c': region_name: expected a string, found a boolean", OSR_ECONFIG,
       NULL },
-    { CLOUD_OK "    region_name: [RegionOne]\n",
-      "clouds.yaml:8:18: cloud 'c': region_name: expected a string, found a sequence", OSR_ECONFIG,
+    { CLOUD_OK "    region_name: {RegionOne: 1}\n",
+      "clouds.yaml:8:18: cloud 'c': region_name: expected a string, found a mapping", OSR_ECONFIG,
       NULL },
     { CLOUD_OK "    cacert:\n      path: /etc/ca.pem\n",
       "clouds.yaml:9:7: cloud 'c': cacert: expected a scalar, found a mapping", OSR_ECONFIG, NULL },
@@ -1136,6 +1138,629 @@ static void test_file_checks(void **state)
     rm_tree(dir);
 }
 
+/* ---- what openstacksdk reads (issue 9, section 7) -------------------------------------- */
+
+/* "@DIR@" in any string stands for the case's temporary directory. */
+static const struct sdk_case {
+    const char *name;
+    const char *clouds;  /* clouds.yaml */
+    const char *secure;  /* secure.yaml, or NULL */
+    const char *publics; /* clouds-public.yaml, or NULL */
+    const char *env[8];  /* NULL-terminated; HOME=@DIR@ is always added */
+    const char *cloud;   /* --os-cloud, or NULL */
+    const char *want;    /* the cloud's name; NULL when an error is expected */
+    const char *expect;  /* "key=value;..." as in check_expect, or the exact error */
+    int code;            /* 0, or the error */
+    int domain_scoped;
+} sdk_cases[] = {
+    /* endpoint_type, the old name of interface */
+    { "endpoint_type",
+      CLOUD_OK "    endpoint_type: internal\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "interface=internal;endpoint_type=",
+      0,
+      0 },
+    { "interface wins over endpoint_type",
+      CLOUD_OK "    endpoint_type: internal\n    interface: admin\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "interface=admin",
+      0,
+      0 },
+    { "endpoint_type checked like interface",
+      CLOUD_OK "    endpoint_type: private\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:8:20: cloud 'c': endpoint_type: must be public, internal or admin, not "
+      "'private'",
+      OSR_ECONFIG,
+      0 },
+    /* dashes read as underscores, at every level */
+    { "dashed keys",
+      "clouds:\n  my-cloud:\n    auth:\n      auth-url: https://k/v3\n      username: u\n"
+      "      password: p\n      project-name: demo\n      user-domain-name: Users\n"
+      "    region-name: R1\n    endpoint-type: internal\n    identity-api-version: 3\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "my-cloud",
+      "auth.auth_url=https://k/v3;auth.project_name=demo;auth.user_domain_name=Users;"
+      "region_name=R1;interface=internal;identity_api_version=3;auth.auth-url=",
+      0,
+      0 },
+    { "a key in both spellings is a duplicate",
+      CLOUD_OK "    region_name: R1\n    region-name: R2\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:9:5: duplicate key 'region-name': 'region_name' (line 8) is the same key, "
+      "'-' reading as '_'; keep one",
+      OSR_ECONFIG,
+      0 },
+    { "a key in both spellings in secure.yaml",
+      "clouds:\n  c:\n    auth:\n      auth-url: https://k/v3\n      username: u\n"
+      "      project_name: demo\n",
+      "clouds:\n  c:\n    auth:\n      auth-url: https://secure/v3\n      password: p\n"
+      "      auth_url: https://other/v3\n",
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/secure.yaml:6:7: duplicate key 'auth_url': 'auth-url' (line 4) is the same key, '-' "
+      "reading as '_'; keep one",
+      OSR_ECONFIG,
+      0 },
+    { "secure.yaml's auth_url wins",
+      "clouds:\n  c:\n    auth:\n      auth-url: https://k/v3\n      username: u\n"
+      "      project_name: demo\n",
+      "clouds:\n  c:\n    auth:\n      auth_url: https://secure/v3\n      password: p\n",
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://secure/v3;auth.password=p",
+      0,
+      0 },
+    /* a duplicate key stays an error */
+    { "duplicate key",
+      CLOUD_OK "    region_name: R1\n    region_name: R2\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:9:5: duplicate key 'region_name'; first defined at line 8",
+      OSR_ECONFIG,
+      0 },
+    /* regions */
+    { "regions: the first",
+      CLOUD_OK "    regions: [R1, R2]\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "region_name=R1;regions=",
+      0,
+      0 },
+    { "regions: region_name chooses",
+      CLOUD_OK "    regions: [R1, R2]\n    region_name: R2\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "region_name=R2",
+      0,
+      0 },
+    { "regions: OS_REGION_NAME chooses",
+      CLOUD_OK "    regions: [R1, R2]\n",
+      NULL,
+      NULL,
+      { "OS_REGION_NAME=R2", NULL },
+      NULL,
+      "c",
+      "region_name=R2",
+      0,
+      0 },
+    { "regions: {name, values} apply over the cloud",
+      CLOUD_OK "    interface: public\n    regions:\n      - name: R1\n        values:\n"
+               "          interface: internal\n          auth:\n            project_name: other\n"
+               "      - R2\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "region_name=R1;interface=internal;auth.project_name=other;auth.username=alice",
+      0,
+      0 },
+    { "regions: the second has no values",
+      CLOUD_OK "    regions:\n      - name: R1\n        values: {interface: internal}\n"
+               "      - name: R2\n",
+      NULL,
+      NULL,
+      { "OS_REGION_NAME=R2", NULL },
+      NULL,
+      "c",
+      "region_name=R2;interface=public",
+      0,
+      0 },
+    { "a list in region_name",
+      CLOUD_OK "    region_name: [R1, R2]\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "region_name=R1",
+      0,
+      0 },
+    { "a comma list in region_name (old style)",
+      CLOUD_OK "    region_name: R1,R2\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "region_name=R1",
+      0,
+      0 },
+    { "no such region",
+      CLOUD_OK "    regions: [R1, R2]\n",
+      NULL,
+      NULL,
+      { "OS_REGION_NAME=R3", NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:8:14: cloud 'c': regions: no region 'R3' (chosen by OS_REGION_NAME); the "
+      "cloud's regions: R1, R2",
+      OSR_ECONFIG,
+      0 },
+    { "a region entry with another key",
+      CLOUD_OK "    regions:\n      - name: R1\n        value: {interface: internal}\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:10:9: cloud 'c': regions: a region entry has only 'name' and 'values', "
+      "not 'value'",
+      OSR_ECONFIG,
+      0 },
+    { "OS_REGION_NAME does not apply to a file cloud's one region",
+      CLOUD_OK "    region_name: R1\n",
+      NULL,
+      NULL,
+      { "OS_REGION_NAME=R9", NULL },
+      NULL,
+      "c",
+      "region_name=R1",
+      0,
+      0 },
+    /* vendor profiles */
+    { "profile from clouds-public.yaml, {region_name} filled",
+      "clouds:\n  c:\n    profile: acme\n    auth:\n      username: u\n      password: p\n"
+      "      project_name: demo\n",
+      NULL,
+      "public-clouds:\n  acme:\n    auth:\n      auth-url: https://{region_name}.acme.example/v3\n"
+      "      user_domain_name: Acme\n    regions: [east, west]\n    interface: internal\n",
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://east.acme.example/v3;auth.user_domain_name=Acme;region_name=east;"
+      "interface=internal;profile=",
+      0,
+      0 },
+    { "the cloud's settings win over the profile's",
+      "clouds:\n  c:\n    profile: acme\n    region_name: west\n    interface: public\n    auth:\n"
+      "      username: u\n      password: p\n      project_name: demo\n",
+      NULL,
+      "public-clouds:\n  acme:\n    auth:\n      auth_url: https://{region_name}.acme.example/v3\n"
+      "    regions: [east, west]\n    interface: internal\n",
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://west.acme.example/v3;interface=public",
+      0,
+      0 },
+    { "openstacksdk's vendor profile, by the old key 'cloud'",
+      "clouds:\n  c:\n    cloud: citycloud\n    region_name: Fra1\n    auth:\n      username: u\n"
+      "      password: p\n      project_name: demo\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://Fra1.citycloud.com:5000/v3/;region_name=Fra1",
+      0,
+      0 },
+    { "openstacksdk's vendor profile, first region",
+      "clouds:\n  c:\n    profile: ovh\n    auth:\n      username: u\n      password: p\n"
+      "      project_name: demo\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://auth.cloud.ovh.net/;region_name=BHS;auth.user_domain_name=Default",
+      0,
+      0 },
+    { "clouds-public.yaml wins over the vendor profiles",
+      "clouds:\n  c:\n    profile: ovh\n    auth:\n      username: u\n      password: p\n"
+      "      project_name: demo\n",
+      NULL,
+      "public-clouds:\n  ovh:\n    auth:\n      auth_url: https://private.ovh/v3\n",
+      { NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://private.ovh/v3;region_name=",
+      0,
+      0 },
+    { "unknown profile",
+      "clouds:\n  c:\n    profile: nosuch\n    auth:\n      username: u\n      password: p\n"
+      "      project_name: demo\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:3:14: cloud 'c': profile: no vendor profile 'nosuch' in "
+      "clouds-public.yaml or among openstacksdk's vendor profiles",
+      OSR_ECONFIG,
+      0 },
+    { "{region_name} with no region",
+      "clouds:\n  c:\n    auth:\n      auth_url: https://{region_name}.k/v3\n      username: u\n"
+      "      password: p\n      project_name: demo\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:4:17: cloud 'c': auth.auth_url: uses {region_name}, but the cloud has no "
+      "region",
+      OSR_ECONFIG,
+      0 },
+    /* the cloud "envvars" beside the file's */
+    { "envvars is the default when OS_CLOUD is unset",
+      CLOUD_OK,
+      NULL,
+      NULL,
+      { "OS_AUTH_URL=https://env/v3", "OS_TOKEN=t", "OS_AUTH_TYPE=token", "OS_PROJECT_ID=p",
+        "OS_REGION_NAME=RE", NULL },
+      NULL,
+      "envvars",
+      "auth.auth_url=https://env/v3;region_name=RE",
+      0,
+      0 },
+    { "OS_CLOUD=envvars beside a file",
+      CLOUD_OK,
+      NULL,
+      NULL,
+      { "OS_CLOUD=envvars", "OS_AUTH_URL=https://env/v3", "OS_TOKEN=t", "OS_AUTH_TYPE=token",
+        "OS_PROJECT_ID=p", NULL },
+      NULL,
+      "envvars",
+      "auth.auth_url=https://env/v3",
+      0,
+      0 },
+    { "OS_CLOUD names a file cloud: OS_* do not apply to it",
+      CLOUD_OK,
+      NULL,
+      NULL,
+      { "OS_CLOUD=c", "OS_AUTH_URL=https://env/v3", "OS_PASSWORD=envpw", "OS_REGION_NAME=RE",
+        "OS_INTERFACE=admin", NULL },
+      NULL,
+      "c",
+      "auth.auth_url=https://keystone.example.com:5000/v3;auth.password=s3cret;region_name=;"
+      "interface=public",
+      0,
+      0 },
+    { "--os-cloud names a file cloud",
+      CLOUD_OK,
+      NULL,
+      NULL,
+      { "OS_AUTH_URL=https://env/v3", "OS_TOKEN=t", NULL },
+      "c",
+      "c",
+      "auth.auth_url=https://keystone.example.com:5000/v3",
+      0,
+      0 },
+    { "a file cloud named envvars beside OS_* variables",
+      "clouds:\n  envvars:\n    auth:\n" AUTH_OK,
+      NULL,
+      NULL,
+      { "OS_AUTH_URL=https://env/v3", "OS_TOKEN=t", NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml defines a cloud named 'envvars', and OS_* variables define one too; "
+      "rename the file's cloud, or unset the OS_* variables",
+      OSR_ECONFIG,
+      0 },
+    { "a file cloud named envvars, no OS_* variables",
+      "clouds:\n  envvars:\n    auth:\n" AUTH_OK,
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "envvars",
+      "auth.password=s3cret",
+      0,
+      0 },
+    /* domain scope */
+    { "domain-scoped password auth",
+      "clouds:\n  c:\n    auth:\n      auth_url: https://k/v3\n      username: admin\n"
+      "      password: p\n      domain_name: Admins\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.domain_name=Admins;auth.user_domain_name=Admins;auth.project_domain_id=;"
+      "auth.project_domain_name=",
+      0,
+      1 },
+    { "domain-scoped token auth",
+      "clouds:\n  c:\n    auth_type: token\n    auth:\n      auth_url: https://k/v3\n"
+      "      token: t\n      domain_id: d1\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.domain_id=d1;auth.project_domain_id=",
+      0,
+      1 },
+    { "a project and a domain: project scope",
+      CLOUD_OK "      domain_name: D\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "auth.domain_name=;auth.project_domain_name=D;auth.user_domain_name=D",
+      0,
+      0 },
+    { "neither project nor domain",
+      "clouds:\n  c:\n    auth:\n      auth_url: https://k/v3\n      username: admin\n"
+      "      password: p\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:4:7: cloud 'c': auth: missing 'project_name' or 'project_id'",
+      OSR_ECONFIG,
+      0 },
+    /* ~ in cacert, cert and key */
+    { "~ in cacert, cert and key",
+      CLOUD_OK "    cacert: ~/ca.pem\n    cert: ~/c.pem\n    key: '~'\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      "c",
+      "cacert=@DIR@/ca.pem;cert=@DIR@/c.pem;key=@DIR@",
+      0,
+      0 },
+    { "~ in a missing cacert",
+      CLOUD_OK "    cacert: ~/nope.pem\n",
+      NULL,
+      NULL,
+      { NULL },
+      NULL,
+      NULL,
+      "@DIR@/clouds.yaml:8:13: cloud 'c': cacert: @DIR@/nope.pem: No such file or directory",
+      OSR_ECONFIG,
+      0 },
+};
+
+/* s with every "@DIR@" replaced by dir; free it. */
+static char *with_dir(const char *s, const char *dir)
+{
+    osr__buf b = OSR__BUF_INIT;
+    const char *p;
+
+    if (s == NULL)
+        return NULL;
+    while ((p = strstr(s, "@DIR@")) != NULL) {
+        assert_int_equal(osr__buf_append(&b, s, (size_t)(p - s)), 0);
+        assert_int_equal(osr__buf_puts(&b, dir), 0);
+        s = p + 5;
+    }
+    assert_int_equal(osr__buf_puts(&b, s), 0);
+    return osr__buf_detach(&b);
+}
+
+static void test_openstacksdk_cases(void **state)
+{
+    size_t n = sizeof(sdk_cases) / sizeof(sdk_cases[0]);
+    (void)state;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct sdk_case *t = &sdk_cases[i];
+        char *dir = make_tempdir(), *home = osr__sprintf("HOME=%s", dir);
+        char *expect = with_dir(t->expect, dir), *envs[10] = { NULL };
+        const char *env[10] = { NULL }, *dirs[] = { dir, NULL };
+        osr_cloud *c = SENTINEL;
+        osr_error err;
+        size_t k = 0;
+        int rc;
+
+        print_message("openstacksdk: %s\n", t->name);
+        free(write_file(dir, "clouds.yaml", t->clouds));
+        if (t->secure)
+            free(write_file(dir, "secure.yaml", t->secure));
+        if (t->publics)
+            free(write_file(dir, "clouds-public.yaml", t->publics));
+        free(write_file(dir, "ca.pem", "not checked here\n"));
+        for (; t->env[k] != NULL; k++)
+            env[k] = envs[k] = with_dir(t->env[k], dir);
+        env[k] = home;
+        rc = load(&c, &err, NULL, t->cloud, env, dirs);
+        if (t->code != 0) {
+            if (rc != t->code || strcmp(err.message, expect) != 0)
+                print_error("rc %d\n  got:  %s\n  want: %s\n", rc, err.message, expect);
+            assert_int_equal(rc, t->code);
+            assert_string_equal(err.message, expect);
+            assert_ptr_equal(c, SENTINEL);
+        } else {
+            if (rc != 0)
+                print_error("%s\n", err.message);
+            assert_int_equal(rc, 0);
+            assert_string_equal(osr_cloud_name(c), t->want);
+            check_expect(c, expect);
+            assert_int_equal(osr_cloud_domain_scoped(c), t->domain_scoped);
+            osr_cloud_free(c);
+        }
+        for (k = 0; envs[k] != NULL; k++)
+            free(envs[k]);
+        free(expect);
+        free(home);
+        rm_tree(dir);
+    }
+}
+
+/* The vendor profiles are data, not code: every one parses and names an auth URL or a region. */
+static void test_vendor_profiles_validate(void **state)
+{
+    static const char *const names[] = { "citycloud", "ovh", "dreamcompute", "rackspace", "otc" };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *text = osr__sprintf("clouds:\n  c:\n    profile: %s\n"
+                                  "    auth:\n      username: u\n      password: p\n"
+                                  "      project_name: x\n",
+                                  names[i]);
+        osr_error err;
+        osr_error_clear(&err);
+        if (osr_clouds_validate(text, strlen(text), "clouds.yaml", &err) != 0)
+            print_error("%s: %s\n", names[i], err.message);
+        assert_int_equal(err.code, 0);
+        free(text);
+    }
+}
+
+/* ---- typed getters --------------------------------------------------------------------- */
+
+static void test_typed_getters(void **state)
+{
+    const char *text = CLOUD_OK "    verify: no\n    identity_api_version: 3\n";
+    const char *env_ok[] = { "OS_AUTH_URL=https://k/v3", "OS_TOKEN=t",       "OS_AUTH_TYPE=token",
+                             "OS_PROJECT_ID=p",          "OS_INSECURE=true", NULL };
+    osr_cloud *c = load_text(text, "clouds.yaml", NULL);
+    const char *s = "untouched";
+    long long i = -7;
+    int b = -7;
+    osr_error err;
+    char want[700];
+    (void)state;
+
+    /* the right types */
+    assert_int_equal(osr_cloud_get_bool(&b, c, "verify", &err), 0);
+    assert_int_equal(b, 0);
+    assert_int_equal(osr_cloud_get_int(&i, c, "identity_api_version", &err), 0);
+    assert_int_equal(i, 3);
+    assert_int_equal(osr_cloud_get_string(&s, c, "auth.username", &err), 0);
+    assert_string_equal(s, "alice");
+    for (size_t k = 0; k < osr_cloud_setting_count(c); k++) {
+        const char *key;
+        assert_int_equal(osr_cloud_setting(&key, NULL, NULL, c, k, 0), 0);
+        assert_int_equal(osr_cloud_setting_type(c, k),
+                         strcmp(key, "verify") == 0                 ? OSR_CLOUD_TYPE_BOOL
+                         : strcmp(key, "identity_api_version") == 0 ? OSR_CLOUD_TYPE_INT
+                                                                    : OSR_CLOUD_TYPE_STRING);
+    }
+    assert_int_equal(osr_cloud_setting_type(c, osr_cloud_setting_count(c)), 0);
+
+    /* a wrong type names the place; out is untouched */
+    s = "untouched";
+    b = -7;
+    i = -7;
+    osr_error_clear(&err);
+    assert_int_equal(osr_cloud_get_bool(&b, c, "auth.username", &err), OSR_ECONFIG);
+    snprintf(want, sizeof(want), "%s:5:17: cloud 'c': auth.username: a string, not a boolean",
+             osr_cloud_source(c));
+    assert_string_equal(err.message, want);
+    assert_int_equal(osr_cloud_get_int(&i, c, "verify", &err), OSR_ECONFIG);
+    snprintf(want, sizeof(want), "%s:8:13: cloud 'c': verify: a boolean, not an integer",
+             osr_cloud_source(c));
+    assert_string_equal(err.message, want);
+    assert_int_equal(osr_cloud_get_string(&s, c, "identity_api_version", &err), OSR_ECONFIG);
+    snprintf(want, sizeof(want),
+             "%s:9:27: cloud 'c': identity_api_version: an integer, not a string",
+             osr_cloud_source(c));
+    assert_string_equal(err.message, want);
+    /* a default has no place */
+    assert_int_equal(osr_cloud_get_bool(&b, c, "interface", &err), OSR_ECONFIG);
+    assert_string_equal(err.message, "cloud 'c': interface: a string, not a boolean");
+    assert_int_equal(osr_cloud_get_bool(&b, c, "auth.nothing", &err), OSR_ENOTFOUND);
+    assert_string_equal(err.message, "cloud 'c': auth.nothing is not set");
+    assert_int_equal(osr_cloud_get_bool(NULL, c, "verify", &err), OSR_EINVAL);
+    assert_int_equal(osr_cloud_get_bool(&b, NULL, "verify", &err), OSR_EINVAL);
+    assert_string_equal(s, "untouched");
+    assert_int_equal(b, -7);
+    assert_int_equal(i, -7);
+    osr_cloud_free(c);
+
+    /* the environment cloud names the variable */
+    {
+        const char *dirs[] = { "/nonexistent-osr", NULL };
+        assert_int_equal(load(&c, &err, NULL, NULL, env_ok, dirs), 0);
+        assert_int_equal(osr_cloud_get_bool(&b, c, "verify", &err), 0);
+        assert_int_equal(b, 0);
+        assert_int_equal(osr_cloud_get_int(&i, c, "verify", &err), OSR_ECONFIG);
+        assert_string_equal(err.message, "environment: OS_INSECURE: a boolean, not an integer");
+        assert_int_equal(osr_cloud_get_bool(&b, c, "auth.auth_url", &err), OSR_ECONFIG);
+        assert_string_equal(err.message, "environment: OS_AUTH_URL: a string, not a boolean");
+        osr_cloud_free(c);
+    }
+}
+
+/* A domain-scoped cloud loads; a call that needs a project says why it cannot. */
+static void test_domain_scope(void **state)
+{
+    const char *text = "clouds:\n  admin:\n    auth:\n      auth_url: https://127.0.0.1:9/v3\n"
+                       "      username: root\n      password: p\n      domain_name: Admins\n";
+    osr_cloud *c = load_text(text, "clouds.yaml", NULL);
+    osr_session_options sopts = OSR_SESSION_OPTIONS_INIT;
+    osr_session *s = NULL;
+    const char *url = "untouched";
+    char *body = NULL;
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr_cloud_domain_scoped(c), 1);
+    osr_error_clear(&err);
+    assert_int_equal(osr__keystone_auth_body(&body, c, &err), 0);
+    assert_non_null(strstr(body, "\"scope\":{\"domain\":{\"name\":\"Admins\"}}"));
+    assert_non_null(strstr(body, "\"domain\":{\"name\":\"Admins\"},\"password\""));
+    osr__secret_free(body);
+    sopts.token_cache = 0;
+    assert_int_equal(osr_session_new(&s, c, &sopts, &err), 0);
+    /* refused before any request: nothing listens on port 9 */
+    assert_int_equal(osr_session_endpoint(&url, s, "compute"), OSR_ECONFIG);
+    assert_string_equal(osr_session_last_error(s)->message,
+                        "cloud 'admin' is domain-scoped; this command needs a project (set "
+                        "project_name or project_id)");
+    assert_string_equal(url, "untouched");
+    osr_session_free(s);
+    osr_cloud_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1152,6 +1777,10 @@ int main(void)
         cmocka_unit_test(test_file_checks),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_openstacksdk_cases),
+        cmocka_unit_test(test_vendor_profiles_validate),
+        cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_domain_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
