@@ -58,6 +58,12 @@ OSR_EXTERN int osr_server_list_get(osr_server_list **out,
                                    osr_session *session,
                                    const char *manager,
                                    unsigned int flags);
+/**
+ * Servers osrunner created in one launch (tags managed-by=osrunner and
+ * osrunner-launch=launch_id), in one request per page. Sorted by name.
+ */
+OSR_EXTERN int
+osr_server_list_launch(osr_server_list **out, osr_session *session, const char *launch_id);
 OSR_EXTERN void osr_server_list_free(osr_server_list *list);
 OSR_EXTERN size_t osr_server_list_count(const osr_server_list *list);
 OSR_EXTERN const osr_server *osr_server_list_at(const osr_server_list *list, size_t i);

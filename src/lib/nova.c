@@ -283,10 +283,8 @@ static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
     return 0;
 }
 
-int osr_server_list_get(osr_server_list **out,
-                        osr_session *s,
-                        const char *manager,
-                        unsigned int flags)
+/* Servers with every tag of tags ("a,b"), or every server for NULL. */
+static int list_tagged(osr_server_list **out, osr_session *s, const char *tags)
 {
     osr_error *err = osr__session_error(s);
     osr__nova n;
@@ -296,13 +294,10 @@ int osr_server_list_get(osr_server_list **out,
 
     if ((error = osr__nova_open(&n, s)) < 0)
         return error;
-    if (flags & OSR_SERVERS_ALL) {
+    if (tags == NULL) {
         url = osr__sprintf("%s/servers/detail?limit=1000", n.base);
     } else {
-        char *tags = osr__sprintf("%s=%s,osrunner-manager=%s", OSR_MANAGED_BY_KEY,
-                                  OSR_MANAGED_BY_VALUE, manager ? manager : "osrunner");
-        esc = tags ? curl_easy_escape(NULL, tags, 0) : NULL;
-        free(tags);
+        esc = curl_easy_escape(NULL, tags, 0);
         url = esc ? osr__sprintf("%s/servers/detail?tags=%s&limit=1000", n.base, esc) : NULL;
     }
     if (url == NULL) {
@@ -316,6 +311,44 @@ done:
     curl_free(esc);
     json_decref(all);
     osr__nova_close(&n);
+    return error;
+}
+
+int osr_server_list_get(osr_server_list **out,
+                        osr_session *s,
+                        const char *manager,
+                        unsigned int flags)
+{
+    char *tags = NULL;
+    int error;
+
+    if (!(flags & OSR_SERVERS_ALL)) {
+        tags = osr__sprintf("%s=%s,osrunner-manager=%s", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                            manager ? manager : "osrunner");
+        if (tags == NULL)
+            return osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
+    }
+    error = list_tagged(out, s, tags);
+    free(tags);
+    return error;
+}
+
+int osr_server_list_launch(osr_server_list **out, osr_session *s, const char *launch_id)
+{
+    osr_error *err = osr__session_error(s);
+    char *tags;
+    int error;
+
+    if (launch_id == NULL || launch_id[0] == '\0' || strlen(launch_id) > 64 ||
+        strspn(launch_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+            strlen(launch_id))
+        return osr__error_set(err, OSR_EINVAL, "launch id: 1 to 64 of a-z A-Z 0-9 - _ expected");
+    tags = osr__sprintf("%s=%s,osrunner-launch=%s", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                        launch_id);
+    if (tags == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = list_tagged(out, s, tags);
+    free(tags);
     return error;
 }
 
