@@ -248,6 +248,11 @@ static void created(inst *it)
         start_delete(it, OSR_EINTERRUPTED, "interrupted");
         return;
     }
+    if (past_deadline(it->b)) {
+        start_delete(it, OSR_ELAUNCH, "server %s was found only after the deadline of %ld s",
+                     it->server_id, it->b->timeout_s);
+        return;
+    }
     if (!it->b->tags_at_create) {
         it->state = ST_TAG;
         submit(it, "PUT", osr__sprintf("%s/servers/%s/tags", it->b->nova.base, it->server_id),
@@ -291,7 +296,9 @@ static void on_lookup(int error, void *payload)
     size_t i;
 
     if (error < 0) {
-        if (transient(error) && !past_deadline(it->b)) {
+        /* Past the deadline too: until the fate of the create is known, the
+         * look-up goes on for as long as a clean-up would. */
+        if (transient(error) && osr__now_ms_monotonic() < it->b->deadline + DELETE_TIMEOUT_MS) {
             send_lookup(it, next_backoff(it));
             return;
         }

@@ -1,0 +1,114 @@
+#!/bin/bash
+# Fault trial: osrunner itself is stopped during `instance create --count 10`.
+# - SIGTERM (servers in BUILD, and again while the creates are in flight):
+#   exit 143, and the launch deletes every server it created.
+# - SIGINT: exit 130, likewise.
+# - SIGKILL: nothing can clean up, so the launch id printed first is the
+#   handle: `instance delete --launch ID` removes all ten.
+# What is left is counted independently with the openstack CLI, before and
+# after each trial: all servers of the project, this trial's names, duplicates.
+# nova-conductor is paused (SIGSTOP) where the servers must stay in BUILD
+# until the signal; the EXIT trap resumes it and deletes what the test made.
+set -e
+. "$OSR_SRC/tests/integration/lib.sh"
+export OS_CLIENT_CONFIG_FILE="$CLOUDS"
+M="osr-sig-$$"
+TOKEN="AAAASIGTOKEN$RANDOM"
+printf '%s\n' "$TOKEN" >"$T/token"
+chmod 600 "$T/token"
+COMMON=(--os-cloud ostb-admin --manager "$M" --image osr-test-image --flavor m1.tiny
+        --labels self-hosted,sig --github-path octo/repo --token-file "$T/token" --timeout 300)
+CONDUCTOR_PID=$(cat "$OSR_CLOUD_DIR/run/nova-conductor.pid")
+PIDS=()
+
+cleanup() {
+  set +e
+  kill -CONT -- "-$CONDUCTOR_PID" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  ids=$($OPENSTACK --os-cloud ostb-admin server list --name "^$M-" -f value -c ID 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$ids" ] && $OPENSTACK --os-cloud ostb-admin server delete --wait $ids >/dev/null 2>&1
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+all_servers() { $OPENSTACK --os-cloud ostb-admin server list -f value -c ID | wc -l; }
+named() { $OPENSTACK --os-cloud ostb-admin server list --name "^$1-" -f value -c ID | wc -l; }
+dups() { $OPENSTACK --os-cloud ostb-admin server list --name "^$M-" -f value -c Name | sort | uniq -d | wc -l; }
+now() { date +%s.%N; }
+secs() { /usr/bin/python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$@"; }
+# wait_for SECONDS COMMAND...: poll a condition, bounded
+wait_for() {
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done
+}
+launch_id_of() { sed -n 's/^osrunner: launch \([0-9a-f]\{32\}\) .*/\1/p' "$1"; }
+has_launch_line() { [ -n "$(launch_id_of "$1")" ]; }
+# at_least N LAUNCH: the launch has N servers (osrunner's own list, one request)
+at_least() {
+  [ "$("$OSRUNNER" instance list --os-cloud ostb-admin --launch "$2" --json 2>/dev/null | json_ids | grep -c .)" -ge "$1" ]
+}
+
+# start NAME: instance create --count 10 in the background; sets PID
+start() {
+  "$OSRUNNER" instance create "${COMMON[@]}" --name "$M-$1" --count 10 >"$T/$1.out" 2>"$T/$1.err" </dev/null &
+  PID=$!
+  PIDS+=("$PID")
+}
+
+# trial NAME SIGNAL EXPECTED-EXIT PAUSE(yes|no) WAIT-FOR-SERVERS
+trial() {
+  local name=$1 sig=$2 want=$3 pause=$4 need=$5 before after t0 ts t1 rc lid
+  before=$(all_servers)
+  [ "$pause" = yes ] && kill -STOP -- "-$CONDUCTOR_PID"
+  t0=$(now)
+  start "$name"
+  check "$name: the launch id comes first" wait_for 60 has_launch_line "$T/$name.err"
+  lid=$(launch_id_of "$T/$name.err")
+  if [ "$need" -gt 0 ]; then
+    check "$name: $need servers exist before the signal" wait_for 120 at_least "$need" "$lid"
+  fi
+  ts=$(now)
+  kill "-$sig" "$PID"
+  set +e; wait "$PID"; rc=$?; set -e
+  t1=$(now)
+  [ "$pause" = yes ] && kill -CONT -- "-$CONDUCTOR_PID"
+  after=$(all_servers)
+  echo "trial $name: SIG$sig after $(secs "$t0" "$ts") s, exit $rc $(secs "$ts" "$t1") s later; servers before $before, after $after; of the launch $(named "$M-$name"); $(grep -o 'interrupted; [0-9]* instances' "$T/$name.err")"
+  check "$name: exit $want" [ "$rc" = "$want" ]
+  check "$name: none of the launch left" [ "$(named "$M-$name")" = 0 ]
+  check "$name: as many servers as before" [ "$after" = "$before" ]
+  check "$name: says it was interrupted" grep -q 'interrupted' "$T/$name.err"
+}
+
+trial term TERM 143 yes 10
+trial int INT 130 yes 10
+# In flight: the signal as soon as the launch is named, while the creates go out.
+trial early TERM 143 no 0
+
+# --- SIGKILL: ten servers abandoned, then found and deleted by the launch id
+before=$(all_servers)
+kill -STOP -- "-$CONDUCTOR_PID"
+t0=$(now)
+start kill
+check "kill: the launch id comes first" wait_for 60 has_launch_line "$T/kill.err"
+LID=$(launch_id_of "$T/kill.err")
+check "kill: 10 servers exist" wait_for 120 at_least 10 "$LID"
+kill -KILL "$PID"
+set +e; wait "$PID"; KRC=$?; set -e
+kill -CONT -- "-$CONDUCTOR_PID"
+left=$(named "$M-kill")
+check "kill: SIGKILL leaves the 10 servers ($left)" [ "$left" = 10 ]
+check "kill: no duplicate names" [ "$(dups)" = 0 ]
+run listk instance list --os-cloud ostb-admin --launch "$LID" --json
+check "kill: list --launch shows the 10" [ "$(json_ids <"$T/listk.out" | grep -c .)" = 10 ]
+run delk instance delete --os-cloud ostb-admin --launch "$LID"
+t1=$(now)
+after=$(all_servers)
+echo "trial kill: SIGKILL, exit $KRC; $left left, delete --launch exit $RC; $(secs "$t0" "$t1") s; servers before $before, after $after"
+check "kill: delete --launch exits 0" [ "$RC" = 0 ]
+check "kill: delete --launch reports 10" [ "$(grep -c '^deleted' "$T/delk.out")" = 10 ]
+check "kill: none of the launch left" [ "$(named "$M-kill")" = 0 ]
+check "kill: as many servers as before" [ "$after" = "$before" ]
+check "the token is in no output" bash -c "! grep -rqF '$TOKEN' '$T'/*.out '$T'/*.err"
+finish
