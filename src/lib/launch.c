@@ -280,6 +280,9 @@ static void on_create(int error, void *payload)
     }
     snprintf(it->reason, sizeof(it->reason), "%s", it->req_err.message);
     if (transient(error) || (error == OSR_ECONFLICT && ++it->conflicts < CONFLICT_ATTEMPTS)) {
+        osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
+                      "create of %s failed (%s); looking it up before another", it->cfg->name,
+                      it->req_err.message);
         /* It may have been created all the same (a 409 or a 429 created
          * nothing, but looking costs one GET and keeps one path): look for
          * our launch id after a backoff, then create again if need be. */
@@ -524,6 +527,8 @@ static void on_poll(int error, void *payload)
         /* A transient failure (nova-api restarting, 5xx, 429) is waited out
          * until the deadline; anything else a few times only. */
         snprintf(why, sizeof(why), "; the last poll failed: %.400s", b->poll_err.message);
+        osr__http_log(osr__session_http(b->s), OSR_LOG_INFO, "poll failed (%s); polling on",
+                      b->poll_err.message);
         if (!transient(error) && ++b->poll_failures >= NONPOLL_FAILURES) {
             for (size_t i = 0; i < b->n; i++) {
                 if (b->items[i].state == ST_WAIT)
@@ -597,6 +602,9 @@ static void on_delete(int error, void *payload)
         /* nova-api away, or the server busy (409): again, until the bound. */
         if ((transient(error) || error == OSR_ECONFLICT) &&
             osr__now_ms_monotonic() < it->delete_deadline) {
+            osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
+                          "delete of server %s failed (%s); trying again", it->server_id,
+                          it->req_err.message);
             send_delete(it, next_backoff(it));
             return;
         }
