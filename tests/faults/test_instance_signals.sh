@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fault trial: osrunner itself is stopped during `instance create --count 10`.
-# - SIGTERM (servers in BUILD, and again while the creates are in flight):
+# - SIGTERM (servers in BUILD, and again once the first create is answered):
 #   exit 143, and the launch deletes every server it created.
 # - SIGINT: exit 130, likewise.
 # - SIGKILL: nothing can clean up, so the launch id printed first is the
@@ -42,6 +42,9 @@ wait_for() {
   local end=$((SECONDS + $1)); shift
   until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done
 }
+NOVA_LOG="$OSR_CLOUD_DIR/log/nova-api.log"
+posts() { grep -c '"POST /v2.1/servers HTTP' "$NOVA_LOG" || true; }
+more_posts_than() { [ "$(posts)" -gt "$1" ]; }
 launch_id_of() { sed -n 's/^osrunner: launch \([0-9a-f]\{32\}\) .*/\1/p' "$1"; }
 has_launch_line() { [ -n "$(launch_id_of "$1")" ]; }
 # at_least N LAUNCH: the launch has N servers (osrunner's own list, one request)
@@ -58,14 +61,17 @@ start() {
 
 # trial NAME SIGNAL EXPECTED-EXIT PAUSE(yes|no) WAIT-FOR-SERVERS
 trial() {
-  local name=$1 sig=$2 want=$3 pause=$4 need=$5 before after t0 ts t1 rc lid
+  local name=$1 sig=$2 want=$3 pause=$4 need=$5 before after t0 ts t1 rc lid p0
   before=$(all_servers)
+  p0=$(posts)
   [ "$pause" = yes ] && kill -STOP -- "-$CONDUCTOR_PID"
   t0=$(now)
   start "$name"
   check "$name: the launch id comes first" wait_for 60 has_launch_line "$T/$name.err"
   lid=$(launch_id_of "$T/$name.err")
-  if [ "$need" -gt 0 ]; then
+  if [ "$need" = first-post ]; then
+    check "$name: nova-api answered the first create" wait_for 60 more_posts_than "$p0"
+  elif [ "$need" -gt 0 ]; then
     check "$name: $need servers exist before the signal" wait_for 120 at_least "$need" "$lid"
   fi
   ts=$(now)
@@ -83,8 +89,9 @@ trial() {
 
 trial term TERM 143 yes 10
 trial int INT 130 yes 10
-# In flight: the signal as soon as the launch is named, while the creates go out.
-trial early TERM 143 no 0
+# In flight: the signal once nova-api has answered the first create, while
+# the others go out and the first ones build.
+trial early TERM 143 no first-post
 
 # --- SIGKILL: ten servers abandoned, then found and deleted by the launch id
 before=$(all_servers)
