@@ -28,6 +28,12 @@ cleanup() {
   ids=$($OPENSTACK --os-cloud ostb-admin server list --name "^$M-" -f value -c ID 2>/dev/null)
   # shellcheck disable=SC2086
   [ -n "$ids" ] && $OPENSTACK --os-cloud ostb-admin server delete --wait $ids >/dev/null 2>&1
+  if [ -n "${GITHUB_TOKEN:-}" ]; then # runner records of a JIT trial that failed half-way
+    for id in $("$OSRUNNER" github runners --github-path octo-org/octo-repo --json 2>/dev/null |
+                /usr/bin/python3 -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin) if r["name"].startswith(sys.argv[1])))' "$M-" 2>/dev/null); do
+      "$OSRUNNER" github delete-runner --github-path octo-org/octo-repo "$id" >/dev/null 2>&1
+    done
+  fi
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -117,5 +123,33 @@ check "kill: delete --launch exits 0" [ "$RC" = 0 ]
 check "kill: delete --launch reports 10" [ "$(grep -c '^deleted' "$T/delk.out")" = 10 ]
 check "kill: none of the launch left" [ "$(named "$M-kill")" = 0 ]
 check "kill: as many servers as before" [ "$after" = "$before" ]
+# --- SIGTERM with a JIT config per runner: the runner records go too
+GH_ENV="${OSR_GITHUB_DIR:-$OSR_SRC/tests/github/state}/env.sh"
+if [ ! -r "$GH_ENV" ]; then
+  bad "the GitHub stand-in is not up ($GH_ENV missing); run tests/github/up"
+else
+  # shellcheck disable=SC1090
+  . "$GH_ENV"
+  before=$(all_servers)
+  kill -STOP -- "-$CONDUCTOR_PID"
+  "$OSRUNNER" instance create --os-cloud ostb-admin --manager "$M" --image osr-test-image \
+    --flavor m1.tiny --labels self-hosted,sig --github-path octo-org/octo-repo --jit \
+    --name "$M-jit" --count 3 --timeout 300 >"$T/jit.out" 2>"$T/jit.err" </dev/null &
+  PID=$!
+  PIDS+=("$PID")
+  check "jit: the launch id comes first" wait_for 60 has_launch_line "$T/jit.err"
+  LID=$(launch_id_of "$T/jit.err")
+  check "jit: 3 servers exist before the signal" wait_for 120 at_least 3 "$LID"
+  run jitrunners github runners --github-path octo-org/octo-repo --json
+  check "jit: 3 runner records registered" [ "$(grep -c "\"$M-jit-" "$T/jitrunners.out")" = 3 ]
+  kill -TERM "$PID"
+  set +e; wait "$PID"; JRC=$?; set -e
+  kill -CONT -- "-$CONDUCTOR_PID"
+  run jitrunners2 github runners --github-path octo-org/octo-repo --json
+  echo "trial jit: SIGTERM, exit $JRC; servers before $before, after $(all_servers); runner records left $(grep -c "\"$M-jit-" "$T/jitrunners2.out" || true)"
+  check "jit: exit 143" [ "$JRC" = 143 ]
+  check "jit: none of the launch left" [ "$(named "$M-jit")" = 0 ]
+  check "jit: the runner records are gone" bash -c "! grep -q '\"$M-jit-' '$T/jitrunners2.out'"
+fi
 check "the token is in no output" bash -c "! grep -rqF '$TOKEN' '$T'/*.out '$T'/*.err"
 finish
