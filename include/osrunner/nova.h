@@ -70,7 +70,8 @@ OSR_EXTERN const osr_server *osr_server_list_at(const osr_server_list *list, siz
 
 /**
  * Delete a server by id; with wait, until Nova no longer knows it (at most
- * timeout_s seconds, 0: 300). A server already gone is not an error.
+ * timeout_s seconds, 0: 300). A server already gone is not an error. Network
+ * errors, 5xx, 429 (and 409 of a busy server) are retried until then.
  */
 OSR_EXTERN int osr_server_delete(osr_session *session, const char *id, int wait, long timeout_s);
 

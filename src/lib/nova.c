@@ -487,12 +487,23 @@ static void del_submit(del *x, const char *method, long delay_ms, osr__http_done
         osr__error_set(&x->d->errors[x->i], OSR_ENOMEM, "out of memory");
 }
 
+/* nova-api restarting, a 5xx or 429 (and for a DELETE, a 409 of a busy
+ * server): worth another try until the deadline. */
+static bool del_again(const del *x, int error, bool is_delete)
+{
+    return (error == OSR_ENET || error == OSR_ETIMEOUT || error == OSR_ESERVER ||
+            error == OSR_ERATELIMIT || (is_delete && error == OSR_ECONFLICT)) &&
+           osr__now_ms_monotonic() < x->d->deadline;
+}
+
+static void on_deleted(int error, void *payload);
+
 static void on_gone_poll(int error, void *payload)
 {
     del *x = payload;
     if (error == OSR_ENOTFOUND)
         return; /* gone: success */
-    if (error < 0 && error != OSR_ENOTFOUND) {
+    if (error < 0 && !del_again(x, error, false)) {
         x->d->errors[x->i] = x->req_err;
         return;
     }
@@ -510,6 +521,11 @@ static void on_deleted(int error, void *payload)
     del *x = payload;
     if (error == OSR_ENOTFOUND)
         return; /* already gone */
+    if (error < 0 && del_again(x, error, true)) {
+        x->delay_ms = x->delay_ms < 500 ? 500 : (x->delay_ms * 2 > 4000 ? 4000 : x->delay_ms * 2);
+        del_submit(x, "DELETE", x->delay_ms, on_deleted);
+        return;
+    }
     if (error < 0) {
         x->d->errors[x->i] = x->req_err;
         return;

@@ -258,17 +258,15 @@ static void fake_stop(void)
     pthread_join(fake.thread, NULL);
 }
 
-static int launch_opts(osr_server **sv, osr_launch_options *lo, char *msg, size_t msg_size)
+/* A session on the fake, without the engine's own retries. */
+static osr_session *fake_session(osr_cloud **cloud)
 {
-    static const char *const labels[] = { "x", NULL };
     char clouds[512], path[] = "/tmp/osr-fake-clouds-XXXXXX";
     osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
     osr_session_options so = OSR_SESSION_OPTIONS_INIT;
-    osr_instance_config c = OSR_INSTANCE_CONFIG_INIT;
-    osr_cloud *cloud = NULL;
     osr_session *s = NULL;
     osr_error err;
-    int fd, error;
+    int fd;
 
     snprintf(clouds, sizeof(clouds),
              "clouds:\n  fake:\n    auth:\n      auth_url: http://127.0.0.1:%d/v3\n"
@@ -279,12 +277,23 @@ static int launch_opts(osr_server **sv, osr_launch_options *lo, char *msg, size_
     assert_int_equal(write(fd, clouds, strlen(clouds)), (ssize_t)strlen(clouds));
     close(fd);
     co.config_file = path;
-    assert_int_equal(osr_cloud_load(&cloud, &co, &err), 0);
+    assert_int_equal(osr_cloud_load(cloud, &co, &err), 0);
     unlink(path);
     so.token_cache = 0;
     so.timeout_ms = 2000; /* the lost answer: a timeout, quickly */
     so.max_retries = 0;
-    assert_int_equal(osr_session_new(&s, cloud, &so, &err), 0);
+    assert_int_equal(osr_session_new(&s, *cloud, &so, &err), 0);
+    return s;
+}
+
+static int launch_opts(osr_server **sv, osr_launch_options *lo, char *msg, size_t msg_size)
+{
+    static const char *const labels[] = { "x", NULL };
+    osr_instance_config c = OSR_INSTANCE_CONFIG_INIT;
+    osr_cloud *cloud = NULL;
+    osr_session *s = fake_session(&cloud);
+    int error;
+
     c.name = "r1";
     c.labels = labels;
     c.github_path = "o/r";
@@ -402,6 +411,27 @@ static void test_earlier_of_two_waits_and_stays(void **state)
     fake_stop();
 }
 
+/* instance delete (--launch): a DELETE that meets nova-api restarting is
+ * sent again until the deadline. */
+static void test_delete_many_retries(void **state)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *s;
+    const char *ids[] = { "srv-1" };
+    osr_error errs[1];
+    (void)state;
+    fake_start(DELETE_RETRY);
+    fake.created = true;
+    s = fake_session(&cloud);
+    assert_int_equal(osr_server_delete_many(s, ids, 1, 1, 30, errs), 0);
+    assert_int_equal(errs[0].code, 0);
+    assert_int_equal(fake.deletes, 3);
+    assert_true(fake.deleted);
+    osr_session_free(s);
+    osr_cloud_free(cloud);
+    fake_stop();
+}
+
 static void test_cancel_deletes_what_was_created(void **state)
 {
     osr_server *sv = NULL;
@@ -475,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_later_of_two_gives_way),
         cmocka_unit_test(test_earlier_of_two_waits_and_stays),
         cmocka_unit_test(test_cancel_deletes_what_was_created),
+        cmocka_unit_test(test_delete_many_retries),
     };
     int rc;
     osr_global_init();
