@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONFLICT_ATTEMPTS 5
+#define CONFLICT_ATTEMPTS 5 /* creates Nova refused (409) or failed itself (500) */
 #define DELETE_TIMEOUT_MS 180000
 #define POLL_FIRST_MS     500
 #define POLL_MAX_MS       3000
@@ -279,13 +279,20 @@ static void on_create(int error, void *payload)
         return;
     }
     snprintf(it->reason, sizeof(it->reason), "%s", it->req_err.message);
-    if (transient(error) || (error == OSR_ECONFLICT && ++it->conflicts < CONFLICT_ATTEMPTS)) {
+    /* Nova itself said no (409, or its own 500): a few times only. A
+     * gateway's 502-504, a 429 or a network error is retried until the
+     * deadline: nova-api may be restarting. */
+    if (error == OSR_ECONFLICT ||
+        (error == OSR_ESERVER && (it->resp.status == 500 || it->resp.status == 501)))
+        it->conflicts++;
+    if (transient(error) || error == OSR_ECONFLICT) {
         osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
                       "create of %s failed (%s); looking it up before another", it->cfg->name,
                       it->req_err.message);
         /* It may have been created all the same (a 409 or a 429 created
          * nothing, but looking costs one GET and keeps one path): look for
-         * our launch id after a backoff, then create again if need be. */
+         * our launch id after a backoff, then create again if need be, also
+         * after the last attempt, so nothing of unknown fate is left. */
         send_lookup(it, next_backoff(it));
         return;
     }

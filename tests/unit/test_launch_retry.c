@@ -35,6 +35,7 @@ enum scenario {
     RIVAL_EARLIER,   /* after the create, an earlier server of ours has the name */
     RIVAL_LATER,     /* ... a later one, which goes away after two looks */
     CANCEL_IN_BUILD, /* the launch is cancelled while the server builds */
+    ALWAYS_500,      /* Nova fails every create itself */
 };
 
 static struct fake {
@@ -130,7 +131,7 @@ static void route(int c, const char *method, const char *path, const char *body)
                   "{\"conflictingRequest\": {\"code\": 409, \"message\": \"busy\"}}");
             return;
         }
-        if (fake.scenario == FAIL_NOT_CREATED && fake.posts == 1) {
+        if ((fake.scenario == FAIL_NOT_CREATED && fake.posts == 1) || fake.scenario == ALWAYS_500) {
             reply(c, "500 Internal Server Error", NULL,
                   "{\"computeFault\": {\"code\": 500, \"message\": \"oops\"}}");
             return;
@@ -317,6 +318,24 @@ static int launch(osr_server **sv)
     return launch_opts(sv, &lo, NULL, 0);
 }
 
+/* Nova's own 500 is not waited out until the deadline: five creates, each
+ * looked up (it may have gone through), then the launch fails. */
+static void test_persistent_500_gives_up(void **state)
+{
+    osr_server *sv = NULL;
+    osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
+    char msg[OSR_ERROR_MESSAGE_MAX];
+    (void)state;
+    fake_start(ALWAYS_500);
+    lo.timeout_s = 300;
+    assert_int_equal(launch_opts(&sv, &lo, msg, sizeof(msg)), OSR_ELAUNCH);
+    assert_int_equal(fake.posts, 5);
+    assert_int_equal(fake.lookups, 5);
+    if (strstr(msg, "could not create r1 in 5 attempts") == NULL)
+        fail_msg("message: %s", msg);
+    fake_stop();
+}
+
 /* Six failed polls in a row used to fail the launch (after five); within
  * the deadline they are waited out. */
 static void test_poll_outage_is_waited_out(void **state)
@@ -498,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_lost_answer_is_found_not_repeated),
         cmocka_unit_test(test_conflict_is_retried),
         cmocka_unit_test(test_server_error_looks_up_then_sends_again),
+        cmocka_unit_test(test_persistent_500_gives_up),
         cmocka_unit_test(test_poll_outage_is_waited_out),
         cmocka_unit_test(test_delete_is_retried),
         cmocka_unit_test(test_undeletable_server_is_named),
