@@ -618,6 +618,7 @@ static int instance_create(int argc, char **argv)
     if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
         goto done;
     if (interrupted) {
+        cli_fail(OSR_EINTERRUPTED, "interrupted before any server was created");
         rc = interrupt_exit();
         goto done;
     }
