@@ -58,13 +58,20 @@ OSR_EXTERN int osr_server_list_get(osr_server_list **out,
                                    osr_session *session,
                                    const char *manager,
                                    unsigned int flags);
+/**
+ * Servers osrunner created in one launch (tags managed-by=osrunner and
+ * osrunner-launch=launch_id), in one request per page. Sorted by name.
+ */
+OSR_EXTERN int
+osr_server_list_launch(osr_server_list **out, osr_session *session, const char *launch_id);
 OSR_EXTERN void osr_server_list_free(osr_server_list *list);
 OSR_EXTERN size_t osr_server_list_count(const osr_server_list *list);
 OSR_EXTERN const osr_server *osr_server_list_at(const osr_server_list *list, size_t i);
 
 /**
  * Delete a server by id; with wait, until Nova no longer knows it (at most
- * timeout_s seconds, 0: 300). A server already gone is not an error.
+ * timeout_s seconds, 0: 300). A server already gone is not an error. Network
+ * errors, 5xx, 429 (and 409 of a busy server) are retried until then.
  */
 OSR_EXTERN int osr_server_delete(osr_session *session, const char *id, int wait, long timeout_s);
 

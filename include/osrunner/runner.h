@@ -7,6 +7,8 @@
 #include "nova.h"
 #include "session.h"
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -102,22 +104,49 @@ typedef void (*osr_launch_progress_cb)(size_t index,
                                        const char *state,
                                        void *payload);
 
+/** Room for a launch id: 32 hex digits and the NUL. */
+#define OSR_LAUNCH_ID_SIZE 33
+
+/**
+ * A fresh random launch id (32 hex digits) into buf, for
+ * osr_launch_options.launch_id: a caller that knows the id before the first
+ * create can tell the user how to find the servers again (tag
+ * "osrunner-launch=ID") even if it is killed.
+ * @return 0, or OSR_EINVAL when size < OSR_LAUNCH_ID_SIZE
+ */
+OSR_EXTERN int osr_launch_id_new(char *buf, size_t size);
+
 /** Options for launches. Initialise with OSR_LAUNCH_OPTIONS_INIT. */
 typedef struct osr_launch_options {
     unsigned int version;
     /** Non-zero (default): wait until ACTIVE; a server that fails is deleted again. */
     int wait;
-    /** How long to wait for ACTIVE, in seconds; 0: 600. */
+    /**
+     * The deadline of the launch, in seconds; 0: 600. Until it, transient
+     * errors (network, 5xx, 429) of creates, polls and lookups are retried
+     * with backoff. The clean-up of failed servers has its own, later bound.
+     */
     long timeout_s;
     /** Progress hook, or NULL. */
     osr_launch_progress_cb progress;
     void *payload;
+    /* version 2 */
+    /**
+     * Non-NULL: once *cancel is true (it may be set from a signal handler),
+     * the launch creates nothing more, deletes every server it created and
+     * returns OSR_EINTERRUPTED (OSR_ELEFT if one could not be deleted). The
+     * engine looks at it whenever its wait is interrupted and at least once
+     * a second.
+     */
+    const volatile bool *cancel;
+    /** The launch id (1 to 64 of a-z A-Z 0-9 - _); NULL: a random one. */
+    const char *launch_id;
 } osr_launch_options;
 
-#define OSR_LAUNCH_OPTIONS_VERSION 1
-#define OSR_LAUNCH_OPTIONS_INIT                      \
-    {                                                \
-        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL \
+#define OSR_LAUNCH_OPTIONS_VERSION 2
+#define OSR_LAUNCH_OPTIONS_INIT                                  \
+    {                                                            \
+        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL \
     }
 
 /** The outcome of launching several instances. */
@@ -131,7 +160,9 @@ typedef struct osr_launch_batch osr_launch_batch;
  * kept; the others are not touched.
  * @param out set when the creates were attempted (also when some failed)
  * @return 0 when every instance launched; OSR_ELAUNCH when some did not (see
- *         the batch); or the error that stopped the launch before any create
+ *         the batch: OSR_EEXISTS, OSR_ELEFT ... per instance); OSR_ELEFT when
+ *         a server could not be cleaned up; OSR_EINTERRUPTED when cancelled;
+ *         or the error that stopped the launch before any create
  *         (in osr_session_last_error)
  */
 OSR_EXTERN int osr_instance_launch_many(osr_launch_batch **out,
@@ -148,6 +179,8 @@ OSR_EXTERN int osr_instance_launch(osr_server **out,
 
 OSR_EXTERN void osr_launch_batch_free(osr_launch_batch *batch);
 OSR_EXTERN size_t osr_launch_batch_count(const osr_launch_batch *batch);
+/** The launch id (borrowed): servers carry the tag "osrunner-launch=ID". */
+OSR_EXTERN const char *osr_launch_batch_id(const osr_launch_batch *batch);
 /** The i-th server (borrowed), or NULL when it failed. */
 OSR_EXTERN const osr_server *osr_launch_batch_server(const osr_launch_batch *batch, size_t i);
 /** The i-th error (borrowed; code 0 on success). */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,9 +27,14 @@ static const char create_usage[] =
     "\n"
     "Launch runner VMs whose cloud-init registers an ephemeral GitHub runner.\n"
     "Everything is checked and resolved before the first server is created; a\n"
-    "server that goes to ERROR or times out is deleted again. Without a token or\n"
-    "JIT file, osrunner asks GitHub for a registration token (or with --jit, for a\n"
-    "JIT config per runner) with the GitHub credentials below.\n"
+    "name already used by a server of the manager is refused (exit 11). A server\n"
+    "that goes to ERROR or times out is deleted again; one that cannot be deleted\n"
+    "is named by id (exit 9). The launch id is printed first (stderr): after a\n"
+    "kill, 'instance delete --launch ID' removes what the launch made. SIGINT or\n"
+    "SIGTERM stops the launch, deletes its servers (and runner records) and exits\n"
+    "130 or 143. Without a token or JIT file, osrunner asks GitHub for a\n"
+    "registration token (or with --jit, for a JIT config per runner) with the\n"
+    "GitHub credentials below.\n"
     "\n"
     "  --name N              runner and server name (with --count: N-1 ... N-<count>)\n"
     "  --image I, --flavor F by name or id\n"
@@ -39,7 +45,9 @@ static const char create_usage[] =
     "  --jit                 fetch a JIT config per runner instead of a registration token\n"
     "  --count N             launch N at once (default 1)\n"
     "  --wait, --no-wait     wait until ACTIVE (default) or return after create\n"
-    "  --timeout S           seconds to wait for ACTIVE (default 600)\n"
+    "  --timeout S           the deadline in seconds (default 600): until it, network\n"
+    "                        and server errors are retried; then what is not ACTIVE\n"
+    "                        is deleted\n"
     "  --key-name K, --security-group SG (repeatable), --availability-zone AZ,\n"
     "  --config-drive, --property key=value (repeatable)\n"
     "  --http-proxy U, --https-proxy U, --no-proxy L, --docker-mirror U\n"
@@ -48,17 +56,19 @@ static const char create_usage[] =
     "GitHub:\n" CLI_GITHUB_OPTIONS_HELP;
 
 static const char list_usage[] =
-    "Usage: osrunner instance list [--all] [--manager M] [--json]\n"
+    "Usage: osrunner instance list [--all | --launch ID] [--manager M] [--json]\n"
     "\n"
-    "Servers osrunner manages (found by tag in one request per page), or with\n"
-    "--all every server of the project.\n";
+    "Servers osrunner manages (found by tag in one request per page), with\n"
+    "--launch ID those of one launch, or with --all every server of the project.\n";
 
 static const char show_usage[] = "Usage: osrunner instance show ID|NAME [--json]\n";
 
 static const char delete_usage[] =
     "Usage: osrunner instance delete [--no-wait] [--timeout S] ID|NAME...\n"
+    "       osrunner instance delete [--no-wait] [--timeout S] --launch ID\n"
     "\n"
-    "Delete servers and wait until Nova no longer knows them.\n";
+    "Delete servers and wait until Nova no longer knows them. With --launch,\n"
+    "every server of that launch (the id 'instance create' printed first).\n";
 
 static const char userdata_usage[] =
     "Usage: osrunner instance user-data --name N --labels a,b --github-path P\n"
@@ -93,11 +103,12 @@ enum {
     OPT_REVEAL,
     OPT_ALL,
     OPT_JIT,
+    OPT_LAUNCH,
 };
 
 static struct {
     const char *name, *image, *flavor, *network, *labels;
-    const char *token_file, *jit_file, *key_name, *az, *manager;
+    const char *token_file, *jit_file, *key_name, *az, *manager, *launch;
     const char *http_proxy, *https_proxy, *no_proxy, *docker_mirror;
     const char *secgroups[MAX_LIST + 1];
     const char *properties[MAX_LIST + 1];
@@ -131,6 +142,7 @@ static const struct option create_options[] = {
     { "reveal", no_argument, NULL, OPT_REVEAL },
     { "all", no_argument, NULL, OPT_ALL },
     { "jit", no_argument, NULL, OPT_JIT },
+    { "launch", required_argument, NULL, OPT_LAUNCH },
     CLI_GITHUB_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
@@ -231,6 +243,9 @@ static int on_option(int opt, const char *v)
         return 0;
     case OPT_JIT:
         arg.jit = true;
+        return 0;
+    case OPT_LAUNCH:
+        arg.launch = v;
         return 0;
     default:
         return -1;
@@ -430,6 +445,78 @@ forget_runners(osr_github *gh, const long long *runner_ids, const osr_launch_bat
     }
 }
 
+/* SIGINT and SIGTERM cancel a launch: the handler only sets the flag the
+ * library's engine checks (its wait is interrupted by the signal). */
+static volatile bool interrupted;
+static volatile sig_atomic_t interrupt_signal;
+
+static void on_interrupt(int sig)
+{
+    interrupt_signal = sig;
+    interrupted = true;
+}
+
+static void catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocking wait returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int interrupt_exit(void)
+{
+    return 128 + (interrupt_signal ? (int)interrupt_signal : SIGINT);
+}
+
+/* The exit code of a launch: a server left behind first (9), then an
+ * interruption (130/143), then the first failure. */
+static int launch_exit(const osr_launch_batch *b, size_t n, int rc)
+{
+    bool left = false;
+    for (size_t i = 0; i < n; i++)
+        left = left || osr_launch_batch_error(b, i)->code == OSR_ELEFT;
+    if (left)
+        return cli_exit_code(OSR_ELEFT);
+    if (interrupted)
+        return interrupt_exit();
+    return rc;
+}
+
+/* Delete the servers of a launch that was over when the signal came. */
+static int undo_launch(osr_session *session, const osr_launch_batch *b, size_t n, const char *id)
+{
+    const char **ids = calloc(n, sizeof(*ids));
+    osr_error *errs = calloc(n, sizeof(*errs));
+    size_t k = 0;
+    int rc = 0;
+
+    if (ids == NULL || errs == NULL) {
+        free(ids);
+        free(errs);
+        return cli_fail(OSR_ENOMEM, "out of memory; see instance list --launch %s", id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (osr_launch_batch_server(b, i))
+            ids[k++] = osr_server_id(osr_launch_batch_server(b, i));
+    }
+    osr_server_delete_many(session, ids, k, 1, 180, errs);
+    for (size_t i = 0; i < k; i++) {
+        if (errs[i].code < 0)
+            rc = cli_fail(OSR_ELEFT, "interrupted; server %s is LEFT: %s", ids[i], errs[i].message);
+    }
+    if (rc == 0) {
+        cli_fail(OSR_EINTERRUPTED, "interrupted; the %zu servers of launch %s were deleted", k, id);
+        rc = interrupt_exit();
+    }
+    free(ids);
+    free(errs);
+    return rc;
+}
+
 static int instance_create(int argc, char **argv)
 {
     osr_instance_config *cfgs = NULL;
@@ -443,9 +530,10 @@ static int instance_create(int argc, char **argv)
     osr_launch_batch *batch = NULL;
     osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
     struct progress prog = { 0, 0, 0, 0, NULL };
+    char launch_id[OSR_LAUNCH_ID_SIZE];
     osr_error err;
     int first, rc, error;
-    bool fetch;
+    bool fetch, undone = false;
     size_t n;
 
     first = cli_parse(argc, argv, "", create_options, create_usage, on_option);
@@ -455,6 +543,7 @@ static int instance_create(int argc, char **argv)
         return cli_usage_error(create_usage, "unexpected argument '%s'", argv[first]);
     if ((rc = read_credential(&token, &jit, true, create_usage)) != 0)
         return rc;
+    catch_interrupts();
     fetch = token == NULL && jit == NULL;
     n = (size_t)arg.count;
     labels = split_labels(arg.labels, &labels_copy);
@@ -500,8 +589,19 @@ static int instance_create(int argc, char **argv)
         goto done;
     if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
         goto done;
+    if (interrupted) {
+        cli_fail(OSR_EINTERRUPTED, "interrupted before any server was created");
+        rc = interrupt_exit();
+        goto done;
+    }
     lo.wait = !arg.no_wait;
     lo.timeout_s = arg.timeout;
+    lo.cancel = &interrupted;
+    osr_launch_id_new(launch_id, sizeof(launch_id));
+    lo.launch_id = launch_id;
+    /* Before anything exists: what finds this launch's servers after a kill. */
+    fprintf(stderr, "osrunner: launch %s (instance delete --launch %s)\n", launch_id, launch_id);
+    fflush(stderr);
     if (!cli.json && isatty(STDERR_FILENO)) {
         lo.progress = on_progress;
         lo.payload = &prog;
@@ -511,6 +611,14 @@ static int instance_create(int argc, char **argv)
         fputs("\n", stderr);
     if (batch == NULL) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        if (error == OSR_EINTERRUPTED)
+            rc = interrupt_exit();
+        goto done;
+    }
+    if (interrupted && error != OSR_EINTERRUPTED && error != OSR_ELEFT) {
+        /* The signal came after the launch was over: undo it all the same. */
+        rc = undo_launch(session, batch, n, launch_id);
+        undone = true;
         goto done;
     }
     rc = EXIT_OK;
@@ -523,6 +631,8 @@ static int instance_create(int argc, char **argv)
                                        "error", osr_launch_batch_error(batch, i)->message);
             if (o && runner_ids[i] > 0)
                 json_object_set_new(o, "runner_id", json_integer(runner_ids[i]));
+            if (o)
+                json_object_set_new(o, "launch", json_string(launch_id));
             json_array_append_new(arr, o);
         }
         cli_print_json(arr);
@@ -534,13 +644,25 @@ static int instance_create(int argc, char **argv)
                        osr_server_status(sv));
         }
     }
+    if (error == OSR_EINTERRUPTED || (error == OSR_ELEFT && interrupted)) {
+        size_t deleted = 0;
+        for (size_t i = 0; i < n; i++)
+            deleted += osr_launch_batch_error(batch, i)->code == OSR_EINTERRUPTED;
+        cli_fail(OSR_EINTERRUPTED,
+                 "interrupted; %zu instances of launch %s deleted or never created", deleted,
+                 launch_id);
+    }
     for (size_t i = 0; i < n; i++) {
         const osr_error *e = osr_launch_batch_error(batch, i);
-        if (e->code < 0)
-            rc = cli_fail(e->code, "%s: %s", cfgs[i].name, e->message);
+        if (e->code < 0 && e->code != OSR_EINTERRUPTED) {
+            int code = cli_fail(e->code, "%s: %s", cfgs[i].name, e->message);
+            if (rc == EXIT_OK)
+                rc = code;
+        }
     }
+    rc = launch_exit(batch, n, rc);
 done:
-    forget_runners(gh, runner_ids, batch, n);
+    forget_runners(gh, runner_ids, undone ? NULL : batch, n);
     osr_launch_batch_free(batch);
     osr_session_free(session);
     osr_cloud_free(cloud);
@@ -575,9 +697,14 @@ static int instance_list(int argc, char **argv)
         return first == -1 ? EXIT_OK : EXIT_USAGE;
     if (first != argc)
         return cli_usage_error(list_usage, "unexpected argument '%s'", argv[first]);
+    if (arg.all && arg.launch)
+        return cli_usage_error(list_usage, "give only one of --all and --launch");
     if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
         goto done;
-    error = osr_server_list_get(&list, session, arg.manager, arg.all ? OSR_SERVERS_ALL : 0);
+    if (arg.launch)
+        error = osr_server_list_launch(&list, session, arg.launch);
+    else
+        error = osr_server_list_get(&list, session, arg.manager, arg.all ? OSR_SERVERS_ALL : 0);
     if (error < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
@@ -642,6 +769,64 @@ done:
     return rc;
 }
 
+/* Delete every server of --launch ID: one list by tag, then all at once. */
+static int delete_launch(void)
+{
+    osr_cloud *cloud = NULL;
+    osr_session *session = NULL;
+    osr_server_list *list = NULL;
+    const char **ids = NULL;
+    osr_error *errors = NULL;
+    json_t *done_list = json_array();
+    size_t n;
+    int rc, error;
+
+    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+        goto done;
+    if ((error = osr_server_list_launch(&list, session, arg.launch)) < 0) {
+        rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
+        goto done;
+    }
+    n = osr_server_list_count(list);
+    ids = calloc(n + 1, sizeof(*ids));
+    errors = calloc(n + 1, sizeof(*errors));
+    if (ids == NULL || errors == NULL || done_list == NULL) {
+        rc = cli_fail(OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = osr_server_id(osr_server_list_at(list, i));
+    osr_server_delete_many(session, ids, n, !arg.no_wait, arg.timeout, errors);
+    for (size_t i = 0; i < n; i++) {
+        const osr_server *sv = osr_server_list_at(list, i);
+        if (errors[i].code < 0) {
+            int code = cli_fail(OSR_ELEFT, "%s (%s) is LEFT: %s", osr_server_name(sv),
+                                osr_server_id(sv), errors[i].message);
+            if (rc == EXIT_OK)
+                rc = code;
+        } else {
+            json_array_append_new(done_list, json_pack("{s:s,s:s}", "id", osr_server_id(sv), "name",
+                                                       osr_server_name(sv)));
+            if (!cli.json)
+                printf("deleted %s (%s)\n", osr_server_name(sv), osr_server_id(sv));
+        }
+    }
+    if (n == 0 && !cli.json)
+        fprintf(stderr, "osrunner: launch %s has no servers\n", arg.launch);
+    if (cli.json) {
+        cli_print_json(done_list);
+        done_list = NULL;
+    }
+done:
+    json_decref(done_list);
+    free(ids);
+    free(errors);
+    osr_server_list_free(list);
+    osr_session_free(session);
+    osr_cloud_free(cloud);
+    return rc;
+}
+
 static int instance_delete(int argc, char **argv)
 {
     osr_cloud *cloud = NULL;
@@ -656,8 +841,12 @@ static int instance_delete(int argc, char **argv)
     first = cli_parse(argc, argv, "", create_options, delete_usage, on_option);
     if (first < 0)
         return first == -1 ? EXIT_OK : EXIT_USAGE;
+    if (arg.launch && first != argc)
+        return cli_usage_error(delete_usage, "give --launch ID or servers, not both");
+    if (arg.launch)
+        return delete_launch();
     if (first == argc)
-        return cli_usage_error(delete_usage, "instance delete needs an ID or NAME");
+        return cli_usage_error(delete_usage, "instance delete needs an ID or NAME or --launch ID");
     n = (size_t)(argc - first);
     found = calloc(n, sizeof(*found));
     ids = calloc(n, sizeof(*ids));

@@ -1,7 +1,9 @@
 /* Launching runner instances: resolve everything first, then create, tag,
- * wait and clean up every instance at once as callbacks of the session's one
- * HTTP engine. jansson ownership: parse/pack results are owned, *_get is
- * borrowed, the *_new setters steal. */
+ * check the name, wait and clean up every instance at once as callbacks of
+ * the session's one HTTP engine. --timeout is the deadline of all of it but
+ * the clean-up: transient errors are retried with backoff until it. jansson
+ * ownership: parse/pack results are owned, *_get is borrowed, the *_new
+ * setters steal. */
 #include "osrunner/runner.h"
 
 #include "nova.h"
@@ -13,12 +15,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CREATE_ATTEMPTS   5
+#define CONFLICT_ATTEMPTS 5 /* creates Nova refused (409) or failed itself (500) */
 #define DELETE_TIMEOUT_MS 180000
 #define POLL_FIRST_MS     500
 #define POLL_MAX_MS       3000
+#define NONPOLL_FAILURES  5     /* polls that failed for a reason that is not transient */
+#define RIVAL_WAIT_MS     20000 /* how long the earlier of two same-named servers waits */
 
-enum state { ST_CREATE, ST_LOOKUP, ST_TAG, ST_WAIT, ST_FAULT, ST_DELETE, ST_GONE, ST_DONE };
+enum state {
+    ST_CREATE,
+    ST_LOOKUP,
+    ST_TAG,
+    ST_UNIQUE,
+    ST_WAIT,
+    ST_FAULT,
+    ST_DELETE,
+    ST_GONE,
+    ST_DONE
+};
 
 struct batch;
 
@@ -29,15 +43,19 @@ typedef struct inst {
     enum state state;
     char *body; /* POST /servers body; holds the user data: secret */
     char *tags_body;
-    char launch_id[33];
+    char launch_id[33]; /* this instance's osrunner-launch metadata: finds a lost create */
     char *server_id;
     osr_server *server; /* the outcome on success */
     osr_error err;      /* the outcome on failure */
     char reason[OSR_ERROR_MESSAGE_MAX];
+    int del_code; /* the code of the outcome once the server is deleted again */
     int attempts;
+    int conflicts;
+    int retries; /* transient failures of the current step */
     int fault_reads;
     long delay_ms;
     int64_t delete_deadline;
+    int64_t rival_deadline; /* the earlier of two same-named servers waits until */
     char *url;
     osr__http_response resp;
     osr_error req_err;
@@ -48,9 +66,15 @@ typedef struct batch {
     osr__nova nova;
     inst *items;
     size_t n;
-    char batch_tag[64];
+    char id[65];
+    char batch_tag[96];
     bool tags_at_create;
-    const osr_launch_options *opts;
+    int wait;
+    long timeout_s;
+    osr_launch_progress_cb progress;
+    void *payload;
+    const volatile bool *cancel;
+    bool cancelled;
     int64_t deadline;
     /* the shared poll of every waiting instance */
     bool poll_queued;
@@ -63,15 +87,15 @@ typedef struct batch {
 
 struct osr_launch_batch {
     size_t n;
+    char id[65];
     osr_server **servers;
     osr_error *errors;
 };
 
 static void progress(inst *it, const char *what)
 {
-    const osr_launch_options *o = it->b->opts;
-    if (o->progress)
-        o->progress(it->index, it->cfg->name, what, o->payload);
+    if (it->b->progress)
+        it->b->progress(it->index, it->cfg->name, what, it->b->payload);
 }
 
 static void random_hex(char *out, size_t bytes)
@@ -93,6 +117,41 @@ static void random_hex(char *out, size_t bytes)
     out[2 * bytes] = '\0';
 }
 
+int osr_launch_id_new(char *buf, size_t size)
+{
+    if (buf == NULL || size < OSR_LAUNCH_ID_SIZE)
+        return OSR_EINVAL;
+    random_hex(buf, 16);
+    return 0;
+}
+
+static bool stopping(const batch *b)
+{
+    return b->cancelled || (b->cancel && *b->cancel);
+}
+
+static bool past_deadline(const batch *b)
+{
+    return osr__now_ms_monotonic() > b->deadline;
+}
+
+/* Worth another try within the deadline: the request may get through later. */
+static bool transient(int code)
+{
+    return code == OSR_ENET || code == OSR_ETIMEOUT || code == OSR_ESERVER ||
+           code == OSR_ERATELIMIT;
+}
+
+/* The backoff of this instance's next retry, growing with its failures. */
+static long next_backoff(inst *it)
+{
+    double r;
+    unsigned char c = 0;
+    RAND_bytes(&c, 1);
+    r = (double)c / 256.0;
+    return osr__http_backoff_ms(it->retries++, r);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static void submit(inst *it,
@@ -105,8 +164,9 @@ static void submit(inst *it,
 
 static void finish_ok(inst *it, json_t *server_obj);
 static void finish_failed(inst *it);
-static void start_delete(inst *it, const char *fmt, ...) OSR__PRINTF(2, 3);
+static void start_delete(inst *it, int code, const char *fmt, ...) OSR__PRINTF(3, 4);
 static void queue_poll(batch *b);
+static void check_unique(inst *it, long delay_ms);
 
 static void fail_now(inst *it, const osr_error *e)
 {
@@ -116,23 +176,32 @@ static void fail_now(inst *it, const osr_error *e)
     finish_failed(it);
 }
 
-static bool transient(int code)
-{
-    return code == OSR_ENET || code == OSR_ETIMEOUT || code == OSR_ESERVER;
-}
-
 static void on_create(int error, void *payload);
 static void on_lookup(int error, void *payload);
 
-static void send_create(inst *it, long delay_ms)
+static void send_create(inst *it)
 {
     it->state = ST_CREATE;
     it->attempts++;
     progress(it, it->attempts > 1 ? "creating (again)" : "creating");
     /* Never idempotent for the engine: a create that may have gone through
-     * is looked up first (on_create), never blindly repeated. */
-    submit(it, "POST", osr__sprintf("%s/servers", it->b->nova.base), it->body, false, delay_ms,
-           on_create);
+     * is looked up first (on_lookup), never blindly repeated. It is always
+     * sent at once, so a cancelled launch has no create waiting to go. */
+    submit(it, "POST", osr__sprintf("%s/servers", it->b->nova.base), it->body, false, 0, on_create);
+}
+
+/* Look for a server of this instance by name and its own launch id. */
+static void send_lookup(inst *it, long delay_ms)
+{
+    osr__buf re = OSR__BUF_INIT;
+    char *esc;
+    osr__buf_printf(&re, "^%s$", it->cfg->name); /* names are [A-Za-z0-9._-] */
+    esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
+    osr__buf_free(&re);
+    it->state = ST_LOOKUP;
+    submit(it, "GET", esc ? osr__sprintf("%s/servers/detail?name=%s", it->b->nova.base, esc) : NULL,
+           NULL, true, delay_ms, on_lookup);
+    curl_free(esc);
 }
 
 static void enter_wait(inst *it)
@@ -142,31 +211,55 @@ static void enter_wait(inst *it)
     queue_poll(it->b);
 }
 
-static void on_tag(int error, void *payload)
+static void unique_done(inst *it)
 {
-    inst *it = payload;
-    if (error < 0) {
-        start_delete(it, "could not tag server %s: %s", it->server_id, it->req_err.message);
-        return;
-    }
-    if (it->b->opts->wait)
+    if (stopping(it->b))
+        start_delete(it, OSR_EINTERRUPTED, "interrupted");
+    else if (it->b->wait)
         enter_wait(it);
     else
         finish_ok(it, NULL);
 }
 
+static void on_tag(int error, void *payload)
+{
+    inst *it = payload;
+    if (error < 0 && transient(error) && !past_deadline(it->b) && !stopping(it->b)) {
+        submit(it, "PUT", osr__sprintf("%s/servers/%s/tags", it->b->nova.base, it->server_id),
+               it->tags_body, true, next_backoff(it), on_tag);
+        return;
+    }
+    if (error < 0) {
+        start_delete(it, OSR_ELAUNCH, "could not tag server %s: %s", it->server_id,
+                     it->req_err.message);
+        return;
+    }
+    it->retries = 0;
+    if (stopping(it->b))
+        start_delete(it, OSR_EINTERRUPTED, "interrupted");
+    else
+        check_unique(it, 0);
+}
+
 static void created(inst *it)
 {
+    it->retries = 0;
+    if (stopping(it->b)) {
+        start_delete(it, OSR_EINTERRUPTED, "interrupted");
+        return;
+    }
+    if (past_deadline(it->b)) {
+        start_delete(it, OSR_ELAUNCH, "server %s was found only after the deadline of %ld s",
+                     it->server_id, it->b->timeout_s);
+        return;
+    }
     if (!it->b->tags_at_create) {
         it->state = ST_TAG;
         submit(it, "PUT", osr__sprintf("%s/servers/%s/tags", it->b->nova.base, it->server_id),
                it->tags_body, true, 0, on_tag);
         return;
     }
-    if (it->b->opts->wait)
-        enter_wait(it);
-    else
-        finish_ok(it, NULL);
+    check_unique(it, 0);
 }
 
 static void on_create(int error, void *payload)
@@ -185,24 +278,22 @@ static void on_create(int error, void *payload)
         created(it);
         return;
     }
-    if (transient(error)) {
-        /* It may have been created all the same: look for our launch id. */
-        osr__buf re = OSR__BUF_INIT;
-        char *esc;
-        osr__buf_printf(&re, "^%s$", it->cfg->name); /* names are [A-Za-z0-9._-] */
-        esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
-        osr__buf_free(&re);
-        it->state = ST_LOOKUP;
-        snprintf(it->reason, sizeof(it->reason), "%s", it->req_err.message);
-        submit(it, "GET",
-               esc ? osr__sprintf("%s/servers/detail?name=%s", it->b->nova.base, esc) : NULL, NULL,
-               true, osr__http_backoff_ms(it->attempts, 0.5), on_lookup);
-        curl_free(esc);
-        return;
-    }
-    if (error == OSR_ECONFLICT && it->attempts < CREATE_ATTEMPTS) {
-        /* 409: Nova refused it, so nothing was created; try again later. */
-        send_create(it, osr__http_backoff_ms(it->attempts, 0.5));
+    snprintf(it->reason, sizeof(it->reason), "%s", it->req_err.message);
+    /* Nova itself said no (409, or its own 500): a few times only. A
+     * gateway's 502-504, a 429 or a network error is retried until the
+     * deadline: nova-api may be restarting. */
+    if (error == OSR_ECONFLICT ||
+        (error == OSR_ESERVER && (it->resp.status == 500 || it->resp.status == 501)))
+        it->conflicts++;
+    if (transient(error) || error == OSR_ECONFLICT) {
+        osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
+                      "create of %s failed (%s); looking it up before another", it->cfg->name,
+                      it->req_err.message);
+        /* It may have been created all the same (a 409 or a 429 created
+         * nothing, but looking costs one GET and keeps one path): look for
+         * our launch id after a backoff, then create again if need be, also
+         * after the last attempt, so nothing of unknown fate is left. */
+        send_lookup(it, next_backoff(it));
         return;
     }
     fail_now(it, &it->req_err);
@@ -215,9 +306,18 @@ static void on_lookup(int error, void *payload)
     size_t i;
 
     if (error < 0) {
-        osr__error_set(&it->err, error,
-                       "create of %s failed (%s) and the lookup failed too (%s); it may exist",
-                       it->cfg->name, it->reason, it->req_err.message);
+        /* Past the deadline too: until the fate of the create is known, the
+         * look-up goes on for as long as a clean-up would. */
+        if (transient(error) && osr__now_ms_monotonic() < it->b->deadline + DELETE_TIMEOUT_MS) {
+            send_lookup(it, next_backoff(it));
+            return;
+        }
+        /* The create may have gone through: the server is not named by id,
+         * but the launch finds it. */
+        osr__error_set(&it->err, OSR_ELEFT,
+                       "create of %s failed (%s) and looking it up failed too (%s); it may "
+                       "exist: see instance list --launch %s",
+                       it->cfg->name, it->reason, it->req_err.message, it->b->id);
         finish_failed(it);
         return;
     }
@@ -236,13 +336,125 @@ static void on_lookup(int error, void *payload)
     json_decref(root);
     if (it->server_id) {
         created(it);
-    } else if (it->attempts < CREATE_ATTEMPTS) {
-        send_create(it, 0);
-    } else {
-        osr__error_set(&it->err, OSR_ELAUNCH, "could not create %s after %d attempts: %s",
+    } else if (stopping(it->b)) {
+        osr__error_set(&it->err, OSR_EINTERRUPTED, "interrupted before %s was created",
+                       it->cfg->name);
+        finish_failed(it);
+    } else if (past_deadline(it->b) || it->conflicts >= CONFLICT_ATTEMPTS) {
+        osr__error_set(&it->err, OSR_ELAUNCH, "could not create %s in %d attempts: %s",
                        it->cfg->name, it->attempts, it->reason);
         finish_failed(it);
+    } else {
+        send_create(it);
     }
+}
+
+/* ---------------------------------------------------------------- unique names */
+
+/* After the create, the name is looked up again: of two servers of ours with
+ * one name, the one created later (or with the higher id on a tie) deletes
+ * itself. Each launch sees the other's server or the other sees its own, so
+ * the earlier one waits until its rival is gone, and gives way too if the
+ * rival stays (its launch did not see the clash). Never two, maybe none. */
+
+static void on_unique(int error, void *payload);
+
+static void check_unique(inst *it, long delay_ms)
+{
+    osr__buf re = OSR__BUF_INIT;
+    char *esc;
+    osr__buf_printf(&re, "^%s$", it->cfg->name);
+    esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
+    osr__buf_free(&re);
+    it->state = ST_UNIQUE;
+    submit(it, "GET", esc ? osr__sprintf("%s/servers/detail?name=%s", it->b->nova.base, esc) : NULL,
+           NULL, true, delay_ms, on_unique);
+    curl_free(esc);
+}
+
+static bool ours(const inst *it, json_t *sv)
+{
+    json_t *meta = json_object_get(sv, "metadata");
+    const char *by = json_string_value(json_object_get(meta, OSR_MANAGED_BY_KEY));
+    const char *mgr = json_string_value(json_object_get(meta, "osrunner-manager"));
+    const char *want = it->cfg->manager ? it->cfg->manager : "osrunner";
+    return by && mgr && strcmp(by, OSR_MANAGED_BY_VALUE) == 0 && strcmp(mgr, want) == 0;
+}
+
+static bool going(json_t *sv)
+{
+    const char *st = json_string_value(json_object_get(sv, "status"));
+    const char *task = json_string_value(json_object_get(sv, "OS-EXT-STS:task_state"));
+    return (st && (strcmp(st, "DELETED") == 0 || strcmp(st, "SOFT_DELETED") == 0)) ||
+           (task && strcmp(task, "deleting") == 0);
+}
+
+static void on_unique(int error, void *payload)
+{
+    inst *it = payload;
+    json_t *root, *servers, *sv, *mine = NULL, *earlier = NULL, *later = NULL;
+    size_t i;
+    const char *my_created;
+
+    if (stopping(it->b)) {
+        start_delete(it, OSR_EINTERRUPTED, "interrupted");
+        return;
+    }
+    if (error < 0) {
+        if (transient(error) && !past_deadline(it->b)) {
+            check_unique(it, next_backoff(it));
+            return;
+        }
+        start_delete(it, OSR_ELAUNCH, "could not check that the name %s is unique: %s",
+                     it->cfg->name, it->req_err.message);
+        return;
+    }
+    it->retries = 0;
+    root = json_loadb(it->resp.body.data, it->resp.body.len, 0, NULL);
+    servers = json_object_get(root, "servers");
+    json_array_foreach(servers, i, sv)
+    {
+        const char *id = json_string_value(json_object_get(sv, "id"));
+        if (id && strcmp(id, it->server_id) == 0)
+            mine = sv;
+    }
+    my_created = json_string_value(json_object_get(mine, "created"));
+    json_array_foreach(servers, i, sv)
+    {
+        const char *id = json_string_value(json_object_get(sv, "id"));
+        const char *name = json_string_value(json_object_get(sv, "name"));
+        const char *created_at = json_string_value(json_object_get(sv, "created"));
+        int c;
+        if (sv == mine || id == NULL || name == NULL || strcmp(name, it->cfg->name) != 0 ||
+            !ours(it, sv) || going(sv))
+            continue;
+        /* ISO 8601 in UTC compares as text; a server not yet listed as ours
+         * (mine == NULL) counts as the later one. */
+        c = my_created && created_at ? strcmp(created_at, my_created) : (mine ? 1 : -1);
+        if (c == 0)
+            c = strcmp(id, it->server_id);
+        if (c < 0 && earlier == NULL)
+            earlier = sv;
+        else if (c > 0 && later == NULL)
+            later = sv;
+    }
+    if (earlier) {
+        start_delete(it, OSR_EEXISTS, "the name %s is taken by server %s, created earlier",
+                     it->cfg->name, json_string_value(json_object_get(earlier, "id")));
+    } else if (later) {
+        int64_t now = osr__now_ms_monotonic();
+        if (it->rival_deadline == 0)
+            it->rival_deadline = now + RIVAL_WAIT_MS;
+        if (now < it->rival_deadline) {
+            check_unique(it, 1000);
+        } else {
+            start_delete(it, OSR_EEXISTS, "the name %s is also used by server %s, which stayed",
+                         it->cfg->name, json_string_value(json_object_get(later, "id")));
+        }
+    } else {
+        unique_done(it);
+    }
+    json_decref(root);
 }
 
 /* ---------------------------------------------------------------- polling */
@@ -274,12 +486,13 @@ static void on_fault(int error, void *payload)
         fault = json_string_value(
             json_object_get(json_object_get(json_object_get(root, "server"), "fault"), "message"));
     }
-    if (fault == NULL && error == 0 && ++it->fault_reads < 4) {
+    if (fault == NULL && (error == 0 || transient(error)) && ++it->fault_reads < 4 &&
+        !stopping(it->b)) {
         json_decref(root);
         fetch_fault(it, 250L * it->fault_reads);
         return;
     }
-    start_delete(it, "server %s went to ERROR: %s", it->server_id,
+    start_delete(it, OSR_ELAUNCH, "server %s went to ERROR: %s", it->server_id,
                  fault ? fault : "Nova gave no reason");
     json_decref(root);
 }
@@ -303,7 +516,7 @@ static void queue_poll(batch *b)
         b->poll_queued = false;
         for (size_t i = 0; i < b->n; i++) {
             if (b->items[i].state == ST_WAIT)
-                start_delete(&b->items[i], "cannot poll: out of memory");
+                start_delete(&b->items[i], OSR_ELAUNCH, "cannot poll: out of memory");
         }
     }
     b->poll_delay = b->poll_delay * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS : b->poll_delay * 3 / 2;
@@ -313,16 +526,21 @@ static void on_poll(int error, void *payload)
 {
     batch *b = payload;
     json_t *root = NULL, *servers;
-    bool any_waiting = false, timed_out = osr__now_ms_monotonic() > b->deadline;
+    bool any_waiting = false, timed_out = past_deadline(b);
+    char why[OSR_ERROR_MESSAGE_MAX] = "";
 
     b->poll_queued = false;
     if (error < 0) {
-        /* The engine already retried transient errors; a few more polls may still
-         * get through, but not forever. */
-        if (++b->poll_failures >= 5) {
+        /* A transient failure (nova-api restarting, 5xx, 429) is waited out
+         * until the deadline; anything else a few times only. */
+        snprintf(why, sizeof(why), "; the last poll failed: %.400s", b->poll_err.message);
+        osr__http_log(osr__session_http(b->s), OSR_LOG_INFO, "poll failed (%s); polling on",
+                      b->poll_err.message);
+        if (!transient(error) && ++b->poll_failures >= NONPOLL_FAILURES) {
             for (size_t i = 0; i < b->n; i++) {
                 if (b->items[i].state == ST_WAIT)
-                    start_delete(&b->items[i], "cannot follow the build: %s", b->poll_err.message);
+                    start_delete(&b->items[i], OSR_ELAUNCH, "cannot follow the build: %s",
+                                 b->poll_err.message);
             }
         }
     } else {
@@ -350,10 +568,12 @@ static void on_poll(int error, void *payload)
             finish_ok(it, found);
         } else if (status && strcmp(status, "ERROR") == 0) {
             fetch_fault(it, 0);
+        } else if (stopping(b)) {
+            start_delete(it, OSR_EINTERRUPTED, "interrupted");
         } else if (timed_out) {
-            start_delete(it, "server %s did not become ACTIVE within %ld s (status %s)",
-                         it->server_id, b->opts->timeout_s > 0 ? b->opts->timeout_s : 600,
-                         status ? status : "unknown");
+            start_delete(it, OSR_ELAUNCH,
+                         "server %s did not become ACTIVE within %ld s (status %s%s)",
+                         it->server_id, b->timeout_s, status ? status : "unknown", why);
         } else {
             any_waiting = true;
         }
@@ -366,20 +586,51 @@ static void on_poll(int error, void *payload)
 /* ---------------------------------------------------------------- cleanup */
 
 static void on_gone(int error, void *payload);
+static void on_delete(int error, void *payload);
+
+static void send_delete(inst *it, long delay_ms)
+{
+    it->state = ST_DELETE;
+    submit(it, "DELETE", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
+           delay_ms, on_delete);
+}
+
+static void left(inst *it, const char *why)
+{
+    osr__error_set(&it->err, OSR_ELEFT, "%s; server %s (%s) is LEFT: %s", it->reason, it->server_id,
+                   it->cfg->name, why);
+    finish_failed(it);
+}
 
 static void on_delete(int error, void *payload)
 {
     inst *it = payload;
     if (error < 0 && error != OSR_ENOTFOUND) {
-        osr__error_set(&it->err, OSR_ELAUNCH, "%s; deleting it failed: %s (server %s is LEFT)",
-                       it->reason, it->req_err.message, it->server_id);
-        finish_failed(it);
+        /* nova-api away, or the server busy (409): again, until the bound. */
+        if ((transient(error) || error == OSR_ECONFLICT) &&
+            osr__now_ms_monotonic() < it->delete_deadline) {
+            osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
+                          "delete of server %s failed (%s); trying again", it->server_id,
+                          it->req_err.message);
+            send_delete(it, next_backoff(it));
+            return;
+        }
+        left(it, it->req_err.message);
         return;
     }
+    it->retries = 0;
     it->state = ST_GONE;
     it->delay_ms = 250;
     submit(it, "GET", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
            it->delay_ms, on_gone);
+}
+
+/* "No valid host was found. " and "; ..." join without the stray ". ;". */
+static void trim_reason(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '.' || s[n - 1] == '\n' || s[n - 1] == '\t'))
+        s[--n] = '\0';
 }
 
 static void on_gone(int error, void *payload)
@@ -387,14 +638,15 @@ static void on_gone(int error, void *payload)
     inst *it = payload;
     if (error == OSR_ENOTFOUND) {
         progress(it, "deleted");
-        osr__error_set(&it->err, OSR_ELAUNCH, "%s; the server was deleted", it->reason);
+        osr__error_set(&it->err, it->del_code, "%s; server %s was deleted again", it->reason,
+                       it->server_id);
         finish_failed(it);
         return;
     }
     if (osr__now_ms_monotonic() > it->delete_deadline) {
-        osr__error_set(&it->err, OSR_ELAUNCH, "%s; server %s is still there after %d s (LEFT)",
-                       it->reason, it->server_id, DELETE_TIMEOUT_MS / 1000);
-        finish_failed(it);
+        char why[96];
+        snprintf(why, sizeof(why), "still there after %d s", DELETE_TIMEOUT_MS / 1000);
+        left(it, why);
         return;
     }
     it->delay_ms = it->delay_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS : it->delay_ms * 3 / 2;
@@ -402,17 +654,35 @@ static void on_gone(int error, void *payload)
            it->delay_ms, on_gone);
 }
 
-static void start_delete(inst *it, const char *fmt, ...)
+static void start_delete(inst *it, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(it->reason, sizeof(it->reason), fmt, ap);
     va_end(ap);
-    it->state = ST_DELETE;
+    trim_reason(it->reason);
+    it->del_code = code;
+    it->retries = 0;
     it->delete_deadline = osr__now_ms_monotonic() + DELETE_TIMEOUT_MS;
     progress(it, "failed; deleting");
-    submit(it, "DELETE", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
-           0, on_delete);
+    send_delete(it, 0);
+}
+
+/* The launch was cancelled: what waits or is done goes now; what has a
+ * request in flight goes from its callback, which sees stopping(). */
+static void cancel_all(batch *b)
+{
+    b->cancelled = true;
+    for (size_t i = 0; i < b->n; i++) {
+        inst *it = &b->items[i];
+        if (it->state == ST_WAIT) {
+            start_delete(it, OSR_EINTERRUPTED, "interrupted");
+        } else if (it->state == ST_DONE && it->server != NULL) {
+            osr_server_free(it->server);
+            it->server = NULL;
+            start_delete(it, OSR_EINTERRUPTED, "interrupted");
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- outcomes */
@@ -458,8 +728,8 @@ static void submit(inst *it,
     osr_error_clear(&it->req_err);
     if (url == NULL) {
         osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
-        if (it->server_id && it->state != ST_DELETE && it->state != ST_GONE)
-            osr__error_set(&it->err, OSR_ENOMEM, "out of memory; server %s is LEFT", it->server_id);
+        if (it->server_id && it->state != ST_GONE)
+            osr__error_set(&it->err, OSR_ELEFT, "out of memory; server %s is LEFT", it->server_id);
         finish_failed(it);
         return;
     }
@@ -474,6 +744,8 @@ static void submit(inst *it,
     if (osr__http_submit(osr__session_http(it->b->s), &req, delay_ms, &it->resp, &it->req_err, cb,
                          it) < 0) {
         osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
+        if (it->server_id && it->state != ST_GONE)
+            osr__error_set(&it->err, OSR_ELEFT, "out of memory; server %s is LEFT", it->server_id);
         finish_failed(it);
     }
 }
@@ -661,6 +933,11 @@ size_t osr_launch_batch_count(const osr_launch_batch *lb)
     return lb ? lb->n : 0;
 }
 
+const char *osr_launch_batch_id(const osr_launch_batch *lb)
+{
+    return lb ? lb->id : "";
+}
+
 const osr_server *osr_launch_batch_server(const osr_launch_batch *lb, size_t i)
 {
     return (lb && i < lb->n) ? lb->servers[i] : NULL;
@@ -688,23 +965,89 @@ static void batch_clear(batch *b)
     osr__nova_close(&b->nova);
 }
 
+static bool valid_launch_id(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= 64 &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+/* Names must be unique: within the launch, and among the manager's servers
+ * (one list by tag per manager). */
+static int names_free(osr_session *s, const osr_instance_config *const *configs, size_t n)
+{
+    osr_error *err = osr__session_err(s);
+    int error = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(configs[i]->name, configs[j]->name) == 0)
+                return osr__error_set(err, OSR_EEXISTS, "instances %zu and %zu are both named %s",
+                                      j + 1, i + 1, configs[i]->name);
+        }
+    }
+    for (size_t i = 0; i < n && error == 0; i++) {
+        const char *mgr = configs[i]->manager ? configs[i]->manager : "osrunner";
+        osr_server_list *list = NULL;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(mgr, configs[j]->manager ? configs[j]->manager : "osrunner") == 0;
+        if (seen)
+            continue;
+        if ((error = osr_server_list_get(&list, s, mgr, 0)) < 0) {
+            osr__error_prefix(err, "checking that the names are free");
+            return error;
+        }
+        for (size_t k = 0; k < osr_server_list_count(list) && error == 0; k++) {
+            const osr_server *sv = osr_server_list_at(list, k);
+            for (size_t j = 0; j < n; j++) {
+                const char *m = configs[j]->manager ? configs[j]->manager : "osrunner";
+                if (strcmp(m, mgr) == 0 && strcmp(osr_server_name(sv), configs[j]->name) == 0) {
+                    error = osr__error_set(
+                        err, OSR_EEXISTS,
+                        "a server named %s exists already (id %s, status %s); delete it or "
+                        "choose another name",
+                        configs[j]->name, osr_server_id(sv), osr_server_status(sv));
+                    break;
+                }
+            }
+        }
+        osr_server_list_free(list);
+    }
+    return error;
+}
+
 int osr_instance_launch_many(osr_launch_batch **out,
                              osr_session *s,
                              const osr_instance_config *const *configs,
                              size_t n,
                              const osr_launch_options *opts)
 {
-    osr_launch_options defaults = OSR_LAUNCH_OPTIONS_INIT;
     osr_error *err = osr__session_error(s);
     osr_launch_batch *lb = NULL;
     resolver r = { NULL, 0, 0 };
     batch b;
-    char bid[33], *esc = NULL;
-    int error = 0, failed = 0;
+    char *esc = NULL;
+    int error = 0, failed = 0, left_n = 0, first_code = 0;
 
     memset(&b, 0, sizeof(b));
-    if (opts == NULL)
-        opts = &defaults;
+    b.wait = 1;
+    if (opts != NULL) {
+        b.wait = opts->wait;
+        b.timeout_s = opts->timeout_s;
+        b.progress = opts->progress;
+        b.payload = opts->payload;
+        if (opts->version >= 2) {
+            b.cancel = opts->cancel;
+            if (opts->launch_id && !valid_launch_id(opts->launch_id))
+                return osr__error_set(err, OSR_EINVAL,
+                                      "launch id: 1 to 64 of a-z A-Z 0-9 - _ expected");
+            if (opts->launch_id)
+                snprintf(b.id, sizeof(b.id), "%s", opts->launch_id);
+        }
+    }
+    if (b.timeout_s <= 0)
+        b.timeout_s = 600;
     if (out == NULL || configs == NULL || n == 0)
         return osr__error_set(err, OSR_EINVAL, "launch: nothing to launch");
     /* Everything that can fail without a server fails before the first create. */
@@ -717,13 +1060,14 @@ int osr_instance_launch_many(osr_launch_batch **out,
     }
     b.s = s;
     b.n = n;
-    b.opts = opts;
     b.poll_delay = POLL_FIRST_MS;
-    if ((error = osr_session_authenticate(s)) < 0 || (error = osr__nova_open(&b.nova, s)) < 0)
+    if ((error = osr_session_authenticate(s)) < 0 || (error = names_free(s, configs, n)) < 0 ||
+        (error = osr__nova_open(&b.nova, s)) < 0)
         return error;
     b.tags_at_create = b.nova.minor >= 52;
-    random_hex(bid, 16);
-    snprintf(b.batch_tag, sizeof(b.batch_tag), "osrunner-launch=%s", bid);
+    if (b.id[0] == '\0')
+        random_hex(b.id, 16);
+    snprintf(b.batch_tag, sizeof(b.batch_tag), "osrunner-launch=%s", b.id);
     esc = curl_easy_escape(NULL, b.batch_tag, 0);
     b.poll_url = esc ? osr__sprintf("%s/servers/detail?tags=%s", b.nova.base, esc) : NULL;
     curl_free(esc);
@@ -737,6 +1081,7 @@ int osr_instance_launch_many(osr_launch_batch **out,
         it->b = &b;
         it->index = i;
         it->cfg = configs[i];
+        it->del_code = OSR_ELAUNCH;
         random_hex(it->launch_id, 16);
         if ((error = build_body(it, &r)) < 0) {
             if (n > 1)
@@ -744,11 +1089,22 @@ int osr_instance_launch_many(osr_launch_batch **out,
             goto done;
         }
     }
+    if (stopping(&b)) {
+        error = osr__error_set(err, OSR_EINTERRUPTED, "interrupted before any server was created");
+        goto done;
+    }
 
-    b.deadline = osr__now_ms_monotonic() + (opts->timeout_s > 0 ? opts->timeout_s : 600) * 1000;
+    b.deadline = osr__now_ms_monotonic() + b.timeout_s * 1000;
     for (size_t i = 0; i < n; i++)
-        send_create(&b.items[i], 0);
-    if ((error = osr__http_run(osr__session_http(s), NULL)) < 0) {
+        send_create(&b.items[i]);
+    /* The engine returns early once *cancel is true; what is in flight then
+     * finishes, and every server of the launch is deleted. */
+    error = osr__http_run(osr__session_http(s), (const bool *)b.cancel);
+    if (error == 0 && stopping(&b)) {
+        cancel_all(&b);
+        error = osr__http_run(osr__session_http(s), NULL);
+    }
+    if (error < 0) {
         error = osr__error_set(err, error, "launch: the HTTP engine failed");
         goto done;
     }
@@ -762,6 +1118,7 @@ int osr_instance_launch_many(osr_launch_batch **out,
         goto done;
     }
     lb->n = n;
+    snprintf(lb->id, sizeof(lb->id), "%s", b.id);
     for (size_t i = 0; i < n; i++) {
         inst *it = &b.items[i];
         if (it->server) {
@@ -771,21 +1128,28 @@ int osr_instance_launch_many(osr_launch_batch **out,
             lb->errors[i] = it->err;
             if (lb->errors[i].code == 0)
                 lb->errors[i].code = OSR_ELAUNCH;
+            if (lb->errors[i].code == OSR_ELEFT)
+                left_n++;
             failed++;
         }
     }
     if (failed) {
-        *err = lb->errors[0].code ? lb->errors[0] : *err;
+        /* The first server left behind, or else the first failure, speaks
+         * for the batch. */
         for (size_t i = 0; i < n; i++) {
-            if (lb->errors[i].code) {
+            if (lb->errors[i].code && (left_n == 0 || lb->errors[i].code == OSR_ELEFT)) {
                 *err = lb->errors[i];
+                first_code = lb->errors[i].code;
                 break;
             }
         }
         if (n > 1)
             osr__error_prefix(err, "%d of %zu instances failed; first", failed, n);
-        err->code = OSR_ELAUNCH;
-        error = OSR_ELAUNCH;
+        error = left_n                                ? OSR_ELEFT
+                : stopping(&b)                        ? OSR_EINTERRUPTED
+                : first_code == OSR_EEXISTS && n == 1 ? OSR_EEXISTS
+                                                      : OSR_ELAUNCH;
+        err->code = error;
     }
     *out = lb;
 done:

@@ -283,10 +283,8 @@ static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
     return 0;
 }
 
-int osr_server_list_get(osr_server_list **out,
-                        osr_session *s,
-                        const char *manager,
-                        unsigned int flags)
+/* Servers with every tag of tags ("a,b"), or every server for NULL. */
+static int list_tagged(osr_server_list **out, osr_session *s, const char *tags)
 {
     osr_error *err = osr__session_error(s);
     osr__nova n;
@@ -296,13 +294,10 @@ int osr_server_list_get(osr_server_list **out,
 
     if ((error = osr__nova_open(&n, s)) < 0)
         return error;
-    if (flags & OSR_SERVERS_ALL) {
+    if (tags == NULL) {
         url = osr__sprintf("%s/servers/detail?limit=1000", n.base);
     } else {
-        char *tags = osr__sprintf("%s=%s,osrunner-manager=%s", OSR_MANAGED_BY_KEY,
-                                  OSR_MANAGED_BY_VALUE, manager ? manager : "osrunner");
-        esc = tags ? curl_easy_escape(NULL, tags, 0) : NULL;
-        free(tags);
+        esc = curl_easy_escape(NULL, tags, 0);
         url = esc ? osr__sprintf("%s/servers/detail?tags=%s&limit=1000", n.base, esc) : NULL;
     }
     if (url == NULL) {
@@ -316,6 +311,44 @@ done:
     curl_free(esc);
     json_decref(all);
     osr__nova_close(&n);
+    return error;
+}
+
+int osr_server_list_get(osr_server_list **out,
+                        osr_session *s,
+                        const char *manager,
+                        unsigned int flags)
+{
+    char *tags = NULL;
+    int error;
+
+    if (!(flags & OSR_SERVERS_ALL)) {
+        tags = osr__sprintf("%s=%s,osrunner-manager=%s", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                            manager ? manager : "osrunner");
+        if (tags == NULL)
+            return osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
+    }
+    error = list_tagged(out, s, tags);
+    free(tags);
+    return error;
+}
+
+int osr_server_list_launch(osr_server_list **out, osr_session *s, const char *launch_id)
+{
+    osr_error *err = osr__session_error(s);
+    char *tags;
+    int error;
+
+    if (launch_id == NULL || launch_id[0] == '\0' || strlen(launch_id) > 64 ||
+        strspn(launch_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+            strlen(launch_id))
+        return osr__error_set(err, OSR_EINVAL, "launch id: 1 to 64 of a-z A-Z 0-9 - _ expected");
+    tags = osr__sprintf("%s=%s,osrunner-launch=%s", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                        launch_id);
+    if (tags == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = list_tagged(out, s, tags);
+    free(tags);
     return error;
 }
 
@@ -454,12 +487,23 @@ static void del_submit(del *x, const char *method, long delay_ms, osr__http_done
         osr__error_set(&x->d->errors[x->i], OSR_ENOMEM, "out of memory");
 }
 
+/* nova-api restarting, a 5xx or 429 (and for a DELETE, a 409 of a busy
+ * server): worth another try until the deadline. */
+static bool del_again(const del *x, int error, bool is_delete)
+{
+    return (error == OSR_ENET || error == OSR_ETIMEOUT || error == OSR_ESERVER ||
+            error == OSR_ERATELIMIT || (is_delete && error == OSR_ECONFLICT)) &&
+           osr__now_ms_monotonic() < x->d->deadline;
+}
+
+static void on_deleted(int error, void *payload);
+
 static void on_gone_poll(int error, void *payload)
 {
     del *x = payload;
     if (error == OSR_ENOTFOUND)
         return; /* gone: success */
-    if (error < 0 && error != OSR_ENOTFOUND) {
+    if (error < 0 && !del_again(x, error, false)) {
         x->d->errors[x->i] = x->req_err;
         return;
     }
@@ -477,6 +521,11 @@ static void on_deleted(int error, void *payload)
     del *x = payload;
     if (error == OSR_ENOTFOUND)
         return; /* already gone */
+    if (error < 0 && del_again(x, error, true)) {
+        x->delay_ms = x->delay_ms < 500 ? 500 : (x->delay_ms * 2 > 4000 ? 4000 : x->delay_ms * 2);
+        del_submit(x, "DELETE", x->delay_ms, on_deleted);
+        return;
+    }
     if (error < 0) {
         x->d->errors[x->i] = x->req_err;
         return;

@@ -56,25 +56,55 @@ run list instance list --os-cloud ostb-admin --manager "$M"
 check "list shows the three" [ "$(grep -c "$M-r-" "$T/list.out")" = 3 ]
 run show instance show --os-cloud ostb-admin "$M-r-2" --json
 check "show by name" grep -q "\"osrunner-runner\": \"$M-r-2\"" "$T/show.out"
+LID=$(sed -n 's/^osrunner: launch \([0-9a-f]\{32\}\) (instance delete --launch .*)$/\1/p' "$T/create.err")
+check "create prints the launch id first" bash -c "[ -n '$LID' ] && head -1 '$T/create.err' | grep -q '^osrunner: launch $LID'"
+check "--json carries the launch id" [ "$(grep -c "\"launch\": \"$LID\"" "$T/create.out")" = 3 ]
+run llist instance list --os-cloud ostb-admin --launch "$LID" --json
+check "list --launch finds the three" [ "$(json_ids <"$T/llist.out" | wc -l)" = 3 ]
+run lbad instance list --os-cloud ostb-admin --launch 'bad id!'
+check "list --launch with a bad id: exit 2" [ "$RC" = 2 ]
+# --- a name in use is refused before anything is created
+run taken instance create "${COMMON[@]}" --name "$M-r-2"
+check "a name in use: exit 11, names the server" bash -c "[ $RC = 11 ] && grep -q \"a server named $M-r-2 exists already (id $($OPENSTACK --os-cloud ostb-admin server show "$M-r-2" -f value -c id)\" '$T/taken.err'"
 run del instance delete --os-cloud ostb-admin "$M-r-1" "$M-r-2" "$M-r-3"
 check "delete exits 0" [ "$RC" = 0 ]
 check "delete reports three" [ "$(grep -c '^deleted' "$T/del.out")" = 3 ]
+run ldel instance delete --os-cloud ostb-admin --launch "$LID"
+check "delete --launch of a launch with nothing left: exit 0" [ "$RC" = 0 ]
 run after instance list --os-cloud ostb-admin --manager "$M" --json
 check "nothing left" [ "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$T/after.out")" = 0 ]
 run gone instance show --os-cloud ostb-admin "$M-r-1"
 check "show of a deleted server: exit 5" [ "$RC" = 5 ]
 
+# --- two launches of one name at once: never a name twice
+set +e
+"$OSRUNNER" instance create "${COMMON[@]}" --name "$M-race" --count 5 >"$T/race1.out" 2>"$T/race1.err" </dev/null &
+P1=$!
+"$OSRUNNER" instance create "${COMMON[@]}" --name "$M-race" --count 5 >"$T/race2.out" 2>"$T/race2.err" </dev/null &
+P2=$!
+wait $P1; R1=$?; wait $P2; R2=$?
+set -e
+$OPENSTACK --os-cloud ostb-admin server list --name "^$M-race-" -f value -c Name | sort >"$T/race.names"
+check "race: no name twice ($(wc -l <"$T/race.names") servers; exits $R1 $R2)" bash -c "[ -z \"\$(uniq -d '$T/race.names')\" ]"
+check "race: exits are 0 or 11, not both 0" bash -c "[[ '$R1 $R2' =~ ^(0|11)\ (0|11)$ ]] && [ '$R1 $R2' != '0 0' ]"
+for r in 1 2; do
+  L=$(sed -n 's/^osrunner: launch \([0-9a-f]*\) .*/\1/p' "$T/race$r.err")
+  [ -n "$L" ] && "$OSRUNNER" instance delete --os-cloud ostb-admin --launch "$L" >/dev/null 2>&1 || true
+done
+check "race: all deleted by launch" [ -z "$($OPENSTACK --os-cloud ostb-admin server list --name "^$M-race-" -f value -c ID)" ]
+
 # --- Nova's ERROR: launch error with the fault, exit 9, nothing left
 run err instance create "${COMMON[@]}" --name "$M-big" --flavor osr.toobig
 check "ERROR: exit 9" [ "$RC" = 9 ]
 check "ERROR: Nova's fault text" grep -q 'No valid host was found' "$T/err.err"
-check "ERROR: says it was deleted" grep -q 'the server was deleted' "$T/err.err"
+check "ERROR: says it was deleted" grep -q 'found; server [0-9a-f-]* was deleted again' "$T/err.err"
+check "ERROR: no stray '. ;' in the message" bash -c "! grep -qF '. ;' '$T/err.err'"
 run after2 instance list --os-cloud ostb-admin --manager "$M" --json
 check "ERROR: nothing left" [ "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$T/after2.out")" = 0 ]
 
 # --- credentials fetched from GitHub (the stand-in): a registration token, or
 #     a JIT config per runner whose record goes again when the launch fails
-GH_ENV="$OSR_SRC/tests/github/state/env.sh"
+GH_ENV="${OSR_GITHUB_DIR:-$OSR_SRC/tests/github/state}/env.sh"
 if [ ! -r "$GH_ENV" ]; then
   bad "the GitHub stand-in is not up ($GH_ENV missing); run tests/github/up"
 else
