@@ -1068,8 +1068,10 @@ static int apply_region(const osr__yaml_node **cloud, vctx *v)
         for (size_t i = 0; i < list->nitems; i++) {
             const char *name;
             const osr__yaml_node *vals;
-            if ((error = region_entry(&name, &vals, v, list->items[i], field)) < 0)
+            if ((error = region_entry(&name, &vals, v, list->items[i], field)) < 0) {
+                osr__buf_free(&names);
                 return error;
+            }
             if (chosen == NULL && (want == NULL || strcmp(want, name) == 0)) {
                 chosen = name;
                 chosen_node = list->items[i];
