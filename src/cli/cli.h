@@ -66,6 +66,41 @@ int cli_load_cloud(osr_cloud **out);
 /* A session for the cloud with the CLI's log settings. */
 int cli_open_session(osr_session **out, const osr_cloud *cloud);
 
+/* Both: the cloud and a session for it (on failure, neither, reported). */
+int cli_open_cloud(osr_cloud **cloud, osr_session **session);
+void cli_close_cloud(osr_cloud *cloud, osr_session *session);
+
+/* A verb of a group ("image list"): its operand counts (max_args -1: no
+ * limit), its entry point, which gets the operands only (argv[argc] is NULL),
+ * its usage text and its own options besides the global ones. arity, when
+ * set, is the message for a wrong number of operands. (verbs.c) */
+#define CLI_MAX_OPERANDS 255
+struct cli_verb {
+    const char *name;
+    int min_args, max_args;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *shortopts;
+    const struct option *options;
+    int (*on_opt)(int opt, const char *arg);
+    const char *arity;
+};
+/* argv[0] is the group name, argv[1] the verb. No verb, an unknown verb, too
+ * many or too few operands and an option that is not the verb's are usage
+ * errors (exit 2, one line and where to look); help, --help and -h print the
+ * group's usage (exit 0). */
+int cli_dispatch(const char *group,
+                 const char *usage,
+                 const struct cli_verb *verbs,
+                 size_t n,
+                 int argc,
+                 char **argv);
+/* Parse one verb's options (argv[0] is the verb), count its operands, run it. */
+int cli_run_verb(const struct cli_verb *v, int argc, char **argv);
+/* What 'see osrunner TOPIC --help' names after a usage error. */
+void cli_set_help_topic(const char *group, const char *verb);
+const char *cli_help_topic(void);
+
 /* Print a JSON value on stdout (pretty, one trailing newline) and release it. */
 struct json_t;
 int cli_print_json(struct json_t *value);

@@ -135,10 +135,7 @@ enum {
 static struct {
     const char *os, *arch, *output, *name, *labels, *work_folder;
     bool reveal;
-    unsigned seen; /* SEEN(OPT_*) of each option given */
 } args;
-
-#define SEEN(opt) (1u << ((opt) == OPT_OUTPUT ? 15 : (opt)-OPT_OS))
 
 static bool parse_int(int *out, const char *s, int lo, int hi)
 {
@@ -287,8 +284,6 @@ int cli_read_secret(char **out, const char *path, size_t max)
 
 static int own_opt(int opt, const char *arg)
 {
-    if ((opt >= OPT_OS && opt <= OPT_WORK_FOLDER) || opt == OPT_OUTPUT)
-        args.seen |= SEEN(opt);
     switch (opt) {
     case OPT_OS:
         args.os = arg;
@@ -316,53 +311,42 @@ static int own_opt(int opt, const char *arg)
     }
 }
 
-static const struct option own_options[] = {
-    { "os", required_argument, NULL, OPT_OS },
-    { "arch", required_argument, NULL, OPT_ARCH },
-    { "reveal", no_argument, NULL, OPT_REVEAL },
-    { "name", required_argument, NULL, OPT_NAME },
-    { "labels", required_argument, NULL, OPT_LABELS },
-    { "work-folder", required_argument, NULL, OPT_WORK_FOLDER },
-    { "output", required_argument, NULL, OPT_OUTPUT },
+/* Each verb's own options (the GitHub ones are every verb's). */
+#define OPT_ENTRY(name, has, val) \
+    {                             \
+        name, has, NULL, val      \
+    }
+static const struct option apps_options[] = {
+    OPT_ENTRY("os", required_argument, OPT_OS),
+    OPT_ENTRY("arch", required_argument, OPT_ARCH),
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
     CLI_GITHUB_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
-
-/* Parse a subcommand's options, before and after its operands (cli_parse
- * stops at the first operand; each later round starts from the operand just
- * found, which getopt skips like a program name). ops gets the operands; only
- * the options in allowed (bits of OPT_*) besides the GitHub ones are taken.
- * 0 to go on, -1 after help, else the exit code. */
-static int
-parse(char **ops, int argc, char **argv, const char *usage, int operands, unsigned allowed)
-{
-    char **a = argv;
-    int n = argc, found = 0;
-
-    for (;;) {
-        int f = cli_parse(n, a, "o:", own_options, usage, own_opt);
-        if (f == -1)
-            return -1;
-        if (f < 0)
-            return EXIT_USAGE;
-        if (f >= n)
-            break;
-        if (found == operands) {
-            return cli_usage_error(usage,
-                                   operands ? "%s takes %d argument%s" : "%s takes no arguments",
-                                   argv[0], operands, operands == 1 ? "" : "s");
-        }
-        ops[found++] = a[f];
-        a += f;
-        n -= f;
-    }
-    if (found != operands)
-        return cli_usage_error(usage, "%s takes %d argument%s", argv[0], operands,
-                               operands == 1 ? "" : "s");
-    if (args.seen & ~allowed)
-        return cli_usage_error(usage, "an option given is not one of %s's", argv[0]);
-    return 0;
-}
+static const struct option token_options[] = {
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
+    OPT_ENTRY("output", required_argument, OPT_OUTPUT),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option jit_options[] = {
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
+    OPT_ENTRY("name", required_argument, OPT_NAME),
+    OPT_ENTRY("labels", required_argument, OPT_LABELS),
+    OPT_ENTRY("work-folder", required_argument, OPT_WORK_FOLDER),
+    OPT_ENTRY("output", required_argument, OPT_OUTPUT),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option runners_options[] = {
+    OPT_ENTRY("name", required_argument, OPT_NAME),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option github_options[] = {
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
 
 /* The path, checked; or print why not and return an exit code. */
 static int need_path(const char **path, const char *usage)
@@ -410,9 +394,8 @@ static int github_apps(int argc, char **argv)
     int rc, error;
     size_t n;
 
-    if ((rc = parse(NULL, argc, argv, apps_usage, 0,
-                    SEEN(OPT_OS) | SEEN(OPT_ARCH) | SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, apps_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -503,12 +486,11 @@ static int github_token(int argc, char **argv)
     char *token = NULL;
     long long expires = 0;
     const char *path;
-    char *kind = NULL;
+    const char *kind = argv[0];
     char when[32];
     int rc, error;
 
-    if ((rc = parse(&kind, argc, argv, token_usage, 1, SEEN(OPT_OUTPUT) | SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
     if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0) {
         char q[OSR_QUOTE_BUF];
         return cli_usage_error(token_usage, "token: registration or remove, not '%s'",
@@ -591,10 +573,8 @@ static int github_jit(int argc, char **argv)
     const char *path;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, jit_usage, 0,
-                    SEEN(OPT_NAME) | SEEN(OPT_LABELS) | SEEN(OPT_WORK_FOLDER) | SEEN(OPT_OUTPUT) |
-                        SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if (args.name == NULL)
         return cli_usage_error(jit_usage, "jitconfig needs --name");
     {
@@ -709,8 +689,8 @@ static int github_runners(int argc, char **argv)
     const char *path;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, runners_usage, 0, SEEN(OPT_NAME))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, runners_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -730,12 +710,11 @@ static int github_runner(int argc, char **argv, bool del)
     osr_github *gh = NULL;
     osr_github_runners *list = NULL;
     const char *path;
-    char *arg = NULL;
+    const char *arg = argv[0];
     long long id;
     int rc, error;
 
-    if ((rc = parse(&arg, argc, argv, usage, 1, 0)) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
     if (!parse_id(&id, arg)) {
         char q[OSR_QUOTE_BUF];
         return cli_usage_error(usage, "runner ID '%s': expected a positive number",
@@ -771,8 +750,8 @@ static int github_url(int argc, char **argv)
     char *url = NULL;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, url_usage, 0, 0)) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, url_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -790,33 +769,34 @@ static int github_url(int argc, char **argv)
     return rc;
 }
 
+static int github_show_runner(int argc, char **argv)
+{
+    return github_runner(argc, argv, false);
+}
+
+static int github_delete_runner(int argc, char **argv)
+{
+    return github_runner(argc, argv, true);
+}
+
+static const struct cli_verb verbs[] = {
+    { "runner-apps", 0, 0, github_apps, apps_usage, NULL, apps_options, own_opt,
+      "runner-apps takes no arguments" },
+    { "token", 1, 1, github_token, token_usage, "o:", token_options, own_opt,
+      "token takes 1 argument" },
+    { "jitconfig", 0, 0, github_jit, jit_usage, "o:", jit_options, own_opt,
+      "jitconfig takes no arguments" },
+    { "runners", 0, 0, github_runners, runners_usage, NULL, runners_options, own_opt,
+      "runners takes no arguments" },
+    { "runner", 1, 1, github_show_runner, runner_usage, NULL, github_options, own_opt,
+      "runner takes 1 argument" },
+    { "delete-runner", 1, 1, github_delete_runner, delete_usage, NULL, github_options, own_opt,
+      "delete-runner takes 1 argument" },
+    { "url", 0, 0, github_url, url_usage, NULL, github_options, own_opt, "url takes no arguments" },
+};
+
 int cmd_github(int argc, char **argv)
 {
-    const char *sub = argc >= 2 ? argv[1] : NULL;
-
-    if (sub == NULL)
-        return cli_usage_error(github_usage, "github needs a command");
-    if (strcmp(sub, "runner-apps") == 0)
-        return github_apps(argc - 1, argv + 1);
-    if (strcmp(sub, "token") == 0)
-        return github_token(argc - 1, argv + 1);
-    if (strcmp(sub, "jitconfig") == 0)
-        return github_jit(argc - 1, argv + 1);
-    if (strcmp(sub, "runners") == 0)
-        return github_runners(argc - 1, argv + 1);
-    if (strcmp(sub, "runner") == 0)
-        return github_runner(argc - 1, argv + 1, false);
-    if (strcmp(sub, "delete-runner") == 0)
-        return github_runner(argc - 1, argv + 1, true);
-    if (strcmp(sub, "url") == 0)
-        return github_url(argc - 1, argv + 1);
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        fputs(github_usage, stdout);
-        return EXIT_OK;
-    }
-    {
-        char q[OSR_QUOTE_BUF];
-        return cli_usage_error(github_usage, "unknown github command '%s'",
-                               osr_quote(q, sizeof(q), sub, 64));
-    }
+    return cli_dispatch("github", github_usage, verbs, sizeof(verbs) / sizeof(verbs[0]), argc,
+                        argv);
 }

@@ -25,24 +25,18 @@ static int projects_opt(int opt, const char *arg)
     return -1;
 }
 
-int cmd_projects(int argc, char **argv)
+static int projects_list(int argc, char **argv)
 {
-    static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_project_list *list = NULL;
-    int first, rc, error;
+    int rc, error;
     size_t n;
 
-    first = cli_parse(argc, argv, "a", opts, projects_usage, projects_opt);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(projects_usage, "projects takes no arguments");
-    if ((rc = cli_load_cloud(&cloud)) != 0)
+    (void)argc;
+    (void)argv;
+    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
         return rc;
-    if ((rc = cli_open_session(&session, cloud)) != 0)
-        goto done;
     error = osr_project_list_get(&list, session, arg_all ? OSR_PROJECTS_ALL : 0);
     if (error < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
@@ -76,7 +70,25 @@ int cmd_projects(int argc, char **argv)
     }
 done:
     osr_project_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
+}
+
+static const struct option projects_options[] = { { "all", no_argument, NULL, 'a' },
+                                                  { NULL, 0, NULL, 0 } };
+
+/* A group of no verbs: the same grammar for its options and operands. */
+int cmd_projects(int argc, char **argv)
+{
+    static const struct cli_verb verb = { "projects",
+                                          0,
+                                          0,
+                                          projects_list,
+                                          projects_usage,
+                                          "a",
+                                          projects_options,
+                                          projects_opt,
+                                          "projects takes no arguments" };
+    cli_set_help_topic("projects", NULL);
+    return cli_run_verb(&verb, argc, argv);
 }

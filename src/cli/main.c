@@ -112,11 +112,10 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
     va_start(ap, fmt);
     report(fmt, ap);
     va_end(ap);
-    /* Only the synopsis line, not the whole help (the user asked for neither). */
-    if (usage) {
-        const char *nl = strchr(usage, '\n');
-        fprintf(stderr, "%.*s\n", nl ? (int)(nl - usage) : (int)strlen(usage), usage);
-    }
+    /* Not the whole help (the user asked for none): where to find it. */
+    (void)usage;
+    fprintf(stderr, "see 'osrunner%s%s --help'\n", cli_help_topic()[0] ? " " : "",
+            cli_help_topic());
     return EXIT_USAGE;
 }
 
