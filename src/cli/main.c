@@ -129,7 +129,7 @@ int cli_parse(int argc,
     struct option opts[64];
     char sopts[64], q[OSR_QUOTE_BUF];
     size_t n = 0;
-    int c;
+    int c, li;
 
     for (size_t i = 0; i < N_GLOBAL; i++)
         opts[n++] = global_options[i];
@@ -144,7 +144,22 @@ int cli_parse(int argc,
         snprintf(sopts, sizeof(sopts), ":vh%s", shortopts ? shortopts : "");
     optind = 0; /* 0, not 1: glibc then re-reads the ordering flag ("+") */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, sopts, opts, NULL)) != -1) {
+    while ((li = -1, c = getopt_long(argc, argv, sopts, opts, &li)) != -1) {
+        /* No abbreviations: "--os" is not "--os-cloud", and an option of
+         * another command is never taken for a prefix of one of these. */
+        if (li >= 0) {
+            const char *tok = optarg && optind >= 2 && optarg == argv[optind - 1]
+                                  ? argv[optind - 2]
+                                  : argv[optind - 1];
+            size_t len = strcspn(tok + 2, "=");
+            if (strncmp(tok, "--", 2) != 0 || strlen(opts[li].name) != len ||
+                strncmp(tok + 2, opts[li].name, len) != 0) {
+                char name[80];
+                snprintf(name, sizeof(name), "%.*s", (int)(len + 2 < 79 ? len + 2 : 79), tok);
+                cli_usage_error(usage, "unknown option %s", osr_quote(q, sizeof(q), name, 64));
+                return -2;
+            }
+        }
         switch (c) {
         case OPT_OS_CLOUD:
             cli.os_cloud = optarg;
