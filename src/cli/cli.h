@@ -105,6 +105,30 @@ const char *cli_help_topic(void);
 struct json_t;
 int cli_print_json(struct json_t *value);
 
+/* The output of every list and show command (output.c). A list is a table:
+ * rows are JSON objects, printed as a JSON array with --json (their types
+ * kept), else as columns two spaces apart, as wide as their widest cell, under
+ * a header line: the same on a terminal and in a pipe, one line per row, no
+ * tabs. A cell is row[key] (or row[a][b] for "a.b"): strings as they are,
+ * numbers in decimal, booleans as yes/no (or the column's words), null as
+ * none (default "-"), arrays joined by commas; format, when set, writes it. */
+struct cli_column {
+    const char *key, *header;
+    bool right;
+    const char *yes, *no, *none;
+    void (*format)(char *buf, size_t size, struct json_t *value);
+};
+struct cli_table;
+/* cols ends with a column whose key is NULL. */
+int cli_table_new(struct cli_table **out, const struct cli_column *cols);
+/* Add a row (taken, also on failure). */
+int cli_table_add(struct cli_table *t, struct json_t *row);
+int cli_table_print(struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+/* A show command's one object: JSON with --json, else "key: value" lines
+ * (nested keys dotted, arrays joined by commas). Takes the object. */
+int cli_print_record(struct json_t *object);
+
 /* GitHub options, shared by 'github' and 'instance create' (cmd_github.c).
  * Put CLI_GITHUB_OPTIONS in a command's struct option table and hand option
  * values in [CLI_OPT_GITHUB_FIRST, CLI_OPT_GITHUB_LAST] to cli_github_opt

@@ -156,7 +156,9 @@ static int cloud_show(int argc, char **argv)
     if ((rc = cli_load_cloud(&cloud)) != 0)
         return rc;
     n = osr_cloud_setting_count(cloud);
-    if (cli.json) {
+    {
+        /* One object for both forms: typed with --json, "key: value" lines
+         * (auth.username: ...) otherwise. */
         json_t *root = json_pack("{s:s,s:s,s:s}", "cloud", osr_cloud_name(cloud), "source",
                                  osr_cloud_source(cloud), "auth_type", osr_cloud_auth_type(cloud));
         for (size_t i = 0; root && i < n && rc == 0; i++) {
@@ -168,17 +170,9 @@ static int cloud_show(int argc, char **argv)
                 set_dotted(root, k, jv);
         }
         if (rc == 0)
-            rc = cli_print_json(root);
+            rc = cli_print_record(root);
         else
             json_decref(root);
-    } else {
-        printf("cloud: %s\nsource: %s\nauth_type: %s\n", osr_cloud_name(cloud),
-               osr_cloud_source(cloud), osr_cloud_auth_type(cloud));
-        for (size_t i = 0; i < n; i++) {
-            const char *k, *v;
-            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) == 0 && strcmp(k, "auth_type") != 0)
-                printf("%s: %s\n", k, v);
-        }
     }
     osr_cloud_free(cloud);
     return rc;

@@ -386,10 +386,20 @@ static bool parse_id(long long *id, const char *s)
 
 /* -------------------------------------------------------------- commands */
 
+static const struct cli_column app_columns[] = {
+    { .key = "os", .header = "OS" },
+    { .key = "architecture", .header = "ARCH" },
+    { .key = "version", .header = "VERSION" },
+    { .key = "filename", .header = "FILENAME" },
+    { .key = "sha256_checksum", .header = "SHA256" },
+    { .key = NULL },
+};
+
 static int github_apps(int argc, char **argv)
 {
     osr_github *gh = NULL;
     osr_github_apps *apps = NULL;
+    struct cli_table *t = NULL;
     const char *path;
     int rc, error;
     size_t n;
@@ -405,36 +415,26 @@ static int github_apps(int argc, char **argv)
         goto done;
     }
     n = osr_github_apps_count(apps);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-            const char *tok = osr_github_app_temp_download_token(apps, i);
-            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
-                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
-                continue;
-            json_array_append_new(
-                arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
-                               "architecture", osr_github_app_architecture(apps, i), "version",
-                               osr_github_app_version(apps, i), "filename",
-                               osr_github_app_filename(apps, i), "download_url",
-                               osr_github_app_download_url(apps, i), "sha256_checksum",
-                               osr_github_app_sha256_checksum(apps, i), "temp_download_token",
-                               (*tok && !args.reveal) ? "****" : tok));
-        }
-        rc = cli_print_json(arr);
-    } else {
-        printf("%-6s %-6s %-9s %-44s %s\n", "OS", "ARCH", "VERSION", "FILENAME", "SHA256");
-        for (size_t i = 0; i < n; i++) {
-            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
-                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
-                continue;
-            printf("%-6s %-6s %-9s %-44s %s\n", osr_github_app_os(apps, i),
-                   osr_github_app_architecture(apps, i), osr_github_app_version(apps, i),
-                   osr_github_app_filename(apps, i), osr_github_app_sha256_checksum(apps, i));
-        }
-        rc = EXIT_OK;
+    if ((rc = cli_table_new(&t, app_columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *tok = osr_github_app_temp_download_token(apps, i);
+        if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
+            (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
+            continue;
+        rc = cli_table_add(
+            t,
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
+                      "architecture", osr_github_app_architecture(apps, i), "version",
+                      osr_github_app_version(apps, i), "filename", osr_github_app_filename(apps, i),
+                      "download_url", osr_github_app_download_url(apps, i), "sha256_checksum",
+                      osr_github_app_sha256_checksum(apps, i), "temp_download_token",
+                      (*tok && !args.reveal) ? "****" : tok));
     }
+    if (rc == 0)
+        rc = cli_table_print(t);
 done:
+    cli_table_free(t);
     osr_github_apps_free(apps);
     osr_github_free(gh);
     return rc;
@@ -656,30 +656,28 @@ static json_t *runner_json(const osr_github_runners *list, size_t i)
                      osr_github_runner_version(list, i), "labels", labels);
 }
 
+static const struct cli_column runner_columns[] = {
+    { .key = "id", .header = "ID" },         { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" }, { .key = "busy", .header = "BUSY" },
+    { .key = "labels", .header = "LABELS" }, { .key = NULL },
+};
+
 static int print_runners(const osr_github_runners *list, bool one)
 {
-    size_t n = osr_github_runners_count(list), wname = 4;
+    size_t n = osr_github_runners_count(list);
+    struct cli_table *t = NULL;
+    int rc;
 
-    if (cli.json) {
-        json_t *v = one ? runner_json(list, 0) : json_array();
-        for (size_t i = 0; !one && v && i < n; i++)
-            json_array_append_new(v, runner_json(list, i));
-        return cli_print_json(v);
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t w = strlen(osr_github_runner_name(list, i));
-        wname = w > wname ? w : wname;
-    }
-    printf("%-10s  %-*s  %-7s  %-4s  %s\n", "ID", (int)wname, "NAME", "STATUS", "BUSY", "LABELS");
-    for (size_t i = 0; i < n; i++) {
-        printf("%-10lld  %-*s  %-7s  %-4s  ", osr_github_runner_id(list, i), (int)wname,
-               osr_github_runner_name(list, i), osr_github_runner_status(list, i),
-               osr_github_runner_busy(list, i) ? "yes" : "no");
-        for (size_t j = 0; j < osr_github_runner_label_count(list, i); j++)
-            printf("%s%s", j ? "," : "", osr_github_runner_label(list, i, j));
-        putchar('\n');
-    }
-    return EXIT_OK;
+    if (one)
+        return cli_print_record(runner_json(list, 0));
+    if ((rc = cli_table_new(&t, runner_columns)) != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cli_table_add(t, runner_json(list, i));
+    if (rc == 0)
+        rc = cli_table_print(t);
+    cli_table_free(t);
+    return rc;
 }
 
 static int github_runners(int argc, char **argv)

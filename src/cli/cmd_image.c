@@ -479,14 +479,28 @@ static void human_size(char *buf, size_t n, long long size)
         snprintf(buf, n, "%lld B", size);
 }
 
+static void size_cell(char *buf, size_t size, json_t *v)
+{
+    human_size(buf, size, json_is_integer(v) ? (long long)json_integer_value(v) : -1);
+}
+
+static const struct cli_column image_columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" },
+    { .key = "size", .header = "SIZE", .right = true, .format = size_cell },
+    { .key = "created_at", .header = "CREATED" },
+    { .key = "current", .header = "CURRENT", .yes = "*", .no = "" },
+    { .key = "osrunner_runner_version", .header = "RUNNER" },
+    { .key = NULL },
+};
+
 /* ------------------------------------------------------------- publish */
 
 static int open_cloud(osr_cloud **cloud, osr_session **session)
 {
     int rc;
-    if ((rc = cli_load_cloud(cloud)) != 0)
-        return rc;
-    if ((rc = cli_open_session(session, *cloud)) != 0)
+    if ((rc = cli_open_cloud(cloud, session)) != 0)
         return rc;
     /* Fail before a long build or transfer, not after it. */
     if (osr_session_authenticate(*session) < 0)
@@ -604,6 +618,7 @@ static int image_list(int argc, char **argv)
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image_list *list = NULL;
+    struct cli_table *t = NULL;
     int rc;
     size_t n;
 
@@ -630,35 +645,15 @@ static int image_list(int argc, char **argv)
         goto done;
     }
     n = osr_image_list_count(list);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++)
-            json_array_append_new(
-                arr, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
-        rc = cli_print_json(arr);
+    if ((rc = cli_table_new(&t, image_columns)) != 0)
         goto done;
-    }
-    {
-        size_t wname = 4;
-        for (size_t i = 0; i < n; i++) {
-            size_t l = strlen(osr_image_name(osr_image_list_at(list, i)));
-            wname = l > wname ? l : wname;
-        }
-        printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", "ID", (int)wname, "NAME", "STATUS",
-               "SIZE", "CREATED", "CURRENT", "RUNNER");
-        for (size_t i = 0; i < n; i++) {
-            const osr_image *img = osr_image_list_at(list, i);
-            const char *created = osr_image_property(img, "created_at");
-            const char *runner = osr_image_property(img, "osrunner_runner_version");
-            char size[32];
-            human_size(size, sizeof(size), osr_image_size(img));
-            printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", osr_image_id(img), (int)wname,
-                   osr_image_name(img), osr_image_status(img), size, created ? created : "-",
-                   osr_image_list_is_current(list, i) ? "*" : "", runner ? runner : "-");
-        }
-    }
-    rc = EXIT_OK;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cli_table_add(
+            t, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
+    if (rc == 0)
+        rc = cli_table_print(t);
 done:
+    cli_table_free(t);
     osr_image_list_free(list);
     osr_session_free(session);
     osr_cloud_free(cloud);
@@ -670,7 +665,6 @@ static int image_show(int argc, char **argv)
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image *img = NULL;
-    json_t *o = NULL;
     const char *what = argv[0];
     int rc;
 
@@ -682,30 +676,8 @@ static int image_show(int argc, char **argv)
                       osr_session_last_error(session)->message);
         goto done;
     }
-    o = image_json(img, -1);
-    if (o == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (cli.json) {
-        rc = cli_print_json(o);
-        o = NULL;
-        goto done;
-    }
-    {
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(o, tmp, k, v)
-        {
-            char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%-24s %s\n", k, s ? s : json_string_value(v));
-            free(s);
-        }
-    }
-    rc = EXIT_OK;
+    rc = cli_print_record(image_json(img, -1));
 done:
-    json_decref(o);
     osr_image_free(img);
     osr_session_free(session);
     osr_cloud_free(cloud);

@@ -712,11 +712,20 @@ done:
     return rc;
 }
 
+static const struct cli_column server_columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" },
+    { .key = "metadata.osrunner-labels", .header = "LABELS", .none = "" },
+    { .key = NULL },
+};
+
 static int instance_list(int argc, char **argv)
 {
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server_list *list = NULL;
+    struct cli_table *t = NULL;
     int rc, error;
 
     (void)argc;
@@ -733,21 +742,14 @@ static int instance_list(int argc, char **argv)
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
     }
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < osr_server_list_count(list); i++)
-            json_array_append_new(arr, server_json(osr_server_list_at(list, i)));
-        rc = cli_print_json(arr);
-    } else {
-        printf("%-36s  %-24s  %-8s  %s\n", "ID", "NAME", "STATUS", "LABELS");
-        for (size_t i = 0; i < osr_server_list_count(list); i++) {
-            const osr_server *sv = osr_server_list_at(list, i);
-            const char *labels = osr_server_metadata(sv, "osrunner-labels");
-            printf("%-36s  %-24s  %-8s  %s\n", osr_server_id(sv), osr_server_name(sv),
-                   osr_server_status(sv), labels ? labels : "");
-        }
-    }
+    if ((rc = cli_table_new(&t, server_columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < osr_server_list_count(list) && rc == 0; i++)
+        rc = cli_table_add(t, server_json(osr_server_list_at(list, i)));
+    if (rc == 0)
+        rc = cli_table_print(t);
 done:
+    cli_table_free(t);
     osr_server_list_free(list);
     osr_session_free(session);
     osr_cloud_free(cloud);
@@ -768,20 +770,7 @@ static int instance_show(int argc, char **argv)
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
     }
-    if (cli.json) {
-        rc = cli_print_json(server_json(sv));
-    } else {
-        printf("id: %s\nname: %s\nstatus: %s\ncreated: %s\n", osr_server_id(sv),
-               osr_server_name(sv), osr_server_status(sv), osr_server_created(sv));
-        if (osr_server_fault(sv))
-            printf("fault: %s\n", osr_server_fault(sv));
-        for (size_t i = 0; i < osr_server_metadata_count(sv); i++) {
-            const char *k = osr_server_metadata_key(sv, i);
-            printf("metadata.%s: %s\n", k, osr_server_metadata(sv, k));
-        }
-        for (size_t i = 0; i < osr_server_tag_count(sv); i++)
-            printf("tag: %s\n", osr_server_tag(sv, i));
-    }
+    rc = cli_print_record(server_json(sv));
 done:
     osr_server_free(sv);
     osr_session_free(session);

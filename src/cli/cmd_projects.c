@@ -25,11 +25,19 @@ static int projects_opt(int opt, const char *arg)
     return -1;
 }
 
+static const struct cli_column columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "enabled", .header = "ENABLED" },
+    { .key = NULL },
+};
+
 static int projects_list(int argc, char **argv)
 {
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_project_list *list = NULL;
+    struct cli_table *t = NULL;
     int rc, error;
     size_t n;
 
@@ -43,32 +51,19 @@ static int projects_list(int argc, char **argv)
         goto done;
     }
     n = osr_project_list_count(list);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-            json_array_append_new(arr,
-                                  json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
-                                            "name", osr_project_name(list, i), "domain_id",
-                                            osr_project_domain_id(list, i), "enabled",
-                                            osr_project_enabled(list, i), "description",
-                                            osr_project_description(list, i)));
-        }
-        rc = cli_print_json(arr);
-    } else {
-        size_t wid = 2, wname = 4;
-        for (size_t i = 0; i < n; i++) {
-            size_t a = strlen(osr_project_id(list, i)), b = strlen(osr_project_name(list, i));
-            wid = a > wid ? a : wid;
-            wname = b > wname ? b : wname;
-        }
-        printf("%-*s  %-*s  %s\n", (int)wid, "ID", (int)wname, "NAME", "ENABLED");
-        for (size_t i = 0; i < n; i++) {
-            printf("%-*s  %-*s  %s\n", (int)wid, osr_project_id(list, i), (int)wname,
-                   osr_project_name(list, i), osr_project_enabled(list, i) ? "yes" : "no");
-        }
-        rc = EXIT_OK;
+    if ((rc = cli_table_new(&t, columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = cli_table_add(t, json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
+                                        "name", osr_project_name(list, i), "domain_id",
+                                        osr_project_domain_id(list, i), "enabled",
+                                        osr_project_enabled(list, i), "description",
+                                        osr_project_description(list, i)));
     }
+    if (rc == 0)
+        rc = cli_table_print(t);
 done:
+    cli_table_free(t);
     osr_project_list_free(list);
     cli_close_cloud(cloud, session);
     return rc;
