@@ -596,8 +596,7 @@ static int image_upload(int argc, char **argv)
     }
 done:
     json_decref(report);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -655,8 +654,7 @@ static int image_list(int argc, char **argv)
 done:
     cli_table_free(t);
     osr_image_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -679,8 +677,7 @@ static int image_show(int argc, char **argv)
     rc = cli_print_record(image_json(img, -1));
 done:
     osr_image_free(img);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -717,8 +714,7 @@ static int image_delete(int argc, char **argv)
     }
 done:
     json_decref(arr);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -1138,8 +1134,7 @@ done:
     free(base_dest);
     osr_build_result_free(res);
     osr_runner_app_free(app);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 

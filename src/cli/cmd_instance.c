@@ -691,8 +691,7 @@ static int instance_create(int argc, char **argv)
 done:
     forget_runners(gh, runner_ids, undone ? NULL : batch, n);
     osr_launch_batch_free(batch);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     osr_github_free(gh);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
@@ -751,8 +750,7 @@ static int instance_list(int argc, char **argv)
 done:
     cli_table_free(t);
     osr_server_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -773,8 +771,7 @@ static int instance_show(int argc, char **argv)
     rc = cli_print_record(server_json(sv));
 done:
     osr_server_free(sv);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -831,8 +828,7 @@ done:
     free(ids);
     free(errors);
     osr_server_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -898,8 +894,7 @@ done:
     free(ids);
     free(errors);
     json_decref(done_list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
+    cli_close_cloud(cloud, session);
     return rc;
 }
 
