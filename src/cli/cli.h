@@ -69,6 +69,10 @@ int cli_open_session(osr_session **out, const osr_cloud *cloud);
 /* Both: the cloud and a session for it (on failure, neither, reported). */
 int cli_open_cloud(osr_cloud **cloud, osr_session **session);
 void cli_close_cloud(osr_cloud *cloud, osr_session *session);
+/* The session of the running verb: opened on the first call (the cloud loaded
+ * as cli_load_cloud does), freed by the dispatcher when the verb returns. Or
+ * report and return an exit code. (verbs.c) */
+int cli_session(osr_session **out);
 
 /* A verb of a group ("image list"): its operand counts (max_args -1: no
  * limit), its entry point, which gets the operands only (argv[argc] is NULL),

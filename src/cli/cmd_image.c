@@ -497,10 +497,10 @@ static const struct cli_column image_columns[] = {
 
 /* ------------------------------------------------------------- publish */
 
-static int open_cloud(osr_cloud **cloud, osr_session **session)
+static int open_cloud(osr_session **session)
 {
     int rc;
-    if ((rc = cli_open_cloud(cloud, session)) != 0)
+    if ((rc = cli_session(session)) != 0)
         return rc;
     /* Fail before a long build or transfer, not after it. */
     if (osr_session_authenticate(*session) < 0)
@@ -574,7 +574,6 @@ static const struct option upload_options[] = {
 
 static int image_upload(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     json_t *report = NULL;
     const char *file = argv[0];
@@ -586,7 +585,7 @@ static int image_upload(int argc, char **argv)
     if (access(file, R_OK) != 0)
         return cli_fail(errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", file, strerror(errno));
     catch_signals();
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     report = cli.json ? json_object() : NULL;
     rc = publish(session, file, a.name, a.nprops ? a.props : NULL, report);
@@ -596,7 +595,6 @@ static int image_upload(int argc, char **argv)
     }
 done:
     json_decref(report);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -614,7 +612,6 @@ static const struct option list_options[] = {
 static int image_list(int argc, char **argv)
 {
     osr_image_filter f = OSR_IMAGE_FILTER_INIT;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image_list *list = NULL;
     struct cli_table *t = NULL;
@@ -623,7 +620,7 @@ static int image_list(int argc, char **argv)
 
     (void)argc;
     (void)argv;
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     if (a.cleanup) {
         size_t removed = 0;
@@ -654,20 +651,18 @@ static int image_list(int argc, char **argv)
 done:
     cli_table_free(t);
     osr_image_list_free(list);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
 static int image_show(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image *img = NULL;
     const char *what = argv[0];
     int rc;
 
     (void)argc;
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     if (osr_image_find(&img, session, what) < 0) {
         rc = cli_fail(osr_session_last_error(session)->code, "%s",
@@ -677,19 +672,17 @@ static int image_show(int argc, char **argv)
     rc = cli_print_record(image_json(img, -1));
 done:
     osr_image_free(img);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
 static int image_delete(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     json_t *arr = NULL;
     char **what = argv;
     int first = argc, rc;
 
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     arr = json_array();
     for (int i = 0; i < first; i++) {
@@ -714,7 +707,6 @@ static int image_delete(int argc, char **argv)
     }
 done:
     json_decref(arr);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
@@ -883,7 +875,6 @@ static int image_build(int argc, char **argv)
     osr_fetch_options fo = OSR_FETCH_OPTIONS_INIT;
     osr_runner_app *app = NULL;
     osr_build_result *res = NULL;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_error err;
     struct saved_env env;
@@ -1001,7 +992,7 @@ static int image_build(int argc, char **argv)
         rc = cli_fail(error, "%s", err.message);
         goto done;
     }
-    if (a.upload && (rc = open_cloud(&cloud, &session)) != 0)
+    if (a.upload && (rc = open_cloud(&session)) != 0)
         goto done;
 
     /* Downloads go to a private directory that is removed at the end (and,
@@ -1134,7 +1125,6 @@ done:
     free(base_dest);
     osr_build_result_free(res);
     osr_runner_app_free(app);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 

@@ -555,7 +555,6 @@ static int instance_create(int argc, char **argv)
     char **jits = NULL, *web = NULL;
     long long *runner_ids = NULL;
     osr_github *gh = NULL;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_launch_batch *batch = NULL;
     osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
@@ -612,7 +611,7 @@ static int instance_create(int argc, char **argv)
     /* Missing GitHub credentials fail before the cloud is asked anything. */
     if (fetch && (rc = cli_open_github(&gh)) != 0)
         goto done;
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
         goto done;
@@ -691,7 +690,6 @@ static int instance_create(int argc, char **argv)
 done:
     forget_runners(gh, runner_ids, undone ? NULL : batch, n);
     osr_launch_batch_free(batch);
-    cli_close_cloud(cloud, session);
     osr_github_free(gh);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
@@ -721,7 +719,6 @@ static const struct cli_column server_columns[] = {
 
 static int instance_list(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server_list *list = NULL;
     struct cli_table *t = NULL;
@@ -731,7 +728,7 @@ static int instance_list(int argc, char **argv)
     (void)argv;
     if (arg.all && arg.launch)
         return cli_usage_error(list_usage, "give only one of --all and --launch");
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if (arg.launch)
         error = osr_server_list_launch(&list, session, arg.launch);
@@ -750,19 +747,17 @@ static int instance_list(int argc, char **argv)
 done:
     cli_table_free(t);
     osr_server_list_free(list);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
 static int instance_show(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server *sv = NULL;
     int rc, error;
 
     (void)argc;
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if ((error = osr_server_get(&sv, session, argv[0])) < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
@@ -771,14 +766,12 @@ static int instance_show(int argc, char **argv)
     rc = cli_print_record(server_json(sv));
 done:
     osr_server_free(sv);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
 /* Delete every server of --launch ID: one list by tag, then all at once. */
 static int delete_launch(void)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server_list *list = NULL;
     const char **ids = NULL;
@@ -787,7 +780,7 @@ static int delete_launch(void)
     size_t n;
     int rc, error;
 
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if ((error = osr_server_list_launch(&list, session, arg.launch)) < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
@@ -828,13 +821,11 @@ done:
     free(ids);
     free(errors);
     osr_server_list_free(list);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 
 static int instance_delete(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server **found = NULL;
     const char **ids = NULL;
@@ -858,7 +849,7 @@ static int instance_delete(int argc, char **argv)
         rc = cli_fail(OSR_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     /* Resolve every name first, then delete them all at once. */
     for (size_t i = 0; i < n; i++) {
@@ -894,7 +885,6 @@ done:
     free(ids);
     free(errors);
     json_decref(done_list);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 

@@ -34,7 +34,6 @@ static const struct cli_column columns[] = {
 
 static int projects_list(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_project_list *list = NULL;
     struct cli_table *t = NULL;
@@ -43,7 +42,7 @@ static int projects_list(int argc, char **argv)
 
     (void)argc;
     (void)argv;
-    if ((rc = cli_open_cloud(&cloud, &session)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         return rc;
     error = osr_project_list_get(&list, session, arg_all ? OSR_PROJECTS_ALL : 0);
     if (error < 0) {
@@ -65,7 +64,6 @@ static int projects_list(int argc, char **argv)
 done:
     cli_table_free(t);
     osr_project_list_free(list);
-    cli_close_cloud(cloud, session);
     return rc;
 }
 

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The cloud and session of the verb that runs, opened by cli_session. */
+static osr_cloud *the_cloud;
+static osr_session *the_session;
+
 /* "GROUP" or "GROUP VERB": what a usage error points the user to. */
 static char help_topic[64];
 
@@ -40,7 +44,7 @@ static void verb_names(char *out, size_t size, const struct cli_verb *verbs, siz
 int cli_run_verb(const struct cli_verb *v, int argc, char **argv)
 {
     char *ops[CLI_MAX_OPERANDS], **a = argv, q[OSR_QUOTE_BUF];
-    int n = argc, found = 0;
+    int n = argc, found = 0, rc;
 
     /* Options may come before, between and after the operands, also under
      * POSIXLY_CORRECT: each round starts at the operand just found, which
@@ -70,7 +74,11 @@ int cli_run_verb(const struct cli_verb *v, int argc, char **argv)
                                v->min_args == 1 ? "an argument" : "more arguments");
     }
     ops[found] = NULL;
-    return v->run(found, ops);
+    rc = v->run(found, ops);
+    cli_close_cloud(the_cloud, the_session);
+    the_cloud = NULL;
+    the_session = NULL;
+    return rc;
 }
 
 int cli_dispatch(const char *group,
@@ -124,4 +132,14 @@ void cli_close_cloud(osr_cloud *cloud, osr_session *session)
 {
     osr_session_free(session);
     osr_cloud_free(cloud);
+}
+
+int cli_session(osr_session **out)
+{
+    int rc;
+
+    if (the_session == NULL && (rc = cli_open_cloud(&the_cloud, &the_session)) != 0)
+        return rc;
+    *out = the_session;
+    return 0;
 }
