@@ -129,6 +129,9 @@ int cli_table_new(struct cli_table **out, const struct cli_column *cols);
 int cli_table_add(struct cli_table *t, struct json_t *row);
 int cli_table_print(struct cli_table *t);
 void cli_table_free(struct cli_table *t);
+/* The end of a list command: print t if rc is 0, free it (NULL is fine),
+ * return the exit code. */
+int cli_table_done(struct cli_table *t, int rc);
 /* A show command's one object: JSON with --json, else "key: value" lines
  * (nested keys dotted, arrays joined by commas). Takes the object. */
 int cli_print_record(struct json_t *object);

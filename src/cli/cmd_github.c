@@ -431,10 +431,8 @@ static int github_apps(int argc, char **argv)
                       osr_github_app_sha256_checksum(apps, i), "temp_download_token",
                       (*tok && !args.reveal) ? "****" : tok));
     }
-    if (rc == 0)
-        rc = cli_table_print(t);
 done:
-    cli_table_free(t);
+    rc = cli_table_done(t, rc);
     osr_github_apps_free(apps);
     osr_github_free(gh);
     return rc;
@@ -674,10 +672,7 @@ static int print_runners(const osr_github_runners *list, bool one)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = cli_table_add(t, runner_json(list, i));
-    if (rc == 0)
-        rc = cli_table_print(t);
-    cli_table_free(t);
-    return rc;
+    return cli_table_done(t, rc);
 }
 
 static int github_runners(int argc, char **argv)

@@ -646,10 +646,8 @@ static int image_list(int argc, char **argv)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = cli_table_add(
             t, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
-    if (rc == 0)
-        rc = cli_table_print(t);
 done:
-    cli_table_free(t);
+    rc = cli_table_done(t, rc);
     osr_image_list_free(list);
     return rc;
 }

@@ -742,10 +742,8 @@ static int instance_list(int argc, char **argv)
         goto done;
     for (size_t i = 0; i < osr_server_list_count(list) && rc == 0; i++)
         rc = cli_table_add(t, server_json(osr_server_list_at(list, i)));
-    if (rc == 0)
-        rc = cli_table_print(t);
 done:
-    cli_table_free(t);
+    rc = cli_table_done(t, rc);
     osr_server_list_free(list);
     return rc;
 }

@@ -59,10 +59,8 @@ static int projects_list(int argc, char **argv)
                                         osr_project_enabled(list, i), "description",
                                         osr_project_description(list, i)));
     }
-    if (rc == 0)
-        rc = cli_table_print(t);
 done:
-    cli_table_free(t);
+    rc = cli_table_done(t, rc);
     osr_project_list_free(list);
     return rc;
 }

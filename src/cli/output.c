@@ -153,6 +153,14 @@ done:
     return rc;
 }
 
+int cli_table_done(struct cli_table *t, int rc)
+{
+    if (rc == EXIT_OK && t)
+        rc = cli_table_print(t);
+    cli_table_free(t);
+    return rc;
+}
+
 int cli_table_print(struct cli_table *t)
 {
     if (cli.json) {
