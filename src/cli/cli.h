@@ -45,6 +45,8 @@ struct cli_command {
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int code);
+/* 0 when error is not negative, else cli_fail with err's message. */
+int cli_check(int error, const osr_error *err);
 
 /* getopt_long over argc/argv with the global options mixed in. Returns the
  * index of the first operand, -1 after printing help (exit 0), or -2 on a usage error. */

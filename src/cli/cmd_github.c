@@ -222,7 +222,6 @@ int cli_open_github(osr_github **out)
 {
     osr_github_options opts = OSR_GITHUB_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.api_url = env_or(gh_args.url, "OSR_GITHUB_URL");
@@ -246,10 +245,7 @@ int cli_open_github(osr_github **out)
     opts.per_page = gh_args.per_page;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_github_new(out, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_github_new(out, &opts, &err), &err);
 }
 
 int cli_read_secret(char **out, const char *path, size_t max)

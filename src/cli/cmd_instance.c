@@ -374,11 +374,9 @@ static int read_credential(char **token, char **jit, bool fetch_ok, const char *
 static int web_url(char **out)
 {
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
-    error = osr_github_web_url(out, cli_github_api_url(), &err);
-    return error < 0 ? cli_fail(error, "%s", err.message) : 0;
+    return cli_check(osr_github_web_url(out, cli_github_api_url(), &err), &err);
 }
 
 static json_t *server_json(const osr_server *sv)

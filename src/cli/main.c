@@ -106,6 +106,11 @@ int cli_fail(int code, const char *fmt, ...)
     return cli_exit_code(code);
 }
 
+int cli_check(int error, const osr_error *err)
+{
+    return error < 0 ? cli_fail(error, "%s", err->message) : 0;
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
@@ -211,32 +216,24 @@ int cli_load_cloud(osr_cloud **out)
 {
     osr_cloud_options opts = OSR_CLOUD_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.cloud_name = cli.os_cloud;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_cloud_load(out, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_cloud_load(out, &opts, &err), &err);
 }
 
 int cli_open_session(osr_session **out, const osr_cloud *cloud)
 {
     osr_session_options opts = OSR_SESSION_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.token_cache = !cli.no_cache;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_session_new(out, cloud, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_session_new(out, cloud, &opts, &err), &err);
 }
 
 /* SIGTERM, SIGINT, SIGHUP: remove the named temporaries of atomic writes in
