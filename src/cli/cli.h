@@ -117,10 +117,12 @@ int cli_print_json(struct json_t *value);
  * a header line: the same on a terminal and in a pipe, one line per row, no
  * tabs. A cell is row[key] (or row[a][b] for "a.b"): strings as they are,
  * numbers in decimal, booleans as yes/no (or the column's words), null as
- * none (default "-"), arrays joined by commas; format, when set, writes it. */
+ * none (default "-"), arrays joined by commas; format, when set, writes it.
+ * A json_only column is not printed as text; a secret one (a string) is
+ * wiped in every row when the table is freed. */
 struct cli_column {
     const char *key, *header;
-    bool right;
+    bool right, json_only, secret;
     const char *yes, *no, *none;
     void (*format)(char *buf, size_t size, struct json_t *value);
 };

@@ -388,6 +388,7 @@ static const struct cli_column app_columns[] = {
     { .key = "version", .header = "VERSION" },
     { .key = "filename", .header = "FILENAME" },
     { .key = "sha256_checksum", .header = "SHA256" },
+    { .key = "temp_download_token", .json_only = true, .secret = true },
     { .key = NULL },
 };
 

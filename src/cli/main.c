@@ -308,6 +308,8 @@ int cli_print_json(json_t *value)
     if (s == NULL)
         return cli_fail(OSR_ENOMEM, "out of memory");
     puts(s);
+    /* It may hold a secret the user asked for (--reveal --json). */
+    explicit_bzero(s, strlen(s));
     free(s);
     return EXIT_OK;
 }

@@ -28,8 +28,19 @@ int cli_table_new(struct cli_table **out, const struct cli_column *cols)
 
 void cli_table_free(struct cli_table *t)
 {
+    size_t i;
+    json_t *row;
+
     if (t == NULL)
         return;
+    json_array_foreach(t->rows, i, row)
+    {
+        for (size_t c = 0; c < t->ncols; c++) {
+            json_t *v = t->cols[c].secret ? json_object_get(row, t->cols[c].key) : NULL;
+            if (json_is_string(v))
+                explicit_bzero((char *)json_string_value(v), json_string_length(v));
+        }
+    }
     json_decref(t->rows);
     free(t);
 }
@@ -118,10 +129,14 @@ static int print_text(const struct cli_table *t)
         goto done;
     }
     for (size_t c = 0; c < t->ncols; c++)
-        width[c] = strlen(t->cols[c].header);
+        width[c] = t->cols[c].header ? strlen(t->cols[c].header) : 0;
     for (size_t r = 0; r < nrows; r++) {
         json_t *row = json_array_get(t->rows, r);
         for (size_t c = 0; c < t->ncols; c++) {
+            if (t->cols[c].json_only) {
+                cells[r * t->ncols + c] = NULL;
+                continue;
+            }
             char *s = cell_text(&t->cols[c], lookup(row, t->cols[c].key));
             if (s == NULL) {
                 rc = cli_fail(OSR_ENOMEM, "out of memory");
@@ -133,9 +148,14 @@ static int print_text(const struct cli_table *t)
         }
     }
     for (size_t r = 0; r <= nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
+        size_t lastc = t->ncols;
+        while (lastc > 0 && t->cols[lastc - 1].json_only)
+            lastc--;
+        for (size_t c = 0; c < lastc; c++) {
             const char *s = r == 0 ? t->cols[c].header : cells[(r - 1) * t->ncols + c];
-            bool last = c + 1 == t->ncols;
+            bool last = c + 1 == lastc;
+            if (t->cols[c].json_only)
+                continue;
             if (t->cols[c].right)
                 printf("%*s%s", (int)width[c], s, last ? "" : "  ");
             else if (last)

@@ -43,7 +43,7 @@ static void verb_names(char *out, size_t size, const struct cli_verb *verbs, siz
 
 int cli_run_verb(const struct cli_verb *v, int argc, char **argv)
 {
-    char *ops[CLI_MAX_OPERANDS], **a = argv, q[OSR_QUOTE_BUF];
+    char *ops[CLI_MAX_OPERANDS + 1], **a = argv, q[OSR_QUOTE_BUF];
     int n = argc, found = 0, rc;
 
     /* Options may come before, between and after the operands, also under
