@@ -45,6 +45,8 @@ struct cli_command {
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int code);
+/* 0 when error is not negative, else cli_fail with err's message. */
+int cli_check(int error, const osr_error *err);
 
 /* getopt_long over argc/argv with the global options mixed in. Returns the
  * index of the first operand, -1 after printing help (exit 0), or -2 on a usage error. */
@@ -66,9 +68,77 @@ int cli_load_cloud(osr_cloud **out);
 /* A session for the cloud with the CLI's log settings. */
 int cli_open_session(osr_session **out, const osr_cloud *cloud);
 
+/* Both: the cloud and a session for it (on failure, neither, reported). */
+int cli_open_cloud(osr_cloud **cloud, osr_session **session);
+void cli_close_cloud(osr_cloud *cloud, osr_session *session);
+/* The session of the running verb: opened on the first call (the cloud loaded
+ * as cli_load_cloud does), freed by the dispatcher when the verb returns. Or
+ * report and return an exit code. (verbs.c) */
+int cli_session(osr_session **out);
+
+/* A verb of a group ("image list"): its operand counts (max_args -1: no
+ * limit), its entry point, which gets the operands only (argv[argc] is NULL),
+ * its usage text and its own options besides the global ones. arity, when
+ * set, is the message for a wrong number of operands. (verbs.c) */
+#define CLI_MAX_OPERANDS 255
+struct cli_verb {
+    const char *name;
+    int min_args, max_args;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *shortopts;
+    const struct option *options;
+    int (*on_opt)(int opt, const char *arg);
+    const char *arity;
+};
+/* argv[0] is the group name, argv[1] the verb. No verb, an unknown verb, too
+ * many or too few operands and an option that is not the verb's are usage
+ * errors (exit 2, one line and where to look); help, --help and -h print the
+ * group's usage (exit 0). */
+int cli_dispatch(const char *group,
+                 const char *usage,
+                 const struct cli_verb *verbs,
+                 size_t n,
+                 int argc,
+                 char **argv);
+/* Parse one verb's options (argv[0] is the verb), count its operands, run it. */
+int cli_run_verb(const struct cli_verb *v, int argc, char **argv);
+/* What 'see osrunner TOPIC --help' names after a usage error. */
+void cli_set_help_topic(const char *group, const char *verb);
+const char *cli_help_topic(void);
+
 /* Print a JSON value on stdout (pretty, one trailing newline) and release it. */
 struct json_t;
 int cli_print_json(struct json_t *value);
+
+/* The output of every list and show command (output.c). A list is a table:
+ * rows are JSON objects, printed as a JSON array with --json (their types
+ * kept), else as columns two spaces apart, as wide as their widest cell, under
+ * a header line: the same on a terminal and in a pipe, one line per row, no
+ * tabs. A cell is row[key] (or row[a][b] for "a.b"): strings as they are,
+ * numbers in decimal, booleans as yes/no (or the column's words), null as
+ * none (default "-"), arrays joined by commas; format, when set, writes it.
+ * A json_only column is not printed as text; a secret one (a string) is
+ * wiped in every row when the table is freed. */
+struct cli_column {
+    const char *key, *header;
+    bool right, json_only, secret;
+    const char *yes, *no, *none;
+    void (*format)(char *buf, size_t size, struct json_t *value);
+};
+struct cli_table;
+/* cols ends with a column whose key is NULL. */
+int cli_table_new(struct cli_table **out, const struct cli_column *cols);
+/* Add a row (taken, also on failure). */
+int cli_table_add(struct cli_table *t, struct json_t *row);
+int cli_table_print(struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+/* The end of a list command: print t if rc is 0, free it (NULL is fine),
+ * return the exit code. */
+int cli_table_done(struct cli_table *t, int rc);
+/* A show command's one object: JSON with --json, else "key: value" lines
+ * (nested keys dotted, arrays joined by commas). Takes the object. */
+int cli_print_record(struct json_t *object);
 
 /* GitHub options, shared by 'github' and 'instance create' (cmd_github.c).
  * Put CLI_GITHUB_OPTIONS in a command's struct option table and hand option

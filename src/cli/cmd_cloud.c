@@ -61,22 +61,19 @@ static int read_input(char **out, size_t *len_out, const char *path)
     return 0;
 }
 
+static const struct option init_options[] = { { "output", required_argument, NULL, 'o' },
+                                              { NULL, 0, NULL, 0 } };
+
 static int cloud_init(int argc, char **argv)
 {
-    static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
-                                          { NULL, 0, NULL, 0 } };
     char *data = NULL, *def = NULL;
     const char *path, *source;
     size_t len = 0;
     osr_error err;
-    int first, rc;
+    int rc;
 
-    first = cli_parse(argc, argv, "o:", opts, init_usage, init_opt);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (argc - first != 1)
-        return cli_usage_error(init_usage, "cloud init takes one FILE (or - for stdin)");
-    source = strcmp(argv[first], "-") == 0 ? "<stdin>" : argv[first];
+    (void)argc;
+    source = strcmp(argv[0], "-") == 0 ? "<stdin>" : argv[0];
     osr_error_clear(&err);
     path = arg_output;
     if (path == NULL) {
@@ -84,7 +81,7 @@ static int cloud_init(int argc, char **argv)
             return cli_fail(err.code, "%s", err.message);
         path = def;
     }
-    if ((rc = read_input(&data, &len, argv[first])) != 0)
+    if ((rc = read_input(&data, &len, argv[0])) != 0)
         goto done;
     if (osr_clouds_write(path, data, len, source, &err) < 0) {
         rc = cli_fail(err.code, "%s", err.message);
@@ -151,18 +148,17 @@ static int typed_value(
 static int cloud_show(int argc, char **argv)
 {
     osr_cloud *cloud = NULL;
-    int first, rc;
+    int rc;
     size_t n;
 
-    first = cli_parse(argc, argv, NULL, NULL, show_usage, NULL);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(show_usage, "cloud show takes no arguments");
+    (void)argc;
+    (void)argv;
     if ((rc = cli_load_cloud(&cloud)) != 0)
         return rc;
     n = osr_cloud_setting_count(cloud);
-    if (cli.json) {
+    {
+        /* One object for both forms: typed with --json, "key: value" lines
+         * (auth.username: ...) otherwise. */
         json_t *root = json_pack("{s:s,s:s,s:s}", "cloud", osr_cloud_name(cloud), "source",
                                  osr_cloud_source(cloud), "auth_type", osr_cloud_auth_type(cloud));
         for (size_t i = 0; root && i < n && rc == 0; i++) {
@@ -174,34 +170,21 @@ static int cloud_show(int argc, char **argv)
                 set_dotted(root, k, jv);
         }
         if (rc == 0)
-            rc = cli_print_json(root);
+            rc = cli_print_record(root);
         else
             json_decref(root);
-    } else {
-        printf("cloud: %s\nsource: %s\nauth_type: %s\n", osr_cloud_name(cloud),
-               osr_cloud_source(cloud), osr_cloud_auth_type(cloud));
-        for (size_t i = 0; i < n; i++) {
-            const char *k, *v;
-            if (osr_cloud_setting(&k, &v, NULL, cloud, i, 0) == 0 && strcmp(k, "auth_type") != 0)
-                printf("%s: %s\n", k, v);
-        }
     }
     osr_cloud_free(cloud);
     return rc;
 }
 
+static const struct cli_verb verbs[] = {
+    { "init", 1, 1, cloud_init, init_usage, "o:", init_options, init_opt,
+      "cloud init takes one FILE (or - for stdin)" },
+    { "show", 0, 0, cloud_show, show_usage, NULL, NULL, NULL, "cloud show takes no arguments" },
+};
+
 int cmd_cloud(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "init") == 0)
-        return cloud_init(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "show") == 0)
-        return cloud_show(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(cloud_usage, stdout);
-        return EXIT_OK;
-    }
-    char q[OSR_QUOTE_BUF];
-    return cli_usage_error(cloud_usage, argc >= 2 ? "unknown cloud command '%s'" : "%s",
-                           argc >= 2 ? osr_quote(q, sizeof(q), argv[1], 64)
-                                     : "cloud needs a command: init or show");
+    return cli_dispatch("cloud", cloud_usage, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }

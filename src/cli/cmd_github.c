@@ -135,10 +135,7 @@ enum {
 static struct {
     const char *os, *arch, *output, *name, *labels, *work_folder;
     bool reveal;
-    unsigned seen; /* SEEN(OPT_*) of each option given */
 } args;
-
-#define SEEN(opt) (1u << ((opt) == OPT_OUTPUT ? 15 : (opt)-OPT_OS))
 
 static bool parse_int(int *out, const char *s, int lo, int hi)
 {
@@ -225,7 +222,6 @@ int cli_open_github(osr_github **out)
 {
     osr_github_options opts = OSR_GITHUB_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.api_url = env_or(gh_args.url, "OSR_GITHUB_URL");
@@ -249,10 +245,7 @@ int cli_open_github(osr_github **out)
     opts.per_page = gh_args.per_page;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_github_new(out, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_github_new(out, &opts, &err), &err);
 }
 
 int cli_read_secret(char **out, const char *path, size_t max)
@@ -287,8 +280,6 @@ int cli_read_secret(char **out, const char *path, size_t max)
 
 static int own_opt(int opt, const char *arg)
 {
-    if ((opt >= OPT_OS && opt <= OPT_WORK_FOLDER) || opt == OPT_OUTPUT)
-        args.seen |= SEEN(opt);
     switch (opt) {
     case OPT_OS:
         args.os = arg;
@@ -316,53 +307,42 @@ static int own_opt(int opt, const char *arg)
     }
 }
 
-static const struct option own_options[] = {
-    { "os", required_argument, NULL, OPT_OS },
-    { "arch", required_argument, NULL, OPT_ARCH },
-    { "reveal", no_argument, NULL, OPT_REVEAL },
-    { "name", required_argument, NULL, OPT_NAME },
-    { "labels", required_argument, NULL, OPT_LABELS },
-    { "work-folder", required_argument, NULL, OPT_WORK_FOLDER },
-    { "output", required_argument, NULL, OPT_OUTPUT },
+/* Each verb's own options (the GitHub ones are every verb's). */
+#define OPT_ENTRY(name, has, val) \
+    {                             \
+        name, has, NULL, val      \
+    }
+static const struct option apps_options[] = {
+    OPT_ENTRY("os", required_argument, OPT_OS),
+    OPT_ENTRY("arch", required_argument, OPT_ARCH),
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
     CLI_GITHUB_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
-
-/* Parse a subcommand's options, before and after its operands (cli_parse
- * stops at the first operand; each later round starts from the operand just
- * found, which getopt skips like a program name). ops gets the operands; only
- * the options in allowed (bits of OPT_*) besides the GitHub ones are taken.
- * 0 to go on, -1 after help, else the exit code. */
-static int
-parse(char **ops, int argc, char **argv, const char *usage, int operands, unsigned allowed)
-{
-    char **a = argv;
-    int n = argc, found = 0;
-
-    for (;;) {
-        int f = cli_parse(n, a, "o:", own_options, usage, own_opt);
-        if (f == -1)
-            return -1;
-        if (f < 0)
-            return EXIT_USAGE;
-        if (f >= n)
-            break;
-        if (found == operands) {
-            return cli_usage_error(usage,
-                                   operands ? "%s takes %d argument%s" : "%s takes no arguments",
-                                   argv[0], operands, operands == 1 ? "" : "s");
-        }
-        ops[found++] = a[f];
-        a += f;
-        n -= f;
-    }
-    if (found != operands)
-        return cli_usage_error(usage, "%s takes %d argument%s", argv[0], operands,
-                               operands == 1 ? "" : "s");
-    if (args.seen & ~allowed)
-        return cli_usage_error(usage, "an option given is not one of %s's", argv[0]);
-    return 0;
-}
+static const struct option token_options[] = {
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
+    OPT_ENTRY("output", required_argument, OPT_OUTPUT),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option jit_options[] = {
+    OPT_ENTRY("reveal", no_argument, OPT_REVEAL),
+    OPT_ENTRY("name", required_argument, OPT_NAME),
+    OPT_ENTRY("labels", required_argument, OPT_LABELS),
+    OPT_ENTRY("work-folder", required_argument, OPT_WORK_FOLDER),
+    OPT_ENTRY("output", required_argument, OPT_OUTPUT),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option runners_options[] = {
+    OPT_ENTRY("name", required_argument, OPT_NAME),
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+static const struct option github_options[] = {
+    CLI_GITHUB_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
 
 /* The path, checked; or print why not and return an exit code. */
 static int need_path(const char **path, const char *usage)
@@ -402,17 +382,27 @@ static bool parse_id(long long *id, const char *s)
 
 /* -------------------------------------------------------------- commands */
 
+static const struct cli_column app_columns[] = {
+    { .key = "os", .header = "OS" },
+    { .key = "architecture", .header = "ARCH" },
+    { .key = "version", .header = "VERSION" },
+    { .key = "filename", .header = "FILENAME" },
+    { .key = "sha256_checksum", .header = "SHA256" },
+    { .key = "temp_download_token", .json_only = true, .secret = true },
+    { .key = NULL },
+};
+
 static int github_apps(int argc, char **argv)
 {
     osr_github *gh = NULL;
     osr_github_apps *apps = NULL;
+    struct cli_table *t = NULL;
     const char *path;
     int rc, error;
     size_t n;
 
-    if ((rc = parse(NULL, argc, argv, apps_usage, 0,
-                    SEEN(OPT_OS) | SEEN(OPT_ARCH) | SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, apps_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -422,36 +412,24 @@ static int github_apps(int argc, char **argv)
         goto done;
     }
     n = osr_github_apps_count(apps);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-            const char *tok = osr_github_app_temp_download_token(apps, i);
-            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
-                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
-                continue;
-            json_array_append_new(
-                arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
-                               "architecture", osr_github_app_architecture(apps, i), "version",
-                               osr_github_app_version(apps, i), "filename",
-                               osr_github_app_filename(apps, i), "download_url",
-                               osr_github_app_download_url(apps, i), "sha256_checksum",
-                               osr_github_app_sha256_checksum(apps, i), "temp_download_token",
-                               (*tok && !args.reveal) ? "****" : tok));
-        }
-        rc = cli_print_json(arr);
-    } else {
-        printf("%-6s %-6s %-9s %-44s %s\n", "OS", "ARCH", "VERSION", "FILENAME", "SHA256");
-        for (size_t i = 0; i < n; i++) {
-            if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
-                (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
-                continue;
-            printf("%-6s %-6s %-9s %-44s %s\n", osr_github_app_os(apps, i),
-                   osr_github_app_architecture(apps, i), osr_github_app_version(apps, i),
-                   osr_github_app_filename(apps, i), osr_github_app_sha256_checksum(apps, i));
-        }
-        rc = EXIT_OK;
+    if ((rc = cli_table_new(&t, app_columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *tok = osr_github_app_temp_download_token(apps, i);
+        if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
+            (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
+            continue;
+        rc = cli_table_add(
+            t,
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
+                      "architecture", osr_github_app_architecture(apps, i), "version",
+                      osr_github_app_version(apps, i), "filename", osr_github_app_filename(apps, i),
+                      "download_url", osr_github_app_download_url(apps, i), "sha256_checksum",
+                      osr_github_app_sha256_checksum(apps, i), "temp_download_token",
+                      (*tok && !args.reveal) ? "****" : tok));
     }
 done:
+    rc = cli_table_done(t, rc);
     osr_github_apps_free(apps);
     osr_github_free(gh);
     return rc;
@@ -503,12 +481,11 @@ static int github_token(int argc, char **argv)
     char *token = NULL;
     long long expires = 0;
     const char *path;
-    char *kind = NULL;
+    const char *kind = argv[0];
     char when[32];
     int rc, error;
 
-    if ((rc = parse(&kind, argc, argv, token_usage, 1, SEEN(OPT_OUTPUT) | SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
     if (strcmp(kind, "registration") != 0 && strcmp(kind, "remove") != 0) {
         char q[OSR_QUOTE_BUF];
         return cli_usage_error(token_usage, "token: registration or remove, not '%s'",
@@ -591,10 +568,8 @@ static int github_jit(int argc, char **argv)
     const char *path;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, jit_usage, 0,
-                    SEEN(OPT_NAME) | SEEN(OPT_LABELS) | SEEN(OPT_WORK_FOLDER) | SEEN(OPT_OUTPUT) |
-                        SEEN(OPT_REVEAL))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if (args.name == NULL)
         return cli_usage_error(jit_usage, "jitconfig needs --name");
     {
@@ -676,30 +651,25 @@ static json_t *runner_json(const osr_github_runners *list, size_t i)
                      osr_github_runner_version(list, i), "labels", labels);
 }
 
+static const struct cli_column runner_columns[] = {
+    { .key = "id", .header = "ID" },         { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" }, { .key = "busy", .header = "BUSY" },
+    { .key = "labels", .header = "LABELS" }, { .key = NULL },
+};
+
 static int print_runners(const osr_github_runners *list, bool one)
 {
-    size_t n = osr_github_runners_count(list), wname = 4;
+    size_t n = osr_github_runners_count(list);
+    struct cli_table *t = NULL;
+    int rc;
 
-    if (cli.json) {
-        json_t *v = one ? runner_json(list, 0) : json_array();
-        for (size_t i = 0; !one && v && i < n; i++)
-            json_array_append_new(v, runner_json(list, i));
-        return cli_print_json(v);
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t w = strlen(osr_github_runner_name(list, i));
-        wname = w > wname ? w : wname;
-    }
-    printf("%-10s  %-*s  %-7s  %-4s  %s\n", "ID", (int)wname, "NAME", "STATUS", "BUSY", "LABELS");
-    for (size_t i = 0; i < n; i++) {
-        printf("%-10lld  %-*s  %-7s  %-4s  ", osr_github_runner_id(list, i), (int)wname,
-               osr_github_runner_name(list, i), osr_github_runner_status(list, i),
-               osr_github_runner_busy(list, i) ? "yes" : "no");
-        for (size_t j = 0; j < osr_github_runner_label_count(list, i); j++)
-            printf("%s%s", j ? "," : "", osr_github_runner_label(list, i, j));
-        putchar('\n');
-    }
-    return EXIT_OK;
+    if (one)
+        return cli_print_record(runner_json(list, 0));
+    if ((rc = cli_table_new(&t, runner_columns)) != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cli_table_add(t, runner_json(list, i));
+    return cli_table_done(t, rc);
 }
 
 static int github_runners(int argc, char **argv)
@@ -709,8 +679,8 @@ static int github_runners(int argc, char **argv)
     const char *path;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, runners_usage, 0, SEEN(OPT_NAME))) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, runners_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -730,12 +700,11 @@ static int github_runner(int argc, char **argv, bool del)
     osr_github *gh = NULL;
     osr_github_runners *list = NULL;
     const char *path;
-    char *arg = NULL;
+    const char *arg = argv[0];
     long long id;
     int rc, error;
 
-    if ((rc = parse(&arg, argc, argv, usage, 1, 0)) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
     if (!parse_id(&id, arg)) {
         char q[OSR_QUOTE_BUF];
         return cli_usage_error(usage, "runner ID '%s': expected a positive number",
@@ -771,8 +740,8 @@ static int github_url(int argc, char **argv)
     char *url = NULL;
     int rc, error;
 
-    if ((rc = parse(NULL, argc, argv, url_usage, 0, 0)) != 0)
-        return rc < 0 ? EXIT_OK : rc;
+    (void)argc;
+    (void)argv;
     if ((rc = need_path(&path, url_usage)) != 0)
         return rc;
     if ((rc = cli_open_github(&gh)) != 0)
@@ -790,33 +759,34 @@ static int github_url(int argc, char **argv)
     return rc;
 }
 
+static int github_show_runner(int argc, char **argv)
+{
+    return github_runner(argc, argv, false);
+}
+
+static int github_delete_runner(int argc, char **argv)
+{
+    return github_runner(argc, argv, true);
+}
+
+static const struct cli_verb verbs[] = {
+    { "runner-apps", 0, 0, github_apps, apps_usage, NULL, apps_options, own_opt,
+      "runner-apps takes no arguments" },
+    { "token", 1, 1, github_token, token_usage, "o:", token_options, own_opt,
+      "token takes 1 argument" },
+    { "jitconfig", 0, 0, github_jit, jit_usage, "o:", jit_options, own_opt,
+      "jitconfig takes no arguments" },
+    { "runners", 0, 0, github_runners, runners_usage, NULL, runners_options, own_opt,
+      "runners takes no arguments" },
+    { "runner", 1, 1, github_show_runner, runner_usage, NULL, github_options, own_opt,
+      "runner takes 1 argument" },
+    { "delete-runner", 1, 1, github_delete_runner, delete_usage, NULL, github_options, own_opt,
+      "delete-runner takes 1 argument" },
+    { "url", 0, 0, github_url, url_usage, NULL, github_options, own_opt, "url takes no arguments" },
+};
+
 int cmd_github(int argc, char **argv)
 {
-    const char *sub = argc >= 2 ? argv[1] : NULL;
-
-    if (sub == NULL)
-        return cli_usage_error(github_usage, "github needs a command");
-    if (strcmp(sub, "runner-apps") == 0)
-        return github_apps(argc - 1, argv + 1);
-    if (strcmp(sub, "token") == 0)
-        return github_token(argc - 1, argv + 1);
-    if (strcmp(sub, "jitconfig") == 0)
-        return github_jit(argc - 1, argv + 1);
-    if (strcmp(sub, "runners") == 0)
-        return github_runners(argc - 1, argv + 1);
-    if (strcmp(sub, "runner") == 0)
-        return github_runner(argc - 1, argv + 1, false);
-    if (strcmp(sub, "delete-runner") == 0)
-        return github_runner(argc - 1, argv + 1, true);
-    if (strcmp(sub, "url") == 0)
-        return github_url(argc - 1, argv + 1);
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        fputs(github_usage, stdout);
-        return EXIT_OK;
-    }
-    {
-        char q[OSR_QUOTE_BUF];
-        return cli_usage_error(github_usage, "unknown github command '%s'",
-                               osr_quote(q, sizeof(q), sub, 64));
-    }
+    return cli_dispatch("github", github_usage, verbs, sizeof(verbs) / sizeof(verbs[0]), argc,
+                        argv);
 }

@@ -191,8 +191,6 @@ enum {
     O_CLEANUP,
 };
 
-static const char *current_usage = image_usage;
-
 static int parse_size(long long *out, const char *s)
 {
     char *end;
@@ -280,7 +278,7 @@ static int on_opt(int opt, const char *arg)
         return 0;
     case O_EXTRA:
         if (parse_size(&a.extra_size, arg) < 0) {
-            cli_usage_error(current_usage, "--extra-size: '%s' is not a size (e.g. 1.5G)", arg);
+            cli_usage_error(NULL, "--extra-size: '%s' is not a size (e.g. 1.5G)", arg);
             return -1;
         }
         return 0;
@@ -295,7 +293,7 @@ static int on_opt(int opt, const char *arg)
         else if (strcmp(arg, "guestfs") == 0)
             a.backend = OSR_BUILD_GUESTFS;
         else {
-            cli_usage_error(current_usage, "--backend: auto, offline or guestfs");
+            cli_usage_error(NULL, "--backend: auto, offline or guestfs");
             return -1;
         }
         return 0;
@@ -307,7 +305,7 @@ static int on_opt(int opt, const char *arg)
         else if (strcmp(arg, "tcg") == 0)
             a.accel = OSR_ACCEL_TCG;
         else {
-            cli_usage_error(current_usage, "--accel: auto, kvm or tcg");
+            cli_usage_error(NULL, "--accel: auto, kvm or tcg");
             return -1;
         }
         return 0;
@@ -326,7 +324,7 @@ static int on_opt(int opt, const char *arg)
     case O_KEEP:
         n = strtol(arg, &end, 10);
         if (*arg == '\0' || *end != '\0' || n < 1 || n > 100) {
-            cli_usage_error(current_usage, "--keep: a number from 1 to 100");
+            cli_usage_error(NULL, "--keep: a number from 1 to 100");
             return -1;
         }
         a.keep = (unsigned int)n;
@@ -334,7 +332,7 @@ static int on_opt(int opt, const char *arg)
     case O_TIMEOUT:
         n = strtol(arg, &end, 10);
         if (*arg == '\0' || *end != '\0' || n < 1 || n > 86400) {
-            cli_usage_error(current_usage, "--timeout: seconds, 1 to 86400");
+            cli_usage_error(NULL, "--timeout: seconds, 1 to 86400");
             return -1;
         }
         a.timeout_s = n;
@@ -344,14 +342,14 @@ static int on_opt(int opt, const char *arg)
         return 0;
     case O_PROPERTY:
         if (strchr(arg, '=') == NULL || *arg == '=' || a.nprops >= MAX_LIST) {
-            cli_usage_error(current_usage, "--property: KEY=VALUE (at most %d)", MAX_LIST);
+            cli_usage_error(NULL, "--property: KEY=VALUE (at most %d)", MAX_LIST);
             return -1;
         }
         a.props[a.nprops++] = arg;
         return 0;
     case O_TAG:
         if (a.ntags >= MAX_LIST) {
-            cli_usage_error(current_usage, "--tag: at most %d", MAX_LIST);
+            cli_usage_error(NULL, "--tag: at most %d", MAX_LIST);
             return -1;
         }
         a.tags[a.ntags++] = arg;
@@ -371,38 +369,6 @@ static int on_opt(int opt, const char *arg)
         return 0;
     default:
         return -1;
-    }
-}
-
-/* cli_parse, with operands allowed among the options ("upload FILE --name N"):
- * the operands are collected in ops (at most max). Returns the number of
- * operands, -1 after help, -2 on a usage error. */
-static int
-parse_args(int argc, char **argv, const struct option *opts, const char *usage, char **ops, int max)
-{
-    char *args[256];
-    int n = 0, nargs;
-
-    if (argc > 255)
-        return cli_usage_error(usage, "too many arguments"), -2;
-    for (int i = 0; i < argc; i++)
-        args[i] = argv[i];
-    nargs = argc;
-    for (;;) {
-        int first = cli_parse(nargs, args, "", opts, usage, on_opt);
-        if (first < 0)
-            return first;
-        if (first >= nargs)
-            return n;
-        if (n >= max) {
-            cli_usage_error(usage, "unexpected argument '%s'", args[first]);
-            return -2;
-        }
-        ops[n++] = args[first];
-        /* Parse the rest again, as if it followed the command name. */
-        for (int i = first + 1; i < nargs; i++)
-            args[i - first] = args[i];
-        nargs -= first;
     }
 }
 
@@ -513,14 +479,28 @@ static void human_size(char *buf, size_t n, long long size)
         snprintf(buf, n, "%lld B", size);
 }
 
+static void size_cell(char *buf, size_t size, json_t *v)
+{
+    human_size(buf, size, json_is_integer(v) ? (long long)json_integer_value(v) : -1);
+}
+
+static const struct cli_column image_columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" },
+    { .key = "size", .header = "SIZE", .right = true, .format = size_cell },
+    { .key = "created_at", .header = "CREATED" },
+    { .key = "current", .header = "CURRENT", .yes = "*", .no = "" },
+    { .key = "osrunner_runner_version", .header = "RUNNER" },
+    { .key = NULL },
+};
+
 /* ------------------------------------------------------------- publish */
 
-static int open_cloud(osr_cloud **cloud, osr_session **session)
+static int open_cloud(osr_session **session)
 {
     int rc;
-    if ((rc = cli_load_cloud(cloud)) != 0)
-        return rc;
-    if ((rc = cli_open_session(session, *cloud)) != 0)
+    if ((rc = cli_session(session)) != 0)
         return rc;
     /* Fail before a long build or transfer, not after it. */
     if (osr_session_authenticate(*session) < 0)
@@ -580,38 +560,32 @@ static int publish(osr_session *session,
     return EXIT_OK;
 }
 
+static const struct option upload_options[] = {
+    { "name", required_argument, NULL, O_NAME },
+    { "disk-format", required_argument, NULL, O_DISK_FORMAT },
+    { "container-format", required_argument, NULL, O_CONTAINER_FORMAT },
+    { "visibility", required_argument, NULL, O_VISIBILITY },
+    { "property", required_argument, NULL, O_PROPERTY },
+    { "tag", required_argument, NULL, O_TAG },
+    { "keep", required_argument, NULL, O_KEEP },
+    { "timeout", required_argument, NULL, O_TIMEOUT },
+    { NULL, 0, NULL, 0 },
+};
+
 static int image_upload(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "name", required_argument, NULL, O_NAME },
-        { "disk-format", required_argument, NULL, O_DISK_FORMAT },
-        { "container-format", required_argument, NULL, O_CONTAINER_FORMAT },
-        { "visibility", required_argument, NULL, O_VISIBILITY },
-        { "property", required_argument, NULL, O_PROPERTY },
-        { "tag", required_argument, NULL, O_TAG },
-        { "keep", required_argument, NULL, O_KEEP },
-        { "timeout", required_argument, NULL, O_TIMEOUT },
-        { NULL, 0, NULL, 0 },
-    };
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     json_t *report = NULL;
-    int first, rc;
+    const char *file = argv[0];
+    int rc;
 
-    char *file = NULL;
-
-    current_usage = upload_usage;
-    first = parse_args(argc, argv, opts, upload_usage, &file, 1);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != 1)
-        return cli_usage_error(upload_usage, "image upload takes one FILE");
+    (void)argc;
     if (a.name == NULL)
         return cli_usage_error(upload_usage, "--name is required");
     if (access(file, R_OK) != 0)
         return cli_fail(errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO, "%s: %s", file, strerror(errno));
     catch_signals();
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     report = cli.json ? json_object() : NULL;
     rc = publish(session, file, a.name, a.nprops ? a.props : NULL, report);
@@ -621,35 +595,32 @@ static int image_upload(int argc, char **argv)
     }
 done:
     json_decref(report);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 /* ------------------------------------------------------------- list/show/delete */
 
+static const struct option list_options[] = {
+    { "name", required_argument, NULL, O_NAME },
+    { "tag", required_argument, NULL, O_TAG },
+    { "property", required_argument, NULL, O_PROPERTY },
+    { "status", required_argument, NULL, O_STATUS },
+    { "cleanup", no_argument, NULL, O_CLEANUP },
+    { NULL, 0, NULL, 0 },
+};
+
 static int image_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "name", required_argument, NULL, O_NAME },
-        { "tag", required_argument, NULL, O_TAG },
-        { "property", required_argument, NULL, O_PROPERTY },
-        { "status", required_argument, NULL, O_STATUS },
-        { "cleanup", no_argument, NULL, O_CLEANUP },
-        { NULL, 0, NULL, 0 },
-    };
     osr_image_filter f = OSR_IMAGE_FILTER_INIT;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image_list *list = NULL;
-    int first, rc;
+    struct cli_table *t = NULL;
+    int rc;
     size_t n;
 
-    current_usage = list_usage;
-    first = parse_args(argc, argv, opts, list_usage, NULL, 0);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    (void)argc;
+    (void)argv;
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     if (a.cleanup) {
         size_t removed = 0;
@@ -670,110 +641,46 @@ static int image_list(int argc, char **argv)
         goto done;
     }
     n = osr_image_list_count(list);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++)
-            json_array_append_new(
-                arr, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
-        rc = cli_print_json(arr);
+    if ((rc = cli_table_new(&t, image_columns)) != 0)
         goto done;
-    }
-    {
-        size_t wname = 4;
-        for (size_t i = 0; i < n; i++) {
-            size_t l = strlen(osr_image_name(osr_image_list_at(list, i)));
-            wname = l > wname ? l : wname;
-        }
-        printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", "ID", (int)wname, "NAME", "STATUS",
-               "SIZE", "CREATED", "CURRENT", "RUNNER");
-        for (size_t i = 0; i < n; i++) {
-            const osr_image *img = osr_image_list_at(list, i);
-            const char *created = osr_image_property(img, "created_at");
-            const char *runner = osr_image_property(img, "osrunner_runner_version");
-            char size[32];
-            human_size(size, sizeof(size), osr_image_size(img));
-            printf("%-36s  %-*s  %-8s  %10s  %-20s  %-7s  %s\n", osr_image_id(img), (int)wname,
-                   osr_image_name(img), osr_image_status(img), size, created ? created : "-",
-                   osr_image_list_is_current(list, i) ? "*" : "", runner ? runner : "-");
-        }
-    }
-    rc = EXIT_OK;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cli_table_add(
+            t, image_json(osr_image_list_at(list, i), osr_image_list_is_current(list, i)));
 done:
+    rc = cli_table_done(t, rc);
     osr_image_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 static int image_show(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_image *img = NULL;
-    json_t *o = NULL;
-    int first, rc;
+    const char *what = argv[0];
+    int rc;
 
-    char *what = NULL;
-
-    current_usage = show_usage;
-    first = parse_args(argc, argv, NULL, show_usage, &what, 1);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != 1)
-        return cli_usage_error(show_usage, "image show takes one NAME or ID");
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    (void)argc;
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     if (osr_image_find(&img, session, what) < 0) {
         rc = cli_fail(osr_session_last_error(session)->code, "%s",
                       osr_session_last_error(session)->message);
         goto done;
     }
-    o = image_json(img, -1);
-    if (o == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (cli.json) {
-        rc = cli_print_json(o);
-        o = NULL;
-        goto done;
-    }
-    {
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(o, tmp, k, v)
-        {
-            char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%-24s %s\n", k, s ? s : json_string_value(v));
-            free(s);
-        }
-    }
-    rc = EXIT_OK;
+    rc = cli_print_record(image_json(img, -1));
 done:
-    json_decref(o);
     osr_image_free(img);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 static int image_delete(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     json_t *arr = NULL;
-    int first, rc;
+    char **what = argv;
+    int first = argc, rc;
 
-    char *what[MAX_LIST];
-
-    current_usage = delete_usage;
-    first = parse_args(argc, argv, NULL, delete_usage, what, MAX_LIST);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first < 1)
-        return cli_usage_error(delete_usage, "image delete takes one or more NAME or ID");
-    if ((rc = open_cloud(&cloud, &session)) != 0)
+    if ((rc = open_cloud(&session)) != 0)
         goto done;
     arr = json_array();
     for (int i = 0; i < first; i++) {
@@ -798,8 +705,6 @@ static int image_delete(int argc, char **argv)
     }
 done:
     json_decref(arr);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
@@ -934,40 +839,40 @@ done:
     return rc;
 }
 
+static const struct option build_options[] = {
+    { "base", required_argument, NULL, O_BASE },
+    { "base-sha256", required_argument, NULL, O_BASE_SHA },
+    { "runner-info", required_argument, NULL, O_RUNNER_INFO },
+    { "runner-arch", required_argument, NULL, O_RUNNER_ARCH },
+    { "runner-url", required_argument, NULL, O_RUNNER_URL },
+    { "runner-sha256", required_argument, NULL, O_RUNNER_SHA },
+    { "runner-version", required_argument, NULL, O_RUNNER_VERSION },
+    CLI_GITHUB_OPTIONS,
+    { "http-proxy", required_argument, NULL, O_HTTP_PROXY },
+    { "https-proxy", required_argument, NULL, O_HTTPS_PROXY },
+    { "no-proxy", required_argument, NULL, O_NO_PROXY },
+    { "packages", required_argument, NULL, O_PACKAGES },
+    { "no-packages", no_argument, NULL, O_NO_PACKAGES },
+    { "extra-size", required_argument, NULL, O_EXTRA },
+    { "script", required_argument, NULL, O_SCRIPT },
+    { "backend", required_argument, NULL, O_BACKEND },
+    { "accel", required_argument, NULL, O_ACCEL },
+    { "work-dir", required_argument, NULL, O_WORK_DIR },
+    { "name", required_argument, NULL, O_NAME },
+    { "output", required_argument, NULL, O_OUTPUT },
+    { "upload", no_argument, NULL, O_UPLOAD },
+    { "keep", required_argument, NULL, O_KEEP },
+    { "visibility", required_argument, NULL, O_VISIBILITY },
+    { "property", required_argument, NULL, O_PROPERTY },
+    { NULL, 0, NULL, 0 },
+};
+
 static int image_build(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "base", required_argument, NULL, O_BASE },
-        { "base-sha256", required_argument, NULL, O_BASE_SHA },
-        { "runner-info", required_argument, NULL, O_RUNNER_INFO },
-        { "runner-arch", required_argument, NULL, O_RUNNER_ARCH },
-        { "runner-url", required_argument, NULL, O_RUNNER_URL },
-        { "runner-sha256", required_argument, NULL, O_RUNNER_SHA },
-        { "runner-version", required_argument, NULL, O_RUNNER_VERSION },
-        CLI_GITHUB_OPTIONS,
-        { "http-proxy", required_argument, NULL, O_HTTP_PROXY },
-        { "https-proxy", required_argument, NULL, O_HTTPS_PROXY },
-        { "no-proxy", required_argument, NULL, O_NO_PROXY },
-        { "packages", required_argument, NULL, O_PACKAGES },
-        { "no-packages", no_argument, NULL, O_NO_PACKAGES },
-        { "extra-size", required_argument, NULL, O_EXTRA },
-        { "script", required_argument, NULL, O_SCRIPT },
-        { "backend", required_argument, NULL, O_BACKEND },
-        { "accel", required_argument, NULL, O_ACCEL },
-        { "work-dir", required_argument, NULL, O_WORK_DIR },
-        { "name", required_argument, NULL, O_NAME },
-        { "output", required_argument, NULL, O_OUTPUT },
-        { "upload", no_argument, NULL, O_UPLOAD },
-        { "keep", required_argument, NULL, O_KEEP },
-        { "visibility", required_argument, NULL, O_VISIBILITY },
-        { "property", required_argument, NULL, O_PROPERTY },
-        { NULL, 0, NULL, 0 },
-    };
     osr_build_options bo = OSR_BUILD_OPTIONS_INIT;
     osr_fetch_options fo = OSR_FETCH_OPTIONS_INIT;
     osr_runner_app *app = NULL;
     osr_build_result *res = NULL;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_error err;
     struct saved_env env;
@@ -980,15 +885,12 @@ static int image_build(int argc, char **argv)
     char *output = NULL, *prop_strs[6] = { NULL };
     const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
     json_t *report = NULL;
-    int first, rc = EXIT_OK, error;
+    int rc = EXIT_OK, error;
 
     memset(&env, 0, sizeof(env));
     osr_error_clear(&err);
-    current_usage = build_usage;
-    a.extra_size = -1;
-    first = parse_args(argc, argv, opts, build_usage, NULL, 0);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
+    (void)argc;
+    (void)argv;
     if (a.base == NULL)
         return cli_usage_error(build_usage, "--base is required");
     if ((a.runner_info != NULL) + (a.runner_url != NULL) + (a.runner_version != NULL) != 1)
@@ -1088,7 +990,7 @@ static int image_build(int argc, char **argv)
         rc = cli_fail(error, "%s", err.message);
         goto done;
     }
-    if (a.upload && (rc = open_cloud(&cloud, &session)) != 0)
+    if (a.upload && (rc = open_cloud(&session)) != 0)
         goto done;
 
     /* Downloads go to a private directory that is removed at the end (and,
@@ -1221,29 +1123,22 @@ done:
     free(base_dest);
     osr_build_result_free(res);
     osr_runner_app_free(app);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
+static const struct cli_verb verbs[] = {
+    { "build", 0, 0, image_build, build_usage, NULL, build_options, on_opt, NULL },
+    { "upload", 1, 1, image_upload, upload_usage, NULL, upload_options, on_opt,
+      "image upload takes one FILE" },
+    { "list", 0, 0, image_list, list_usage, NULL, list_options, on_opt, NULL },
+    { "show", 1, 1, image_show, show_usage, NULL, NULL, on_opt, "image show takes one NAME or ID" },
+    { "delete", 1, MAX_LIST, image_delete, delete_usage, NULL, NULL, on_opt,
+      "image delete takes one or more NAME or ID" },
+};
+
 int cmd_image(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } verbs[] = { { "build", image_build },
-                  { "upload", image_upload },
-                  { "list", image_list },
-                  { "show", image_show },
-                  { "delete", image_delete } };
-
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(image_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
-    }
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].fn(argc - 1, argv + 1);
-    }
-    return cli_usage_error(image_usage, "unknown image command '%s'", argv[1]);
+    /* Before any option is parsed: -1 means "not given". */
+    a.extra_size = -1;
+    return cli_dispatch("image", image_usage, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }

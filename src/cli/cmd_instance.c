@@ -117,35 +117,65 @@ static struct {
     bool no_wait, config_drive, reveal, all, jit;
 } arg = { .count = 1 };
 
+/* Each verb's own options: no verb takes another's. */
+#define OPT(name, has, val)  \
+    {                        \
+        name, has, NULL, val \
+    }
+#define REQ required_argument
 static const struct option create_options[] = {
-    { "name", required_argument, NULL, OPT_NAME },
-    { "image", required_argument, NULL, OPT_IMAGE },
-    { "flavor", required_argument, NULL, OPT_FLAVOR },
-    { "network", required_argument, NULL, OPT_NETWORK },
-    { "labels", required_argument, NULL, OPT_LABELS },
-    { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-    { "jit-file", required_argument, NULL, OPT_JIT_FILE },
-    { "count", required_argument, NULL, OPT_COUNT },
-    { "wait", no_argument, NULL, OPT_WAIT },
-    { "no-wait", no_argument, NULL, OPT_NO_WAIT },
-    { "timeout", required_argument, NULL, OPT_TIMEOUT },
-    { "key-name", required_argument, NULL, OPT_KEY_NAME },
-    { "security-group", required_argument, NULL, OPT_SECGROUP },
-    { "availability-zone", required_argument, NULL, OPT_AZ },
-    { "config-drive", no_argument, NULL, OPT_CONFIG_DRIVE },
-    { "property", required_argument, NULL, OPT_PROPERTY },
-    { "http-proxy", required_argument, NULL, OPT_HTTP_PROXY },
-    { "https-proxy", required_argument, NULL, OPT_HTTPS_PROXY },
-    { "no-proxy", required_argument, NULL, OPT_NO_PROXY },
-    { "docker-mirror", required_argument, NULL, OPT_DOCKER_MIRROR },
-    { "manager", required_argument, NULL, OPT_MANAGER },
-    { "reveal", no_argument, NULL, OPT_REVEAL },
-    { "all", no_argument, NULL, OPT_ALL },
-    { "jit", no_argument, NULL, OPT_JIT },
-    { "launch", required_argument, NULL, OPT_LAUNCH },
+    OPT("name", REQ, OPT_NAME),
+    OPT("image", REQ, OPT_IMAGE),
+    OPT("flavor", REQ, OPT_FLAVOR),
+    OPT("network", REQ, OPT_NETWORK),
+    OPT("labels", REQ, OPT_LABELS),
+    OPT("token-file", REQ, OPT_TOKEN_FILE),
+    OPT("jit-file", REQ, OPT_JIT_FILE),
+    OPT("count", REQ, OPT_COUNT),
+    OPT("wait", no_argument, OPT_WAIT),
+    OPT("no-wait", no_argument, OPT_NO_WAIT),
+    OPT("timeout", REQ, OPT_TIMEOUT),
+    OPT("key-name", REQ, OPT_KEY_NAME),
+    OPT("security-group", REQ, OPT_SECGROUP),
+    OPT("availability-zone", REQ, OPT_AZ),
+    OPT("config-drive", no_argument, OPT_CONFIG_DRIVE),
+    OPT("property", REQ, OPT_PROPERTY),
+    OPT("http-proxy", REQ, OPT_HTTP_PROXY),
+    OPT("https-proxy", REQ, OPT_HTTPS_PROXY),
+    OPT("no-proxy", REQ, OPT_NO_PROXY),
+    OPT("docker-mirror", REQ, OPT_DOCKER_MIRROR),
+    OPT("manager", REQ, OPT_MANAGER),
+    OPT("jit", no_argument, OPT_JIT),
     CLI_GITHUB_OPTIONS,
-    { NULL, 0, NULL, 0 },
+    OPT(NULL, 0, 0),
 };
+static const struct option list_options[] = {
+    OPT("all", no_argument, OPT_ALL),
+    OPT("launch", REQ, OPT_LAUNCH),
+    OPT("manager", REQ, OPT_MANAGER),
+    OPT(NULL, 0, 0),
+};
+static const struct option delete_options[] = {
+    OPT("wait", no_argument, OPT_WAIT),
+    OPT("no-wait", no_argument, OPT_NO_WAIT),
+    OPT("timeout", REQ, OPT_TIMEOUT),
+    OPT("launch", REQ, OPT_LAUNCH),
+    OPT(NULL, 0, 0),
+};
+static const struct option userdata_options[] = {
+    OPT("name", REQ, OPT_NAME),
+    OPT("labels", REQ, OPT_LABELS),
+    OPT("token-file", REQ, OPT_TOKEN_FILE),
+    OPT("jit-file", REQ, OPT_JIT_FILE),
+    OPT("reveal", no_argument, OPT_REVEAL),
+    OPT("http-proxy", REQ, OPT_HTTP_PROXY),
+    OPT("https-proxy", REQ, OPT_HTTPS_PROXY),
+    OPT("no-proxy", REQ, OPT_NO_PROXY),
+    OPT("docker-mirror", REQ, OPT_DOCKER_MIRROR),
+    CLI_GITHUB_OPTIONS,
+    OPT(NULL, 0, 0),
+};
+#undef REQ
 
 static int parse_long(long *out, const char *s, long min, long max, const char *what)
 {
@@ -344,11 +374,9 @@ static int read_credential(char **token, char **jit, bool fetch_ok, const char *
 static int web_url(char **out)
 {
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
-    error = osr_github_web_url(out, cli_github_api_url(), &err);
-    return error < 0 ? cli_fail(error, "%s", err.message) : 0;
+    return cli_check(osr_github_web_url(out, cli_github_api_url(), &err), &err);
 }
 
 static json_t *server_json(const osr_server *sv)
@@ -525,22 +553,18 @@ static int instance_create(int argc, char **argv)
     char **jits = NULL, *web = NULL;
     long long *runner_ids = NULL;
     osr_github *gh = NULL;
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_launch_batch *batch = NULL;
     osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
     struct progress prog = { 0, 0, 0, 0, NULL };
     char launch_id[OSR_LAUNCH_ID_SIZE];
     osr_error err;
-    int first, rc, error;
+    int rc, error;
     bool fetch, undone = false;
     size_t n;
 
-    first = cli_parse(argc, argv, "", create_options, create_usage, on_option);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(create_usage, "unexpected argument '%s'", argv[first]);
+    (void)argc;
+    (void)argv;
     if ((rc = read_credential(&token, &jit, true, create_usage)) != 0)
         return rc;
     catch_interrupts();
@@ -585,7 +609,7 @@ static int instance_create(int argc, char **argv)
     /* Missing GitHub credentials fail before the cloud is asked anything. */
     if (fetch && (rc = cli_open_github(&gh)) != 0)
         goto done;
-    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
         goto done;
@@ -664,8 +688,6 @@ static int instance_create(int argc, char **argv)
 done:
     forget_runners(gh, runner_ids, undone ? NULL : batch, n);
     osr_launch_batch_free(batch);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     osr_github_free(gh);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
@@ -685,21 +707,26 @@ done:
     return rc;
 }
 
+static const struct cli_column server_columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "status", .header = "STATUS" },
+    { .key = "metadata.osrunner-labels", .header = "LABELS", .none = "" },
+    { .key = NULL },
+};
+
 static int instance_list(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server_list *list = NULL;
-    int first, rc, error;
+    struct cli_table *t = NULL;
+    int rc, error;
 
-    first = cli_parse(argc, argv, "", create_options, list_usage, on_option);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(list_usage, "unexpected argument '%s'", argv[first]);
+    (void)argc;
+    (void)argv;
     if (arg.all && arg.launch)
         return cli_usage_error(list_usage, "give only one of --all and --launch");
-    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if (arg.launch)
         error = osr_server_list_launch(&list, session, arg.launch);
@@ -709,70 +736,38 @@ static int instance_list(int argc, char **argv)
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
     }
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < osr_server_list_count(list); i++)
-            json_array_append_new(arr, server_json(osr_server_list_at(list, i)));
-        rc = cli_print_json(arr);
-    } else {
-        printf("%-36s  %-24s  %-8s  %s\n", "ID", "NAME", "STATUS", "LABELS");
-        for (size_t i = 0; i < osr_server_list_count(list); i++) {
-            const osr_server *sv = osr_server_list_at(list, i);
-            const char *labels = osr_server_metadata(sv, "osrunner-labels");
-            printf("%-36s  %-24s  %-8s  %s\n", osr_server_id(sv), osr_server_name(sv),
-                   osr_server_status(sv), labels ? labels : "");
-        }
-    }
+    if ((rc = cli_table_new(&t, server_columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < osr_server_list_count(list) && rc == 0; i++)
+        rc = cli_table_add(t, server_json(osr_server_list_at(list, i)));
 done:
+    rc = cli_table_done(t, rc);
     osr_server_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 static int instance_show(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server *sv = NULL;
-    int first, rc, error;
+    int rc, error;
 
-    first = cli_parse(argc, argv, "", NULL, show_usage, NULL);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (argc - first != 1)
-        return cli_usage_error(show_usage, "instance show takes one ID or NAME");
-    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+    (void)argc;
+    if ((rc = cli_session(&session)) != 0)
         goto done;
-    if ((error = osr_server_get(&sv, session, argv[first])) < 0) {
+    if ((error = osr_server_get(&sv, session, argv[0])) < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
     }
-    if (cli.json) {
-        rc = cli_print_json(server_json(sv));
-    } else {
-        printf("id: %s\nname: %s\nstatus: %s\ncreated: %s\n", osr_server_id(sv),
-               osr_server_name(sv), osr_server_status(sv), osr_server_created(sv));
-        if (osr_server_fault(sv))
-            printf("fault: %s\n", osr_server_fault(sv));
-        for (size_t i = 0; i < osr_server_metadata_count(sv); i++) {
-            const char *k = osr_server_metadata_key(sv, i);
-            printf("metadata.%s: %s\n", k, osr_server_metadata(sv, k));
-        }
-        for (size_t i = 0; i < osr_server_tag_count(sv); i++)
-            printf("tag: %s\n", osr_server_tag(sv, i));
-    }
+    rc = cli_print_record(server_json(sv));
 done:
     osr_server_free(sv);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 /* Delete every server of --launch ID: one list by tag, then all at once. */
 static int delete_launch(void)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server_list *list = NULL;
     const char **ids = NULL;
@@ -781,7 +776,7 @@ static int delete_launch(void)
     size_t n;
     int rc, error;
 
-    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     if ((error = osr_server_list_launch(&list, session, arg.launch)) < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
@@ -822,32 +817,26 @@ done:
     free(ids);
     free(errors);
     osr_server_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
 static int instance_delete(int argc, char **argv)
 {
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_server **found = NULL;
     const char **ids = NULL;
     osr_error *errors = NULL;
     json_t *done_list = NULL;
     size_t n = 0, k = 0;
-    int first, rc;
+    int first = 0, rc;
 
-    first = cli_parse(argc, argv, "", create_options, delete_usage, on_option);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (arg.launch && first != argc)
+    if (arg.launch && argc > 0)
         return cli_usage_error(delete_usage, "give --launch ID or servers, not both");
     if (arg.launch)
         return delete_launch();
-    if (first == argc)
+    if (argc == 0)
         return cli_usage_error(delete_usage, "instance delete needs an ID or NAME or --launch ID");
-    n = (size_t)(argc - first);
+    n = (size_t)argc;
     found = calloc(n, sizeof(*found));
     ids = calloc(n, sizeof(*ids));
     errors = calloc(n, sizeof(*errors));
@@ -856,7 +845,7 @@ static int instance_delete(int argc, char **argv)
         rc = cli_fail(OSR_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = cli_load_cloud(&cloud)) != 0 || (rc = cli_open_session(&session, cloud)) != 0)
+    if ((rc = cli_session(&session)) != 0)
         goto done;
     /* Resolve every name first, then delete them all at once. */
     for (size_t i = 0; i < n; i++) {
@@ -892,8 +881,6 @@ done:
     free(ids);
     free(errors);
     json_decref(done_list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
 }
 
@@ -903,13 +890,10 @@ static int instance_user_data(int argc, char **argv)
     char **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL, *ud = NULL;
     char *web = NULL;
     osr_error err;
-    int first, rc, error;
+    int rc, error;
 
-    first = cli_parse(argc, argv, "", create_options, userdata_usage, on_option);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(userdata_usage, "unexpected argument '%s'", argv[first]);
+    (void)argc;
+    (void)argv;
     if ((rc = read_credential(&token, &jit, false, userdata_usage)) != 0)
         return rc;
     labels = split_labels(arg.labels, &labels_copy);
@@ -939,27 +923,18 @@ done:
     return rc;
 }
 
+static const struct cli_verb verbs[] = {
+    { "create", 0, 0, instance_create, create_usage, NULL, create_options, on_option, NULL },
+    { "list", 0, 0, instance_list, list_usage, NULL, list_options, on_option, NULL },
+    { "show", 1, 1, instance_show, show_usage, NULL, NULL, NULL,
+      "instance show takes one ID or NAME" },
+    { "delete", 0, -1, instance_delete, delete_usage, NULL, delete_options, on_option, NULL },
+    { "user-data", 0, 0, instance_user_data, userdata_usage, NULL, userdata_options, on_option,
+      NULL },
+};
+
 int cmd_instance(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-    } verbs[] = {
-        { "create", instance_create },       { "list", instance_list },
-        { "show", instance_show },           { "delete", instance_delete },
-        { "user-data", instance_user_data },
-    };
-
-    if (argc >= 2) {
-        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-            if (strcmp(argv[1], verbs[i].name) == 0)
-                return verbs[i].run(argc - 1, argv + 1);
-        }
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-            fputs(instance_usage, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error(instance_usage, "unknown instance command '%s'", argv[1]);
-    }
-    return cli_usage_error(instance_usage, "instance needs a command");
+    return cli_dispatch("instance", instance_usage, verbs, sizeof(verbs) / sizeof(verbs[0]), argc,
+                        argv);
 }

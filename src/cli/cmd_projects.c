@@ -25,58 +25,61 @@ static int projects_opt(int opt, const char *arg)
     return -1;
 }
 
-int cmd_projects(int argc, char **argv)
+static const struct cli_column columns[] = {
+    { .key = "id", .header = "ID" },
+    { .key = "name", .header = "NAME" },
+    { .key = "enabled", .header = "ENABLED" },
+    { .key = NULL },
+};
+
+static int projects_list(int argc, char **argv)
 {
-    static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
-    osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_project_list *list = NULL;
-    int first, rc, error;
+    struct cli_table *t = NULL;
+    int rc, error;
     size_t n;
 
-    first = cli_parse(argc, argv, "a", opts, projects_usage, projects_opt);
-    if (first < 0)
-        return first == -1 ? EXIT_OK : EXIT_USAGE;
-    if (first != argc)
-        return cli_usage_error(projects_usage, "projects takes no arguments");
-    if ((rc = cli_load_cloud(&cloud)) != 0)
+    (void)argc;
+    (void)argv;
+    if ((rc = cli_session(&session)) != 0)
         return rc;
-    if ((rc = cli_open_session(&session, cloud)) != 0)
-        goto done;
     error = osr_project_list_get(&list, session, arg_all ? OSR_PROJECTS_ALL : 0);
     if (error < 0) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         goto done;
     }
     n = osr_project_list_count(list);
-    if (cli.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-            json_array_append_new(arr,
-                                  json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
-                                            "name", osr_project_name(list, i), "domain_id",
-                                            osr_project_domain_id(list, i), "enabled",
-                                            osr_project_enabled(list, i), "description",
-                                            osr_project_description(list, i)));
-        }
-        rc = cli_print_json(arr);
-    } else {
-        size_t wid = 2, wname = 4;
-        for (size_t i = 0; i < n; i++) {
-            size_t a = strlen(osr_project_id(list, i)), b = strlen(osr_project_name(list, i));
-            wid = a > wid ? a : wid;
-            wname = b > wname ? b : wname;
-        }
-        printf("%-*s  %-*s  %s\n", (int)wid, "ID", (int)wname, "NAME", "ENABLED");
-        for (size_t i = 0; i < n; i++) {
-            printf("%-*s  %-*s  %s\n", (int)wid, osr_project_id(list, i), (int)wname,
-                   osr_project_name(list, i), osr_project_enabled(list, i) ? "yes" : "no");
-        }
-        rc = EXIT_OK;
+    if ((rc = cli_table_new(&t, columns)) != 0)
+        goto done;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = cli_table_add(t, json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
+                                        "name", osr_project_name(list, i), "domain_id",
+                                        osr_project_domain_id(list, i), "enabled",
+                                        osr_project_enabled(list, i), "description",
+                                        osr_project_description(list, i)));
     }
 done:
+    rc = cli_table_done(t, rc);
     osr_project_list_free(list);
-    osr_session_free(session);
-    osr_cloud_free(cloud);
     return rc;
+}
+
+static const struct option projects_options[] = { { "all", no_argument, NULL, 'a' },
+                                                  { NULL, 0, NULL, 0 } };
+
+/* A group of no verbs: the same grammar for its options and operands. */
+int cmd_projects(int argc, char **argv)
+{
+    static const struct cli_verb verb = { "projects",
+                                          0,
+                                          0,
+                                          projects_list,
+                                          projects_usage,
+                                          "a",
+                                          projects_options,
+                                          projects_opt,
+                                          "projects takes no arguments" };
+    cli_set_help_topic("projects", NULL);
+    return cli_run_verb(&verb, argc, argv);
 }

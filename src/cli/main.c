@@ -106,17 +106,21 @@ int cli_fail(int code, const char *fmt, ...)
     return cli_exit_code(code);
 }
 
+int cli_check(int error, const osr_error *err)
+{
+    return error < 0 ? cli_fail(error, "%s", err->message) : 0;
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     report(fmt, ap);
     va_end(ap);
-    /* Only the synopsis line, not the whole help (the user asked for neither). */
-    if (usage) {
-        const char *nl = strchr(usage, '\n');
-        fprintf(stderr, "%.*s\n", nl ? (int)(nl - usage) : (int)strlen(usage), usage);
-    }
+    /* Not the whole help (the user asked for none): where to find it. */
+    (void)usage;
+    fprintf(stderr, "see 'osrunner%s%s --help'\n", cli_help_topic()[0] ? " " : "",
+            cli_help_topic());
     return EXIT_USAGE;
 }
 
@@ -130,7 +134,7 @@ int cli_parse(int argc,
     struct option opts[64];
     char sopts[64], q[OSR_QUOTE_BUF];
     size_t n = 0;
-    int c;
+    int c, li;
 
     for (size_t i = 0; i < N_GLOBAL; i++)
         opts[n++] = global_options[i];
@@ -145,7 +149,22 @@ int cli_parse(int argc,
         snprintf(sopts, sizeof(sopts), ":vh%s", shortopts ? shortopts : "");
     optind = 0; /* 0, not 1: glibc then re-reads the ordering flag ("+") */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, sopts, opts, NULL)) != -1) {
+    while ((li = -1, c = getopt_long(argc, argv, sopts, opts, &li)) != -1) {
+        /* No abbreviations: "--os" is not "--os-cloud", and an option of
+         * another command is never taken for a prefix of one of these. */
+        if (li >= 0) {
+            const char *tok = optarg && optind >= 2 && optarg == argv[optind - 1]
+                                  ? argv[optind - 2]
+                                  : argv[optind - 1];
+            size_t len = strcspn(tok + 2, "=");
+            if (strncmp(tok, "--", 2) != 0 || strlen(opts[li].name) != len ||
+                strncmp(tok + 2, opts[li].name, len) != 0) {
+                char name[80];
+                snprintf(name, sizeof(name), "%.*s", (int)(len + 2 < 79 ? len + 2 : 79), tok);
+                cli_usage_error(usage, "unknown option %s", osr_quote(q, sizeof(q), name, 64));
+                return -2;
+            }
+        }
         switch (c) {
         case OPT_OS_CLOUD:
             cli.os_cloud = optarg;
@@ -197,32 +216,24 @@ int cli_load_cloud(osr_cloud **out)
 {
     osr_cloud_options opts = OSR_CLOUD_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.cloud_name = cli.os_cloud;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_cloud_load(out, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_cloud_load(out, &opts, &err), &err);
 }
 
 int cli_open_session(osr_session **out, const osr_cloud *cloud)
 {
     osr_session_options opts = OSR_SESSION_OPTIONS_INIT;
     osr_error err;
-    int error;
 
     osr_error_clear(&err);
     opts.token_cache = !cli.no_cache;
     opts.log_cb = cli_log_to_stderr;
     opts.log_level = cli_log_level();
-    error = osr_session_new(out, cloud, &opts, &err);
-    if (error < 0)
-        return cli_fail(error, "%s", err.message);
-    return 0;
+    return cli_check(osr_session_new(out, cloud, &opts, &err), &err);
 }
 
 /* SIGTERM, SIGINT, SIGHUP: remove the named temporaries of atomic writes in
@@ -297,6 +308,8 @@ int cli_print_json(json_t *value)
     if (s == NULL)
         return cli_fail(OSR_ENOMEM, "out of memory");
     puts(s);
+    /* It may hold a secret the user asked for (--reveal --json). */
+    explicit_bzero(s, strlen(s));
     free(s);
     return EXIT_OK;
 }

@@ -56,11 +56,16 @@ run list instance list --os-cloud ostb-admin --manager "$M"
 check "list shows the three" [ "$(grep -c "$M-r-" "$T/list.out")" = 3 ]
 run show instance show --os-cloud ostb-admin "$M-r-2" --json
 check "show by name" grep -q "\"osrunner-runner\": \"$M-r-2\"" "$T/show.out"
+check "show --json: types kept" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(isinstance(d[k], str) for k in ("id","name","status","created")) and isinstance(d["metadata"], dict) and isinstance(d["tags"], list)' "$T/show.out"
+run showt instance show --os-cloud ostb-admin "$M-r-2"
+check "show: key: value lines, metadata dotted" bash -c "grep -qx 'name: $M-r-2' '$T/showt.out' && grep -qx 'metadata.osrunner-runner: $M-r-2' '$T/showt.out'"
+check "list: a header line, no tab" bash -c "head -1 '$T/list.out' | grep -q '^ID  *NAME  *STATUS  *LABELS\$' && ! grep -qP '\t' '$T/list.out'"
 LID=$(sed -n 's/^osrunner: launch \([0-9a-f]\{32\}\) (instance delete --launch .*)$/\1/p' "$T/create.err")
 check "create prints the launch id first" bash -c "[ -n '$LID' ] && head -1 '$T/create.err' | grep -q '^osrunner: launch $LID'"
 check "--json carries the launch id" [ "$(grep -c "\"launch\": \"$LID\"" "$T/create.out")" = 3 ]
 run llist instance list --os-cloud ostb-admin --launch "$LID" --json
 check "list --launch finds the three" [ "$(json_ids <"$T/llist.out" | wc -l)" = 3 ]
+check "list --json: types kept" /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d) == 3 and all(isinstance(s["metadata"], dict) and isinstance(s["tags"], list) for s in d)' "$T/llist.out"
 run lbad instance list --os-cloud ostb-admin --launch 'bad id!'
 check "list --launch with a bad id: exit 2" [ "$RC" = 2 ]
 # --- a name in use is refused before anything is created
