@@ -679,6 +679,19 @@ int osr__server_dup(osr_server **out, const osr_server *sv, osr_error *err)
     return osr__server_from_json(out, sv->obj, err);
 }
 
+int osr__server_new(
+    osr_server **out, const char *id, const char *name, const char *status, osr_error *err)
+{
+    json_t *obj = json_pack("{s:s,s:s,s:s}", "id", id, "name", name, "status", status);
+    int error;
+
+    if (obj == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = osr__server_from_json(out, obj, err);
+    json_decref(obj);
+    return error;
+}
+
 /* ------------------------------------------------------------ deleting */
 
 /* A DELETE, then (with wait) a GET until Nova answers 404, as callbacks of
@@ -783,8 +796,6 @@ int osr__nova_delete_start(osr__nova_delete *d,
     d->s = s;
     d->n = n;
     d->wait = wait;
-    d->cb = cb;
-    d->payload = payload;
     d->timeout_s = timeout_s > 0 ? timeout_s : 300;
     d->deadline = osr__now_ms_monotonic() + d->timeout_s * 1000;
     if ((d->url = osr__sprintf("%s/servers/%s", n->base, id)) == NULL) {
@@ -792,7 +803,11 @@ int osr__nova_delete_start(osr__nova_delete *d,
         return OSR_ENOMEM;
     }
     delete_submit(d, "DELETE", on_deleted);
-    return d->done ? d->result.code : 0;
+    if (d->done)
+        return d->result.code; /* nothing queued, and cb not called */
+    d->cb = cb;
+    d->payload = payload;
+    return 0;
 }
 
 void osr__nova_delete_clear(osr__nova_delete *d)

@@ -135,6 +135,9 @@ int osr__nova_tags_body(char **out, json_t *tags, osr_error *err);
 bool osr__server_going(const osr_server *sv);
 /* A copy of a server. */
 int osr__server_dup(osr_server **out, const osr_server *sv, osr_error *err);
+/* A server known only by what its create gave (id, name, a status). */
+int osr__server_new(
+    osr_server **out, const char *id, const char *name, const char *status, osr_error *err);
 
 /* Deleting one server and, with wait, polling until Nova answers 404: the
  * one delete-then-poll loop (osr_server_delete_many and launch's clean-up).
