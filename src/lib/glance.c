@@ -879,24 +879,31 @@ void osr__glance_wait_clear(osr__glance_wait *w)
 }
 
 /* The wait, for a caller without a loop of its own: the engine runs until it
- * is over. */
+ * is over. A token rejected meanwhile (401) is renewed once, and the wait
+ * starts again, as osr__session_request does. */
 static int wait_active(json_t **out, osr_session *s, const char *url)
 {
     osr__glance_wait w;
     int error;
 
-    if ((error = osr__glance_wait_start(&w, s, url, 0, NULL, NULL)) < 0)
-        return error;
-    if ((error = osr__http_run(osr__session_http(s), &w.done)) < 0)
-        error = osr__error_set(osr__session_err(s), error, "%s: the HTTP engine failed", url);
-    else if (!w.done)
-        error = osr__error_set(osr__session_err(s), OSR_ERROR, "%s: the wait did not end", url);
-    else if ((error = w.error) == 0) {
-        *out = w.obj;
-        w.obj = NULL;
+    for (int attempt = 0;; attempt++) {
+        if ((error = osr_session_authenticate(s)) < 0 ||
+            (error = osr__glance_wait_start(&w, s, url, 0, NULL, NULL)) < 0)
+            return error;
+        if ((error = osr__http_run(osr__session_http(s), &w.done)) < 0)
+            error = osr__error_set(osr__session_err(s), error, "%s: the HTTP engine failed", url);
+        else if (!w.done)
+            error = osr__error_set(osr__session_err(s), OSR_ERROR, "%s: the wait did not end", url);
+        else if ((error = w.error) == 0) {
+            *out = w.obj;
+            w.obj = NULL;
+        }
+        osr__glance_wait_clear(&w);
+        if (error != OSR_EAUTH || attempt > 0)
+            return error;
+        osr__http_log(osr__session_http(s), OSR_LOG_INFO, "token rejected; authenticating again");
+        osr_session_invalidate(s);
     }
-    osr__glance_wait_clear(&w);
-    return error;
 }
 
 /* Delete image id after a failure (code cause), keeping the failure's
