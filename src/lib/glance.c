@@ -786,33 +786,123 @@ void osr__glance_hex(char *out, const unsigned char *md, unsigned int len)
     out[2 * len] = '\0';
 }
 
-/* Wait (bounded) for Glance to finish an image after the PUT returned: some
- * stores return before the status turns active. */
+/* Waiting for Glance to finish an image after the PUT returned (some stores
+ * return before the status turns active): a GET, then again after a delay
+ * that is a timer on the session's engine, so the loop that drives it (a
+ * daemon's, or osr__http_run below) serves everything else meanwhile. */
+static void wait_get(osr__glance_wait *w, long delay_ms);
+
+static void wait_finish(osr__glance_wait *w, int error)
+{
+    w->error = error;
+    w->done = true;
+    if (w->cb)
+        w->cb(error, w->payload);
+}
+
+static void on_wait_get(int error, void *payload)
+{
+    osr__glance_wait *w = payload;
+    json_error_t jerr;
+    json_t *obj;
+
+    if (error < 0) {
+        *osr__session_err(w->s) = w->req_err;
+        wait_finish(w, error);
+        return;
+    }
+    obj = json_loadb(w->resp.body.data, w->resp.body.len, 0, &jerr);
+    osr__http_response_free(&w->resp);
+    if (obj == NULL) {
+        wait_finish(w, osr__error_set(osr__session_err(w->s), OSR_EPROTO,
+                                      "GET %s: the answer is not JSON (%s)", w->url, jerr.text));
+        return;
+    }
+    if (!is_status(obj, "saving") && !is_status(obj, "uploading") && !is_status(obj, "importing")) {
+        w->obj = obj;
+        wait_finish(w, 0);
+        return;
+    }
+    json_decref(obj);
+    if (osr__now_ms_monotonic() > w->deadline) {
+        wait_finish(w, osr__error_set(osr__session_err(w->s), OSR_ETIMEOUT,
+                                      "glance: the image is still saving after %ld s",
+                                      (w->timeout_ms + 999) / 1000));
+        return;
+    }
+    wait_get(w, w->delay_ms);
+    if (w->delay_ms < 2000)
+        w->delay_ms *= 2;
+}
+
+static void wait_get(osr__glance_wait *w, long delay_ms)
+{
+    osr__http_request req = {
+        .method = "GET", .url = w->url, .idempotent = true, .token = osr__session_token(w->s)
+    };
+
+    osr__http_response_free(&w->resp);
+    osr_error_clear(&w->req_err);
+    w->polls++;
+    if (osr__http_submit(osr__session_http(w->s), &req, delay_ms, &w->resp, &w->req_err,
+                         on_wait_get, w) < 0)
+        wait_finish(w, osr__error_set(osr__session_err(w->s), OSR_ENOMEM, "out of memory"));
+}
+
+int osr__glance_wait_start(osr__glance_wait *w,
+                           osr_session *s,
+                           const char *url,
+                           long timeout_ms,
+                           osr__http_done_cb cb,
+                           void *payload)
+{
+    memset(w, 0, sizeof(*w));
+    w->s = s;
+    w->cb = cb;
+    w->payload = payload;
+    w->delay_ms = 100;
+    w->timeout_ms = timeout_ms > 0 ? timeout_ms : 120000;
+    w->deadline = osr__now_ms_monotonic() + w->timeout_ms;
+    if ((w->url = osr__strdup(url)) == NULL)
+        return osr__error_set(osr__session_err(s), OSR_ENOMEM, "out of memory");
+    wait_get(w, 0);
+    return 0;
+}
+
+void osr__glance_wait_clear(osr__glance_wait *w)
+{
+    json_decref(w->obj);
+    w->obj = NULL;
+    osr__http_response_free(&w->resp);
+    free(w->url);
+    w->url = NULL;
+}
+
+/* The wait, for a caller without a loop of its own: the engine runs until it
+ * is over. A token rejected meanwhile (401) is renewed once, and the wait
+ * starts again, as osr__session_request does. */
 static int wait_active(json_t **out, osr_session *s, const char *url)
 {
-    long delay_ms = 100;
-    int64_t deadline = osr__now_ms_monotonic() + 120000;
+    osr__glance_wait w;
+    int error;
 
-    for (;;) {
-        json_t *obj = NULL;
-        int error = osr__session_get_json(&obj, s, url, NULL);
-        if (error < 0)
+    for (int attempt = 0;; attempt++) {
+        if ((error = osr_session_authenticate(s)) < 0 ||
+            (error = osr__glance_wait_start(&w, s, url, 0, NULL, NULL)) < 0)
             return error;
-        if (!is_status(obj, "saving") && !is_status(obj, "uploading") &&
-            !is_status(obj, "importing")) {
-            *out = obj;
-            return 0;
+        if ((error = osr__http_run(osr__session_http(s), &w.done)) < 0)
+            error = osr__error_set(osr__session_err(s), error, "%s: the HTTP engine failed", url);
+        else if (!w.done)
+            error = osr__error_set(osr__session_err(s), OSR_ERROR, "%s: the wait did not end", url);
+        else if ((error = w.error) == 0) {
+            *out = w.obj;
+            w.obj = NULL;
         }
-        json_decref(obj);
-        if (osr__now_ms_monotonic() > deadline)
-            return osr__error_set(osr__session_err(s), OSR_ETIMEOUT,
-                                  "glance: the image is still saving after 120 s");
-        {
-            struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
-            nanosleep(&ts, NULL);
-        }
-        if (delay_ms < 2000)
-            delay_ms *= 2;
+        osr__glance_wait_clear(&w);
+        if (error != OSR_EAUTH || attempt > 0)
+            return error;
+        osr__http_log(osr__session_http(s), OSR_LOG_INFO, "token rejected; authenticating again");
+        osr_session_invalidate(s);
     }
 }
 

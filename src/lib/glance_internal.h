@@ -2,6 +2,7 @@
 #ifndef OSR_LIB_GLANCE_INTERNAL_H
 #define OSR_LIB_GLANCE_INTERNAL_H
 
+#include "http.h"
 #include "osrunner/glance.h"
 #include "util.h"
 
@@ -46,6 +47,36 @@ int osr__glance_check_content(const unsigned char *head,
                               const char *disk_format,
                               const char *path,
                               osr_error *err);
+
+/* Waiting for an image to leave 'saving' (or 'uploading', 'importing')
+ * after its upload: GET url, then again after a growing delay that is a timer
+ * on the session's engine, never a sleep. */
+typedef struct osr__glance_wait {
+    osr_session *s;
+    char *url;
+    long delay_ms;
+    long timeout_ms;
+    int64_t deadline;
+    int polls; /* GETs sent */
+    osr__http_done_cb cb;
+    void *payload;
+    osr__http_response resp;
+    osr_error req_err;
+    bool done;
+    int error;   /* the outcome once done (also in the session's record) */
+    json_t *obj; /* the image once done with 0 (owned; cleared by _clear) */
+} osr__glance_wait;
+
+/* Start waiting on the session's engine (timeout_ms 0: 120 s). cb (may be
+ * NULL) runs once from the engine when it is over; w must live until then.
+ * Nothing is sent until the engine runs (osr__http_run, osr__http_step). */
+int osr__glance_wait_start(osr__glance_wait *w,
+                           osr_session *s,
+                           const char *url,
+                           long timeout_ms,
+                           osr__http_done_cb cb,
+                           void *payload);
+void osr__glance_wait_clear(osr__glance_wait *w);
 
 /* Lowercase hex of md (2*len chars plus NUL). */
 void osr__glance_hex(char *out, const unsigned char *md, unsigned int len);

@@ -1,15 +1,16 @@
 /* Launching runner instances: resolve everything first, then create, tag,
  * check the name, wait and clean up every instance at once as callbacks of
  * the session's one HTTP engine. --timeout is the deadline of all of it but
- * the clean-up: transient errors are retried with backoff until it. jansson
- * ownership: parse/pack results are owned, *_get is borrowed, the *_new
- * setters steal. */
+ * the clean-up: transient errors are retried with backoff until it. Every
+ * Nova request, body and answer goes through nova.h; what is here is
+ * osrunner's: its metadata, tags, names and the order of the steps. jansson
+ * ownership: pack results are owned, *_get is borrowed, the *_new setters
+ * steal. */
 #include "osrunner/runner.h"
 
 #include "nova.h"
 #include "osrunner/glance.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -22,17 +23,7 @@
 #define NONPOLL_FAILURES  5     /* polls that failed for a reason that is not transient */
 #define RIVAL_WAIT_MS     20000 /* how long the earlier of two same-named servers waits */
 
-enum state {
-    ST_CREATE,
-    ST_LOOKUP,
-    ST_TAG,
-    ST_UNIQUE,
-    ST_WAIT,
-    ST_FAULT,
-    ST_DELETE,
-    ST_GONE,
-    ST_DONE
-};
+enum state { ST_CREATE, ST_LOOKUP, ST_TAG, ST_UNIQUE, ST_WAIT, ST_FAULT, ST_DELETE, ST_DONE };
 
 struct batch;
 
@@ -53,12 +44,9 @@ typedef struct inst {
     int conflicts;
     int retries; /* transient failures of the current step */
     int fault_reads;
-    long delay_ms;
-    int64_t delete_deadline;
     int64_t rival_deadline; /* the earlier of two same-named servers waits until */
-    char *url;
-    osr__http_response resp;
-    osr_error req_err;
+    osr__nova_call call;    /* the request of the current step */
+    osr__nova_delete del;   /* the clean-up */
 } inst;
 
 typedef struct batch {
@@ -80,9 +68,7 @@ typedef struct batch {
     bool poll_queued;
     long poll_delay;
     int poll_failures;
-    char *poll_url;
-    osr__http_response poll_resp;
-    osr_error poll_err;
+    osr__nova_call poll;
 } batch;
 
 struct osr_launch_batch {
@@ -154,15 +140,8 @@ static long next_backoff(inst *it)
 
 /* ---------------------------------------------------------------- requests */
 
-static void submit(inst *it,
-                   const char *method,
-                   char *url, /* taken */
-                   const char *body,
-                   bool idempotent,
-                   long delay_ms,
-                   osr__http_done_cb cb);
-
-static void finish_ok(inst *it, json_t *server_obj);
+static void sent(inst *it, int error);
+static void finish_ok(inst *it, const osr_server *sv);
 static void finish_failed(inst *it);
 static void start_delete(inst *it, int code, const char *fmt, ...) OSR__PRINTF(3, 4);
 static void queue_poll(batch *b);
@@ -178,6 +157,7 @@ static void fail_now(inst *it, const osr_error *e)
 
 static void on_create(int error, void *payload);
 static void on_lookup(int error, void *payload);
+static void on_tag(int error, void *payload);
 
 static void send_create(inst *it)
 {
@@ -187,21 +167,22 @@ static void send_create(inst *it)
     /* Never idempotent for the engine: a create that may have gone through
      * is looked up first (on_lookup), never blindly repeated. It is always
      * sent at once, so a cancelled launch has no create waiting to go. */
-    submit(it, "POST", osr__sprintf("%s/servers", it->b->nova.base), it->body, false, 0, on_create);
+    sent(it, osr__nova_server_create(&it->call, it->b->s, &it->b->nova, it->body, on_create, it));
 }
 
 /* Look for a server of this instance by name and its own launch id. */
 static void send_lookup(inst *it, long delay_ms)
 {
-    osr__buf re = OSR__BUF_INIT;
-    char *esc;
-    osr__buf_printf(&re, "^%s$", it->cfg->name); /* names are [A-Za-z0-9._-] */
-    esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
-    osr__buf_free(&re);
     it->state = ST_LOOKUP;
-    submit(it, "GET", esc ? osr__sprintf("%s/servers/detail?name=%s", it->b->nova.base, esc) : NULL,
-           NULL, true, delay_ms, on_lookup);
-    curl_free(esc);
+    sent(it, osr__nova_servers_named(&it->call, it->b->s, &it->b->nova, it->cfg->name, delay_ms,
+                                     on_lookup, it));
+}
+
+static void send_tags(inst *it, long delay_ms)
+{
+    it->state = ST_TAG;
+    sent(it, osr__nova_server_set_tags(&it->call, it->b->s, &it->b->nova, it->server_id,
+                                       it->tags_body, delay_ms, on_tag, it));
 }
 
 static void enter_wait(inst *it)
@@ -225,13 +206,12 @@ static void on_tag(int error, void *payload)
 {
     inst *it = payload;
     if (error < 0 && transient(error) && !past_deadline(it->b) && !stopping(it->b)) {
-        submit(it, "PUT", osr__sprintf("%s/servers/%s/tags", it->b->nova.base, it->server_id),
-               it->tags_body, true, next_backoff(it), on_tag);
+        send_tags(it, next_backoff(it));
         return;
     }
     if (error < 0) {
         start_delete(it, OSR_ELAUNCH, "could not tag server %s: %s", it->server_id,
-                     it->req_err.message);
+                     it->call.err.message);
         return;
     }
     it->retries = 0;
@@ -254,9 +234,7 @@ static void created(inst *it)
         return;
     }
     if (!it->b->tags_at_create) {
-        it->state = ST_TAG;
-        submit(it, "PUT", osr__sprintf("%s/servers/%s/tags", it->b->nova.base, it->server_id),
-               it->tags_body, true, 0, on_tag);
+        send_tags(it, 0);
         return;
     }
     check_unique(it, 0);
@@ -266,29 +244,34 @@ static void on_create(int error, void *payload)
 {
     inst *it = payload;
     if (error == 0) {
-        json_t *root = json_loadb(it->resp.body.data, it->resp.body.len, 0, NULL);
-        const char *id = json_string_value(json_object_get(json_object_get(root, "server"), "id"));
-        it->server_id = id ? osr__strdup(id) : NULL;
-        json_decref(root);
-        if (it->server_id == NULL) {
+        osr_server *sv = NULL;
+        osr_error perr;
+        if (osr__nova_call_server(&sv, &it->call, &perr) < 0) {
             osr__error_set(&it->err, OSR_EPROTO, "nova: the create answer has no server id");
+            finish_failed(it);
+            return;
+        }
+        it->server_id = osr__strdup(osr_server_id(sv));
+        osr_server_free(sv);
+        if (it->server_id == NULL) {
+            osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
             finish_failed(it);
             return;
         }
         created(it);
         return;
     }
-    snprintf(it->reason, sizeof(it->reason), "%s", it->req_err.message);
+    snprintf(it->reason, sizeof(it->reason), "%s", it->call.err.message);
     /* Nova itself said no (409, or its own 500): a few times only. A
      * gateway's 502-504, a 429 or a network error is retried until the
      * deadline: nova-api may be restarting. */
     if (error == OSR_ECONFLICT ||
-        (error == OSR_ESERVER && (it->resp.status == 500 || it->resp.status == 501)))
+        (error == OSR_ESERVER && (it->call.resp.status == 500 || it->call.resp.status == 501)))
         it->conflicts++;
     if (transient(error) || error == OSR_ECONFLICT) {
         osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
                       "create of %s failed (%s); looking it up before another", it->cfg->name,
-                      it->req_err.message);
+                      it->call.err.message);
         /* It may have been created all the same (a 409 or a 429 created
          * nothing, but looking costs one GET and keeps one path): look for
          * our launch id after a backoff, then create again if need be, also
@@ -296,14 +279,14 @@ static void on_create(int error, void *payload)
         send_lookup(it, next_backoff(it));
         return;
     }
-    fail_now(it, &it->req_err);
+    fail_now(it, &it->call.err);
 }
 
 static void on_lookup(int error, void *payload)
 {
     inst *it = payload;
-    json_t *root, *servers, *sv;
-    size_t i;
+    osr_server_list *list = NULL;
+    osr_error perr;
 
     if (error < 0) {
         /* Past the deadline too: until the fate of the create is known, the
@@ -317,23 +300,21 @@ static void on_lookup(int error, void *payload)
         osr__error_set(&it->err, OSR_ELEFT,
                        "create of %s failed (%s) and looking it up failed too (%s); it may "
                        "exist: see instance list --launch %s",
-                       it->cfg->name, it->reason, it->req_err.message, it->b->id);
+                       it->cfg->name, it->reason, it->call.err.message, it->b->id);
         finish_failed(it);
         return;
     }
-    root = json_loadb(it->resp.body.data, it->resp.body.len, 0, NULL);
-    servers = json_object_get(root, "servers");
-    json_array_foreach(servers, i, sv)
-    {
-        const char *lid =
-            json_string_value(json_object_get(json_object_get(sv, "metadata"), "osrunner-launch"));
-        const char *id = json_string_value(json_object_get(sv, "id"));
-        if (lid && id && strcmp(lid, it->launch_id) == 0) {
-            it->server_id = osr__strdup(id);
+    /* An answer that is not a list finds nothing: the create is sent again. */
+    osr__nova_call_servers(&list, &it->call, &perr);
+    for (size_t i = 0; i < osr_server_list_count(list); i++) {
+        const osr_server *sv = osr_server_list_at(list, i);
+        const char *lid = osr_server_metadata(sv, "osrunner-launch");
+        if (lid && strcmp(lid, it->launch_id) == 0) {
+            it->server_id = osr__strdup(osr_server_id(sv));
             break;
         }
     }
-    json_decref(root);
+    osr_server_list_free(list);
     if (it->server_id) {
         created(it);
     } else if (stopping(it->b)) {
@@ -361,40 +342,33 @@ static void on_unique(int error, void *payload);
 
 static void check_unique(inst *it, long delay_ms)
 {
-    osr__buf re = OSR__BUF_INIT;
-    char *esc;
-    osr__buf_printf(&re, "^%s$", it->cfg->name);
-    esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
-    osr__buf_free(&re);
     it->state = ST_UNIQUE;
-    submit(it, "GET", esc ? osr__sprintf("%s/servers/detail?name=%s", it->b->nova.base, esc) : NULL,
-           NULL, true, delay_ms, on_unique);
-    curl_free(esc);
+    sent(it, osr__nova_servers_named(&it->call, it->b->s, &it->b->nova, it->cfg->name, delay_ms,
+                                     on_unique, it));
 }
 
-static bool ours(const inst *it, json_t *sv)
+static bool ours(const inst *it, const osr_server *sv)
 {
-    json_t *meta = json_object_get(sv, "metadata");
-    const char *by = json_string_value(json_object_get(meta, OSR_MANAGED_BY_KEY));
-    const char *mgr = json_string_value(json_object_get(meta, "osrunner-manager"));
+    const char *by = osr_server_metadata(sv, OSR_MANAGED_BY_KEY);
+    const char *mgr = osr_server_metadata(sv, "osrunner-manager");
     const char *want = it->cfg->manager ? it->cfg->manager : "osrunner";
     return by && mgr && strcmp(by, OSR_MANAGED_BY_VALUE) == 0 && strcmp(mgr, want) == 0;
 }
 
-static bool going(json_t *sv)
+/* A field of a server, or NULL when it is absent. */
+static const char *or_null(const char *v)
 {
-    const char *st = json_string_value(json_object_get(sv, "status"));
-    const char *task = json_string_value(json_object_get(sv, "OS-EXT-STS:task_state"));
-    return (st && (strcmp(st, "DELETED") == 0 || strcmp(st, "SOFT_DELETED") == 0)) ||
-           (task && strcmp(task, "deleting") == 0);
+    return v && *v ? v : NULL;
 }
 
 static void on_unique(int error, void *payload)
 {
     inst *it = payload;
-    json_t *root, *servers, *sv, *mine = NULL, *earlier = NULL, *later = NULL;
-    size_t i;
+    osr_server_list *list = NULL;
+    const osr_server *mine = NULL, *earlier = NULL, *later = NULL;
     const char *my_created;
+    osr_error perr;
+    size_t i, count;
 
     if (stopping(it->b)) {
         start_delete(it, OSR_EINTERRUPTED, "interrupted");
@@ -406,33 +380,29 @@ static void on_unique(int error, void *payload)
             return;
         }
         start_delete(it, OSR_ELAUNCH, "could not check that the name %s is unique: %s",
-                     it->cfg->name, it->req_err.message);
+                     it->cfg->name, it->call.err.message);
         return;
     }
     it->retries = 0;
-    root = json_loadb(it->resp.body.data, it->resp.body.len, 0, NULL);
-    servers = json_object_get(root, "servers");
-    json_array_foreach(servers, i, sv)
-    {
-        const char *id = json_string_value(json_object_get(sv, "id"));
-        if (id && strcmp(id, it->server_id) == 0)
-            mine = sv;
+    osr__nova_call_servers(&list, &it->call, &perr);
+    count = osr_server_list_count(list);
+    for (i = 0; i < count; i++) {
+        if (strcmp(osr_server_id(osr_server_list_at(list, i)), it->server_id) == 0)
+            mine = osr_server_list_at(list, i);
     }
-    my_created = json_string_value(json_object_get(mine, "created"));
-    json_array_foreach(servers, i, sv)
-    {
-        const char *id = json_string_value(json_object_get(sv, "id"));
-        const char *name = json_string_value(json_object_get(sv, "name"));
-        const char *created_at = json_string_value(json_object_get(sv, "created"));
+    my_created = mine ? or_null(osr_server_created(mine)) : NULL;
+    for (i = 0; i < count; i++) {
+        const osr_server *sv = osr_server_list_at(list, i);
+        const char *created_at = or_null(osr_server_created(sv));
         int c;
-        if (sv == mine || id == NULL || name == NULL || strcmp(name, it->cfg->name) != 0 ||
-            !ours(it, sv) || going(sv))
+        if (sv == mine || strcmp(osr_server_name(sv), it->cfg->name) != 0 || !ours(it, sv) ||
+            osr__server_going(sv))
             continue;
         /* ISO 8601 in UTC compares as text; a server not yet listed as ours
          * (mine == NULL) counts as the later one. */
         c = my_created && created_at ? strcmp(created_at, my_created) : (mine ? 1 : -1);
         if (c == 0)
-            c = strcmp(id, it->server_id);
+            c = strcmp(osr_server_id(sv), it->server_id);
         if (c < 0 && earlier == NULL)
             earlier = sv;
         else if (c > 0 && later == NULL)
@@ -440,7 +410,7 @@ static void on_unique(int error, void *payload)
     }
     if (earlier) {
         start_delete(it, OSR_EEXISTS, "the name %s is taken by server %s, created earlier",
-                     it->cfg->name, json_string_value(json_object_get(earlier, "id")));
+                     it->cfg->name, osr_server_id(earlier));
     } else if (later) {
         int64_t now = osr__now_ms_monotonic();
         if (it->rival_deadline == 0)
@@ -449,12 +419,12 @@ static void on_unique(int error, void *payload)
             check_unique(it, 1000);
         } else {
             start_delete(it, OSR_EEXISTS, "the name %s is also used by server %s, which stayed",
-                         it->cfg->name, json_string_value(json_object_get(later, "id")));
+                         it->cfg->name, osr_server_id(later));
         }
     } else {
         unique_done(it);
     }
-    json_decref(root);
+    osr_server_list_free(list);
 }
 
 /* ---------------------------------------------------------------- polling */
@@ -471,48 +441,37 @@ static void on_fault(int error, void *payload);
 static void fetch_fault(inst *it, long delay_ms)
 {
     it->state = ST_FAULT;
-    submit(it, "GET", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
-           delay_ms, on_fault);
+    sent(it, osr__nova_server_fetch(&it->call, it->b->s, &it->b->nova, it->server_id, delay_ms,
+                                    on_fault, it));
 }
 
 static void on_fault(int error, void *payload)
 {
     inst *it = payload;
+    osr_server *sv = NULL;
     const char *fault = NULL;
-    json_t *root = NULL;
+    osr_error perr;
 
-    if (error == 0) {
-        root = json_loadb(it->resp.body.data, it->resp.body.len, 0, NULL);
-        fault = json_string_value(
-            json_object_get(json_object_get(json_object_get(root, "server"), "fault"), "message"));
-    }
+    if (error == 0 && osr__nova_call_server(&sv, &it->call, &perr) == 0)
+        fault = osr_server_fault(sv);
     if (fault == NULL && (error == 0 || transient(error)) && ++it->fault_reads < 4 &&
         !stopping(it->b)) {
-        json_decref(root);
+        osr_server_free(sv);
         fetch_fault(it, 250L * it->fault_reads);
         return;
     }
     start_delete(it, OSR_ELAUNCH, "server %s went to ERROR: %s", it->server_id,
                  fault ? fault : "Nova gave no reason");
-    json_decref(root);
+    osr_server_free(sv);
 }
 
 static void queue_poll(batch *b)
 {
-    osr__http_request req;
     if (b->poll_queued)
         return;
     b->poll_queued = true;
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = b->poll_url;
-    req.idempotent = true;
-    req.headers = b->nova.headers;
-    req.token = osr__session_token(b->s);
-    memset(&b->poll_resp, 0, sizeof(b->poll_resp));
-    osr_error_clear(&b->poll_err);
-    if (osr__http_submit(osr__session_http(b->s), &req, b->poll_delay, &b->poll_resp, &b->poll_err,
-                         on_poll, b) < 0) {
+    if (osr__nova_servers_tagged(&b->poll, b->s, &b->nova, b->batch_tag, b->poll_delay, on_poll,
+                                 b) < 0) {
         b->poll_queued = false;
         for (size_t i = 0; i < b->n; i++) {
             if (b->items[i].state == ST_WAIT)
@@ -525,45 +484,42 @@ static void queue_poll(batch *b)
 static void on_poll(int error, void *payload)
 {
     batch *b = payload;
-    json_t *root = NULL, *servers;
+    osr_server_list *list = NULL;
     bool any_waiting = false, timed_out = past_deadline(b);
     char why[OSR_ERROR_MESSAGE_MAX] = "";
+    osr_error perr;
 
     b->poll_queued = false;
     if (error < 0) {
         /* A transient failure (nova-api restarting, 5xx, 429) is waited out
          * until the deadline; anything else a few times only. */
-        snprintf(why, sizeof(why), "; the last poll failed: %.400s", b->poll_err.message);
+        snprintf(why, sizeof(why), "; the last poll failed: %.400s", b->poll.err.message);
         osr__http_log(osr__session_http(b->s), OSR_LOG_INFO, "poll failed (%s); polling on",
-                      b->poll_err.message);
+                      b->poll.err.message);
         if (!transient(error) && ++b->poll_failures >= NONPOLL_FAILURES) {
             for (size_t i = 0; i < b->n; i++) {
                 if (b->items[i].state == ST_WAIT)
                     start_delete(&b->items[i], OSR_ELAUNCH, "cannot follow the build: %s",
-                                 b->poll_err.message);
+                                 b->poll.err.message);
             }
         }
     } else {
         b->poll_failures = 0;
-        root = json_loadb(b->poll_resp.body.data, b->poll_resp.body.len, 0, NULL);
+        osr__nova_call_servers(&list, &b->poll, &perr);
     }
-    osr__http_response_free(&b->poll_resp);
-    servers = json_object_get(root, "servers");
+    osr__nova_call_clear(&b->poll);
     for (size_t i = 0; i < b->n; i++) {
         inst *it = &b->items[i];
-        json_t *sv, *found = NULL;
-        size_t j;
+        const osr_server *found = NULL;
         const char *status;
 
         if (it->state != ST_WAIT)
             continue;
-        json_array_foreach(servers, j, sv)
-        {
-            const char *id = json_string_value(json_object_get(sv, "id"));
-            if (id && strcmp(id, it->server_id) == 0)
-                found = sv;
+        for (size_t j = 0; j < osr_server_list_count(list); j++) {
+            if (strcmp(osr_server_id(osr_server_list_at(list, j)), it->server_id) == 0)
+                found = osr_server_list_at(list, j);
         }
-        status = found ? json_string_value(json_object_get(found, "status")) : NULL;
+        status = found ? or_null(osr_server_status(found)) : NULL;
         if (status && strcmp(status, "ACTIVE") == 0) {
             finish_ok(it, found);
         } else if (status && strcmp(status, "ERROR") == 0) {
@@ -578,51 +534,18 @@ static void on_poll(int error, void *payload)
             any_waiting = true;
         }
     }
-    json_decref(root);
+    osr_server_list_free(list);
     if (any_waiting)
         queue_poll(b);
 }
 
 /* ---------------------------------------------------------------- cleanup */
 
-static void on_gone(int error, void *payload);
-static void on_delete(int error, void *payload);
-
-static void send_delete(inst *it, long delay_ms)
-{
-    it->state = ST_DELETE;
-    submit(it, "DELETE", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
-           delay_ms, on_delete);
-}
-
 static void left(inst *it, const char *why)
 {
     osr__error_set(&it->err, OSR_ELEFT, "%s; server %s (%s) is LEFT: %s", it->reason, it->server_id,
                    it->cfg->name, why);
     finish_failed(it);
-}
-
-static void on_delete(int error, void *payload)
-{
-    inst *it = payload;
-    if (error < 0 && error != OSR_ENOTFOUND) {
-        /* nova-api away, or the server busy (409): again, until the bound. */
-        if ((transient(error) || error == OSR_ECONFLICT) &&
-            osr__now_ms_monotonic() < it->delete_deadline) {
-            osr__http_log(osr__session_http(it->b->s), OSR_LOG_INFO,
-                          "delete of server %s failed (%s); trying again", it->server_id,
-                          it->req_err.message);
-            send_delete(it, next_backoff(it));
-            return;
-        }
-        left(it, it->req_err.message);
-        return;
-    }
-    it->retries = 0;
-    it->state = ST_GONE;
-    it->delay_ms = 250;
-    submit(it, "GET", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
-           it->delay_ms, on_gone);
 }
 
 /* "No valid host was found. " and "; ..." join without the stray ". ;". */
@@ -633,25 +556,18 @@ static void trim_reason(char *s)
         s[--n] = '\0';
 }
 
-static void on_gone(int error, void *payload)
+/* The clean-up is Nova's delete-then-poll (nova.c), bounded on its own. */
+static void on_deleted(int error, void *payload)
 {
     inst *it = payload;
-    if (error == OSR_ENOTFOUND) {
-        progress(it, "deleted");
-        osr__error_set(&it->err, it->del_code, "%s; server %s was deleted again", it->reason,
-                       it->server_id);
-        finish_failed(it);
+    if (error < 0) {
+        left(it, it->del.result.message);
         return;
     }
-    if (osr__now_ms_monotonic() > it->delete_deadline) {
-        char why[96];
-        snprintf(why, sizeof(why), "still there after %d s", DELETE_TIMEOUT_MS / 1000);
-        left(it, why);
-        return;
-    }
-    it->delay_ms = it->delay_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS : it->delay_ms * 3 / 2;
-    submit(it, "GET", osr__sprintf("%s/servers/%s", it->b->nova.base, it->server_id), NULL, true,
-           it->delay_ms, on_gone);
+    progress(it, "deleted");
+    osr__error_set(&it->err, it->del_code, "%s; server %s was deleted again", it->reason,
+                   it->server_id);
+    finish_failed(it);
 }
 
 static void start_delete(inst *it, int code, const char *fmt, ...)
@@ -663,9 +579,12 @@ static void start_delete(inst *it, int code, const char *fmt, ...)
     trim_reason(it->reason);
     it->del_code = code;
     it->retries = 0;
-    it->delete_deadline = osr__now_ms_monotonic() + DELETE_TIMEOUT_MS;
+    it->state = ST_DELETE;
     progress(it, "failed; deleting");
-    send_delete(it, 0);
+    osr__nova_delete_clear(&it->del);
+    if (osr__nova_delete_start(&it->del, it->b->s, &it->b->nova, it->server_id, 1,
+                               DELETE_TIMEOUT_MS / 1000, on_deleted, it) < 0)
+        left(it, it->del.result.message);
 }
 
 /* The launch was cancelled: what waits or is done goes now; what has a
@@ -687,21 +606,16 @@ static void cancel_all(batch *b)
 
 /* ---------------------------------------------------------------- outcomes */
 
-static void finish_ok(inst *it, json_t *server_obj)
+static void finish_ok(inst *it, const osr_server *sv)
 {
-    json_t *obj = server_obj ? json_incref(server_obj)
-                             : json_pack("{s:s,s:s,s:s}", "id", it->server_id, "name",
-                                         it->cfg->name, "status", "BUILD");
-    if (obj == NULL || osr__server_from_json(&it->server, obj, &it->err) < 0) {
-        json_decref(obj);
-        if (it->err.code == 0)
-            osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
+    int error = sv ? osr__server_dup(&it->server, sv, &it->err)
+                   : osr__server_new(&it->server, it->server_id, it->cfg->name, "BUILD", &it->err);
+    if (error < 0) {
         finish_failed(it);
         return;
     }
-    json_decref(obj);
     it->state = ST_DONE;
-    progress(it, server_obj ? "active" : "created");
+    progress(it, sv ? "active" : "created");
 }
 
 static void finish_failed(inst *it)
@@ -712,42 +626,15 @@ static void finish_failed(inst *it)
     progress(it, "failed");
 }
 
-static void submit(inst *it,
-                   const char *method,
-                   char *url,
-                   const char *body,
-                   bool idempotent,
-                   long delay_ms,
-                   osr__http_done_cb cb)
+/* A request could not be queued (out of memory): this instance ends here. */
+static void sent(inst *it, int error)
 {
-    osr__http_request req;
-
-    free(it->url);
-    it->url = url;
-    osr__http_response_free(&it->resp);
-    osr_error_clear(&it->req_err);
-    if (url == NULL) {
-        osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
-        if (it->server_id && it->state != ST_GONE)
-            osr__error_set(&it->err, OSR_ELEFT, "out of memory; server %s is LEFT", it->server_id);
-        finish_failed(it);
+    if (error == 0)
         return;
-    }
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.url = url;
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
-    req.idempotent = idempotent;
-    req.headers = it->b->nova.headers;
-    req.token = osr__session_token(it->b->s);
-    if (osr__http_submit(osr__session_http(it->b->s), &req, delay_ms, &it->resp, &it->req_err, cb,
-                         it) < 0) {
-        osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
-        if (it->server_id && it->state != ST_GONE)
-            osr__error_set(&it->err, OSR_ELEFT, "out of memory; server %s is LEFT", it->server_id);
-        finish_failed(it);
-    }
+    osr__error_set(&it->err, OSR_ENOMEM, "out of memory");
+    if (it->server_id)
+        osr__error_set(&it->err, OSR_ELEFT, "out of memory; server %s is LEFT", it->server_id);
+    finish_failed(it);
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -832,87 +719,88 @@ static json_t *ownership_tags(const batch *b, const osr_instance_config *cfg)
     return json_pack("[s,s,s]", OSR_MANAGED_BY_KEY "=" OSR_MANAGED_BY_VALUE, manager, b->batch_tag);
 }
 
-static int build_body(inst *it, resolver *r)
+/* osrunner's metadata of a server: who manages it, the runner, its labels,
+ * the instance's launch id, and the user's own entries. */
+static json_t *ownership_metadata(const inst *it)
 {
-    batch *b = it->b;
     const osr_instance_config *cfg = it->cfg;
-    osr_session *s = b->s;
-    osr_error *err = osr__session_err(s);
-    const char *image, *flavor, *id;
-    char *ud = NULL, *ud64 = NULL;
     osr__buf labels = OSR__BUF_INIT;
-    json_t *server = NULL, *root = NULL, *meta, *tags;
-    int error;
+    json_t *meta;
 
-    if ((error = resolve(&image, r, s, &b->nova, "image", cfg->image)) < 0 ||
-        (error = resolve(&flavor, r, s, &b->nova, "flavor", cfg->flavor)) < 0)
-        return error;
-    if ((error = osr_instance_user_data(&ud, cfg, 1, err)) < 0)
-        return error;
-    ud64 = base64(ud);
-    osr__secret_free(ud);
     for (size_t i = 0; cfg->labels[i]; i++)
         osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
     meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
                      "osrunner-manager", cfg->manager ? cfg->manager : "osrunner",
                      "osrunner-runner", cfg->name, "osrunner-labels",
                      labels.data ? labels.data : "", "osrunner-launch", it->launch_id);
-    server = json_pack("{s:s,s:s,s:s,s:s?,s:o?}", "name", cfg->name, "imageRef", image, "flavorRef",
-                       flavor, "user_data", ud64, "metadata", meta);
     osr__buf_free(&labels);
-    if (server == NULL || ud64 == NULL) {
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; cfg->metadata && cfg->metadata[i]; i++) {
+    for (size_t i = 0; meta && cfg->metadata && cfg->metadata[i]; i++) {
         const char *eq = strchr(cfg->metadata[i], '=');
         char *key = osr__strndup(cfg->metadata[i], (size_t)(eq - cfg->metadata[i]));
         if (key)
             json_object_set_new(meta, key, json_string(eq + 1));
         free(key);
     }
-    if (cfg->network == NULL || strcmp(cfg->network, "none") == 0 ||
-        strcmp(cfg->network, "auto") == 0) {
-        json_object_set_new(server, "networks", json_string(cfg->network ? cfg->network : "none"));
-    } else {
-        if ((error = resolve(&id, r, s, &b->nova, "network", cfg->network)) < 0)
-            goto done;
-        json_object_set_new(server, "networks", json_pack("[{s:s}]", "uuid", id));
-    }
-    if (cfg->key_name) {
-        if ((error = resolve(&id, r, s, &b->nova, "keypair", cfg->key_name)) < 0)
-            goto done;
-        json_object_set_new(server, "key_name", json_string(id));
-    }
-    if (cfg->security_groups && cfg->security_groups[0]) {
-        json_t *sgs = json_array();
-        json_object_set_new(server, "security_groups", sgs);
-        for (size_t i = 0; cfg->security_groups[i]; i++) {
-            if ((error = resolve(&id, r, s, &b->nova, "security group", cfg->security_groups[i])) <
-                0)
-                goto done;
-            json_array_append_new(sgs, json_pack("{s:s}", "name", id));
-        }
-    }
-    if (cfg->availability_zone)
-        json_object_set_new(server, "availability_zone", json_string(cfg->availability_zone));
-    if (cfg->config_drive)
-        json_object_set_new(server, "config_drive", json_true());
+    return meta;
+}
+
+static int build_body(inst *it, resolver *r)
+{
+    batch *b = it->b;
+    const osr_instance_config *cfg = it->cfg;
+    osr_session *s = b->s;
+    osr_error *err = osr__session_err(s);
+    osr__nova_server_spec spec;
+    const char **sgs = NULL;
+    char *ud = NULL, *ud64 = NULL;
+    json_t *meta = NULL, *tags = NULL;
+    size_t n_sgs = 0;
+    int error;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.name = cfg->name;
+    spec.availability_zone = cfg->availability_zone;
+    spec.config_drive = cfg->config_drive;
+    spec.network = cfg->network ? cfg->network : "none";
+    if ((error = resolve(&spec.image_id, r, s, &b->nova, "image", cfg->image)) < 0 ||
+        (error = resolve(&spec.flavor_id, r, s, &b->nova, "flavor", cfg->flavor)) < 0)
+        return error;
+    if ((error = osr_instance_user_data(&ud, cfg, 1, err)) < 0)
+        return error;
+    ud64 = base64(ud);
+    osr__secret_free(ud);
+    meta = ownership_metadata(it);
     tags = ownership_tags(b, cfg);
-    if (b->tags_at_create) {
-        json_object_set_new(server, "tags", tags);
-    } else {
-        json_t *tb = json_pack("{s:o}", "tags", tags);
-        it->tags_body = tb ? json_dumps(tb, JSON_COMPACT) : NULL;
-        json_decref(tb);
-    }
-    root = json_pack("{s:O}", "server", server);
-    it->body = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    if (it->body == NULL || (!b->tags_at_create && it->tags_body == NULL))
+    while (cfg->security_groups && cfg->security_groups[n_sgs])
+        n_sgs++;
+    sgs = calloc(n_sgs + 1, sizeof(*sgs));
+    if (ud64 == NULL || meta == NULL || tags == NULL || sgs == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        goto done;
+    }
+    spec.user_data = ud64;
+    spec.metadata = meta;
+    if (strcmp(spec.network, "none") != 0 && strcmp(spec.network, "auto") != 0 &&
+        (error = resolve(&spec.network, r, s, &b->nova, "network", cfg->network)) < 0)
+        goto done;
+    if (cfg->key_name &&
+        (error = resolve(&spec.key_name, r, s, &b->nova, "keypair", cfg->key_name)) < 0)
+        goto done;
+    for (size_t i = 0; i < n_sgs; i++) {
+        if ((error = resolve(&sgs[i], r, s, &b->nova, "security group", cfg->security_groups[i])) <
+            0)
+            goto done;
+    }
+    spec.security_groups = sgs;
+    if (b->tags_at_create)
+        spec.tags = tags;
+    else if ((error = osr__nova_tags_body(&it->tags_body, tags, err)) < 0)
+        goto done;
+    error = osr__nova_create_body(&it->body, &spec, err);
 done:
-    json_decref(server);
-    json_decref(root);
+    json_decref(meta);
+    json_decref(tags);
+    free(sgs);
     osr__secret_free(ud64);
     return error;
 }
@@ -955,13 +843,12 @@ static void batch_clear(batch *b)
         osr__secret_free(it->body);
         free(it->tags_body);
         free(it->server_id);
-        free(it->url);
         osr_server_free(it->server);
-        osr__http_response_free(&it->resp);
+        osr__nova_call_clear(&it->call);
+        osr__nova_delete_clear(&it->del);
     }
     free(b->items);
-    free(b->poll_url);
-    osr__http_response_free(&b->poll_resp);
+    osr__nova_call_clear(&b->poll);
     osr__nova_close(&b->nova);
 }
 
@@ -1027,7 +914,6 @@ int osr_instance_launch_many(osr_launch_batch **out,
     osr_launch_batch *lb = NULL;
     resolver r = { NULL, 0, 0 };
     batch b;
-    char *esc = NULL;
     int error = 0, failed = 0, left_n = 0, first_code = 0;
 
     memset(&b, 0, sizeof(b));
@@ -1068,11 +954,8 @@ int osr_instance_launch_many(osr_launch_batch **out,
     if (b.id[0] == '\0')
         random_hex(b.id, 16);
     snprintf(b.batch_tag, sizeof(b.batch_tag), "osrunner-launch=%s", b.id);
-    esc = curl_easy_escape(NULL, b.batch_tag, 0);
-    b.poll_url = esc ? osr__sprintf("%s/servers/detail?tags=%s", b.nova.base, esc) : NULL;
-    curl_free(esc);
     b.items = calloc(n, sizeof(*b.items));
-    if (b.items == NULL || b.poll_url == NULL) {
+    if (b.items == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }

@@ -3,6 +3,7 @@
 #include "nova.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,23 +284,20 @@ static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
     return 0;
 }
 
+static char *tagged_url(const osr__nova *n, const char *tags);
+
 /* Servers with every tag of tags ("a,b"), or every server for NULL. */
 static int list_tagged(osr_server_list **out, osr_session *s, const char *tags)
 {
     osr_error *err = osr__session_error(s);
     osr__nova n;
     json_t *all = NULL;
-    char *url, *esc = NULL;
+    char *url;
     int error;
 
     if ((error = osr__nova_open(&n, s)) < 0)
         return error;
-    if (tags == NULL) {
-        url = osr__sprintf("%s/servers/detail?limit=1000", n.base);
-    } else {
-        esc = curl_easy_escape(NULL, tags, 0);
-        url = esc ? osr__sprintf("%s/servers/detail?tags=%s&limit=1000", n.base, esc) : NULL;
-    }
+    url = tags ? tagged_url(&n, tags) : osr__sprintf("%s/servers/detail?limit=1000", n.base);
     if (url == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
@@ -308,7 +306,6 @@ static int list_tagged(osr_server_list **out, osr_session *s, const char *tags)
         goto done;
     error = list_from_array(out, all, err);
 done:
-    curl_free(esc);
     json_decref(all);
     osr__nova_close(&n);
     return error;
@@ -372,6 +369,8 @@ const osr_server *osr_server_list_at(const osr_server_list *list, size_t i)
     return (list && i < list->count) ? list->items[i] : NULL;
 }
 
+static char *named_url(const osr__nova *n, const char *name);
+
 int osr_server_get(osr_server **out, osr_session *s, const char *id_or_name)
 {
     osr_error *err = osr__session_error(s);
@@ -399,25 +398,12 @@ int osr_server_get(osr_server **out, osr_session *s, const char *id_or_name)
             goto done;
         free(url);
     }
-    /* By name: Nova's name filter is a regular expression, so anchor and
-     * escape it, then keep only exact matches. */
+    /* By name (an anchored regular expression), keeping only exact matches. */
     {
-        osr__buf re = OSR__BUF_INIT;
-        char *reesc;
         size_t i, found = 0;
         json_t *o, *match = NULL;
 
-        osr__buf_puts(&re, "^");
-        for (const char *p = id_or_name; *p; p++) {
-            if (strchr(".^$*+?()[]{}|\\", *p))
-                osr__buf_append(&re, "\\", 1);
-            osr__buf_append(&re, p, 1);
-        }
-        osr__buf_puts(&re, "$");
-        reesc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
-        osr__buf_free(&re);
-        url = reesc ? osr__sprintf("%s/servers/detail?name=%s", n.base, reesc) : NULL;
-        curl_free(reesc);
+        url = named_url(&n, id_or_name);
         if (url == NULL) {
             error = osr__error_set(err, OSR_ENOMEM, "out of memory");
             goto done;
@@ -452,88 +438,383 @@ done:
     return error;
 }
 
-/* Deleting many servers at once: a DELETE each, then a GET each until Nova
- * answers 404, all as callbacks of the session's one engine. */
-typedef struct del {
-    struct dels *d;
-    size_t i;
-    char *url;
-    long delay_ms;
-    osr__http_response resp;
-    osr_error req_err;
-} del;
+/* ------------------------------------------------------------ on the engine */
 
-typedef struct dels {
-    osr_session *s;
-    osr__nova *n;
-    del *items;
-    osr_error *errors;
-    int wait;
-    int64_t deadline;
-    long timeout_s;
-} dels;
-
-static void del_submit(del *x, const char *method, long delay_ms, osr__http_done_cb cb)
+static int call_submit(osr__nova_call *c,
+                       osr_session *s,
+                       const osr__nova *n,
+                       const char *method,
+                       char *url, /* taken */
+                       const char *body,
+                       bool idempotent,
+                       long delay_ms,
+                       osr__http_done_cb cb,
+                       void *payload)
 {
     osr__http_request req = { .method = method,
-                              .url = x->url,
+                              .url = url,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0,
+                              .idempotent = idempotent,
+                              .headers = n->headers,
+                              .token = osr__session_token(s) };
+
+    free(c->url);
+    c->url = url;
+    osr__http_response_free(&c->resp);
+    osr_error_clear(&c->err);
+    if (url == NULL ||
+        osr__http_submit(osr__session_http(s), &req, delay_ms, &c->resp, &c->err, cb, payload) < 0)
+        return osr__error_set(&c->err, OSR_ENOMEM, "out of memory");
+    return 0;
+}
+
+void osr__nova_call_clear(osr__nova_call *c)
+{
+    free(c->url);
+    c->url = NULL;
+    osr__http_response_free(&c->resp);
+}
+
+int osr__nova_server_create(osr__nova_call *c,
+                            osr_session *s,
+                            const osr__nova *n,
+                            const char *body,
+                            osr__http_done_cb cb,
+                            void *payload)
+{
+    return call_submit(c, s, n, "POST", osr__sprintf("%s/servers", n->base), body, false, 0, cb,
+                       payload);
+}
+
+int osr__nova_server_fetch(osr__nova_call *c,
+                           osr_session *s,
+                           const osr__nova *n,
+                           const char *id,
+                           long delay_ms,
+                           osr__http_done_cb cb,
+                           void *payload)
+{
+    return call_submit(c, s, n, "GET", osr__sprintf("%s/servers/%s", n->base, id), NULL, true,
+                       delay_ms, cb, payload);
+}
+
+/* Nova's name filter is a regular expression: anchor and escape it. */
+static char *name_filter(const char *name)
+{
+    osr__buf re = OSR__BUF_INIT;
+    char *esc, *out;
+
+    osr__buf_puts(&re, "^");
+    for (const char *p = name; *p; p++) {
+        if (strchr(".^$*+?()[]{}|\\", *p))
+            osr__buf_append(&re, "\\", 1);
+        osr__buf_append(&re, p, 1);
+    }
+    osr__buf_puts(&re, "$");
+    esc = re.data ? curl_easy_escape(NULL, re.data, 0) : NULL;
+    osr__buf_free(&re);
+    out = esc ? osr__strdup(esc) : NULL;
+    curl_free(esc);
+    return out;
+}
+
+static char *named_url(const osr__nova *n, const char *name)
+{
+    char *filter = name_filter(name);
+    char *url = filter ? osr__sprintf("%s/servers/detail?name=%s", n->base, filter) : NULL;
+    free(filter);
+    return url;
+}
+
+int osr__nova_servers_named(osr__nova_call *c,
+                            osr_session *s,
+                            const osr__nova *n,
+                            const char *name,
+                            long delay_ms,
+                            osr__http_done_cb cb,
+                            void *payload)
+{
+    return call_submit(c, s, n, "GET", named_url(n, name), NULL, true, delay_ms, cb, payload);
+}
+
+static char *tagged_url(const osr__nova *n, const char *tags)
+{
+    char *esc = curl_easy_escape(NULL, tags, 0);
+    char *url = esc ? osr__sprintf("%s/servers/detail?tags=%s&limit=1000", n->base, esc) : NULL;
+    curl_free(esc);
+    return url;
+}
+
+int osr__nova_servers_tagged(osr__nova_call *c,
+                             osr_session *s,
+                             const osr__nova *n,
+                             const char *tags,
+                             long delay_ms,
+                             osr__http_done_cb cb,
+                             void *payload)
+{
+    return call_submit(c, s, n, "GET", tagged_url(n, tags), NULL, true, delay_ms, cb, payload);
+}
+
+int osr__nova_server_set_tags(osr__nova_call *c,
+                              osr_session *s,
+                              const osr__nova *n,
+                              const char *id,
+                              const char *body,
+                              long delay_ms,
+                              osr__http_done_cb cb,
+                              void *payload)
+{
+    return call_submit(c, s, n, "PUT", osr__sprintf("%s/servers/%s/tags", n->base, id), body, true,
+                       delay_ms, cb, payload);
+}
+
+static json_t *call_json(const osr__nova_call *c, osr_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(c->resp.body.data, c->resp.body.len, 0, &jerr);
+    if (root == NULL)
+        osr__error_set(err, OSR_EPROTO, "nova: the answer to %s is not JSON (%s)",
+                       c->url ? c->url : "a request", jerr.text);
+    return root;
+}
+
+int osr__nova_call_server(osr_server **out, const osr__nova_call *c, osr_error *err)
+{
+    json_t *root = call_json(c, err);
+    int error;
+
+    if (root == NULL)
+        return err->code;
+    error = osr__server_from_json(out, json_object_get(root, "server"), err);
+    json_decref(root);
+    return error;
+}
+
+int osr__nova_call_servers(osr_server_list **out, const osr__nova_call *c, osr_error *err)
+{
+    json_t *root = call_json(c, err);
+    json_t *servers = json_object_get(root, "servers");
+    int error;
+
+    if (root == NULL)
+        return err->code;
+    if (!json_is_array(servers)) {
+        json_decref(root);
+        return osr__error_set(err, OSR_EPROTO, "nova: a server list without \"servers\"");
+    }
+    error = list_from_array(out, servers, err);
+    json_decref(root);
+    return error;
+}
+
+int osr__nova_create_body(char **out, const osr__nova_server_spec *spec, osr_error *err)
+{
+    json_t *server, *root;
+    const char *net = spec->network ? spec->network : "none";
+    char *body;
+
+    server = json_pack("{s:s,s:s,s:s,s:s?,s:O?}", "name", spec->name, "imageRef", spec->image_id,
+                       "flavorRef", spec->flavor_id, "user_data", spec->user_data, "metadata",
+                       spec->metadata);
+    if (server == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if (strcmp(net, "none") == 0 || strcmp(net, "auto") == 0)
+        json_object_set_new(server, "networks", json_string(net));
+    else
+        json_object_set_new(server, "networks", json_pack("[{s:s}]", "uuid", net));
+    if (spec->key_name)
+        json_object_set_new(server, "key_name", json_string(spec->key_name));
+    if (spec->security_groups && spec->security_groups[0]) {
+        json_t *sgs = json_array();
+        for (size_t i = 0; spec->security_groups[i]; i++)
+            json_array_append_new(sgs, json_pack("{s:s}", "name", spec->security_groups[i]));
+        json_object_set_new(server, "security_groups", sgs);
+    }
+    if (spec->availability_zone)
+        json_object_set_new(server, "availability_zone", json_string(spec->availability_zone));
+    if (spec->config_drive)
+        json_object_set_new(server, "config_drive", json_true());
+    if (spec->tags)
+        json_object_set(server, "tags", spec->tags);
+    root = json_pack("{s:o}", "server", server); /* steals server */
+    body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    /* The user data is a secret: wipe jansson's copy before it is freed. */
+    {
+        json_t *ud = json_object_get(json_object_get(root, "server"), "user_data");
+        const char *v = json_string_value(ud);
+        if (v)
+            OPENSSL_cleanse((char *)v, strlen(v));
+    }
+    json_decref(root);
+    if (body == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    *out = body;
+    return 0;
+}
+
+int osr__nova_tags_body(char **out, json_t *tags, osr_error *err)
+{
+    json_t *root = json_pack("{s:O}", "tags", tags);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+
+    json_decref(root);
+    if (body == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    *out = body;
+    return 0;
+}
+
+bool osr__server_going(const osr_server *sv)
+{
+    const char *st = osr_server_status(sv);
+    const char *task = json_string_value(json_object_get(sv->obj, "OS-EXT-STS:task_state"));
+    return strcmp(st, "DELETED") == 0 || strcmp(st, "SOFT_DELETED") == 0 ||
+           (task && strcmp(task, "deleting") == 0);
+}
+
+int osr__server_dup(osr_server **out, const osr_server *sv, osr_error *err)
+{
+    return osr__server_from_json(out, sv->obj, err);
+}
+
+int osr__server_new(
+    osr_server **out, const char *id, const char *name, const char *status, osr_error *err)
+{
+    json_t *obj = json_pack("{s:s,s:s,s:s}", "id", id, "name", name, "status", status);
+    int error;
+
+    if (obj == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    error = osr__server_from_json(out, obj, err);
+    json_decref(obj);
+    return error;
+}
+
+/* ------------------------------------------------------------ deleting */
+
+/* A DELETE, then (with wait) a GET until Nova answers 404, as callbacks of
+ * the session's engine: the delays are the engine's timers. */
+static void delete_submit(osr__nova_delete *d, const char *method, osr__http_done_cb cb)
+{
+    osr__http_request req = { .method = method,
+                              .url = d->url,
                               .idempotent = true,
-                              .headers = x->d->n->headers,
-                              .token = osr__session_token(x->d->s) };
-    osr__http_response_free(&x->resp);
-    osr_error_clear(&x->req_err);
-    if (osr__http_submit(osr__session_http(x->d->s), &req, delay_ms, &x->resp, &x->req_err, cb, x) <
-        0)
-        osr__error_set(&x->d->errors[x->i], OSR_ENOMEM, "out of memory");
+                              .headers = d->n->headers,
+                              .token = osr__session_token(d->s) };
+    osr__http_response_free(&d->resp);
+    osr_error_clear(&d->req_err);
+    if (osr__http_submit(osr__session_http(d->s), &req, d->delay_ms, &d->resp, &d->req_err, cb, d) <
+        0) {
+        osr__error_set(&d->result, OSR_ENOMEM, "out of memory");
+        d->done = true;
+        if (d->cb)
+            d->cb(OSR_ENOMEM, d->payload);
+    }
+}
+
+static void delete_finish(osr__nova_delete *d, const osr_error *e)
+{
+    if (e)
+        d->result = *e;
+    else
+        osr_error_clear(&d->result);
+    d->done = true;
+    if (d->cb)
+        d->cb(d->result.code, d->payload);
 }
 
 /* nova-api restarting, a 5xx or 429 (and for a DELETE, a 409 of a busy
  * server): worth another try until the deadline. */
-static bool del_again(const del *x, int error, bool is_delete)
+static bool delete_again(const osr__nova_delete *d, int error, bool is_delete)
 {
     return (error == OSR_ENET || error == OSR_ETIMEOUT || error == OSR_ESERVER ||
             error == OSR_ERATELIMIT || (is_delete && error == OSR_ECONFLICT)) &&
-           osr__now_ms_monotonic() < x->d->deadline;
+           osr__now_ms_monotonic() < d->deadline;
 }
-
-static void on_deleted(int error, void *payload);
 
 static void on_gone_poll(int error, void *payload)
 {
-    del *x = payload;
-    if (error == OSR_ENOTFOUND)
-        return; /* gone: success */
-    if (error < 0 && !del_again(x, error, false)) {
-        x->d->errors[x->i] = x->req_err;
+    osr__nova_delete *d = payload;
+    osr_error e;
+
+    if (error == OSR_ENOTFOUND) {
+        delete_finish(d, NULL); /* gone: success */
         return;
     }
-    if (osr__now_ms_monotonic() > x->d->deadline) {
-        osr__error_set(&x->d->errors[x->i], OSR_ETIMEOUT, "still there after %ld s",
-                       x->d->timeout_s);
+    if (error < 0 && !delete_again(d, error, false)) {
+        delete_finish(d, &d->req_err);
         return;
     }
-    x->delay_ms = x->delay_ms * 3 / 2 > 3000 ? 3000 : x->delay_ms * 3 / 2;
-    del_submit(x, "GET", x->delay_ms, on_gone_poll);
+    if (osr__now_ms_monotonic() > d->deadline) {
+        osr__error_set(&e, OSR_ETIMEOUT, "still there after %ld s", d->timeout_s);
+        delete_finish(d, &e);
+        return;
+    }
+    d->delay_ms = d->delay_ms * 3 / 2 > 3000 ? 3000 : d->delay_ms * 3 / 2;
+    delete_submit(d, "GET", on_gone_poll);
 }
 
 static void on_deleted(int error, void *payload)
 {
-    del *x = payload;
-    if (error == OSR_ENOTFOUND)
-        return; /* already gone */
-    if (error < 0 && del_again(x, error, true)) {
-        x->delay_ms = x->delay_ms < 500 ? 500 : (x->delay_ms * 2 > 4000 ? 4000 : x->delay_ms * 2);
-        del_submit(x, "DELETE", x->delay_ms, on_deleted);
+    osr__nova_delete *d = payload;
+
+    if (error == OSR_ENOTFOUND) {
+        delete_finish(d, NULL); /* already gone */
+        return;
+    }
+    if (error < 0 && delete_again(d, error, true)) {
+        osr__http_log(osr__session_http(d->s), OSR_LOG_INFO,
+                      "delete of %s failed (%s); trying again", d->url, d->req_err.message);
+        d->delay_ms = d->delay_ms < 500 ? 500 : (d->delay_ms * 2 > 4000 ? 4000 : d->delay_ms * 2);
+        delete_submit(d, "DELETE", on_deleted);
         return;
     }
     if (error < 0) {
-        x->d->errors[x->i] = x->req_err;
+        delete_finish(d, &d->req_err);
         return;
     }
-    if (x->d->wait) {
-        x->delay_ms = 250;
-        del_submit(x, "GET", x->delay_ms, on_gone_poll);
+    if (!d->wait) {
+        delete_finish(d, NULL);
+        return;
     }
+    d->delay_ms = 250;
+    delete_submit(d, "GET", on_gone_poll);
+}
+
+int osr__nova_delete_start(osr__nova_delete *d,
+                           osr_session *s,
+                           const osr__nova *n,
+                           const char *id,
+                           int wait,
+                           long timeout_s,
+                           osr__http_done_cb cb,
+                           void *payload)
+{
+    memset(d, 0, sizeof(*d));
+    d->s = s;
+    d->n = n;
+    d->wait = wait;
+    d->timeout_s = timeout_s > 0 ? timeout_s : 300;
+    d->deadline = osr__now_ms_monotonic() + d->timeout_s * 1000;
+    if ((d->url = osr__sprintf("%s/servers/%s", n->base, id)) == NULL) {
+        osr__error_set(&d->result, OSR_ENOMEM, "out of memory");
+        return OSR_ENOMEM;
+    }
+    delete_submit(d, "DELETE", on_deleted);
+    if (d->done)
+        return d->result.code; /* nothing queued, and cb not called */
+    d->cb = cb;
+    d->payload = payload;
+    return 0;
+}
+
+void osr__nova_delete_clear(osr__nova_delete *d)
+{
+    free(d->url);
+    d->url = NULL;
+    osr__http_response_free(&d->resp);
 }
 
 int osr_server_delete_many(osr_session *s,
@@ -545,59 +826,41 @@ int osr_server_delete_many(osr_session *s,
 {
     osr_error *err = osr__session_error(s);
     osr__nova n;
-    dels d;
+    osr__nova_delete *items = NULL;
     int error, failed = 0;
 
     if (count == 0)
         return 0;
     if ((error = osr_session_authenticate(s)) < 0 || (error = osr__nova_open(&n, s)) < 0)
         return error;
-    memset(&d, 0, sizeof(d));
-    d.s = s;
-    d.n = &n;
-    d.wait = wait;
-    d.timeout_s = timeout_s > 0 ? timeout_s : 300;
-    d.deadline = osr__now_ms_monotonic() + d.timeout_s * 1000;
-    d.items = calloc(count, sizeof(*d.items));
-    d.errors = errors ? errors : calloc(count, sizeof(*d.errors));
-    if (d.items == NULL || d.errors == NULL) {
+    for (size_t i = 0; errors && i < count; i++)
+        osr_error_clear(&errors[i]);
+    items = calloc(count, sizeof(*items));
+    if (items == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < count; i++) {
-        del *x = &d.items[i];
-        osr_error_clear(&d.errors[i]);
-        x->d = &d;
-        x->i = i;
-        x->url = osr__sprintf("%s/servers/%s", n.base, ids[i]);
-        if (x->url == NULL) {
-            osr__error_set(&d.errors[i], OSR_ENOMEM, "out of memory");
-            continue;
-        }
-        del_submit(x, "DELETE", 0, on_deleted);
-    }
+    for (size_t i = 0; i < count; i++)
+        osr__nova_delete_start(&items[i], s, &n, ids[i], wait, timeout_s, NULL, NULL);
     if ((error = osr__http_run(osr__session_http(s), NULL)) < 0) {
         error = osr__error_set(err, error, "delete: the HTTP engine failed");
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
-        if (d.errors[i].code < 0) {
-            if (failed++ == 0) {
-                *err = d.errors[i];
-                osr__error_prefix(err, "server %s", ids[i]);
-            }
+        const osr_error *e = &items[i].result;
+        if (errors)
+            errors[i] = *e;
+        if (e->code < 0 && failed++ == 0) {
+            *err = *e;
+            osr__error_prefix(err, "server %s", ids[i]);
         }
     }
     if (failed)
         error = err->code;
 done:
-    for (size_t i = 0; d.items && i < count; i++) {
-        free(d.items[i].url);
-        osr__http_response_free(&d.items[i].resp);
-    }
-    free(d.items);
-    if (errors == NULL)
-        free(d.errors);
+    for (size_t i = 0; items && i < count; i++)
+        osr__nova_delete_clear(&items[i]);
+    free(items);
     osr__nova_close(&n);
     return error;
 }

@@ -1,8 +1,12 @@
 /* Glance client internals: which image of a name is current, list pages,
- * the create body, checksum verification after upload, stale records, and
- * the check of a file's content against --disk-format before an upload. */
+ * the create body, checksum verification after upload, stale records, the
+ * check of a file's content against --disk-format before an upload, and the
+ * wait for an image to become active as timers on the engine. */
 #include "glance_internal.h"
+#include "session.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "scripted_server.h"
 
 static json_t *img(const char *id, const char *status, const char *created, const char *upload)
 {
@@ -295,12 +302,135 @@ static void test_check_content(void **state)
     }
 }
 
+/* A scripted Glance: the image is 'saving' for the first saving_answers
+ * GETs, then 'active'. */
+static int saving_answers;
+
+static void respond_saving(struct server *s, int n, const char *request, char *reply, size_t cap)
+{
+    (void)s;
+    (void)request;
+    reply_json(reply, cap, "200 OK", "",
+               n < saving_answers ? "{\"id\":\"img-1\",\"status\":\"saving\"}"
+                                  : "{\"id\":\"img-1\",\"status\":\"active\"}");
+}
+
+/* Glance's wait for active is a timer on the engine: driven from outside
+ * with osr__http_step, a pipe and a timerfd are served while the scripted
+ * Glance keeps the image 'saving', and the wait then ends on its own. */
+static void test_wait_active_does_not_block_the_loop(void **state)
+{
+    struct itimerspec its = { { 0, 0 }, { 0, 200 * 1000000L } };
+    struct server s;
+    struct pollfd fds[2];
+    osr_cloud *cloud = NULL;
+    osr_session *sess = offline_session(&cloud);
+    osr__http *h = osr__session_http(sess);
+    osr__glance_wait w;
+    char url[96], byte = 'x';
+    int p[2], rounds, n;
+    int64_t t_saving, t, longest = 0;
+    int ticked = 0;
+    (void)state;
+
+    saving_answers = 5; /* then 100 + 200 + 400 + 800 ms of waits: 1.5 s */
+    server_start(&s, respond_saving);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/images/img-1", s.port);
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    fds[0] = (struct pollfd){ .fd = p[0], .events = POLLIN };
+    fds[1] = (struct pollfd){ .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                              .events = POLLIN };
+    assert_true(fds[1].fd >= 0);
+
+    assert_int_equal(osr__glance_wait_start(&w, sess, url, 0, NULL, NULL), 0);
+    assert_int_equal(s.served, 0); /* nothing is sent until the engine runs */
+    /* Step until the first 'saving' is in and the next GET waits. */
+    for (rounds = 0; rounds < 100 && w.polls < 2; rounds++)
+        assert_true(osr__http_step(h, fds, 2, 100) >= 0);
+    assert_int_equal(w.polls, 2);
+    t_saving = osr__now_ms_monotonic();
+    assert_false(w.done);
+    assert_int_equal(osr__http_pending(h), 1);
+
+    /* The pipe is readable: the very next step returns for it, at once. */
+    assert_int_equal(write(p[1], &byte, 1), 1);
+    n = osr__http_step(h, fds, 2, -1);
+    assert_int_equal(n, 1);
+    assert_true(fds[0].revents & POLLIN);
+    assert_true(osr__now_ms_monotonic() - t_saving < 90);
+    assert_false(w.done);
+    assert_int_equal(read(p[0], &byte, 1), 1);
+
+    /* A timer at 200 ms: a step returns for it, still inside the wait. */
+    assert_int_equal(timerfd_settime(fds[1].fd, 0, &its, NULL), 0);
+    for (rounds = 0; rounds < 50 && (fds[1].revents & POLLIN) == 0; rounds++)
+        assert_true(osr__http_step(h, fds, 2, -1) >= 0);
+    t = osr__now_ms_monotonic() - t_saving;
+    assert_true(fds[1].revents & POLLIN);
+    assert_true(t >= 150 && t < 700);
+    assert_false(w.done);
+    assert_true(s.served >= 2 && s.served < 5);
+
+    /* Then the wait ends on the engine's timers, once the image is active,
+     * while a timer ticking every 20 ms is served all along: no step takes
+     * long (a wait that slept would hold one for 400 ms, then 800 ms). */
+    its = (struct itimerspec){ { 0, 20 * 1000000L }, { 0, 20 * 1000000L } };
+    assert_int_equal(timerfd_settime(fds[1].fd, 0, &its, NULL), 0);
+    for (rounds = 0; rounds < 400 && !w.done; rounds++) {
+        uint64_t ticks;
+        int64_t t0 = osr__now_ms_monotonic();
+        n = osr__http_step(h, fds + 1, 1, -1);
+        assert_true(n >= 0);
+        t = osr__now_ms_monotonic() - t0;
+        if (t > longest)
+            longest = t;
+        if (n == 1)
+            ticked += read(fds[1].fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks);
+    }
+    assert_true(longest < 300);
+    assert_true(ticked >= 20);
+    assert_true(w.done);
+    assert_int_equal(w.error, 0);
+    assert_int_equal(s.served, 6);
+    assert_string_equal(json_string_value(json_object_get(w.obj, "status")), "active");
+    assert_true(osr__now_ms_monotonic() - t_saving >= 1400);
+    assert_int_equal(osr__http_pending(h), 0);
+    assert_non_null(strstr(s.requests[5], "GET /v2/images/img-1 "));
+    osr__glance_wait_clear(&w);
+
+    /* An image that stays 'saving' times out, with a one-line error. */
+    saving_answers = 1000;
+    assert_int_equal(osr__glance_wait_start(&w, sess, url, 250, NULL, NULL), 0);
+    assert_int_equal(osr__http_run(h, &w.done), 0);
+    assert_true(w.done);
+    assert_int_equal(w.error, OSR_ETIMEOUT);
+    assert_null(w.obj);
+    assert_non_null(strstr(osr_session_last_error(sess)->message, "still saving after 1 s"));
+    osr__glance_wait_clear(&w);
+
+    close(fds[1].fd);
+    close(p[0]);
+    close(p[1]);
+    osr_session_free(sess);
+    osr_cloud_free(cloud);
+    server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pick_current), cmocka_unit_test(test_list_page),
-        cmocka_unit_test(test_create_body),  cmocka_unit_test(test_verify),
-        cmocka_unit_test(test_stale),        cmocka_unit_test(test_check_content),
+        cmocka_unit_test(test_pick_current),
+        cmocka_unit_test(test_list_page),
+        cmocka_unit_test(test_create_body),
+        cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_stale),
+        cmocka_unit_test(test_check_content),
+        cmocka_unit_test(test_wait_active_does_not_block_the_loop),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc;
+    if (osr_global_init() < 0)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    osr_global_shutdown();
+    return rc;
 }

@@ -5,6 +5,7 @@
  * a server it cannot delete is named (OSR_ELEFT); names are unique (before
  * the create, and against a rival created at the same time); a cancelled
  * launch deletes what it created. */
+#include "nova.h"
 #include "osrunner/osrunner.h"
 
 #include <arpa/inet.h>
@@ -511,6 +512,79 @@ static void test_server_error_looks_up_then_sends_again(void **state)
     fake_stop();
 }
 
+/* The create body from nova.c: resolved ids in their places, a network by
+ * uuid, security groups by id, tags only when given, and the metadata. */
+static void test_create_body(void **state)
+{
+    const char *const sgs[] = { "sg-1", "sg-2", NULL };
+    json_t *meta = json_pack("{s:s}", "osrunner-launch", "abc");
+    json_t *tags = json_pack("[s]", "managed-by=osrunner");
+    osr__nova_server_spec spec;
+    osr_error err;
+    json_t *root, *sv;
+    char *body = NULL;
+    (void)state;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.name = "r1";
+    spec.image_id = "img-1";
+    spec.flavor_id = "f";
+    spec.user_data = "dXNlcmRhdGE=";
+    spec.metadata = meta;
+    spec.network = "net-1";
+    spec.key_name = "k";
+    spec.security_groups = sgs;
+    spec.config_drive = true;
+    spec.tags = tags;
+    assert_int_equal(osr__nova_create_body(&body, &spec, &err), 0);
+    root = json_loads(body, 0, NULL);
+    sv = json_object_get(root, "server");
+    assert_string_equal(json_string_value(json_object_get(sv, "name")), "r1");
+    assert_string_equal(json_string_value(json_object_get(sv, "imageRef")), "img-1");
+    assert_string_equal(json_string_value(json_object_get(sv, "flavorRef")), "f");
+    assert_string_equal(json_string_value(json_object_get(sv, "user_data")), "dXNlcmRhdGE=");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(sv, "networks"), 0), "uuid")),
+                        "net-1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(sv, "security_groups"), 1), "name")),
+                        "sg-2");
+    assert_string_equal(json_string_value(json_object_get(sv, "key_name")), "k");
+    assert_true(json_is_true(json_object_get(sv, "config_drive")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(sv, "tags"), 0)),
+                        "managed-by=osrunner");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sv, "metadata"), "osrunner-launch")),
+        "abc");
+    assert_null(json_object_get(sv, "availability_zone"));
+    /* The caller's metadata and tags are borrowed, not taken. */
+    assert_int_equal(meta->refcount, 1);
+    assert_int_equal(tags->refcount, 1);
+    json_decref(root);
+    osr__secret_free(body);
+
+    /* "none" and "auto" are Nova's words; no groups, no tags: none sent. */
+    spec.network = "auto";
+    spec.security_groups = NULL;
+    spec.tags = NULL;
+    spec.key_name = NULL;
+    assert_int_equal(osr__nova_create_body(&body, &spec, &err), 0);
+    root = json_loads(body, 0, NULL);
+    sv = json_object_get(root, "server");
+    assert_string_equal(json_string_value(json_object_get(sv, "networks")), "auto");
+    assert_null(json_object_get(sv, "security_groups"));
+    assert_null(json_object_get(sv, "tags"));
+    assert_null(json_object_get(sv, "key_name"));
+    json_decref(root);
+    osr__secret_free(body);
+
+    assert_int_equal(osr__nova_tags_body(&body, tags, &err), 0);
+    assert_string_equal(body, "{\"tags\":[\"managed-by=osrunner\"]}");
+    free(body);
+    json_decref(meta);
+    json_decref(tags);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_earlier_of_two_waits_and_stays),
         cmocka_unit_test(test_cancel_deletes_what_was_created),
         cmocka_unit_test(test_delete_many_retries),
+        cmocka_unit_test(test_create_body),
     };
     int rc;
     osr_global_init();
