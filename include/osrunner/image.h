@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "error.h"
+#include "github.h"
 #include "glance.h"
 
 #ifdef __cplusplus
@@ -22,7 +23,10 @@ extern "C" {
  * Opaque; free with osr_runner_app_free(). The token is a secret: it is never
  * shown, logged or put in a message.
  */
+#ifndef OSR_RUNNER_APP_TYPEDEF
+#define OSR_RUNNER_APP_TYPEDEF
 typedef struct osr_runner_app osr_runner_app;
+#endif
 
 /**
  * Read a runner application from JSON: either one entry (an object) or
@@ -46,6 +50,23 @@ OSR_EXTERN int osr_runner_app_parse(osr_runner_app **out,
  */
 OSR_EXTERN int osr_runner_app_new(
     osr_runner_app **out, const char *url, const char *sha256, const char *arch, osr_error *err);
+
+/**
+ * Choose the runner application from GitHub's downloads for path ("owner/repo"
+ * or "org"): the entry for os and arch (NULL: "linux", "x64") whose version is
+ * version (NULL or "latest": the one GitHub lists), checked as
+ * osr_runner_app_parse() checks an entry. No copy of its token but the one
+ * in *out, wiped when it is freed.
+ * @return 0, OSR_ENOTFOUND (no entry; or GitHub offers another version, the
+ *         message says which), OSR_EINVAL, or GitHub's error
+ */
+OSR_EXTERN int osr_runner_app_from_github(osr_runner_app **out,
+                                          osr_github *gh,
+                                          const char *path,
+                                          const char *os,
+                                          const char *arch,
+                                          const char *version,
+                                          osr_error *err);
 
 /** Free a runner application, wiping its token. Accepts NULL. */
 OSR_EXTERN void osr_runner_app_free(osr_runner_app *app);

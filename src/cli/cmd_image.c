@@ -874,62 +874,25 @@ static int split_packages(const char **out, size_t max, char *list)
     return (int)n;
 }
 
-/* The runner application GitHub offers (its downloads list), as one entry
- * for osr_runner_app_parse; version "latest" or the one X.Y.Z it lists. */
+/* The runner application GitHub offers (its downloads list); version
+ * "latest" or the one X.Y.Z it lists. */
 static int runner_from_github(osr_runner_app **out, const char *version, const char *arch)
 {
     osr_github *gh = NULL;
-    osr_github_apps *apps = NULL;
     const char *path = cli_github_path();
-    json_t *entry = NULL;
-    char *json = NULL;
     osr_error err;
-    size_t i = 0;
     int rc = 0, error;
 
     if (path == NULL)
         return cli_usage_error(build_usage, "--runner-version needs --github-path");
     if ((rc = cli_open_github(&gh)) != 0)
         return rc;
-    if ((error = osr_github_runner_apps(&apps, gh, path)) < 0) {
-        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
-        goto done;
-    }
-    if ((error = osr_github_apps_find(&i, apps, "linux", arch ? arch : "x64")) < 0) {
-        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
-        goto done;
-    }
-    if (strcmp(version, "latest") != 0 && strcmp(version, osr_github_app_version(apps, i)) != 0) {
-        rc = cli_fail(OSR_ENOTFOUND,
-                      "GitHub offers runner %s, not %s; give --runner-url and --runner-sha256 "
-                      "for another version",
-                      osr_github_app_version(apps, i), version);
-        goto done;
-    }
-    entry = json_pack("{s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i), "architecture",
-                      osr_github_app_architecture(apps, i), "download_url",
-                      osr_github_app_download_url(apps, i), "filename",
-                      osr_github_app_filename(apps, i), "sha256_checksum",
-                      osr_github_app_sha256_checksum(apps, i));
-    if (entry && osr_github_app_temp_download_token(apps, i) &&
-        *osr_github_app_temp_download_token(apps, i))
-        json_object_set_new(entry, "temp_download_token",
-                            json_string(osr_github_app_temp_download_token(apps, i)));
-    json = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
-    if (json == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
     osr_error_clear(&err);
-    if ((error = osr_runner_app_parse(out, json, strlen(json), "linux", arch, &err)) < 0)
-        rc = cli_fail(error, "GitHub's runner downloads: %s", err.message);
-done:
-    if (json) {
-        explicit_bzero(json, strlen(json)); /* it may hold the download token */
-        free(json);
-    }
-    json_decref(entry);
-    osr_github_apps_free(apps);
+    if ((error = osr_runner_app_from_github(out, gh, path, "linux", arch, version, &err)) < 0)
+        rc = error == OSR_ENOTFOUND
+                 ? cli_fail(error, "%s; give --runner-url and --runner-sha256 for another version",
+                            err.message)
+                 : cli_fail(error, "%s", err.message);
     osr_github_free(gh);
     return rc;
 }
