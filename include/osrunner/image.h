@@ -99,16 +99,26 @@ typedef struct osr_fetch_options {
     long timeout_ms;
     /** When *cancel becomes non-zero the download stops. */
     const volatile int *cancel;
+    /* version 2 */
+    /**
+     * Proxies of the download (for http and https URLs) and the hosts that
+     * bypass them; NULL: libcurl's default, the environment's http_proxy,
+     * https_proxy and no_proxy.
+     */
+    const char *http_proxy;
+    const char *https_proxy;
+    const char *no_proxy;
 } osr_fetch_options;
 
-#define OSR_FETCH_OPTIONS_VERSION 1
-#define OSR_FETCH_OPTIONS_INIT                         \
-    {                                                  \
-        OSR_FETCH_OPTIONS_VERSION, NULL, NULL, 0, NULL \
+/** 2 added the proxies; a version 1 struct is still accepted. */
+#define OSR_FETCH_OPTIONS_VERSION 2
+#define OSR_FETCH_OPTIONS_INIT                                           \
+    {                                                                    \
+        OSR_FETCH_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, NULL \
     }
 
 /**
- * Download url (http or https, through libcurl; proxies come from the
+ * Download url (http or https, through libcurl; proxies from opts, else the
  * environment: http_proxy, https_proxy, no_proxy) to dest, checking its
  * SHA-256 while it streams. dest appears only complete and verified: the data
  * goes to a temporary file beside it, renamed on success and removed on any

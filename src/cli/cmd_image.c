@@ -805,45 +805,6 @@ done:
 
 /* ------------------------------------------------------------- build */
 
-/* Point libcurl's proxy variables at the build's proxies for the downloads
- * (the library takes proxies from the environment), and back afterwards. */
-struct saved_env {
-    char *v[6];
-    bool set;
-};
-static const char *const proxy_vars[6] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
-                                           "HTTPS_PROXY", "no_proxy",   "NO_PROXY" };
-
-static void proxy_env_push(struct saved_env *s)
-{
-    const char *vals[6] = { a.http_proxy,  a.http_proxy, a.https_proxy,
-                            a.https_proxy, a.no_proxy,   a.no_proxy };
-    memset(s, 0, sizeof(*s));
-    if (!a.http_proxy && !a.https_proxy && !a.no_proxy)
-        return;
-    s->set = true;
-    for (int i = 0; i < 6; i++) {
-        const char *old = getenv(proxy_vars[i]);
-        s->v[i] = old ? strdup(old) : NULL;
-        if (vals[i])
-            setenv(proxy_vars[i], vals[i], 1);
-    }
-}
-
-static void proxy_env_pop(struct saved_env *s)
-{
-    if (!s->set)
-        return;
-    for (int i = 0; i < 6; i++) {
-        if (s->v[i])
-            setenv(proxy_vars[i], s->v[i], 1);
-        else
-            unsetenv(proxy_vars[i]);
-        free(s->v[i]);
-    }
-    s->set = false;
-}
-
 static bool is_url(const char *s)
 {
     return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
@@ -933,7 +894,6 @@ static int image_build(int argc, char **argv)
     osr_cloud *cloud = NULL;
     osr_session *session = NULL;
     osr_error err;
-    struct saved_env env;
     struct progress pr = { isatty(2) != 0, 0, now_ms(), "" };
     const char *pkgs[MAX_LIST + 1] = { NULL };
     const char *props[MAX_LIST + 8];
@@ -945,7 +905,6 @@ static int image_build(int argc, char **argv)
     json_t *report = NULL;
     int first, rc = EXIT_OK, error;
 
-    memset(&env, 0, sizeof(env));
     osr_error_clear(&err);
     current_usage = build_usage;
     a.extra_size = -1;
@@ -1072,7 +1031,10 @@ static int image_build(int argc, char **argv)
     fo.progress_cb = on_transfer;
     fo.progress_payload = &pr;
     fo.cancel = &interrupted;
-    proxy_env_push(&env);
+    /* The downloads go through the build's proxies. */
+    fo.http_proxy = a.http_proxy;
+    fo.https_proxy = a.https_proxy;
+    fo.no_proxy = a.no_proxy;
     base_path = a.base;
     /* A local base is checked first, a download of it comes last. */
     error = a.base_sha256 && !is_url(a.base) ? fetch_base(base_dest, &fo, &pr, &err) : 0;
@@ -1089,7 +1051,6 @@ static int image_build(int argc, char **argv)
         error = fetch_base(base_dest, &fo, &pr, &err);
         base_path = base_dest;
     }
-    proxy_env_pop(&env);
     if (error < 0) {
         rc = cli_fail(error, "%s", err.message);
         if (interrupted)
@@ -1172,7 +1133,6 @@ static int image_build(int argc, char **argv)
         printf("%s\n", output);
     }
 done:
-    proxy_env_pop(&env);
     json_decref(report);
     for (size_t i = 0; i < 6; i++)
         free(prop_strs[i]);

@@ -463,6 +463,9 @@ int osr_fetch_verified(const char *dest,
     sk.fd = -1;
     if (opts == NULL)
         opts = &defaults;
+    if (opts->version < 1 || opts->version > OSR_FETCH_OPTIONS_VERSION)
+        return osr__error_set(err, OSR_EINVAL, "osr_fetch_options: version %u, expected %u",
+                              opts->version, OSR_FETCH_OPTIONS_VERSION);
     if (!is_sha256_hex(sha256))
         return osr__error_set(err, OSR_EINVAL, "the SHA-256 of %s is not 64 hex digits",
                               url ? url : "(none)");
@@ -520,6 +523,11 @@ int osr_fetch_verified(const char *dest,
             .progress_payload = opts->progress_payload,
             .timeout_ms = hc.timeout_ms,
         };
+        if (opts->version >= 2) {
+            /* The proxy of this hop's scheme: a redirect may change it. */
+            req.proxy = strncmp(cur, "https://", 8) == 0 ? opts->https_proxy : opts->http_proxy;
+            req.no_proxy = opts->no_proxy;
+        }
         char *next = NULL;
         error = osr__http_send(h, &req, &resp, err);
         if (error < 0 || resp.status < 300 || resp.status >= 400)
