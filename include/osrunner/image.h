@@ -321,6 +321,20 @@ OSR_EXTERN void osr_build_result_free(osr_build_result *result);
  */
 OSR_EXTERN const char *osr_build_result_get(const osr_build_result *result, const char *key);
 
+/**
+ * The provenance properties of a built runner image, for its Glance record:
+ * "os_distro=..." and "os_version=..." (when the build found them),
+ * "architecture=..." (Glance's name for the runner's), and
+ * "osrunner_runner_version=...", "osrunner_build_id=...",
+ * "osrunner_builder_version=..." as "key=value" strings, NULL-terminated.
+ * *out is one allocation: free it with osr_free().
+ * @return 0, OSR_EINVAL (unsupported architecture), OSR_ENOMEM
+ */
+OSR_EXTERN int osr_image_provenance(char ***out,
+                                    const osr_build_result *result,
+                                    const osr_runner_app *app,
+                                    osr_error *err);
+
 /** Wall-clock seconds of the whole build. */
 OSR_EXTERN double osr_build_result_seconds(const osr_build_result *result);
 

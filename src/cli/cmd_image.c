@@ -900,7 +900,7 @@ static int image_build(int argc, char **argv)
     osr_build_dir *dldir = NULL;
     const char *dl = NULL;
     char *pkgbuf = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
-    char *output = NULL, *prop_strs[6] = { NULL };
+    char *output = NULL, **prov = NULL;
     const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
     json_t *report = NULL;
     int first, rc = EXIT_OK, error;
@@ -1095,30 +1095,12 @@ static int image_build(int argc, char **argv)
         "architecture", glance_arch);
     if (a.upload) {
         size_t np = 0;
-        const char *distro = osr_build_result_get(res, "os_distro");
-        const char *ver = osr_build_result_get(res, "os_version");
-        prop_strs[0] = distro ? malloc(300) : NULL;
-        if (prop_strs[0])
-            snprintf(prop_strs[0], 300, "os_distro=%s", distro);
-        prop_strs[1] = ver ? malloc(300) : NULL;
-        if (prop_strs[1])
-            snprintf(prop_strs[1], 300, "os_version=%s", ver);
-        prop_strs[2] = malloc(300);
-        prop_strs[3] = malloc(300);
-        prop_strs[4] = malloc(300);
-        prop_strs[5] = malloc(300);
-        if (!prop_strs[2] || !prop_strs[3] || !prop_strs[4] || !prop_strs[5]) {
-            rc = cli_fail(OSR_ENOMEM, "out of memory");
+        if ((error = osr_image_provenance(&prov, res, app, &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
             goto done;
         }
-        snprintf(prop_strs[2], 300, "architecture=%s", glance_arch);
-        snprintf(prop_strs[3], 300, "osrunner_runner_version=%s", osr_runner_app_version(app));
-        snprintf(prop_strs[4], 300, "osrunner_build_id=%s", osr_build_result_get(res, "build_id"));
-        snprintf(prop_strs[5], 300, "osrunner_builder_version=%s", osr_version());
-        for (size_t i = 0; i < 6; i++) {
-            if (prop_strs[i])
-                props[np++] = prop_strs[i];
-        }
+        for (size_t i = 0; prov[i]; i++)
+            props[np++] = prov[i];
         for (size_t i = 0; i < a.nprops; i++)
             props[np++] = a.props[i];
         props[np] = NULL;
@@ -1134,8 +1116,7 @@ static int image_build(int argc, char **argv)
     }
 done:
     json_decref(report);
-    for (size_t i = 0; i < 6; i++)
-        free(prop_strs[i]);
+    osr_free(prov);
     osr_build_dir_free(dldir);
     free(output);
     free(pkgbuf);

@@ -6,6 +6,7 @@
  * another project) is never deleted. Moved out of glance.c unchanged. */
 #include "glance_internal.h"
 #include "http.h"
+#include "osrunner/image.h"
 #include "session.h"
 
 #include <errno.h>
@@ -267,4 +268,52 @@ done:
     free(stamp);
     free(props);
     return error;
+}
+
+int osr_image_provenance(char ***out,
+                         const osr_build_result *result,
+                         const osr_runner_app *app,
+                         osr_error *err)
+{
+    const char *glance_arch = NULL, *build_id;
+    const char *keys[6] = { "os_distro",         "os_version",
+                            "architecture",      "osrunner_runner_version",
+                            "osrunner_build_id", "osrunner_builder_version" };
+    const char *vals[6];
+    size_t need = 7 * sizeof(char *), n = 0, left;
+    char **list, *p;
+    int error;
+
+    if (out == NULL || result == NULL || app == NULL)
+        return osr__error_set(err, OSR_EINVAL, "provenance: no build result or runner");
+    if ((error = osr_runner_arch_map(NULL, &glance_arch, osr_runner_app_architecture(app), err)) <
+        0)
+        return error;
+    build_id = osr_build_result_get(result, "build_id");
+    vals[0] = osr_build_result_get(result, "os_distro");
+    vals[1] = osr_build_result_get(result, "os_version");
+    vals[2] = glance_arch;
+    vals[3] = osr_runner_app_version(app);
+    vals[4] = build_id ? build_id : "";
+    vals[5] = osr_version();
+    for (size_t i = 0; i < 6; i++) {
+        if (vals[i])
+            need += strlen(keys[i]) + 1 + strlen(vals[i]) + 1;
+    }
+    if ((list = calloc(1, need)) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    p = (char *)(list + 7);
+    left = need - 7 * sizeof(char *);
+    for (size_t i = 0; i < 6; i++) {
+        int w;
+        if (vals[i] == NULL)
+            continue;
+        list[n++] = p;
+        w = snprintf(p, left, "%s=%s", keys[i], vals[i]);
+        p += (size_t)w + 1;
+        left -= (size_t)w + 1;
+    }
+    list[n] = NULL;
+    *out = list;
+    return 0;
 }
