@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "github_env.h"
+
 #define IMAGE  "osr-test-image"
 #define FLAVOR "m1.tiny"
 #define TOOBIG "osr.toobig"
@@ -29,33 +31,6 @@ static osr_github *gh;
 static char manager[64];
 static char prefix[40];
 static const char *const labels[] = { "self-hosted", "osrunner-prov", NULL };
-
-/* Read KEY="VALUE" from the stand-in's env.sh. */
-static bool env_value(char *out, size_t n, const char *env_sh, const char *key)
-{
-    FILE *f = fopen(env_sh, "r");
-    char line[4096];
-    size_t klen = strlen(key);
-    bool found = false;
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *p = line, *end;
-        if (strncmp(p, "export ", 7) == 0)
-            p += 7;
-        if (strncmp(p, key, klen) != 0 || p[klen] != '=')
-            continue;
-        p += klen + 1;
-        if (*p == '"')
-            p++;
-        end = p + strcspn(p, "\"\n");
-        snprintf(out, n, "%.*s", (int)(end - p), p);
-        found = true;
-    }
-    fclose(f);
-    return found;
-}
 
 static int group_setup(void **state)
 {
