@@ -235,8 +235,19 @@ int osr_runner_provision(osr_provision **out,
 nomem:
     error = osr__error_set(osr__session_error(session), OSR_ENOMEM, "out of memory");
 fail:
-    if (p && p->runner_ids)
+    if (p && p->runner_ids) {
+        /* The records fetched before the failure go again; one that stays is
+         * named in the error (the result is not handed out). */
         forget_runners(p, github, cfgs, true);
+        for (size_t i = 0; i < p->n; i++) {
+            osr_error *e = osr__session_err(session);
+            char prev[OSR_ERROR_MESSAGE_MAX];
+            if (p->forget[i].code == 0)
+                continue;
+            memcpy(prev, e->message, sizeof(prev));
+            osr__error_set(e, error, "%.300s; %.200s", prev, p->forget[i].message);
+        }
+    }
     free(ptrs);
     free(cfgs);
     osr_provision_free(p);
