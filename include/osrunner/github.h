@@ -193,6 +193,17 @@ OSR_EXTERN const char *osr_github_app_version(const osr_github_apps *apps, size_
  */
 OSR_EXTERN const char *osr_github_app_temp_download_token(const osr_github_apps *apps, size_t i);
 
+#ifndef OSR_RUNNER_APP_TYPEDEF
+#define OSR_RUNNER_APP_TYPEDEF
+/** One runner download; its accessors are in image.h. */
+typedef struct osr_runner_app osr_runner_app;
+#endif
+/**
+ * The i-th entry (borrowed) as the one type of a runner download, the same
+ * osr_runner_app_parse() gives; NULL when i is out of range.
+ */
+OSR_EXTERN const osr_runner_app *osr_github_apps_get(const osr_github_apps *apps, size_t i);
+
 /* ---- Registration and remove tokens */
 
 /**

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "error.h"
+#include "github.h"
 #include "glance.h"
 
 #ifdef __cplusplus
@@ -22,7 +23,10 @@ extern "C" {
  * Opaque; free with osr_runner_app_free(). The token is a secret: it is never
  * shown, logged or put in a message.
  */
+#ifndef OSR_RUNNER_APP_TYPEDEF
+#define OSR_RUNNER_APP_TYPEDEF
 typedef struct osr_runner_app osr_runner_app;
+#endif
 
 /**
  * Read a runner application from JSON: either one entry (an object) or
@@ -46,6 +50,23 @@ OSR_EXTERN int osr_runner_app_parse(osr_runner_app **out,
  */
 OSR_EXTERN int osr_runner_app_new(
     osr_runner_app **out, const char *url, const char *sha256, const char *arch, osr_error *err);
+
+/**
+ * Choose the runner application from GitHub's downloads for path ("owner/repo"
+ * or "org"): the entry for os and arch (NULL: "linux", "x64") whose version is
+ * version (NULL or "latest": the one GitHub lists), checked as
+ * osr_runner_app_parse() checks an entry. No copy of its token but the one
+ * in *out, wiped when it is freed.
+ * @return 0, OSR_ENOTFOUND (no entry; or GitHub offers another version, the
+ *         message says which), OSR_EINVAL, or GitHub's error
+ */
+OSR_EXTERN int osr_runner_app_from_github(osr_runner_app **out,
+                                          osr_github *gh,
+                                          const char *path,
+                                          const char *os,
+                                          const char *arch,
+                                          const char *version,
+                                          osr_error *err);
 
 /** Free a runner application, wiping its token. Accepts NULL. */
 OSR_EXTERN void osr_runner_app_free(osr_runner_app *app);
@@ -78,16 +99,26 @@ typedef struct osr_fetch_options {
     long timeout_ms;
     /** When *cancel becomes non-zero the download stops. */
     const volatile int *cancel;
+    /* version 2 */
+    /**
+     * Proxies of the download (for http and https URLs) and the hosts that
+     * bypass them; NULL: libcurl's default, the environment's http_proxy,
+     * https_proxy and no_proxy.
+     */
+    const char *http_proxy;
+    const char *https_proxy;
+    const char *no_proxy;
 } osr_fetch_options;
 
-#define OSR_FETCH_OPTIONS_VERSION 1
-#define OSR_FETCH_OPTIONS_INIT                         \
-    {                                                  \
-        OSR_FETCH_OPTIONS_VERSION, NULL, NULL, 0, NULL \
+/** 2 added the proxies; a version 1 struct is still accepted. */
+#define OSR_FETCH_OPTIONS_VERSION 2
+#define OSR_FETCH_OPTIONS_INIT                                           \
+    {                                                                    \
+        OSR_FETCH_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, NULL \
     }
 
 /**
- * Download url (http or https, through libcurl; proxies come from the
+ * Download url (http or https, through libcurl; proxies from opts, else the
  * environment: http_proxy, https_proxy, no_proxy) to dest, checking its
  * SHA-256 while it streams. dest appears only complete and verified: the data
  * goes to a temporary file beside it, renamed on success and removed on any
@@ -289,6 +320,20 @@ OSR_EXTERN void osr_build_result_free(osr_build_result *result);
  * (from the image's /etc/os-release), "build_id", "output", "user_uid".
  */
 OSR_EXTERN const char *osr_build_result_get(const osr_build_result *result, const char *key);
+
+/**
+ * The provenance properties of a built runner image, for its Glance record:
+ * "os_distro=..." and "os_version=..." (when the build found them),
+ * "architecture=..." (Glance's name for the runner's), and
+ * "osrunner_runner_version=...", "osrunner_build_id=...",
+ * "osrunner_builder_version=..." as "key=value" strings, NULL-terminated.
+ * *out is one allocation: free it with osr_free().
+ * @return 0, OSR_EINVAL (unsupported architecture), OSR_ENOMEM
+ */
+OSR_EXTERN int osr_image_provenance(char ***out,
+                                    const osr_build_result *result,
+                                    const osr_runner_app *app,
+                                    osr_error *err);
 
 /** Wall-clock seconds of the whole build. */
 OSR_EXTERN double osr_build_result_seconds(const osr_build_result *result);

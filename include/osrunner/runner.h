@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "error.h"
+#include "github.h"
 #include "nova.h"
 #include "session.h"
 
@@ -185,6 +186,63 @@ OSR_EXTERN const char *osr_launch_batch_id(const osr_launch_batch *batch);
 OSR_EXTERN const osr_server *osr_launch_batch_server(const osr_launch_batch *batch, size_t i);
 /** The i-th error (borrowed; code 0 on success). */
 OSR_EXTERN const osr_error *osr_launch_batch_error(const osr_launch_batch *batch, size_t i);
+
+/** Options for osr_runner_provision(). Initialise with OSR_PROVISION_OPTIONS_INIT. */
+typedef struct osr_provision_options {
+    unsigned int version;
+    /** How to launch; its cancel flag cancels the provisioning too. */
+    osr_launch_options launch;
+    /**
+     * Non-zero: one JIT config (and runner record) per runner; 0: one
+     * registration token for the batch (every config's github_path the same).
+     */
+    int jit;
+    /** The runner group of JIT runners; NULL: the default group. */
+    const char *runner_group;
+} osr_provision_options;
+
+#define OSR_PROVISION_OPTIONS_VERSION 1
+#define OSR_PROVISION_OPTIONS_INIT                                      \
+    {                                                                   \
+        OSR_PROVISION_OPTIONS_VERSION, OSR_LAUNCH_OPTIONS_INIT, 0, NULL \
+    }
+
+/** The outcome of osr_runner_provision(): the launch and the runner records. */
+typedef struct osr_provision osr_provision;
+
+/**
+ * Provision n runners: with github, fetch one registration token for the
+ * batch or (opts->jit) one JIT config per runner, overriding the configs'
+ * credentials; without, the configs carry them. Then launch as
+ * osr_instance_launch_many() does. The runner record of every instance that
+ * did not launch is deleted at GitHub again, and so are all of them when the
+ * launch is cancelled (opts->launch.cancel); a cancel that comes after the
+ * launch is over deletes its servers (osr_provision_undone()). Secrets are
+ * wiped when the result is freed.
+ * @param out set when the launch was attempted (also when some failed)
+ * @return as osr_instance_launch_many(), or the GitHub error that stopped
+ *         it before any create (in osr_session_last_error, the runner's name
+ *         first for a JIT config)
+ */
+OSR_EXTERN int osr_runner_provision(osr_provision **out,
+                                    osr_session *session,
+                                    osr_github *github,
+                                    const osr_instance_config *const *configs,
+                                    size_t n,
+                                    const osr_provision_options *opts);
+
+OSR_EXTERN void osr_provision_free(osr_provision *p);
+OSR_EXTERN size_t osr_provision_count(const osr_provision *p);
+/** The launch (borrowed). */
+OSR_EXTERN const osr_launch_batch *osr_provision_launch_batch(const osr_provision *p);
+/** The i-th runner's record id at GitHub (JIT), or 0. */
+OSR_EXTERN long long osr_provision_runner_id(const osr_provision *p, size_t i);
+/** Code OSR_ELEFT when the i-th runner's record could not be deleted again. */
+OSR_EXTERN const osr_error *osr_provision_forget_error(const osr_provision *p, size_t i);
+/** Non-zero when a late cancel deleted the launched servers again. */
+OSR_EXTERN int osr_provision_undone(const osr_provision *p);
+/** After a late cancel: how deleting the i-th server went (code 0: deleted). */
+OSR_EXTERN const osr_error *osr_provision_undo_error(const osr_provision *p, size_t i);
 
 #ifdef __cplusplus
 }

@@ -710,45 +710,6 @@ done:
 
 /* ------------------------------------------------------------- build */
 
-/* Point libcurl's proxy variables at the build's proxies for the downloads
- * (the library takes proxies from the environment), and back afterwards. */
-struct saved_env {
-    char *v[6];
-    bool set;
-};
-static const char *const proxy_vars[6] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
-                                           "HTTPS_PROXY", "no_proxy",   "NO_PROXY" };
-
-static void proxy_env_push(struct saved_env *s)
-{
-    const char *vals[6] = { a.http_proxy,  a.http_proxy, a.https_proxy,
-                            a.https_proxy, a.no_proxy,   a.no_proxy };
-    memset(s, 0, sizeof(*s));
-    if (!a.http_proxy && !a.https_proxy && !a.no_proxy)
-        return;
-    s->set = true;
-    for (int i = 0; i < 6; i++) {
-        const char *old = getenv(proxy_vars[i]);
-        s->v[i] = old ? strdup(old) : NULL;
-        if (vals[i])
-            setenv(proxy_vars[i], vals[i], 1);
-    }
-}
-
-static void proxy_env_pop(struct saved_env *s)
-{
-    if (!s->set)
-        return;
-    for (int i = 0; i < 6; i++) {
-        if (s->v[i])
-            setenv(proxy_vars[i], s->v[i], 1);
-        else
-            unsetenv(proxy_vars[i]);
-        free(s->v[i]);
-    }
-    s->set = false;
-}
-
 static bool is_url(const char *s)
 {
     return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
@@ -779,62 +740,25 @@ static int split_packages(const char **out, size_t max, char *list)
     return (int)n;
 }
 
-/* The runner application GitHub offers (its downloads list), as one entry
- * for osr_runner_app_parse; version "latest" or the one X.Y.Z it lists. */
+/* The runner application GitHub offers (its downloads list); version
+ * "latest" or the one X.Y.Z it lists. */
 static int runner_from_github(osr_runner_app **out, const char *version, const char *arch)
 {
     osr_github *gh = NULL;
-    osr_github_apps *apps = NULL;
     const char *path = cli_github_path();
-    json_t *entry = NULL;
-    char *json = NULL;
     osr_error err;
-    size_t i = 0;
     int rc = 0, error;
 
     if (path == NULL)
         return cli_usage_error(build_usage, "--runner-version needs --github-path");
     if ((rc = cli_open_github(&gh)) != 0)
         return rc;
-    if ((error = osr_github_runner_apps(&apps, gh, path)) < 0) {
-        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
-        goto done;
-    }
-    if ((error = osr_github_apps_find(&i, apps, "linux", arch ? arch : "x64")) < 0) {
-        rc = cli_fail(error, "%s", osr_github_last_error(gh)->message);
-        goto done;
-    }
-    if (strcmp(version, "latest") != 0 && strcmp(version, osr_github_app_version(apps, i)) != 0) {
-        rc = cli_fail(OSR_ENOTFOUND,
-                      "GitHub offers runner %s, not %s; give --runner-url and --runner-sha256 "
-                      "for another version",
-                      osr_github_app_version(apps, i), version);
-        goto done;
-    }
-    entry = json_pack("{s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i), "architecture",
-                      osr_github_app_architecture(apps, i), "download_url",
-                      osr_github_app_download_url(apps, i), "filename",
-                      osr_github_app_filename(apps, i), "sha256_checksum",
-                      osr_github_app_sha256_checksum(apps, i));
-    if (entry && osr_github_app_temp_download_token(apps, i) &&
-        *osr_github_app_temp_download_token(apps, i))
-        json_object_set_new(entry, "temp_download_token",
-                            json_string(osr_github_app_temp_download_token(apps, i)));
-    json = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
-    if (json == NULL) {
-        rc = cli_fail(OSR_ENOMEM, "out of memory");
-        goto done;
-    }
     osr_error_clear(&err);
-    if ((error = osr_runner_app_parse(out, json, strlen(json), "linux", arch, &err)) < 0)
-        rc = cli_fail(error, "GitHub's runner downloads: %s", err.message);
-done:
-    if (json) {
-        explicit_bzero(json, strlen(json)); /* it may hold the download token */
-        free(json);
-    }
-    json_decref(entry);
-    osr_github_apps_free(apps);
+    if ((error = osr_runner_app_from_github(out, gh, path, "linux", arch, version, &err)) < 0)
+        rc = error == OSR_ENOTFOUND
+                 ? cli_fail(error, "%s; give --runner-url and --runner-sha256 for another version",
+                            err.message)
+                 : cli_fail(error, "%s", err.message);
     osr_github_free(gh);
     return rc;
 }
@@ -875,19 +799,17 @@ static int image_build(int argc, char **argv)
     osr_build_result *res = NULL;
     osr_session *session = NULL;
     osr_error err;
-    struct saved_env env;
     struct progress pr = { isatty(2) != 0, 0, now_ms(), "" };
     const char *pkgs[MAX_LIST + 1] = { NULL };
     const char *props[MAX_LIST + 8];
     osr_build_dir *dldir = NULL;
     const char *dl = NULL;
     char *pkgbuf = NULL, *info = NULL, *runner_dest = NULL, *base_dest = NULL;
-    char *output = NULL, *prop_strs[6] = { NULL };
+    char *output = NULL, **prov = NULL;
     const char *runner_path = NULL, *base_path = NULL, *glance_arch = NULL;
     json_t *report = NULL;
     int rc = EXIT_OK, error;
 
-    memset(&env, 0, sizeof(env));
     osr_error_clear(&err);
     (void)argc;
     (void)argv;
@@ -1011,7 +933,10 @@ static int image_build(int argc, char **argv)
     fo.progress_cb = on_transfer;
     fo.progress_payload = &pr;
     fo.cancel = &interrupted;
-    proxy_env_push(&env);
+    /* The downloads go through the build's proxies. */
+    fo.http_proxy = a.http_proxy;
+    fo.https_proxy = a.https_proxy;
+    fo.no_proxy = a.no_proxy;
     base_path = a.base;
     /* A local base is checked first, a download of it comes last. */
     error = a.base_sha256 && !is_url(a.base) ? fetch_base(base_dest, &fo, &pr, &err) : 0;
@@ -1028,7 +953,6 @@ static int image_build(int argc, char **argv)
         error = fetch_base(base_dest, &fo, &pr, &err);
         base_path = base_dest;
     }
-    proxy_env_pop(&env);
     if (error < 0) {
         rc = cli_fail(error, "%s", err.message);
         if (interrupted)
@@ -1073,30 +997,12 @@ static int image_build(int argc, char **argv)
         "architecture", glance_arch);
     if (a.upload) {
         size_t np = 0;
-        const char *distro = osr_build_result_get(res, "os_distro");
-        const char *ver = osr_build_result_get(res, "os_version");
-        prop_strs[0] = distro ? malloc(300) : NULL;
-        if (prop_strs[0])
-            snprintf(prop_strs[0], 300, "os_distro=%s", distro);
-        prop_strs[1] = ver ? malloc(300) : NULL;
-        if (prop_strs[1])
-            snprintf(prop_strs[1], 300, "os_version=%s", ver);
-        prop_strs[2] = malloc(300);
-        prop_strs[3] = malloc(300);
-        prop_strs[4] = malloc(300);
-        prop_strs[5] = malloc(300);
-        if (!prop_strs[2] || !prop_strs[3] || !prop_strs[4] || !prop_strs[5]) {
-            rc = cli_fail(OSR_ENOMEM, "out of memory");
+        if ((error = osr_image_provenance(&prov, res, app, &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
             goto done;
         }
-        snprintf(prop_strs[2], 300, "architecture=%s", glance_arch);
-        snprintf(prop_strs[3], 300, "osrunner_runner_version=%s", osr_runner_app_version(app));
-        snprintf(prop_strs[4], 300, "osrunner_build_id=%s", osr_build_result_get(res, "build_id"));
-        snprintf(prop_strs[5], 300, "osrunner_builder_version=%s", osr_version());
-        for (size_t i = 0; i < 6; i++) {
-            if (prop_strs[i])
-                props[np++] = prop_strs[i];
-        }
+        for (size_t i = 0; prov[i]; i++)
+            props[np++] = prov[i];
         for (size_t i = 0; i < a.nprops; i++)
             props[np++] = a.props[i];
         props[np] = NULL;
@@ -1111,10 +1017,8 @@ static int image_build(int argc, char **argv)
         printf("%s\n", output);
     }
 done:
-    proxy_env_pop(&env);
     json_decref(report);
-    for (size_t i = 0; i < 6; i++)
-        free(prop_strs[i]);
+    osr_free(prov);
     osr_build_dir_free(dldir);
     free(output);
     free(pkgbuf);

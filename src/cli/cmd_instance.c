@@ -428,51 +428,6 @@ static void on_progress(size_t index, const char *name, const char *state, void 
     fflush(stderr);
 }
 
-/* Credentials from GitHub itself: one registration token for the batch, or
- * one JIT config (and runner record) per instance. */
-static int fetch_credentials(osr_github *gh,
-                             char **token,
-                             char **jits,
-                             long long *runner_ids,
-                             osr_instance_config *cfgs,
-                             size_t n)
-{
-    const char *path = cli_github_path();
-    int error;
-
-    if (!arg.jit) {
-        long long expires = 0;
-        if ((error = osr_github_registration_token(token, &expires, gh, path)) < 0)
-            return cli_fail(error, "%s", osr_github_last_error(gh)->message);
-        for (size_t i = 0; i < n; i++)
-            cfgs[i].registration_token = *token;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
-        jo.name = cfgs[i].name;
-        jo.labels = cfgs[i].labels;
-        jo.runner_group = cli_github_runner_group();
-        if ((error = osr_github_jitconfig(&jits[i], &runner_ids[i], gh, path, &jo)) < 0)
-            return cli_fail(error, "%s: %s", cfgs[i].name, osr_github_last_error(gh)->message);
-        cfgs[i].registration_token = NULL;
-        cfgs[i].jit_config = jits[i];
-    }
-    return 0;
-}
-
-/* Runner records registered for instances that did not launch go again. */
-static void
-forget_runners(osr_github *gh, const long long *runner_ids, const osr_launch_batch *b, size_t n)
-{
-    for (size_t i = 0; gh && runner_ids && i < n; i++) {
-        if (runner_ids[i] > 0 && (b == NULL || osr_launch_batch_server(b, i) == NULL) &&
-            osr_github_runner_delete(gh, cli_github_path(), runner_ids[i]) < 0)
-            cli_fail(OSR_ERROR, "runner %lld stays registered at GitHub: %s", runner_ids[i],
-                     osr_github_last_error(gh)->message);
-    }
-}
-
 /* SIGINT and SIGTERM cancel a launch: the handler only sets the flag the
  * library's engine checks (its wait is interrupted by the signal). */
 static volatile bool interrupted;
@@ -514,34 +469,28 @@ static int launch_exit(const osr_launch_batch *b, size_t n, int rc)
     return rc;
 }
 
-/* Delete the servers of a launch that was over when the signal came. */
-static int undo_launch(osr_session *session, const osr_launch_batch *b, size_t n, const char *id)
+/* Report a launch that was over when the signal came: the library deleted its
+ * servers again. */
+static int undo_report(const osr_provision *p, size_t n, const char *id)
 {
-    const char **ids = calloc(n, sizeof(*ids));
-    osr_error *errs = calloc(n, sizeof(*errs));
+    const osr_launch_batch *b = osr_provision_launch_batch(p);
     size_t k = 0;
     int rc = 0;
 
-    if (ids == NULL || errs == NULL) {
-        free(ids);
-        free(errs);
-        return cli_fail(OSR_ENOMEM, "out of memory; see instance list --launch %s", id);
-    }
     for (size_t i = 0; i < n; i++) {
-        if (osr_launch_batch_server(b, i))
-            ids[k++] = osr_server_id(osr_launch_batch_server(b, i));
-    }
-    osr_server_delete_many(session, ids, k, 1, 180, errs);
-    for (size_t i = 0; i < k; i++) {
-        if (errs[i].code < 0)
-            rc = cli_fail(OSR_ELEFT, "interrupted; server %s is LEFT: %s", ids[i], errs[i].message);
+        const osr_server *sv = osr_launch_batch_server(b, i);
+        const osr_error *e = osr_provision_undo_error(p, i);
+        if (sv == NULL)
+            continue;
+        k++;
+        if (e->code < 0)
+            rc = cli_fail(OSR_ELEFT, "interrupted; server %s is LEFT: %s", osr_server_id(sv),
+                          e->message);
     }
     if (rc == 0) {
         cli_fail(OSR_EINTERRUPTED, "interrupted; the %zu servers of launch %s were deleted", k, id);
         rc = interrupt_exit();
     }
-    free(ids);
-    free(errs);
     return rc;
 }
 
@@ -550,17 +499,18 @@ static int instance_create(int argc, char **argv)
     osr_instance_config *cfgs = NULL;
     const osr_instance_config **ptrs = NULL;
     char **names = NULL, **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL;
-    char **jits = NULL, *web = NULL;
-    long long *runner_ids = NULL;
+    char *web = NULL;
     osr_github *gh = NULL;
     osr_session *session = NULL;
-    osr_launch_batch *batch = NULL;
-    osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
+    osr_provision *prov = NULL;
+    const osr_launch_batch *batch = NULL;
+    osr_provision_options po = OSR_PROVISION_OPTIONS_INIT;
+    osr_launch_options *lo = &po.launch;
     struct progress prog = { 0, 0, 0, 0, NULL };
     char launch_id[OSR_LAUNCH_ID_SIZE];
     osr_error err;
     int rc, error;
-    bool fetch, undone = false;
+    bool fetch;
     size_t n;
 
     (void)argc;
@@ -574,11 +524,8 @@ static int instance_create(int argc, char **argv)
     cfgs = calloc(n, sizeof(*cfgs));
     ptrs = calloc(n, sizeof(*ptrs));
     names = calloc(n, sizeof(*names));
-    jits = calloc(n, sizeof(*jits));
-    runner_ids = calloc(n, sizeof(*runner_ids));
     prog.state = calloc(n + 1, 1);
-    if (labels == NULL || cfgs == NULL || ptrs == NULL || names == NULL || jits == NULL ||
-        runner_ids == NULL || prog.state == NULL) {
+    if (labels == NULL || cfgs == NULL || ptrs == NULL || names == NULL || prog.state == NULL) {
         rc = cli_fail(OSR_ENOMEM, "out of memory");
         goto done;
     }
@@ -611,38 +558,35 @@ static int instance_create(int argc, char **argv)
         goto done;
     if ((rc = cli_session(&session)) != 0)
         goto done;
-    if (fetch && (rc = fetch_credentials(gh, &token, jits, runner_ids, cfgs, n)) != 0)
-        goto done;
-    if (interrupted) {
-        cli_fail(OSR_EINTERRUPTED, "interrupted before any server was created");
-        rc = interrupt_exit();
-        goto done;
-    }
-    lo.wait = !arg.no_wait;
-    lo.timeout_s = arg.timeout;
-    lo.cancel = &interrupted;
+    lo->wait = !arg.no_wait;
+    lo->timeout_s = arg.timeout;
+    lo->cancel = &interrupted;
     osr_launch_id_new(launch_id, sizeof(launch_id));
-    lo.launch_id = launch_id;
+    lo->launch_id = launch_id;
+    po.jit = arg.jit;
+    po.runner_group = cli_github_runner_group();
     /* Before anything exists: what finds this launch's servers after a kill. */
     fprintf(stderr, "osrunner: launch %s (instance delete --launch %s)\n", launch_id, launch_id);
     fflush(stderr);
     if (!cli.json && isatty(STDERR_FILENO)) {
-        lo.progress = on_progress;
-        lo.payload = &prog;
+        lo->progress = on_progress;
+        lo->payload = &prog;
     }
-    error = osr_instance_launch_many(&batch, session, ptrs, n, &lo);
-    if (lo.progress)
+    /* GitHub's credentials (when none were given), the launch, and the
+     * runner records of instances that did not launch deleted again. */
+    error = osr_runner_provision(&prov, session, gh, ptrs, n, &po);
+    if (lo->progress && prov)
         fputs("\n", stderr);
+    batch = osr_provision_launch_batch(prov);
     if (batch == NULL) {
         rc = cli_fail(error, "%s", osr_session_last_error(session)->message);
         if (error == OSR_EINTERRUPTED)
             rc = interrupt_exit();
         goto done;
     }
-    if (interrupted && error != OSR_EINTERRUPTED && error != OSR_ELEFT) {
-        /* The signal came after the launch was over: undo it all the same. */
-        rc = undo_launch(session, batch, n, launch_id);
-        undone = true;
+    if (osr_provision_undone(prov)) {
+        /* The signal came after the launch was over: it was undone all the same. */
+        rc = undo_report(prov, n, launch_id);
         goto done;
     }
     rc = EXIT_OK;
@@ -653,8 +597,8 @@ static int instance_create(int argc, char **argv)
             json_t *o = sv ? server_json(sv)
                            : json_pack("{s:s,s:s,s:s}", "name", cfgs[i].name, "status", "FAILED",
                                        "error", osr_launch_batch_error(batch, i)->message);
-            if (o && runner_ids[i] > 0)
-                json_object_set_new(o, "runner_id", json_integer(runner_ids[i]));
+            if (o && osr_provision_runner_id(prov, i) > 0)
+                json_object_set_new(o, "runner_id", json_integer(osr_provision_runner_id(prov, i)));
             if (o)
                 json_object_set_new(o, "launch", json_string(launch_id));
             json_array_append_new(arr, o);
@@ -686,16 +630,15 @@ static int instance_create(int argc, char **argv)
     }
     rc = launch_exit(batch, n, rc);
 done:
-    forget_runners(gh, runner_ids, undone ? NULL : batch, n);
-    osr_launch_batch_free(batch);
+    for (size_t i = 0; prov && i < n; i++) {
+        if (osr_provision_forget_error(prov, i)->code < 0)
+            cli_fail(OSR_ERROR, "%s", osr_provision_forget_error(prov, i)->message);
+    }
+    osr_provision_free(prov);
     osr_github_free(gh);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
-    for (size_t i = 0; jits && i < n; i++)
-        osr_github_secret_free(jits[i]);
     free(names);
-    free(jits);
-    free(runner_ids);
     free(ptrs);
     free(cfgs);
     free(labels);

@@ -3,6 +3,7 @@
 #include "github_internal.h"
 
 #include "osrunner/runner.h"
+#include "runner_download.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -10,12 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct gh_app {
-    char *os, *arch, *url, *filename, *sha256, *version, *download_token;
-} gh_app;
-
 struct osr_github_apps {
-    gh_app *items;
+    osr_runner_app **items; /* the one type of a runner download */
     size_t count;
 };
 
@@ -49,47 +46,14 @@ static char *dup_field(json_t *obj, const char *key)
 
 /* --------------------------------------------------------- runner apps */
 
-static void apps_clear(gh_app *a)
-{
-    free(a->os);
-    free(a->arch);
-    free(a->url);
-    free(a->filename);
-    free(a->sha256);
-    free(a->version);
-    osr__secret_free(a->download_token);
-}
-
 void osr_github_apps_free(osr_github_apps *apps)
 {
     if (apps == NULL)
         return;
     for (size_t i = 0; i < apps->count; i++)
-        apps_clear(&apps->items[i]);
+        osr_runner_app_free(apps->items[i]);
     free(apps->items);
     free(apps);
-}
-
-/* "actions-runner-linux-x64-2.323.0.tar.gz" -> "2.323.0" */
-static char *version_of(const char *filename)
-{
-    const char *dash = strrchr(filename, '-'), *end;
-    size_t n;
-
-    if (dash == NULL)
-        return osr__strdup("");
-    dash++;
-    end = dash;
-    while ((*end >= '0' && *end <= '9') || *end == '.')
-        end++;
-    n = (size_t)(end - dash);
-    if (strcmp(end, "tar.gz") == 0 || strcmp(end, "zip") == 0)
-        n--; /* the dot before the extension */
-    else if (*end != '\0')
-        n = 0;
-    if (n == 0 || dash[0] == '.' || dash[n - 1] == '.')
-        return osr__strdup("");
-    return osr__strndup(dash, n);
 }
 
 int osr__github_parse_apps(osr_github_apps **out, const char *body, size_t len, osr_error *err)
@@ -104,40 +68,36 @@ int osr__github_parse_apps(osr_github_apps **out, const char *body, size_t len, 
         return osr__error_set(err, OSR_EPROTO, "runner applications: expected a JSON array");
     }
     apps = calloc(1, sizeof(*apps));
-    if (apps == NULL || (json_array_size(root) &&
-                         (apps->items = calloc(json_array_size(root), sizeof(gh_app))) == NULL)) {
+    if (apps == NULL ||
+        (json_array_size(root) &&
+         (apps->items = calloc(json_array_size(root), sizeof(*apps->items))) == NULL)) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
     json_array_foreach(root, i, o)
     {
-        gh_app *a = &apps->items[apps->count];
-        const char *req[] = { "os", "architecture", "download_url", "filename" };
-        for (size_t k = 0; k < 4; k++) {
-            if (!json_is_string(json_object_get(o, req[k]))) {
-                error =
-                    osr__error_set(err, OSR_EPROTO, "runner application %zu: no \"%s\"", i, req[k]);
-                goto done;
-            }
-        }
-        apps->count++;
-        a->os = dup_field(o, "os");
-        a->arch = dup_field(o, "architecture");
-        a->url = dup_field(o, "download_url");
-        a->filename = dup_field(o, "filename");
-        a->sha256 = dup_field(o, "sha256_checksum");
-        a->download_token = dup_field(o, "temp_download_token");
-        wipe_json_string(json_object_get(o, "temp_download_token"));
-        a->version = a->filename ? version_of(a->filename) : NULL;
-        if (!a->os || !a->arch || !a->url || !a->filename || !a->sha256 || !a->download_token ||
-            !a->version) {
-            error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        const char *missing = "";
+        error = osr__runner_app_from_json(&apps->items[apps->count], o, &missing);
+        if (error == OSR_EPROTO) {
+            osr__error_set(err, OSR_EPROTO, "runner application %zu: no \"%s\"", i, missing);
             goto done;
         }
+        if (error < 0) {
+            osr__error_set(err, OSR_ENOMEM, "out of memory");
+            goto done;
+        }
+        apps->count++;
     }
     *out = apps;
     apps = NULL;
 done:
+    /* Every temp_download_token is wiped, also of entries after an error. */
+    json_array_foreach(root, i, o)
+    {
+        json_t *t = json_object_get(o, "temp_download_token");
+        if (json_is_string(t))
+            wipe_json_string(t);
+    }
     json_decref(root);
     osr_github_apps_free(apps);
     return error;
@@ -172,7 +132,7 @@ int osr_github_apps_find(size_t *index,
                          const char *arch)
 {
     for (size_t i = 0; apps && os && arch && i < apps->count; i++) {
-        if (strcmp(apps->items[i].os, os) == 0 && strcmp(apps->items[i].arch, arch) == 0) {
+        if (strcmp(apps->items[i]->os, os) == 0 && strcmp(apps->items[i]->arch, arch) == 0) {
             *index = i;
             return 0;
         }
@@ -180,10 +140,15 @@ int osr_github_apps_find(size_t *index,
     return OSR_ENOTFOUND;
 }
 
-#define APP_ACCESSOR(fn, member)                                         \
-    const char *fn(const osr_github_apps *apps, size_t i)                \
-    {                                                                    \
-        return (apps && i < apps->count) ? apps->items[i].member : NULL; \
+const osr_runner_app *osr_github_apps_get(const osr_github_apps *apps, size_t i)
+{
+    return (apps && i < apps->count) ? apps->items[i] : NULL;
+}
+
+#define APP_ACCESSOR(fn, member)                                          \
+    const char *fn(const osr_github_apps *apps, size_t i)                 \
+    {                                                                     \
+        return (apps && i < apps->count) ? apps->items[i]->member : NULL; \
     }
 APP_ACCESSOR(osr_github_app_os, os)
 APP_ACCESSOR(osr_github_app_architecture, arch)
@@ -191,7 +156,13 @@ APP_ACCESSOR(osr_github_app_download_url, url)
 APP_ACCESSOR(osr_github_app_filename, filename)
 APP_ACCESSOR(osr_github_app_sha256_checksum, sha256)
 APP_ACCESSOR(osr_github_app_version, version)
-APP_ACCESSOR(osr_github_app_temp_download_token, download_token)
+
+const char *osr_github_app_temp_download_token(const osr_github_apps *apps, size_t i)
+{
+    if (apps == NULL || i >= apps->count)
+        return NULL;
+    return apps->items[i]->token ? apps->items[i]->token : "";
+}
 
 /* ------------------------------------------------------------ tokens */
 

@@ -21,8 +21,6 @@
 
 /* A server that always says "next" must not keep us forever. */
 #define MAX_PAGES 100
-/* A record of another machine's upload is stale after this long unchanged. */
-#define STALE_FOREIGN_S (6 * 3600)
 
 struct osr_image {
     json_t *obj; /* the image as Glance returned it */
@@ -1276,246 +1274,38 @@ int osr__glance_verify(json_t *obj, const char *sha512, const char *md5, osr_err
     return 0;
 }
 
-/* --- stale records and publishing ---------------------------------------------- */
+/* --- for the publishing domain code (image_publish.c) ------------------------- */
 
-/* "bootid/pid" of this process. */
-static int upload_owner(char *out, size_t n)
+json_t *osr__glance_image_json(const osr_image *image)
 {
-    char boot[64] = "";
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    ssize_t r = fd >= 0 ? read(fd, boot, sizeof(boot) - 1) : -1;
-
-    if (fd >= 0)
-        close(fd);
-    if (r <= 0)
-        snprintf(boot, sizeof(boot), "unknown");
-    else
-        boot[strcspn(boot, "\n")] = '\0';
-    snprintf(out, n, "%s/%ld", boot, (long)getpid());
-    return 0;
+    return image ? image->obj : NULL;
 }
 
-int osr__glance_is_stale(json_t *img, const char *my_boot, int64_t now)
+int osr__glance_delete_within(osr_session *s, const char *id, long timeout_ms)
 {
-    const char *owner = json_string_value(json_object_get(img, OSR_IMAGE_UPLOAD_PROPERTY));
-    const char *slash, *upd;
-    int64_t t = 0;
-    char *end;
-    long pid;
-
-    if (owner == NULL)
-        return 0;
-    if (!is_status(img, "queued") && !is_status(img, "saving") && !is_status(img, "importing") &&
-        !is_status(img, "uploading") && !is_status(img, "killed"))
-        return 0;
-    slash = strrchr(owner, '/');
-    if (slash && my_boot && strlen(my_boot) == (size_t)(slash - owner) &&
-        strncmp(owner, my_boot, (size_t)(slash - owner)) == 0) {
-        errno = 0;
-        pid = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end != '\0' || pid <= 0)
-            return 1;
-        /* This machine, this boot: the uploader is gone when its pid is. */
-        return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-    }
-    upd = json_string_value(json_object_get(img, "updated_at"));
-    if (upd == NULL || osr__parse_timestamp(&t, upd) < 0)
-        return 0;
-    return now - t > STALE_FOREIGN_S;
+    return delete_within(s, id, timeout_ms);
 }
 
-/* 1 when img carries osrunner's provenance marker and belongs to project:
- * the only images osrunner ever deletes on its own. */
-static bool ours(const osr_image *img, const char *project)
+int osr__glance_open_checked(
+    int *fd, long long *size, const char *path, const char *disk_format, osr_error *err)
 {
-    const char *owner = osr_image_property(img, "owner");
-    return osr_image_property(img, OSR_IMAGE_UPLOAD_PROPERTY) != NULL && project != NULL &&
-           owner != NULL && strcmp(owner, project) == 0;
-}
-
-static int cleanup_stale(size_t *removed, osr_session *s, const char *name, long timeout_ms)
-{
-    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
-    osr_image_list *list = NULL;
-    const char *project;
-    char owner[128], *slash;
-    size_t n = 0;
     int error;
-
-    f.name = name;
-    upload_owner(owner, sizeof(owner));
-    slash = strrchr(owner, '/');
-    if (slash)
-        *slash = '\0';
-    if ((error = osr_image_list_get(&list, s, &f)) < 0)
+    if ((error = open_upload_file(fd, size, path, err)) < 0)
         return error;
-    project = osr_session_project_id(s);
-    for (size_t i = 0; i < list->n; i++) {
-        if (!osr__glance_is_stale(list->items[i]->obj, owner, osr__now_s_wall()))
-            continue;
-        if (!ours(list->items[i], project)) {
-            osr__http_log(osr__session_http(s), OSR_LOG_INFO,
-                          "image %s looks like a dead upload, but of project %s: left alone",
-                          osr_image_id(list->items[i]),
-                          osr_image_property(list->items[i], "owner")
-                              ? osr_image_property(list->items[i], "owner")
-                              : "(unknown)");
-            continue;
-        }
-        error = delete_within(s, osr_image_id(list->items[i]), timeout_ms);
-        if (error == OSR_ENOTFOUND)
-            error = 0; /* someone else cleaned it up */
-        if (error < 0)
-            break;
-        n++;
+    if ((error = check_upload_file(*fd, *size, disk_format, path, err)) < 0) {
+        close(*fd);
+        *fd = -1;
     }
-    osr_image_list_free(list);
-    if (error == 0 && removed)
-        *removed = n;
     return error;
 }
 
-int osr_image_cleanup_stale(size_t *removed, osr_session *s, const char *name)
+int osr__glance_upload_fd(osr_image **out,
+                          osr_session *s,
+                          const char *id,
+                          const char *path,
+                          int fd,
+                          long long size,
+                          const osr_image_upload_options *opts)
 {
-    return cleanup_stale(removed, s, name, 0);
-}
-
-/* Once the new image is active: delete our older images of its name beyond
- * keep. Anything else of that name is left alone and said so. Failures are
- * warnings: the upload has succeeded. */
-static size_t
-retire_old(osr_session *s, const osr_image *active, unsigned int keep, long timeout_ms)
-{
-    osr_image_filter f = OSR_IMAGE_FILTER_INIT;
-    osr_image_list *list = NULL;
-    const char *project = osr_session_project_id(s);
-    osr__http *h = osr__session_http(s);
-    size_t kept = 0, gone = 0;
-
-    f.name = osr_image_name(active);
-    if (osr_image_list_get(&list, s, &f) < 0) {
-        osr__http_log(h, OSR_LOG_WARN, "image %s is active, but older images were not retired: %s",
-                      osr_image_id(active), osr__session_err(s)->message);
-        return 0;
-    }
-    for (size_t i = 0; i < list->n; i++) {
-        const osr_image *img = list->items[i];
-        const char *st = osr_image_status(img), *owner = osr_image_property(img, "owner");
-        int error;
-
-        if (strcmp(osr_image_id(img), osr_image_id(active)) == 0) {
-            kept++;
-            continue;
-        }
-        /* Others' uploads in flight are theirs to finish or clean. */
-        if (strcmp(st, "queued") == 0 || strcmp(st, "saving") == 0 ||
-            strcmp(st, "importing") == 0 || strcmp(st, "uploading") == 0)
-            continue;
-        if (strcmp(osr_image_name(img), osr_image_name(active)) != 0)
-            continue;
-        if (!ours(img, project)) {
-            if (osr_image_property(img, OSR_IMAGE_UPLOAD_PROPERTY) == NULL)
-                osr__http_log(h, OSR_LOG_WARN,
-                              "image %s is also named '%s' but was not published by osrunner "
-                              "(no %s property): left alone",
-                              osr_image_id(img), osr_image_name(img), OSR_IMAGE_UPLOAD_PROPERTY);
-            else
-                osr__http_log(h, OSR_LOG_WARN,
-                              "image %s is also named '%s' but belongs to project %s, not %s: "
-                              "left alone",
-                              osr_image_id(img), osr_image_name(img), owner ? owner : "(unknown)",
-                              project ? project : "(unknown)");
-            continue;
-        }
-        if (strcmp(st, "active") == 0 && kept < keep) {
-            kept++;
-            continue;
-        }
-        error = delete_within(s, osr_image_id(img), timeout_ms);
-        if (error == OSR_ENOTFOUND)
-            continue;
-        if (error < 0) {
-            osr__http_log(h, OSR_LOG_WARN,
-                          "image %s is active, but retiring old image %s failed: %s",
-                          osr_image_id(active), osr_image_id(img), osr__session_err(s)->message);
-            continue;
-        }
-        gone++;
-    }
-    osr_image_list_free(list);
-    return gone;
-}
-
-int osr_image_publish(osr_image **out,
-                      size_t *retired,
-                      osr_session *s,
-                      const char *path,
-                      const osr_image_publish_options *opts)
-{
-    osr_image_create_options co;
-    osr_image *created = NULL, *active = NULL;
-    const char **props = NULL;
-    char owner[128], *marker = NULL, *stamp = NULL;
-    size_t nprops = 0, gone;
-    long long size = 0;
-    unsigned int keep;
-    int fd = -1, error;
-
-    if (opts == NULL || opts->image.name == NULL || *opts->image.name == '\0')
-        return osr__error_set(osr__session_error(s), OSR_EINVAL, "an image needs a name");
-    keep = opts->keep ? opts->keep : 2;
-    /* The file is opened and its content checked before anything exists in
-     * Glance: a bad file leaves no record. */
-    if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0)
-        return error;
-    if ((error =
-             check_upload_file(fd, size, opts->image.disk_format, path, osr__session_error(s))) < 0)
-        goto done;
-    if ((error = cleanup_stale(NULL, s, opts->image.name, opts->upload.timeout_ms)) < 0)
-        goto done;
-
-    for (const char *const *p = opts->image.properties; p && *p; p++)
-        nprops++;
-    upload_owner(owner, sizeof(owner));
-    props = calloc(nprops + 3, sizeof(*props));
-    marker = osr__sprintf("%s=%s", OSR_IMAGE_UPLOAD_PROPERTY, owner);
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        stamp = osr__sprintf("%s=%lld", OSR__IMAGE_UPLOAD_TIME,
-                             (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
-    }
-    if (props == NULL || marker == NULL || stamp == NULL) {
-        error = osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < nprops; i++)
-        props[i] = opts->image.properties[i];
-    props[nprops] = marker;
-    props[nprops + 1] = stamp;
-    co = opts->image;
-    co.properties = props;
-    if ((error = osr_image_create(&created, s, &co)) < 0)
-        goto done;
-    if ((error = upload_fd(&active, s, osr_image_id(created), path, fd, size, &opts->upload)) < 0)
-        goto done;
-
-    /* The new image is active: now, and only now, retire old ones of ours. */
-    gone = retire_old(s, active, keep, opts->upload.timeout_ms);
-    osr__session_error(s); /* success: retirement warnings went to the log */
-    if (retired)
-        *retired = gone;
-    if (out) {
-        *out = active;
-        active = NULL;
-    }
-done:
-    if (fd >= 0)
-        close(fd);
-    osr_image_free(active);
-    osr_image_free(created);
-    free(marker);
-    free(stamp);
-    free(props);
-    return error;
+    return upload_fd(out, s, id, path, fd, size, opts);
 }

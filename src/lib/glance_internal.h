@@ -81,4 +81,20 @@ void osr__glance_wait_clear(osr__glance_wait *w);
 /* Lowercase hex of md (2*len chars plus NUL). */
 void osr__glance_hex(char *out, const unsigned char *md, unsigned int len);
 
+/* For the publishing domain code (image_publish.c) over the Glance client:
+ * the image's JSON (borrowed); a delete waited for within timeout_ms; the
+ * upload file opened and its content checked for disk_format (*fd closed
+ * again on failure); an upload into the record id, waited for until active. */
+json_t *osr__glance_image_json(const osr_image *image);
+int osr__glance_delete_within(osr_session *s, const char *id, long timeout_ms);
+int osr__glance_open_checked(
+    int *fd, long long *size, const char *path, const char *disk_format, osr_error *err);
+int osr__glance_upload_fd(osr_image **out,
+                          osr_session *s,
+                          const char *id,
+                          const char *path,
+                          int fd,
+                          long long size,
+                          const osr_image_upload_options *opts);
+
 #endif

@@ -795,6 +795,10 @@ static int xfer_setup(osr__http_xfer *x)
     snprintf(ua, sizeof(ua), "osrunner/%s", osr_version());
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_URL, req->url);
+    if (req->proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, req->proxy);
+    if (req->no_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, req->no_proxy);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (strcmp(req->method, "HEAD") == 0)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

@@ -62,6 +62,10 @@ typedef struct osr__http_request {
      * cloud's CA bundle instead of its own). NULL: the engine's. libcurl
      * reuses a connection only for the same TLS settings. */
     const osr__http_tls *tls;
+    /* This request's proxy (CURLOPT_PROXY) and the hosts that bypass it
+     * (CURLOPT_NOPROXY); NULL: libcurl's default (the environment). */
+    const char *proxy;
+    const char *no_proxy;
 } osr__http_request;
 
 typedef struct osr__http_response {

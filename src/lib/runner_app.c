@@ -5,6 +5,7 @@
 
 #include "fs.h"
 #include "http.h"
+#include "runner_download.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,50 +18,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct osr_runner_app {
-    char *os, *arch, *url, *filename, *sha256, *version;
-    char *token; /* secret */
-};
-
-void osr_runner_app_free(osr_runner_app *app)
-{
-    if (app == NULL)
-        return;
-    free(app->os);
-    free(app->arch);
-    free(app->url);
-    free(app->filename);
-    free(app->sha256);
-    free(app->version);
-    osr__secret_free(app->token);
-    free(app);
-}
-
-const char *osr_runner_app_os(const osr_runner_app *app)
-{
-    return app->os;
-}
-const char *osr_runner_app_architecture(const osr_runner_app *app)
-{
-    return app->arch;
-}
-const char *osr_runner_app_download_url(const osr_runner_app *app)
-{
-    return app->url;
-}
-const char *osr_runner_app_filename(const osr_runner_app *app)
-{
-    return app->filename;
-}
-const char *osr_runner_app_sha256(const osr_runner_app *app)
-{
-    return app->sha256;
-}
-const char *osr_runner_app_version(const osr_runner_app *app)
-{
-    return app->version;
-}
 
 int osr_runner_arch_map(const char **debian,
                         const char **glance,
@@ -106,28 +63,6 @@ static char *lower_dup(const char *s)
     return d;
 }
 
-/* "actions-runner-linux-x64-2.311.0.tar.gz" -> os, arch, version (each may be NULL). */
-static void parse_filename(const char *name, char **os, char **arch, char **version)
-{
-    const char *p = name, *a, *v, *end;
-    static const char prefix[] = "actions-runner-";
-
-    *os = *arch = *version = NULL;
-    if (strncmp(p, prefix, sizeof(prefix) - 1) != 0)
-        return;
-    p += sizeof(prefix) - 1;
-    if ((a = strchr(p, '-')) == NULL || (v = strchr(a + 1, '-')) == NULL)
-        return;
-    end = strstr(v + 1, ".tar.gz");
-    if (end == NULL)
-        end = strstr(v + 1, ".zip");
-    if (end == NULL || end == v + 1)
-        return;
-    *os = osr__strndup(p, (size_t)(a - p));
-    *arch = osr__strndup(a + 1, (size_t)(v - a - 1));
-    *version = osr__strndup(v + 1, (size_t)(end - v - 1));
-}
-
 static int check_url(const char *url, osr_error *err)
 {
     if (url == NULL || *url == '\0')
@@ -149,6 +84,11 @@ static int app_finish(osr_runner_app *app, osr_error *err)
     char *os = NULL, *arch = NULL, *version = NULL;
     const char *slash;
 
+    for (char *p = app->sha256; p && *p; p++) {
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    }
+
     if (app->filename == NULL) {
         slash = strrchr(app->url, '/');
         app->filename = osr__strdup(slash ? slash + 1 : app->url);
@@ -160,7 +100,7 @@ static int app_finish(osr_runner_app *app, osr_error *err)
                               "runner application: filename '%.100s' is not "
                               "a plain file name",
                               app->filename);
-    parse_filename(app->filename, &os, &arch, &version);
+    osr__runner_filename_parse(app->filename, &os, &arch, &version);
     if (app->os == NULL) {
         app->os = os ? os : osr__strdup("linux");
         os = NULL;
@@ -169,8 +109,9 @@ static int app_finish(osr_runner_app *app, osr_error *err)
         app->arch = arch;
         arch = NULL;
     }
-    app->version = version ? version : osr__strdup("");
-    version = NULL;
+    free(version);
+    free(app->version); /* the one rule, also for URLs given by hand */
+    app->version = osr__runner_version_of(app->filename);
     free(os);
     free(arch);
     if (app->os == NULL || app->version == NULL)
@@ -204,21 +145,65 @@ static int app_from_entry(osr_runner_app **out, json_t *e, osr_error *err)
         !json_is_string(json_object_get(e, "temp_download_token")))
         return osr__error_set(err, OSR_EINVAL,
                               "runner application: temp_download_token is not a string");
-    if ((app = calloc(1, sizeof(*app))) == NULL)
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    app->os = osr__strdup(jstr(e, "os"));
-    app->arch = osr__strdup(jstr(e, "architecture"));
-    app->url = osr__strdup(jstr(e, "download_url"));
-    app->filename = osr__strdup(jstr(e, "filename"));
-    app->sha256 = lower_dup(jstr(e, "sha256_checksum"));
-    if (jstr(e, "temp_download_token") && *jstr(e, "temp_download_token"))
-        app->token = osr__strdup(jstr(e, "temp_download_token"));
-    if (!app->os || !app->arch || !app->url || !app->filename || !app->sha256 ||
-        (jstr(e, "temp_download_token") && *jstr(e, "temp_download_token") && !app->token)) {
-        osr_runner_app_free(app);
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    }
+    if ((error = osr__runner_app_from_json(&app, e, NULL)) < 0)
+        return osr__error_set(
+            err, error, error == OSR_ENOMEM ? "out of memory" : "runner application: bad entry");
     if ((error = app_finish(app, err)) < 0) {
+        osr_runner_app_free(app);
+        return error;
+    }
+    *out = app;
+    return 0;
+}
+
+/* An entry taken from a parsed downloads list: the checks of
+ * osr_runner_app_parse on the one type. */
+static int app_check(osr_runner_app *app, osr_error *err)
+{
+    int error;
+    if (!is_sha256_hex(app->sha256))
+        return osr__error_set(err, OSR_EINVAL,
+                              "runner application: sha256_checksum is not 64 hex digits");
+    if ((error = check_url(app->url, err)) < 0)
+        return error;
+    return app_finish(app, err);
+}
+
+int osr_runner_app_from_github(osr_runner_app **out,
+                               osr_github *gh,
+                               const char *path,
+                               const char *os,
+                               const char *arch,
+                               const char *version,
+                               osr_error *err)
+{
+    osr_github_apps *apps = NULL;
+    osr_runner_app *app = NULL;
+    size_t i = 0;
+    int error;
+
+    if (out == NULL || gh == NULL || path == NULL)
+        return osr__error_set(err, OSR_EINVAL, "runner application: no GitHub client or path");
+    os = os ? os : "linux";
+    arch = arch ? arch : "x64";
+    if ((error = osr_github_runner_apps(&apps, gh, path)) < 0)
+        return osr__error_set(err, error, "%s", osr_github_last_error(gh)->message);
+    if (osr_github_apps_find(&i, apps, os, arch) < 0) {
+        error = osr__error_set(err, OSR_ENOTFOUND,
+                               "GitHub's runner downloads: no entry for os %.40s, "
+                               "architecture %.40s",
+                               os, arch);
+    } else if (version && strcmp(version, "latest") != 0 &&
+               strcmp(version, osr_github_app_version(apps, i)) != 0) {
+        error = osr__error_set(err, OSR_ENOTFOUND, "GitHub offers runner %.40s, not %.40s",
+                               osr_github_app_version(apps, i), version);
+    } else if ((app = osr__runner_app_dup(osr_github_apps_get(apps, i))) == NULL) {
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    } else if ((error = app_check(app, err)) < 0) {
+        osr__error_prefix(err, "GitHub's runner downloads: ");
+    }
+    osr_github_apps_free(apps);
+    if (error < 0) {
         osr_runner_app_free(app);
         return error;
     }
@@ -478,6 +463,9 @@ int osr_fetch_verified(const char *dest,
     sk.fd = -1;
     if (opts == NULL)
         opts = &defaults;
+    if (opts->version < 1 || opts->version > OSR_FETCH_OPTIONS_VERSION)
+        return osr__error_set(err, OSR_EINVAL, "osr_fetch_options: version %u, expected %u",
+                              opts->version, OSR_FETCH_OPTIONS_VERSION);
     if (!is_sha256_hex(sha256))
         return osr__error_set(err, OSR_EINVAL, "the SHA-256 of %s is not 64 hex digits",
                               url ? url : "(none)");
@@ -535,6 +523,11 @@ int osr_fetch_verified(const char *dest,
             .progress_payload = opts->progress_payload,
             .timeout_ms = hc.timeout_ms,
         };
+        if (opts->version >= 2) {
+            /* The proxy of this hop's scheme: a redirect may change it. */
+            req.proxy = strncmp(cur, "https://", 8) == 0 ? opts->https_proxy : opts->http_proxy;
+            req.no_proxy = opts->no_proxy;
+        }
         char *next = NULL;
         error = osr__http_send(h, &req, &resp, err);
         if (error < 0 || resp.status < 300 || resp.status >= 400)

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "github_env.h"
+
 static char state_dir[4096];
 static char api_url[256];
 static char token_file[4096];
@@ -66,33 +68,6 @@ static long file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-/* Read KEY="VALUE" from the stand-in's env.sh. */
-static bool env_value(char *out, size_t n, const char *env_sh, const char *key)
-{
-    FILE *f = fopen(env_sh, "r");
-    char line[4096];
-    size_t klen = strlen(key);
-    bool found = false;
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *p = line, *end;
-        if (strncmp(p, "export ", 7) == 0)
-            p += 7;
-        if (strncmp(p, key, klen) != 0 || p[klen] != '=')
-            continue;
-        p += klen + 1;
-        if (*p == '"')
-            p++;
-        end = p + strcspn(p, "\"\n");
-        snprintf(out, n, "%.*s", (int)(end - p), p);
-        found = true;
-    }
-    fclose(f);
-    return found;
 }
 
 static int group_setup(void **state)

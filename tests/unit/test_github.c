@@ -3,6 +3,7 @@
  * `openssl dgst -sha256 -sign`, both timestamp forms, parsers, options and
  * what goes on the wire. Servers are scripted threads on 127.0.0.1. */
 #include "github_internal.h"
+#include "osrunner/image.h"
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -837,6 +838,52 @@ static void test_timestamps_both_forms(void **state)
     assert_int_equal(exp, 5);
 }
 
+/* One type and one parser for a runner download: GitHub's list and
+ * osr_runner_app_parse read the same version from a -noexternals file name,
+ * and the list's entry is that type. */
+static void test_runner_download_one_parser(void **state)
+{
+    const char *body =
+        "[{\"os\":\"linux\",\"architecture\":\"x64\",\"download_url\":\"https://github.com/actions/"
+        "runner/releases/download/v2.311.0/actions-runner-linux-x64-2.311.0-noexternals.tar.gz\","
+        "\"filename\":\"actions-runner-linux-x64-2.311.0-noexternals.tar.gz\","
+        "\"sha256_checksum\":\"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\","
+        "\"temp_download_token\":\"tdt-secret\"},"
+        "{\"os\":\"linux\",\"architecture\":\"arm64\",\"download_url\":\"u\","
+        "\"filename\":\"actions-runner-linux-arm64-2.311.0-trimmedpackages.zip\"}]";
+    osr_github_apps *apps = NULL;
+    osr_runner_app *app = NULL;
+    const osr_runner_app *entry;
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr__github_parse_apps(&apps, body, strlen(body), &err), 0);
+    assert_string_equal(osr_github_app_version(apps, 0), "2.311.0");
+    assert_string_equal(osr_github_app_version(apps, 1), "2.311.0");
+    entry = osr_github_apps_get(apps, 0);
+    assert_non_null(entry);
+    assert_string_equal(osr_runner_app_version(entry), "2.311.0");
+    assert_string_equal(osr_runner_app_architecture(entry), "x64");
+    assert_string_equal(osr_runner_app_filename(entry), osr_github_app_filename(apps, 0));
+    assert_string_equal(osr_github_app_temp_download_token(apps, 0), "tdt-secret");
+    assert_null(osr_github_apps_get(apps, 2));
+    assert_int_equal(osr_runner_app_parse(&app, body, strlen(body), "linux", "x64", &err), 0);
+    assert_string_equal(osr_runner_app_version(app), osr_github_app_version(apps, 0));
+    assert_string_equal(osr_runner_app_sha256(app),
+                        "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    osr_runner_app_free(app);
+    app = NULL;
+    /* A URL given by hand follows the same rule. */
+    assert_int_equal(
+        osr_runner_app_new(&app, "https://x/actions-runner-linux-x64-2.312.0-noexternals.tar.gz",
+                           "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", NULL,
+                           &err),
+        0);
+    assert_string_equal(osr_runner_app_version(app), "2.312.0");
+    osr_runner_app_free(app);
+    osr_github_apps_free(apps);
+}
+
 static void test_parse_apps(void **state)
 {
     const char *body =
@@ -1233,6 +1280,7 @@ int main(void)
         cmocka_unit_test(test_b64url),
         cmocka_unit_test(test_timestamps_both_forms),
         cmocka_unit_test(test_parse_apps),
+        cmocka_unit_test(test_runner_download_one_parser),
         cmocka_unit_test(test_parse_jit_and_runner),
         cmocka_unit_test(test_paths_and_urls),
         cmocka_unit_test(test_runner_url),

@@ -4,6 +4,8 @@
  * without answering: the POST reaches it once, never twice. And the engine
  * driven from outside, one step at a time, with extra fds. */
 #include "http.h"
+#include "osrunner/image.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -727,6 +729,69 @@ static void test_step_from_outside(void **state)
     osr__http_free(h);
 }
 
+#define RUNNER_BODY "runner-bytes"
+#define RUNNER_REPLY                                                                \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " \
+    "12\r\nConnection: close\r\n\r\n" RUNNER_BODY
+
+/* A request's own proxy and no_proxy, and a download whose options name its
+ * proxy: set per request (CURLOPT_PROXY/NOPROXY), nothing from setenv(). */
+static void test_request_proxy(void **state)
+{
+    static const char *const replies[] = { OK_JSON, OK_JSON, RUNNER_REPLY, NULL };
+    static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                        "no_proxy",   "NO_PROXY",   "all_proxy",   "ALL_PROXY" };
+    struct server s;
+    osr__http *h;
+    osr__http_request req;
+    osr__http_response resp;
+    osr_fetch_options fo = OSR_FETCH_OPTIONS_INIT;
+    osr_error err;
+    char proxy[64], url[64], dir[] = "/tmp/osr-proxy-XXXXXX", dest[96], hex[65];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    server_start(&s, replies);
+    h = client(5000, 0);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", s.port);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = "http://runner.invalid/v3/x"; /* reachable only through the proxy */
+    req.idempotent = true;
+    req.proxy = proxy;
+    memset(&resp, 0, sizeof(resp));
+    assert_int_equal(osr__http_send(h, &req, &resp, &err), 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(strncmp(s.last_request, "GET http://runner.invalid/v3/x ", 31), 0);
+    osr__http_response_free(&resp);
+
+    /* no_proxy: the proxy is a closed port, the host goes around it. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v3/y", s.port);
+    req.url = url;
+    req.proxy = "http://127.0.0.1:1";
+    req.no_proxy = "127.0.0.1";
+    memset(&resp, 0, sizeof(resp));
+    assert_int_equal(osr__http_send(h, &req, &resp, &err), 0);
+    assert_int_equal(strncmp(s.last_request, "GET /v3/y ", 10), 0);
+    osr__http_response_free(&resp);
+    osr__http_free(h);
+
+    /* osr_fetch_verified through osr_fetch_options.http_proxy. */
+    assert_non_null(mkdtemp(dir));
+    snprintf(dest, sizeof(dest), "%s/r.tar.gz", dir);
+    assert_int_equal(osr__sha256_hex(hex, RUNNER_BODY, strlen(RUNNER_BODY)), 0);
+    fo.http_proxy = proxy;
+    fo.https_proxy = "http://127.0.0.1:1"; /* not for an http URL */
+    osr_error_clear(&err);
+    if (osr_fetch_verified(dest, "http://runner.invalid/r.tar.gz", hex, NULL, &fo, &err) != 0)
+        fail_msg("fetch: %s", err.message);
+    assert_int_equal(strncmp(s.last_request, "GET http://runner.invalid/r.tar.gz ", 35), 0);
+    unlink(dest);
+    rmdir(dir);
+    server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_post_gets_its_own_connection),
         cmocka_unit_test(test_refused_connection_is_not_in_doubt),
         cmocka_unit_test(test_step_from_outside),
+        cmocka_unit_test(test_request_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
