@@ -32,6 +32,14 @@ OSR_EXTERN void osr_global_shutdown(void);
 /** The library's version string, e.g. "0.1.0". */
 OSR_EXTERN const char *osr_version(void);
 
+/*
+ * Versioned options structs (osr_*_options, osr_image_filter,
+ * osr_instance_config): initialise each with its *_INIT macro, which sets
+ * .version. Every function that takes one checks the version first; one it
+ * does not know is OSR_EINVAL with the message "FUNCTION: STRUCT: unknown
+ * version N (known: ...)", and nothing else happens.
+ */
+
 /** Free memory that the library handed to the caller (strings). Accepts NULL. */
 OSR_EXTERN void osr_free(void *ptr);
 

@@ -1032,6 +1032,9 @@ int osr_instance_launch_many(osr_launch_batch **out,
 
     memset(&b, 0, sizeof(b));
     b.wait = 1;
+    if (opts != NULL && osr__version_check(err, "osr_instance_launch_many", "osr_launch_options",
+                                           opts->version, 1, OSR_LAUNCH_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if (opts != NULL) {
         b.wait = opts->wait;
         b.timeout_s = opts->timeout_s;

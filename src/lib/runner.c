@@ -161,8 +161,11 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
     char q[OSR__QUOTE_MAX];
     int error;
 
-    if (cfg == NULL || cfg->version != OSR_INSTANCE_CONFIG_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "instance config: missing or unknown version");
+    if (cfg == NULL)
+        return osr__error_set(err, OSR_EINVAL, "instance config: missing");
+    if (osr__version_check(err, "instance config", "osr_instance_config", cfg->version, 1,
+                           OSR_INSTANCE_CONFIG_VERSION) < 0)
+        return OSR_EINVAL;
     if ((error = osr_runner_name_check(cfg->name, err)) < 0)
         return error;
     if (cfg->labels == NULL || cfg->labels[0] == NULL)

@@ -478,6 +478,9 @@ int osr_fetch_verified(const char *dest,
     sk.fd = -1;
     if (opts == NULL)
         opts = &defaults;
+    if (osr__version_check(err, "osr_fetch_verified", "osr_fetch_options", opts->version, 1,
+                           OSR_FETCH_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if (!is_sha256_hex(sha256))
         return osr__error_set(err, OSR_EINVAL, "the SHA-256 of %s is not 64 hex digits",
                               url ? url : "(none)");

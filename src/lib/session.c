@@ -190,9 +190,9 @@ int osr_session_new(osr_session **out,
         return osr__error_set(err, OSR_EINVAL, "osr_session_new: NULL argument");
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version != OSR_SESSION_OPTIONS_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "osr_session_new: unknown options version %u",
-                              opts->version);
+    if (osr__version_check(err, "osr_session_new", "osr_session_options", opts->version, 1,
+                           OSR_SESSION_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");

@@ -21,6 +21,16 @@ int osr__error_setv(osr_error *err, int code, const char *fmt, va_list ap) OSR__
 /* Prefix the message already in err with "prefix: ". Returns err->code. */
 int osr__error_prefix(osr_error *err, const char *fmt, ...) OSR__PRINTF(2, 3);
 
+/* The version check of a versioned options struct, the same at every entry
+ * point: 0 when min <= version <= max, else OSR_EINVAL with the one-line
+ * "FUNC: TYPE: unknown version V (known: MIN to MAX)". */
+int osr__version_check(osr_error *err,
+                       const char *func,
+                       const char *type,
+                       unsigned int version,
+                       unsigned int min,
+                       unsigned int max);
+
 /* Allocation helpers: NULL on failure, like their libc twins. */
 char *osr__strdup(const char *s);
 char *osr__strndup(const char *s, size_t n);
