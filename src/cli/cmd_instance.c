@@ -607,6 +607,8 @@ static int instance_create(int argc, char **argv)
         lo.payload = &prog;
     }
     error = osr_instance_launch_many(&batch, session, ptrs, n, &lo);
+    if (error < 0)
+        osr_launch_batch_take_failed(&batch, session);
     if (lo.progress)
         fputs("\n", stderr);
     if (batch == NULL) {
