@@ -44,6 +44,7 @@ static int setup(void **state)
     close(fd);
     co.config_file = clouds_path;
     so.token_cache = 0;
+    so.max_retries = 0; /* the closed port fails at once */
     if (osr_cloud_load(&cloud, &co, &err) != 0 ||
         osr_session_new(&session, cloud, &so, &err) != 0 || osr_github_new(&gh, &go, &err) != 0) {
         fprintf(stderr, "setup: %s\n", err.message);
@@ -416,10 +417,128 @@ static void test_unknown_versions(void **state)
     }
 }
 
+/* A failing call leaves every out-param as it was: each public function with
+ * one that fails without a server (a closed port, no GitHub credentials, bad
+ * input). */
+#define UNTOUCHED(call, cond)                                                           \
+    do {                                                                                \
+        int rc_ = (call);                                                               \
+        if (rc_ >= 0 || !(cond))                                                        \
+            fail_msg("%s: %d, out-param %s", #call, rc_, (cond) ? "untouched" : "set"); \
+    } while (0)
+
+static void test_out_params_untouched_on_failure(void **state)
+{
+    const char *str = SENTINEL, *str2 = SENTINEL;
+    char *owned = SENTINEL;
+    osr_error err;
+    int flag = 77;
+    long long ll = 77;
+    size_t sz = 77;
+    (void)state;
+
+    /* config */
+    UNTOUCHED(osr_cloud_get_string(&str, cloud, "no_such_key", &err), str == SENTINEL);
+    UNTOUCHED(osr_cloud_get_bool(&flag, cloud, "no_such_key", &err), flag == 77);
+    UNTOUCHED(osr_cloud_get_bool(&flag, cloud, "auth.username", &err), flag == 77);
+    UNTOUCHED(osr_cloud_get_int(&ll, cloud, "auth.username", &err), ll == 77);
+    UNTOUCHED(osr_cloud_setting(&str, &str2, &flag, cloud, 100000, 0),
+              str == SENTINEL && str2 == SENTINEL && flag == 77);
+    {
+        char *xdg = getenv("XDG_CONFIG_HOME") ? strdup(getenv("XDG_CONFIG_HOME")) : NULL;
+        char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+        unsetenv("XDG_CONFIG_HOME");
+        unsetenv("HOME");
+        UNTOUCHED(osr_clouds_default_path(&owned, &err), owned == SENTINEL);
+        if (xdg)
+            setenv("XDG_CONFIG_HOME", xdg, 1);
+        if (home)
+            setenv("HOME", home, 1);
+        free(xdg);
+        free(home);
+    }
+    {
+        osr_file_writer *w = SENTINEL;
+        size_t len = 77;
+        UNTOUCHED(osr_file_read(&owned, &len, "/nonexistent/api", 1024, 0, NULL, NULL, &err),
+                  owned == SENTINEL && len == 77);
+        UNTOUCHED(osr_file_writer_open(&w, "/proc/version/api", 0600, &err), w == SENTINEL);
+    }
+
+    /* the session, Keystone, Nova, Glance: the closed port */
+    {
+        osr_project_list *pl = SENTINEL;
+        osr_server *sv = SENTINEL;
+        osr_server_list *svl = SENTINEL;
+        osr_image *im = SENTINEL;
+        osr_image_list *iml = SENTINEL;
+        UNTOUCHED(osr_session_endpoint(&str, session, "compute"), str == SENTINEL);
+        UNTOUCHED(osr_project_list_get(&pl, session, 0), pl == SENTINEL);
+        UNTOUCHED(osr_server_get(&sv, session, "srv"), sv == SENTINEL);
+        UNTOUCHED(osr_server_list_get(&svl, session, NULL, 0), svl == SENTINEL);
+        UNTOUCHED(osr_server_list_launch(&svl, session, "abc"), svl == SENTINEL);
+        UNTOUCHED(osr_image_get(&im, session, "img"), im == SENTINEL);
+        UNTOUCHED(osr_image_find(&im, session, "img"), im == SENTINEL);
+        UNTOUCHED(osr_image_list_get(&iml, session, NULL), iml == SENTINEL);
+        UNTOUCHED(osr_image_cleanup_stale(&sz, session, "img"), sz == 77);
+        UNTOUCHED(osr_image_publish(&im, &sz, session, "/nonexistent/api", NULL),
+                  im == SENTINEL && sz == 77);
+    }
+    {
+        osr_instance_config c = instance();
+        const osr_instance_config *ptrs[1] = { &c };
+        osr_launch_batch *lb = SENTINEL;
+        osr_server *sv = SENTINEL;
+        UNTOUCHED(osr_instance_launch_many(&lb, session, ptrs, 1, NULL), lb == SENTINEL);
+        UNTOUCHED(osr_instance_launch(&sv, session, &c, NULL), sv == SENTINEL);
+        UNTOUCHED(osr_launch_batch_take_failed(&lb, session), lb == SENTINEL);
+        c.name = "no spaces";
+        UNTOUCHED(osr_instance_user_data(&owned, &c, 0, &err), owned == SENTINEL);
+    }
+    {
+        char buf[OSR_LAUNCH_ID_SIZE] = "unchanged";
+        UNTOUCHED(osr_launch_id_new(buf, OSR_LAUNCH_ID_SIZE - 1), strcmp(buf, "unchanged") == 0);
+    }
+
+    /* GitHub: a client without credentials, and bad input */
+    {
+        osr_github_apps *apps = SENTINEL;
+        osr_github_runners *runners = SENTINEL;
+        char *tok = SENTINEL;
+        UNTOUCHED(osr_github_path_check(&flag, "not/a/path", &err), flag == 77);
+        UNTOUCHED(osr_github_runner_url(&owned, gh, "not/a/path"), owned == SENTINEL);
+        UNTOUCHED(osr_github_web_url(&owned, "no scheme", &err), owned == SENTINEL);
+        UNTOUCHED(osr_github_runner_apps(&apps, gh, "octo/repo"), apps == SENTINEL);
+        UNTOUCHED(osr_github_registration_token(&tok, &ll, gh, "octo/repo"),
+                  tok == SENTINEL && ll == 77);
+        UNTOUCHED(osr_github_remove_token(&tok, &ll, gh, "octo/repo"), tok == SENTINEL && ll == 77);
+        UNTOUCHED(osr_github_runners_list(&runners, gh, "octo/repo", NULL), runners == SENTINEL);
+        UNTOUCHED(osr_github_runner_get(&runners, gh, "octo/repo", 1), runners == SENTINEL);
+    }
+
+    /* the runner application and the builder */
+    {
+        osr_runner_app *app = SENTINEL;
+        osr_build_dir *dir = SENTINEL;
+        osr_build_result *res = SENTINEL;
+        osr_build_options bo = OSR_BUILD_OPTIONS_INIT;
+        UNTOUCHED(osr_runner_app_parse(&app, "not json", 8, NULL, NULL, &err), app == SENTINEL);
+        UNTOUCHED(osr_runner_app_parse(&app, "[]", 2, NULL, NULL, &err), app == SENTINEL);
+        UNTOUCHED(osr_runner_app_new(&app, "/x/actions-runner-linux-x64-2.311.0.tar.gz", "zz", NULL,
+                                     &err),
+                  app == SENTINEL);
+        UNTOUCHED(osr_runner_arch_map(&str, &str2, "sparc", &err),
+                  str == SENTINEL && str2 == SENTINEL);
+        UNTOUCHED(osr_build_dir_new(&dir, "/nonexistent/api", &err), dir == SENTINEL);
+        UNTOUCHED(osr_image_build(&res, &bo, &err), res == SENTINEL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_versions),
+        cmocka_unit_test(test_out_params_untouched_on_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
