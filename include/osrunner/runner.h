@@ -92,7 +92,8 @@ OSR_EXTERN int osr_instance_config_validate(const osr_instance_config *cfg, osr_
 /**
  * Render the cloud-init user data ("#cloud-config") for cfg (image, flavor and
  * network are not needed). With reveal 0 the token or JIT config reads
- * "****". Free *out with osr_free().
+ * "****". Free *out with osr_free(), or with osr_secret_free() when reveal
+ * was non-zero (it holds the secret).
  * @return 0, OSR_EINVAL, OSR_ENOMEM
  */
 OSR_EXTERN int

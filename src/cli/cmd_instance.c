@@ -672,7 +672,7 @@ done:
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
     for (size_t i = 0; jits && i < n; i++)
-        osr_github_secret_free(jits[i]);
+        osr_secret_free(jits[i]);
     free(names);
     free(jits);
     free(runner_ids);

@@ -14,7 +14,7 @@
 
 void osr_github_secret_free(char *secret)
 {
-    osr__secret_free(secret);
+    osr_secret_free(secret);
 }
 
 int osr_github_secret_write(const char *path, const char *secret, osr_error *err)

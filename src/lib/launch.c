@@ -907,10 +907,11 @@ static int build_body(inst *it, resolver *r)
         json_decref(tb);
     }
     root = json_pack("{s:O}", "server", server);
-    it->body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    it->body = root ? osr__json_dumps_secret(root, JSON_COMPACT) : NULL;
     if (it->body == NULL || (!b->tags_at_create && it->tags_body == NULL))
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
 done:
+    osr__json_wipe(server); /* the user data; root holds it too, nothing else */
     json_decref(server);
     json_decref(root);
     osr__secret_free(ud64);

@@ -369,12 +369,14 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
         error = OSR_ENOMEM;
         goto done;
     }
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    text = osr__json_dumps_secret(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text == NULL) {
         error = OSR_ENOMEM;
         goto done;
     }
-    result = osr__sprintf("#cloud-config\n%s\n", text);
+    /* One exact allocation (vasprintf() grows a buffer it frees unwiped). */
+    if ((result = malloc(strlen(text) + sizeof("#cloud-config\n\n"))) != NULL)
+        snprintf(result, strlen(text) + sizeof("#cloud-config\n\n"), "#cloud-config\n%s\n", text);
     if (result == NULL) {
         error = OSR_ENOMEM;
         goto done;
@@ -396,6 +398,7 @@ done:
     osr__buf_free(&env);
     osr__buf_free(&labels);
     free(url);
-    json_decref(doc); /* held the token: jansson frees without wiping; see docs */
+    osr__json_wipe(doc); /* held the token or JIT config; ours alone */
+    json_decref(doc);
     return error;
 }

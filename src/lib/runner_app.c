@@ -271,6 +271,7 @@ int osr_runner_app_parse(osr_runner_app **out,
         error = osr__error_set(err, OSR_EINVAL,
                                "runner application: expected an object or a list of them");
     }
+    osr__json_wipe(root); /* temp_download_token */
     json_decref(root);
     return error;
 }

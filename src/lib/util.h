@@ -40,6 +40,15 @@ char *osr__sprintf(const char *fmt, ...) OSR__PRINTF(1, 2);
 void osr__secret_free(char *s);
 void osr__secret_wipe(void *p, size_t n);
 
+/* Secrets in jansson values (where the caller owns the whole tree, about to
+ * json_decref() it): every string of j is overwritten in place. */
+struct json_t;
+void osr__json_wipe(struct json_t *j);
+/* json_dumps() into a buffer of our own that is wiped whenever it grows, so
+ * no copy of a secret is freed unwiped; free with osr__secret_free(). NULL
+ * on failure. */
+char *osr__json_dumps_secret(const struct json_t *j, size_t flags);
+
 /* A growable byte buffer with a hard size cap; always NUL-terminated. */
 typedef struct osr__buf {
     char *data;
