@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         osr_github_apps_free(apps);
     }
     if (osr__github_parse_jit(&s, &n, body, size, &err) == 0)
-        osr_github_secret_free(s);
+        osr_secret_free(s);
     if (osr__github_parse_token(&s, &n, body, size, &err) == 0)
-        osr_github_secret_free(s);
+        osr_secret_free(s);
 
     memset(&resp, 0, sizeof(resp));
     resp.status = 403;

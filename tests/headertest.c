@@ -1,5 +1,6 @@
-/* Compiled with -std=c99 -pedantic -Werror: every public header on its own,
- * then all of them together. */
+/* Compiled with -std=c99 -pedantic -Werror: all public headers together.
+ * Each header on its own is compiled in a translation unit of its own that
+ * tests/CMakeLists.txt generates (build/.../tests/headertest/). */
 #include <osrunner/clouds.h>
 #include <osrunner/common.h>
 #include <osrunner/error.h>

@@ -20,8 +20,10 @@ extern "C" {
 #endif
 
 /**
- * Initialise process-wide state (libcurl). Call once before any other
- * function and before starting threads.
+ * Initialise process-wide state (libcurl; and, when jansson still has its
+ * default allocator, a free() that wipes each block first, so that no copy
+ * of a secret jansson made while parsing or printing is freed unwiped). Call
+ * once before any other function and before starting threads.
  * @return 0 or OSR_ERROR
  */
 OSR_EXTERN int osr_global_init(void);
@@ -32,8 +34,24 @@ OSR_EXTERN void osr_global_shutdown(void);
 /** The library's version string, e.g. "0.1.0". */
 OSR_EXTERN const char *osr_version(void);
 
+/*
+ * Versioned options structs (osr_*_options, osr_image_filter,
+ * osr_instance_config): initialise each with its *_INIT macro, which sets
+ * .version. Every function that takes one checks the version first; one it
+ * does not know is OSR_EINVAL with the message "FUNCTION: STRUCT: unknown
+ * version N (known: ...)", and nothing else happens.
+ */
+
 /** Free memory that the library handed to the caller (strings). Accepts NULL. */
 OSR_EXTERN void osr_free(void *ptr);
+
+/**
+ * Wipe (up to its NUL) and free a secret string the library handed to the
+ * caller: registration, remove and installation tokens, JIT configs, user
+ * data rendered with reveal, a file read with OSR_FILE_SECRET. The one way to
+ * free a secret. Accepts NULL.
+ */
+OSR_EXTERN void osr_secret_free(char *secret);
 
 /** Size of a buffer that holds any osr_quote() of at most 64 characters. */
 #define OSR_QUOTE_BUF 300

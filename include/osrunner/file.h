@@ -26,8 +26,8 @@ enum {
  * Read a whole user-given text file, at most max bytes. Anything but a
  * regular file is refused without blocking ("PATH: is a FIFO, not a regular
  * file", "PATH: is a directory"); so is a NUL byte, which would cut the text
- * short. *out is NUL-terminated; wipe it if it held a secret and free it with
- * osr_free(). *len_out may be NULL. log_cb may be NULL.
+ * short. *out is NUL-terminated; free it with osr_free(), or with
+ * osr_secret_free() when it held a secret. *len_out may be NULL. log_cb may be NULL.
  * @return 0, OSR_ENOTFOUND, OSR_EIO (not a regular file, read error),
  *         OSR_EINVAL (larger than max, a NUL byte; OSR_ECONFIG with
  *         OSR_FILE_CONFIG), OSR_ENOMEM

@@ -148,7 +148,10 @@ OSR_EXTERN void osr_github_rate_limit(long *remaining, long long *reset_at, cons
 /** How many installation tokens this client fetched (GitHub App auth). */
 OSR_EXTERN unsigned int osr_github_token_fetches(const osr_github *gh);
 
-/** Wipe and free a secret the library handed out (tokens, JIT configs). Accepts NULL. */
+/**
+ * Deprecated: osr_secret_free() (common.h) is the one way to free a secret.
+ * This name stays, the same function, while callers move.
+ */
 OSR_EXTERN void osr_github_secret_free(char *secret);
 
 /**
@@ -209,7 +212,7 @@ OSR_EXTERN const osr_runner_app *osr_github_apps_get(const osr_github_apps *apps
 /**
  * Create a registration token (for config.sh --token) or a remove token (for
  * config.sh remove --token). *token is a secret: free it with
- * osr_github_secret_free(). *expires_at is seconds since the epoch.
+ * osr_secret_free(). *expires_at is seconds since the epoch.
  * @return 0, OSR_EAUTH, OSR_EFORBIDDEN, OSR_ENOTFOUND, OSR_ERATELIMIT, ...
  */
 OSR_EXTERN int osr_github_registration_token(char **token,
@@ -246,7 +249,7 @@ typedef struct osr_github_jit_options {
 /**
  * Register a just-in-time runner and get its configuration, for
  * run.sh --jitconfig (no config.sh). *jitconfig is a secret: free it with
- * osr_github_secret_free(). runner_id may be NULL.
+ * osr_secret_free(). runner_id may be NULL.
  * @return 0, OSR_ECONFLICT (a runner of that name exists), OSR_ENOTFOUND
  *         (no such runner group), OSR_EINVAL, OSR_EREQUEST, OSR_EAUTH, ...
  */

@@ -93,7 +93,8 @@ OSR_EXTERN int osr_instance_config_validate(const osr_instance_config *cfg, osr_
 /**
  * Render the cloud-init user data ("#cloud-config") for cfg (image, flavor and
  * network are not needed). With reveal 0 the token or JIT config reads
- * "****". Free *out with osr_free().
+ * "****". Free *out with osr_free(), or with osr_secret_free() when reveal
+ * was non-zero (it holds the secret).
  * @return 0, OSR_EINVAL, OSR_ENOMEM
  */
 OSR_EXTERN int
@@ -159,7 +160,8 @@ typedef struct osr_launch_batch osr_launch_batch;
  * resolved before the first server is created. A server that goes to ERROR or
  * does not become ACTIVE in time is deleted (and waited for) and its error
  * kept; the others are not touched.
- * @param out set when the creates were attempted (also when some failed)
+ * @param out set on success only; after a failure once the creates were
+ *         attempted, osr_launch_batch_take_failed() gives the batch
  * @return 0 when every instance launched; OSR_ELAUNCH when some did not (see
  *         the batch: OSR_EEXISTS, OSR_ELEFT ... per instance); OSR_ELEFT when
  *         a server could not be cleaned up; OSR_EINTERRUPTED when cancelled;
@@ -177,6 +179,19 @@ OSR_EXTERN int osr_instance_launch(osr_server **out,
                                    osr_session *session,
                                    const osr_instance_config *config,
                                    const osr_launch_options *opts);
+
+/**
+ * The batch of the last osr_instance_launch_many() on this session that
+ * failed after its creates were attempted (OSR_ELAUNCH, OSR_EEXISTS,
+ * OSR_ELEFT, OSR_EINTERRUPTED): which servers started and each instance's
+ * error, for a caller that reports or cleans up per instance. The launch
+ * leaves its out-param alone on failure, as every function does; the session
+ * keeps that batch until it is taken, the next launch or osr_session_free().
+ * Ownership passes to the caller (osr_launch_batch_free()).
+ * osr_session_last_error() stays the launch's.
+ * @return 0, OSR_ENOTFOUND (the session holds no such batch), OSR_EINVAL
+ */
+OSR_EXTERN int osr_launch_batch_take_failed(osr_launch_batch **out, osr_session *session);
 
 OSR_EXTERN void osr_launch_batch_free(osr_launch_batch *batch);
 OSR_EXTERN size_t osr_launch_batch_count(const osr_launch_batch *batch);

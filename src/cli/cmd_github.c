@@ -527,7 +527,7 @@ static int github_token(int argc, char **argv)
     }
 done:
     osr_file_writer_free(w);
-    osr_github_secret_free(token);
+    osr_secret_free(token);
     osr_github_free(gh);
     return rc;
 }
@@ -630,7 +630,7 @@ static int github_jit(int argc, char **argv)
     }
 done:
     osr_file_writer_free(w);
-    osr_github_secret_free(jit);
+    osr_secret_free(jit);
     free(labels);
     free(labels_buf);
     osr_github_free(gh);

@@ -1387,9 +1387,9 @@ int osr_cloud_load(osr_cloud **out, const osr_cloud_options *opts, osr_error *er
 
     if (out == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: out is NULL");
-    if (opts != NULL && opts->version != 1 && opts->version != OSR_CLOUD_OPTIONS_VERSION) {
-        return osr__error_set(err, OSR_EINVAL, "osr_cloud_load: unsupported options version %u",
-                              opts->version);
+    if (opts != NULL && osr__version_check(err, "osr_cloud_load", "osr_cloud_options",
+                                           opts->version, 1, OSR_CLOUD_OPTIONS_VERSION) < 0) {
+        return OSR_EINVAL;
     }
     if ((error = search_init(&s, opts, err)) < 0)
         return error;

@@ -14,7 +14,7 @@
 
 void osr_github_secret_free(char *secret)
 {
-    osr__secret_free(secret);
+    osr_secret_free(secret);
 }
 
 int osr_github_secret_write(const char *path, const char *secret, osr_error *err)
@@ -166,9 +166,9 @@ int osr_github_new(osr_github **out, const osr_github_options *opts, osr_error *
     if (opts == NULL)
         opts = &defaults;
     /* Version 1 has no session field: it is never read from such a struct. */
-    if (opts->version != OSR_GITHUB_OPTIONS_VERSION && opts->version != 1)
-        return osr__error_set(err, OSR_EINVAL, "osr_github_new: unknown options version %u",
-                              opts->version);
+    if (osr__version_check(err, "osr_github_new", "osr_github_options", opts->version, 1,
+                           OSR_GITHUB_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     api = opts->api_url ? opts->api_url : OSR_GITHUB_API_URL;
     n = strncmp(api, "https://", 8) == 0 ? 8 : strncmp(api, "http://", 7) == 0 ? 7 : 0;
     if (n == 0 || osr__github_origin_len(api) <= n || strpbrk(api, "?# \t\r\n")) {

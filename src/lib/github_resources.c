@@ -354,9 +354,9 @@ int osr_github_jitconfig(char **jitconfig,
     memset(&resp, 0, sizeof(resp));
     if (jitconfig == NULL || opts == NULL)
         return osr__error_set(&gh->err, OSR_EINVAL, "osr_github_jitconfig: NULL argument");
-    if (opts->version != OSR_GITHUB_JIT_OPTIONS_VERSION)
-        return osr__error_set(&gh->err, OSR_EINVAL, "JIT options: unknown version %u",
-                              opts->version);
+    if (osr__version_check(&gh->err, "osr_github_jitconfig", "osr_github_jit_options",
+                           opts->version, 1, OSR_GITHUB_JIT_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if ((error = osr_runner_name_check(opts->name, &gh->err)) < 0) /* the one name rule */
         return error;
     labels = opts->labels ? opts->labels : default_labels;

@@ -414,6 +414,9 @@ int osr_image_list_get(osr_image_list **out, osr_session *s, const osr_image_fil
     char *base = NULL, *url = NULL;
     int error = 0, pages = 0;
 
+    if (filter && osr__version_check(err, "osr_image_list_get", "osr_image_filter", filter->version,
+                                     1, OSR_IMAGE_FILTER_VERSION) < 0)
+        return OSR_EINVAL;
     for (const char *const *p = filter ? filter->properties : NULL; p && *p; p++) {
         const char *eq = strchr(*p, '=');
         if (eq == NULL || eq == *p || (size_t)(eq - *p) >= 256)
@@ -625,6 +628,9 @@ int osr_image_create(osr_image **out, osr_session *s, const osr_image_create_opt
     int error;
 
     memset(&resp, 0, sizeof(resp));
+    if (o && osr__version_check(err, "osr_image_create", "osr_image_create_options", o->version, 1,
+                                OSR_IMAGE_CREATE_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if ((error = osr__glance_create_body(&body, o, err)) < 0)
         return error;
     if ((error = osr__session_service_url(&base, s, "image", "/v2")) < 0)
@@ -1235,6 +1241,9 @@ int osr_image_upload(osr_image **out,
 
     if (opts == NULL)
         opts = &defaults;
+    if (osr__version_check(osr__session_error(s), "osr_image_upload", "osr_image_upload_options",
+                           opts->version, 1, OSR_IMAGE_UPLOAD_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if ((error = open_upload_file(&fd, &size, path, osr__session_error(s))) < 0)
         return delete_after_failure(s, id, opts->timeout_ms, error);
     error = upload_fd(out, s, id, path, fd, size, opts);

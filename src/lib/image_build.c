@@ -984,8 +984,9 @@ int osr_image_build_check(const osr_build_options *o, osr_error *err)
 
     if (o == NULL)
         return osr__error_set(err, OSR_EINVAL, "osr_image_build: NULL argument");
-    if (o->version != 1 && o->version != OSR_BUILD_OPTIONS_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "osr_build_options: unknown version %u", o->version);
+    if (osr__version_check(err, "osr_image_build", "osr_build_options", o->version, 1,
+                           OSR_BUILD_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if ((o->base && (error = check_file("base image", o->base, err)) < 0) ||
         (o->runner_tarball && (error = check_file("runner tarball", o->runner_tarball, err)) < 0))
         return error;

@@ -212,6 +212,16 @@ int osr_image_publish(osr_image **out,
     unsigned int keep;
     int fd = -1, error;
 
+    if (opts != NULL &&
+        (osr__version_check(osr__session_error(s), "osr_image_publish", "osr_image_publish_options",
+                            opts->version, 1, OSR_IMAGE_PUBLISH_OPTIONS_VERSION) < 0 ||
+         osr__version_check(osr__session_error(s), "osr_image_publish",
+                            "osr_image_publish_options.image", opts->image.version, 1,
+                            OSR_IMAGE_CREATE_OPTIONS_VERSION) < 0 ||
+         osr__version_check(osr__session_error(s), "osr_image_publish",
+                            "osr_image_publish_options.upload", opts->upload.version, 1,
+                            OSR_IMAGE_UPLOAD_OPTIONS_VERSION) < 0))
+        return OSR_EINVAL;
     if (opts == NULL || opts->image.name == NULL || *opts->image.name == '\0')
         return osr__error_set(osr__session_error(s), OSR_EINVAL, "an image needs a name");
     keep = opts->keep ? opts->keep : 2;

@@ -805,6 +805,24 @@ done:
     return error;
 }
 
+static void batch_free_parked(void *lb)
+{
+    osr_launch_batch_free(lb);
+}
+
+int osr_launch_batch_take_failed(osr_launch_batch **out, osr_session *s)
+{
+    osr_launch_batch *lb;
+
+    if (out == NULL || s == NULL)
+        return OSR_EINVAL;
+    /* The session's error record stays the launch's. */
+    if ((lb = osr__session_take(s, batch_free_parked)) == NULL)
+        return OSR_ENOTFOUND;
+    *out = lb;
+    return 0;
+}
+
 void osr_launch_batch_free(osr_launch_batch *lb)
 {
     if (lb == NULL)
@@ -918,6 +936,11 @@ int osr_instance_launch_many(osr_launch_batch **out,
 
     memset(&b, 0, sizeof(b));
     b.wait = 1;
+    if (opts != NULL && osr__version_check(err, "osr_instance_launch_many", "osr_launch_options",
+                                           opts->version, 1, OSR_LAUNCH_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
+    /* A batch a failed launch left is dropped by the next launch. */
+    osr__session_park(s, NULL, NULL);
     if (opts != NULL) {
         b.wait = opts->wait;
         b.timeout_s = opts->timeout_s;
@@ -1034,7 +1057,12 @@ int osr_instance_launch_many(osr_launch_batch **out,
                                                       : OSR_ELAUNCH;
         err->code = error;
     }
-    *out = lb;
+    /* *out only on success; a caller takes the partial batch with
+     * osr_launch_batch_take_failed(). */
+    if (error == 0)
+        *out = lb;
+    else
+        osr__session_park(s, lb, batch_free_parked);
 done:
     for (size_t i = 0; i < r.n; i++)
         free(r.items[i].id);
@@ -1054,7 +1082,7 @@ int osr_instance_launch(osr_server **out,
     if (error == 0) {
         *out = lb->servers[0];
         lb->servers[0] = NULL;
-    } else if (lb != NULL) {
+    } else if (osr_launch_batch_take_failed(&lb, s) == 0) {
         /* The session's record holds this instance's error already. */
         error = lb->errors[0].code;
         *osr__session_err(s) = lb->errors[0];

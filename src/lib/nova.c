@@ -639,14 +639,10 @@ int osr__nova_create_body(char **out, const osr__nova_server_spec *spec, osr_err
     if (spec->tags)
         json_object_set(server, "tags", spec->tags);
     root = json_pack("{s:o}", "server", server); /* steals server */
-    body = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    /* The user data is a secret: wipe jansson's copy before it is freed. */
-    {
-        json_t *ud = json_object_get(json_object_get(root, "server"), "user_data");
-        const char *v = json_string_value(ud);
-        if (v)
-            OPENSSL_cleanse((char *)v, strlen(v));
-    }
+    /* The user data is a secret: the printed body is built in a buffer that
+     * is wiped as it grows, and jansson's copy is wiped before it is freed. */
+    body = root ? osr__json_dumps_secret(root, JSON_COMPACT) : NULL;
+    osr__json_wipe(root);
     json_decref(root);
     if (body == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");

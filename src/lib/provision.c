@@ -220,6 +220,8 @@ int osr_runner_provision(osr_provision **out,
         goto fail;
     }
     error = osr_instance_launch_many(&p->batch, session, ptrs, n, &opts->launch);
+    if (error < 0 && p->batch == NULL)
+        osr_launch_batch_take_failed(&p->batch, session); /* what was attempted */
     if (p->batch == NULL)
         goto fail;
     if (cancel && *cancel && error != OSR_EINTERRUPTED && error != OSR_ELEFT) {

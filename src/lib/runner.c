@@ -161,8 +161,11 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
     char q[OSR__QUOTE_MAX];
     int error;
 
-    if (cfg == NULL || cfg->version != OSR_INSTANCE_CONFIG_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "instance config: missing or unknown version");
+    if (cfg == NULL)
+        return osr__error_set(err, OSR_EINVAL, "instance config: missing");
+    if (osr__version_check(err, "instance config", "osr_instance_config", cfg->version, 1,
+                           OSR_INSTANCE_CONFIG_VERSION) < 0)
+        return OSR_EINVAL;
     if ((error = osr_runner_name_check(cfg->name, err)) < 0)
         return error;
     if (cfg->labels == NULL || cfg->labels[0] == NULL)
@@ -366,12 +369,14 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
         error = OSR_ENOMEM;
         goto done;
     }
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    text = osr__json_dumps_secret(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text == NULL) {
         error = OSR_ENOMEM;
         goto done;
     }
-    result = osr__sprintf("#cloud-config\n%s\n", text);
+    /* One exact allocation (vasprintf() grows a buffer it frees unwiped). */
+    if ((result = malloc(strlen(text) + sizeof("#cloud-config\n\n"))) != NULL)
+        snprintf(result, strlen(text) + sizeof("#cloud-config\n\n"), "#cloud-config\n%s\n", text);
     if (result == NULL) {
         error = OSR_ENOMEM;
         goto done;
@@ -393,6 +398,7 @@ done:
     osr__buf_free(&env);
     osr__buf_free(&labels);
     free(url);
-    json_decref(doc); /* held the token: jansson frees without wiping; see docs */
+    osr__json_wipe(doc); /* held the token or JIT config; ours alone */
+    json_decref(doc);
     return error;
 }

@@ -256,6 +256,7 @@ int osr_runner_app_parse(osr_runner_app **out,
         error = osr__error_set(err, OSR_EINVAL,
                                "runner application: expected an object or a list of them");
     }
+    osr__json_wipe(root); /* temp_download_token */
     json_decref(root);
     return error;
 }
@@ -463,9 +464,9 @@ int osr_fetch_verified(const char *dest,
     sk.fd = -1;
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version < 1 || opts->version > OSR_FETCH_OPTIONS_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "osr_fetch_options: version %u, expected %u",
-                              opts->version, OSR_FETCH_OPTIONS_VERSION);
+    if (osr__version_check(err, "osr_fetch_verified", "osr_fetch_options", opts->version, 1,
+                           OSR_FETCH_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     if (!is_sha256_hex(sha256))
         return osr__error_set(err, OSR_EINVAL, "the SHA-256 of %s is not 64 hex digits",
                               url ? url : "(none)");

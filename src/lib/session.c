@@ -32,6 +32,8 @@ struct osr_session {
     char secret_digest[65]; /* SHA-256 of every auth setting; memory only */
     unsigned int auth_count;
     char *domain_scoped; /* the cloud's name when it is domain-scoped, else NULL */
+    void *parked;        /* osr__session_park() */
+    void (*parked_free)(void *);
 };
 
 /* A domain-scoped cloud is valid; only services that need a project refuse it. */
@@ -190,9 +192,9 @@ int osr_session_new(osr_session **out,
         return osr__error_set(err, OSR_EINVAL, "osr_session_new: NULL argument");
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version != OSR_SESSION_OPTIONS_VERSION)
-        return osr__error_set(err, OSR_EINVAL, "osr_session_new: unknown options version %u",
-                              opts->version);
+    if (osr__version_check(err, "osr_session_new", "osr_session_options", opts->version, 1,
+                           OSR_SESSION_OPTIONS_VERSION) < 0)
+        return OSR_EINVAL;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
@@ -260,7 +262,27 @@ void osr_session_free(osr_session *s)
     free(s->cache_path);
     free(s->domain_scoped);
     osr__keystone_token_free(s->token);
+    osr__session_park(s, NULL, NULL);
     free(s);
+}
+
+void osr__session_park(osr_session *s, void *obj, void (*free_fn)(void *))
+{
+    if (s->parked && s->parked_free)
+        s->parked_free(s->parked);
+    s->parked = obj;
+    s->parked_free = free_fn;
+}
+
+void *osr__session_take(osr_session *s, void (*free_fn)(void *))
+{
+    void *obj = s->parked;
+
+    if (obj == NULL || s->parked_free != free_fn)
+        return NULL;
+    s->parked = NULL;
+    s->parked_free = NULL;
+    return obj;
 }
 
 const osr_error *osr_session_last_error(const osr_session *s)

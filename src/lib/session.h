@@ -43,4 +43,12 @@ int osr__session_request_after(osr_session *s,
 /* The session's error record, reset. For service clients to fill. */
 osr_error *osr__session_error(osr_session *s);
 
+/* One object that a call leaves on the session for its caller to take, as
+ * the batch of a failed launch, so that out-params stay untouched on
+ * failure. Parking (obj may be NULL) frees what was parked before, and so
+ * does osr_session_free(). free_fn also tells the kinds apart: taking with
+ * another free_fn takes nothing (NULL). */
+void osr__session_park(osr_session *s, void *obj, void (*free_fn)(void *));
+void *osr__session_take(osr_session *s, void (*free_fn)(void *));
+
 #endif

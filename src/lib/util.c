@@ -95,6 +95,22 @@ int osr__error_set(osr_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int osr__version_check(osr_error *err,
+                       const char *func,
+                       const char *type,
+                       unsigned int version,
+                       unsigned int min,
+                       unsigned int max)
+{
+    if (version >= min && version <= max)
+        return 0;
+    if (min == max)
+        return osr__error_set(err, OSR_EINVAL, "%s: %s: unknown version %u (known: %u)", func, type,
+                              version, min);
+    return osr__error_set(err, OSR_EINVAL, "%s: %s: unknown version %u (known: %u to %u)", func,
+                          type, version, min, max);
+}
+
 int osr__error_prefix(osr_error *err, const char *fmt, ...)
 {
     char prefix[256];

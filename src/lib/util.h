@@ -21,6 +21,16 @@ int osr__error_setv(osr_error *err, int code, const char *fmt, va_list ap) OSR__
 /* Prefix the message already in err with "prefix: ". Returns err->code. */
 int osr__error_prefix(osr_error *err, const char *fmt, ...) OSR__PRINTF(2, 3);
 
+/* The version check of a versioned options struct, the same at every entry
+ * point: 0 when min <= version <= max, else OSR_EINVAL with the one-line
+ * "FUNC: TYPE: unknown version V (known: MIN to MAX)". */
+int osr__version_check(osr_error *err,
+                       const char *func,
+                       const char *type,
+                       unsigned int version,
+                       unsigned int min,
+                       unsigned int max);
+
 /* Allocation helpers: NULL on failure, like their libc twins. */
 char *osr__strdup(const char *s);
 char *osr__strndup(const char *s, size_t n);
@@ -29,6 +39,15 @@ char *osr__sprintf(const char *fmt, ...) OSR__PRINTF(1, 2);
 /* Wipe then free memory that held a secret. Accepts NULL. */
 void osr__secret_free(char *s);
 void osr__secret_wipe(void *p, size_t n);
+
+/* Secrets in jansson values (where the caller owns the whole tree, about to
+ * json_decref() it): every string of j is overwritten in place. */
+struct json_t;
+void osr__json_wipe(struct json_t *j);
+/* json_dumps() into a buffer of our own that is wiped whenever it grows, so
+ * no copy of a secret is freed unwiped; free with osr__secret_free(). NULL
+ * on failure. */
+char *osr__json_dumps_secret(const struct json_t *j, size_t flags);
 
 /* A growable byte buffer with a hard size cap; always NUL-terminated. */
 typedef struct osr__buf {

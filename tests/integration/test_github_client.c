@@ -226,8 +226,8 @@ static void tokens(bool org)
     /* An hour ahead, in both timestamp forms (the fake sends -08:00 and Z). */
     assert_in_range(reg_exp, now + 3500, now + 3700);
     assert_in_range(rem_exp, now + 3500, now + 3700);
-    osr_github_secret_free(reg);
-    osr_github_secret_free(rem);
+    osr_secret_free(reg);
+    osr_secret_free(rem);
     osr_github_free(gh);
 }
 
@@ -299,7 +299,7 @@ static void jit_lifecycle(bool org)
     assert_int_equal(osr_github_runner_delete(gh, path, id), OSR_ENOTFOUND);
     assert_int_equal(osr_github_last_error(gh)->http_status, 404);
     assert_non_null(strstr(errmsg(gh), "no runner"));
-    osr_github_secret_free(jit);
+    osr_secret_free(jit);
     osr_github_free(gh);
 }
 
@@ -334,7 +334,7 @@ static void test_runner_group_by_name(void **state)
     assert_int_equal(osr_github_runner_group_id(list, 0), 2);
     assert_string_equal(osr_github_runner_label(list, 0, 0), "self-hosted"); /* the default */
     osr_github_runners_free(list);
-    osr_github_secret_free(jit);
+    osr_secret_free(jit);
     jit = (char *)0x1;
     jo.runner_group = "no-such-group";
     assert_int_equal(osr_github_jitconfig(&jit, &id, gh, path, &jo), OSR_ENOTFOUND);
@@ -368,7 +368,7 @@ static void test_paging(void **state)
         jo.name = name;
         CHECK(gh, osr_github_jitconfig(&jit, &ids[i], gh, path, &jo));
         keep_secret(jit);
-        osr_github_secret_free(jit);
+        osr_secret_free(jit);
     }
     snprintf(marker, sizeof(marker), "> GET %s/orgs/%s/actions/runners?", api_url, path);
     before = count(logs, marker);
@@ -401,7 +401,7 @@ static void busy(bool org)
     jo.name = name;
     CHECK(gh, osr_github_jitconfig(&jit, &id, gh, path, &jo));
     keep_secret(jit);
-    osr_github_secret_free(jit);
+    osr_secret_free(jit);
     assert_int_equal(osr_github_runner_delete(gh, path, id), OSR_EREQUEST);
     assert_int_equal(osr_github_last_error(gh)->http_status, 422);
     assert_non_null(strstr(errmsg(gh), "is busy"));

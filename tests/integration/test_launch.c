@@ -228,6 +228,8 @@ static void test_batch_some_fail(void **state)
         ptrs[i] = &cfgs[i];
     }
     assert_int_equal(osr_instance_launch_many(&b, session, ptrs, N, &lo), OSR_ELAUNCH);
+    assert_null(b); /* set on success only */
+    assert_int_equal(osr_launch_batch_take_failed(&b, session), 0);
     assert_non_null(b);
     assert_int_equal(osr_launch_batch_count(b), N);
     for (size_t i = 0; i < N; i++) {

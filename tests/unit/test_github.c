@@ -820,10 +820,10 @@ static void test_timestamps_both_forms(void **state)
     assert_int_equal(osr__github_parse_token(&token, &exp, offset, strlen(offset), &err), 0);
     assert_string_equal(token, "LLBF3JGZDX3P5PMEXLND6TS6FCWO6");
     assert_int_equal(exp, 1579724015); /* 2020-01-22T20:13:35Z */
-    osr_github_secret_free(token);
+    osr_secret_free(token);
     assert_int_equal(osr__github_parse_token(&token, &exp, zulu, strlen(zulu), &err), 0);
     assert_int_equal(exp, 1468275250);
-    osr_github_secret_free(token);
+    osr_secret_free(token);
 
     token = (char *)0x1;
     exp = 5;
@@ -935,7 +935,7 @@ static void test_parse_jit_and_runner(void **state)
     assert_int_equal(osr__github_parse_jit(&cfg, &id, jit, strlen(jit), &err), 0);
     assert_string_equal(cfg, "abc123");
     assert_int_equal(id, 23);
-    osr_github_secret_free(cfg);
+    osr_secret_free(cfg);
     cfg = (char *)0x1;
     assert_int_equal(osr__github_parse_jit(&cfg, &id, "{\"encoded_jit_config\":\"x\"}", 26, &err),
                      OSR_EPROTO);
@@ -1180,8 +1180,8 @@ static void test_requests_on_the_wire(void **state)
     assert_null(strstr(logbuf, PAT));
     assert_null(strstr(logbuf, "REGTOKEN123"));
     assert_null(strstr(logbuf, "JITSECRET"));
-    osr_github_secret_free(token);
-    osr_github_secret_free(jit);
+    osr_secret_free(token);
+    osr_secret_free(jit);
     osr_github_free(gh);
     server_stop(&s);
 }
@@ -1215,11 +1215,11 @@ static void test_token_requests_are_retried(void **state)
     /* A registration or remove token has no side effect: a 502 is retried. */
     assert_int_equal(osr_github_registration_token(&token, &exp, gh, "octo"), 0);
     assert_string_equal(token, "REGTOKEN123");
-    osr_github_secret_free(token);
+    osr_secret_free(token);
     token = NULL;
     assert_int_equal(osr_github_remove_token(&token, &exp, gh, "octo/repo"), 0);
     assert_string_equal(token, "REGTOKEN123");
-    osr_github_secret_free(token);
+    osr_secret_free(token);
     assert_int_equal(s.served, 4);
     assert_non_null(strstr(s.requests[2], "POST /repos/octo/repo/actions/runners/remove-token "));
     assert_non_null(strstr(s.requests[3], "POST /repos/octo/repo/actions/runners/remove-token "));

@@ -385,6 +385,49 @@ static void test_undeletable_server_is_named(void **state)
     fake_stop();
 }
 
+/* osr_instance_launch_many() leaves *out alone when it fails; the partial
+ * batch is taken from the session, once. */
+static void test_failed_batch_is_taken_not_set(void **state)
+{
+    static const char *const labels[] = { "x", NULL };
+    osr_instance_config c = OSR_INSTANCE_CONFIG_INIT;
+    const osr_instance_config *ptrs[1] = { &c };
+    osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
+    osr_launch_batch *const sentinel = (osr_launch_batch *)0x1234;
+    osr_launch_batch *b = sentinel;
+    osr_cloud *cloud = NULL;
+    osr_session *s;
+    (void)state;
+
+    fake_start(DELETE_REFUSED);
+    s = fake_session(&cloud);
+    c.name = "r1";
+    c.labels = labels;
+    c.github_path = "o/r";
+    c.registration_token = "t";
+    c.image = "img";
+    c.flavor = "f";
+    lo.timeout_s = 30;
+    assert_int_equal(osr_launch_batch_take_failed(&b, s), OSR_ENOTFOUND);
+    assert_int_equal(osr_instance_launch_many(&b, s, ptrs, 1, &lo), OSR_ELEFT);
+    assert_ptr_equal(b, sentinel);
+    assert_non_null(strstr(osr_session_last_error(s)->message, "server srv-1 (r1) is LEFT"));
+    assert_int_equal(osr_launch_batch_take_failed(&b, s), 0);
+    assert_ptr_not_equal(b, sentinel);
+    assert_int_equal(osr_launch_batch_count(b), 1);
+    assert_null(osr_launch_batch_server(b, 0));
+    assert_int_equal(osr_launch_batch_error(b, 0)->code, OSR_ELEFT);
+    /* The launch's error record is still there after the take. */
+    assert_int_equal(osr_session_last_error(s)->code, OSR_ELEFT);
+    osr_launch_batch_free(b);
+    b = sentinel;
+    assert_int_equal(osr_launch_batch_take_failed(&b, s), OSR_ENOTFOUND);
+    assert_ptr_equal(b, sentinel);
+    osr_session_free(s);
+    osr_cloud_free(cloud);
+    fake_stop();
+}
+
 static void test_name_taken_creates_nothing(void **state)
 {
     osr_server *sv = NULL;
@@ -595,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_poll_outage_is_waited_out),
         cmocka_unit_test(test_delete_is_retried),
         cmocka_unit_test(test_undeletable_server_is_named),
+        cmocka_unit_test(test_failed_batch_is_taken_not_set),
         cmocka_unit_test(test_name_taken_creates_nothing),
         cmocka_unit_test(test_later_of_two_gives_way),
         cmocka_unit_test(test_earlier_of_two_waits_and_stays),
