@@ -642,7 +642,13 @@ int osr__nova_create_body(char **out, const osr__nova_server_spec *spec, osr_err
     /* The user data is a secret: the printed body is built in a buffer that
      * is wiped as it grows, and jansson's copy is wiped before it is freed. */
     body = root ? osr__json_dumps_secret(root, JSON_COMPACT) : NULL;
-    osr__json_wipe(root);
+    {
+        /* Only the user data: the metadata and tags are the caller's too. */
+        json_t *ud = json_object_get(json_object_get(root, "server"), "user_data");
+        const char *v = json_string_value(ud);
+        if (v)
+            OPENSSL_cleanse((char *)v, strlen(v));
+    }
     json_decref(root);
     if (body == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
