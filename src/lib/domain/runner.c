@@ -67,29 +67,6 @@ static bool url_ok(const char *u)
     return *p != '\0' && *p != '/' && !has_control(u) && strchr(u, ' ') == NULL;
 }
 
-int osr_runner_name_check(const char *name, osr_error *err)
-{
-    char q[OSR__QUOTE_MAX];
-    size_t n;
-
-    if (name == NULL || *name == '\0')
-        return osr__error_set(err, OSR_EINVAL, "name: missing");
-    n = strlen(name);
-    if (n > 64)
-        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
-    for (size_t i = 0; i < n; i++) {
-        if (!name_char(name[i])) {
-            char bad[8];
-            return osr__error_set(err, OSR_EINVAL,
-                                  "name: '%s' has '%s'; use only letters, digits, '-', '_' "
-                                  "and '.'",
-                                  osr__quote(q, sizeof(q), name, 64),
-                                  osr__quote(bad, sizeof(bad), (char[]){ name[i], '\0' }, 1));
-        }
-    }
-    return 0;
-}
-
 /* A JIT config is base64 (standard alphabet, padded) of a JSON object. The
  * messages never show it: it is a secret. */
 int osr_runner_jit_config_check(const char *jit, osr_error *err)
