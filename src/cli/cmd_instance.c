@@ -266,35 +266,6 @@ static void free_secret(char *s)
     }
 }
 
-/* "a,b,c" into a NULL-terminated array pointing into a copy. */
-static char **split_labels(const char *s, char **copy_out)
-{
-    char *copy = strdup(s ? s : ""), **out;
-    size_t n = 1, i = 0;
-
-    if (copy == NULL)
-        return NULL;
-    for (const char *p = copy; *p; p++)
-        n += *p == ',';
-    out = calloc(n + 1, sizeof(*out));
-    if (out == NULL) {
-        free(copy);
-        return NULL;
-    }
-    if (*copy) {
-        char *p = copy;
-        out[i++] = p;
-        for (; *p; p++) {
-            if (*p == ',') {
-                *p = '\0';
-                out[i++] = p + 1;
-            }
-        }
-    }
-    *copy_out = copy;
-    return out;
-}
-
 static void fill_config(osr_instance_config *cfg,
                         char **labels,
                         const char *web_url,
@@ -521,7 +492,7 @@ static int instance_create(int argc, char **argv)
 {
     osr_instance_config *cfgs = NULL;
     const osr_instance_config **ptrs = NULL;
-    char **names = NULL, **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL;
+    char **names = NULL, **labels = NULL, *token = NULL, *jit = NULL;
     char **jits = NULL, *web = NULL;
     long long *runner_ids = NULL;
     osr_github *gh = NULL;
@@ -546,7 +517,7 @@ static int instance_create(int argc, char **argv)
     catch_interrupts();
     fetch = token == NULL && jit == NULL;
     n = (size_t)arg.count;
-    labels = split_labels(arg.labels, &labels_copy);
+    (void)osr_runner_labels_split(&labels, arg.labels, NULL); /* NULL: out of memory */
     cfgs = calloc(n, sizeof(*cfgs));
     ptrs = calloc(n, sizeof(*ptrs));
     names = calloc(n, sizeof(*names));
@@ -676,8 +647,7 @@ done:
     free(runner_ids);
     free(ptrs);
     free(cfgs);
-    free(labels);
-    free(labels_copy);
+    osr_free(labels);
     free(prog.state);
     osr_free(web);
     free_secret(token);
@@ -900,7 +870,7 @@ done:
 static int instance_user_data(int argc, char **argv)
 {
     osr_instance_config cfg = OSR_INSTANCE_CONFIG_INIT;
-    char **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL, *ud = NULL;
+    char **labels = NULL, *token = NULL, *jit = NULL, *ud = NULL;
     char *web = NULL;
     osr_error err;
     int first, rc, error;
@@ -912,7 +882,7 @@ static int instance_user_data(int argc, char **argv)
         return cli_usage_error(userdata_usage, "unexpected argument '%s'", argv[first]);
     if ((rc = read_credential(&token, &jit, false, userdata_usage)) != 0)
         return rc;
-    labels = split_labels(arg.labels, &labels_copy);
+    (void)osr_runner_labels_split(&labels, arg.labels, NULL); /* NULL: out of memory */
     if (labels == NULL) {
         rc = cli_fail(OSR_ENOMEM, "out of memory");
         goto done;
@@ -932,8 +902,7 @@ static int instance_user_data(int argc, char **argv)
 done:
     free_secret(ud);
     osr_free(web);
-    free(labels);
-    free(labels_copy);
+    osr_free(labels);
     free_secret(token);
     free_secret(jit);
     return rc;

@@ -4,7 +4,7 @@
  * the clean-up: transient errors are retried with backoff until it. jansson
  * ownership: parse/pack results are owned, *_get is borrowed, the *_new
  * setters steal. */
-#include "osrunner/runner.h"
+#include "runner_internal.h"
 
 #include "nova.h"
 #include "osrunner/glance.h"
@@ -841,7 +841,7 @@ static int build_body(inst *it, resolver *r)
     const char *image, *flavor, *id;
     char *ud = NULL, *ud64 = NULL;
     osr__buf labels = OSR__BUF_INIT;
-    json_t *server = NULL, *root = NULL, *meta, *tags;
+    json_t *server = NULL, *root = NULL, *meta = NULL, *tags;
     int error;
 
     if ((error = resolve(&image, r, s, &b->nova, "image", cfg->image)) < 0 ||
@@ -851,14 +851,16 @@ static int build_body(inst *it, resolver *r)
         return error;
     ud64 = base64(ud);
     osr__secret_free(ud);
-    for (size_t i = 0; cfg->labels[i]; i++)
-        osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
-    meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
-                     "osrunner-manager", cfg->manager ? cfg->manager : "osrunner",
-                     "osrunner-runner", cfg->name, "osrunner-labels",
-                     labels.data ? labels.data : "", "osrunner-launch", it->launch_id);
-    server = json_pack("{s:s,s:s,s:s,s:s?,s:o?}", "name", cfg->name, "imageRef", image, "flavorRef",
-                       flavor, "user_data", ud64, "metadata", meta);
+    if (osr__runner_labels_join(&labels, cfg->labels) == 0)
+        meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                         "osrunner-manager", cfg->manager ? cfg->manager : "osrunner",
+                         "osrunner-runner", cfg->name, "osrunner-labels", labels.data,
+                         "osrunner-launch", it->launch_id);
+    /* Never a server without the metadata that makes it ours. */
+    server = meta == NULL
+                 ? NULL
+                 : json_pack("{s:s,s:s,s:s,s:s?,s:o}", "name", cfg->name, "imageRef", image,
+                             "flavorRef", flavor, "user_data", ud64, "metadata", meta);
     osr__buf_free(&labels);
     if (server == NULL || ud64 == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
