@@ -76,6 +76,16 @@ typedef struct osr_instance_config {
 OSR_EXTERN int osr_runner_name_check(const char *name, osr_error *err);
 
 /**
+ * Split text ("a,b,c", as --labels takes it) at every comma into *out, a
+ * NULL-terminated array; an empty field stays (osr_instance_config_validate
+ * names it), NULL or "" give an empty array. One allocation: free it with
+ * osr_free. Labels are joined the same way for the runner and the server's
+ * metadata.
+ * @return 0 or OSR_ENOMEM; *out untouched on failure
+ */
+OSR_EXTERN int osr_runner_labels_split(char ***out, const char *text, osr_error *err);
+
+/**
  * Check that jit looks like an encoded JIT runner configuration (base64 of a
  * JSON object, as GitHub's generate-jitconfig returns). The message never
  * shows it.

@@ -532,38 +532,13 @@ done:
     return rc;
 }
 
-/* "a,b,c" -> a NULL-terminated array pointing into buf. */
-static const char **split_labels(char *buf)
-{
-    size_t n = 1;
-    const char **v;
-    char *p;
-
-    for (p = buf; *p; p++)
-        n += *p == ',';
-    v = calloc(n + 1, sizeof(*v));
-    if (v == NULL)
-        return NULL;
-    n = 0;
-    for (p = buf;;) {
-        char *c = strchr(p, ',');
-        if (c)
-            *c = '\0';
-        v[n++] = p;
-        if (c == NULL)
-            break;
-        p = c + 1;
-    }
-    return v;
-}
-
 static int github_jit(int argc, char **argv)
 {
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = NULL;
     osr_file_writer *w = NULL;
     const char **labels = NULL;
-    char *labels_buf = NULL, *jit = NULL;
+    char **split = NULL, *jit = NULL;
     long long id = 0;
     const char *path;
     int rc, error;
@@ -585,12 +560,11 @@ static int github_jit(int argc, char **argv)
     if ((rc = need_path(&path, jit_usage)) != 0)
         return rc;
     if (args.labels) {
-        labels_buf = strdup(args.labels);
-        labels = labels_buf ? split_labels(labels_buf) : NULL;
-        if (labels == NULL) {
+        if (osr_runner_labels_split(&split, args.labels, NULL) < 0) {
             rc = cli_fail(OSR_ENOMEM, "out of memory");
             goto done;
         }
+        labels = (const char **)split;
     }
     /* The output first: a refused path must not leave a runner at GitHub. */
     if ((rc = open_output(&w, "jitconfig")) != 0)
@@ -631,8 +605,7 @@ static int github_jit(int argc, char **argv)
 done:
     osr_file_writer_free(w);
     osr_secret_free(jit);
-    free(labels);
-    free(labels_buf);
+    osr_free(split);
     osr_github_free(gh);
     return rc;
 }

@@ -296,35 +296,6 @@ static void free_secret(char *s)
     }
 }
 
-/* "a,b,c" into a NULL-terminated array pointing into a copy. */
-static char **split_labels(const char *s, char **copy_out)
-{
-    char *copy = strdup(s ? s : ""), **out;
-    size_t n = 1, i = 0;
-
-    if (copy == NULL)
-        return NULL;
-    for (const char *p = copy; *p; p++)
-        n += *p == ',';
-    out = calloc(n + 1, sizeof(*out));
-    if (out == NULL) {
-        free(copy);
-        return NULL;
-    }
-    if (*copy) {
-        char *p = copy;
-        out[i++] = p;
-        for (; *p; p++) {
-            if (*p == ',') {
-                *p = '\0';
-                out[i++] = p + 1;
-            }
-        }
-    }
-    *copy_out = copy;
-    return out;
-}
-
 static void fill_config(osr_instance_config *cfg,
                         char **labels,
                         const char *web_url,
@@ -498,7 +469,7 @@ static int instance_create(int argc, char **argv)
 {
     osr_instance_config *cfgs = NULL;
     const osr_instance_config **ptrs = NULL;
-    char **names = NULL, **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL;
+    char **names = NULL, **labels = NULL, *token = NULL, *jit = NULL;
     char *web = NULL;
     osr_github *gh = NULL;
     osr_session *session = NULL;
@@ -520,7 +491,7 @@ static int instance_create(int argc, char **argv)
     catch_interrupts();
     fetch = token == NULL && jit == NULL;
     n = (size_t)arg.count;
-    labels = split_labels(arg.labels, &labels_copy);
+    (void)osr_runner_labels_split(&labels, arg.labels, NULL); /* NULL: out of memory */
     cfgs = calloc(n, sizeof(*cfgs));
     ptrs = calloc(n, sizeof(*ptrs));
     names = calloc(n, sizeof(*names));
@@ -641,8 +612,7 @@ done:
     free(names);
     free(ptrs);
     free(cfgs);
-    free(labels);
-    free(labels_copy);
+    osr_free(labels);
     free(prog.state);
     osr_free(web);
     free_secret(token);
@@ -830,7 +800,7 @@ done:
 static int instance_user_data(int argc, char **argv)
 {
     osr_instance_config cfg = OSR_INSTANCE_CONFIG_INIT;
-    char **labels = NULL, *labels_copy = NULL, *token = NULL, *jit = NULL, *ud = NULL;
+    char **labels = NULL, *token = NULL, *jit = NULL, *ud = NULL;
     char *web = NULL;
     osr_error err;
     int rc, error;
@@ -839,7 +809,7 @@ static int instance_user_data(int argc, char **argv)
     (void)argv;
     if ((rc = read_credential(&token, &jit, false, userdata_usage)) != 0)
         return rc;
-    labels = split_labels(arg.labels, &labels_copy);
+    (void)osr_runner_labels_split(&labels, arg.labels, NULL); /* NULL: out of memory */
     if (labels == NULL) {
         rc = cli_fail(OSR_ENOMEM, "out of memory");
         goto done;
@@ -859,8 +829,7 @@ static int instance_user_data(int argc, char **argv)
 done:
     free_secret(ud);
     osr_free(web);
-    free(labels);
-    free(labels_copy);
+    osr_free(labels);
     free_secret(token);
     free_secret(jit);
     return rc;

@@ -1,9 +1,11 @@
 /* GitHub client: Link parsing (and a server whose "next" never ends), rate-limit
  * header handling, error body mapping, the App JWT against an independent
  * `openssl dgst -sha256 -sign`, both timestamp forms, parsers, options and
- * what goes on the wire. Servers are scripted threads on 127.0.0.1. */
+ * what goes on the wire. Servers are scripted threads on 127.0.0.1
+ * (support/scripted_server.h). */
 #include "github_internal.h"
 #include "osrunner/image.h"
+#include "scripted_server.h"
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -28,7 +30,6 @@
 
 #define PAT "ghp_unitTestSecret0123456789abcdefABCD"
 
-#include "scripted_server.h"
 
 /* Log messages of the client, all levels, for checks. */
 static char logbuf[65536];

@@ -5,6 +5,7 @@
  * driven from outside, one step at a time, with extra fds. */
 #include "http.h"
 #include "osrunner/image.h"
+#include "scripted_server.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -26,82 +27,9 @@
 
 #include <cmocka.h>
 
-/* The server answers each connection with the next scripted reply, then
- * closes it (Connection: close), so every request is one accept. */
-struct server {
-    int fd;
-    int port;
-    const char *const *replies; /* NULL entry: stop; "HANG": read, never answer */
-    int served;
-    char last_request[4096];
-    pthread_t thread;
-};
-
-static void *serve(void *arg)
-{
-    struct server *s = arg;
-    for (int i = 0; s->replies[i]; i++) {
-        int c = accept(s->fd, NULL, NULL);
-        ssize_t n;
-        if (c < 0)
-            break;
-        /* Read the whole request: headers, then Content-Length bytes of body. */
-        size_t got = 0;
-        for (;;) {
-            const char *end, *cl;
-            n = read(c, s->last_request + got, sizeof(s->last_request) - 1 - got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            s->last_request[got] = '\0';
-            end = strstr(s->last_request, "\r\n\r\n");
-            if (end == NULL)
-                continue;
-            cl = strcasestr(s->last_request, "Content-Length: ");
-            if (cl == NULL || cl > end ||
-                got >= (size_t)(end + 4 - s->last_request) + strtoul(cl + 16, NULL, 10))
-                break;
-        }
-        s->last_request[got] = '\0';
-        s->served++;
-        if (strcmp(s->replies[i], "HANG") == 0) {
-            /* Wait until the client gives up and closes. */
-            char buf[256];
-            while (read(c, buf, sizeof(buf)) > 0) {
-            }
-        } else {
-            ssize_t w = write(c, s->replies[i], strlen(s->replies[i]));
-            (void)w;
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-static void server_start(struct server *s, const char *const *replies)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    memset(s, 0, sizeof(*s));
-    s->replies = replies;
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->fd, 8), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
-    s->port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
-}
-
-static void server_stop(struct server *s)
-{
-    shutdown(s->fd, SHUT_RDWR);
-    close(s->fd);
-    pthread_join(s->thread, NULL);
-}
+/* The server (support/scripted_server.h) answers each connection with the
+ * next scripted reply, then closes it (Connection: close), so every request
+ * is one accept. */
 
 static osr__http *client(long timeout_ms, size_t max_response)
 {
@@ -152,7 +80,7 @@ static void test_retries_idempotent_on_503(void **state)
     osr__http *h = client(5000, 0);
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     assert_int_equal(send_req(h, &s, "GET", &resp, &err), 0);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.attempts, 3);
@@ -176,7 +104,7 @@ static void test_post_is_not_retried(void **state)
     osr__http *h = client(5000, 0);
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ESERVER);
     assert_int_equal(resp.attempts, 1);
     assert_int_equal(s.served, 1);
@@ -198,7 +126,7 @@ static void test_gives_up_after_max_retries(void **state)
     osr__http *h = client(5000, 0);
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     assert_int_equal(send_req(h, &s, "DELETE", &resp, &err), OSR_ESERVER);
     assert_int_equal(resp.attempts, 4);
     assert_non_null(strstr(err.message, "HTTP 503"));
@@ -222,7 +150,7 @@ static void test_response_cap(void **state)
                  "HTTP/1.1 200 OK\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n");
     memset(big + n, 'x', 4000);
     big[n + 4000] = '\0';
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     assert_int_equal(send_req(h, &s, "GET", &resp, &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "larger than the limit of 1000 bytes"));
     osr__http_response_free(&resp);
@@ -239,7 +167,7 @@ static void test_timeout(void **state)
     osr__http *h = client(300, 0);
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     /* POST: not retried, so exactly one hanging exchange. */
     assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ETIMEOUT);
     assert_non_null(strstr(err.message, "POST http://127.0.0.1:"));
@@ -258,7 +186,7 @@ static void test_connection_refused_is_network_error(void **state)
     (void)state;
 
     /* Bind a port, then close it: nothing listens there. */
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     server_stop(&s);
     assert_int_equal(send_req(h, &s, "GET", &resp, &err), OSR_ENET);
     assert_int_equal(resp.attempts, 4);
@@ -290,7 +218,7 @@ static void test_many_at_once_over_one_engine(void **state)
     char url[64];
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
     for (int i = 0; i < 3; i++) {
         osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
@@ -360,7 +288,7 @@ static void test_streamed_upload_and_download(void **state)
     osr__http_request req;
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/file", s.port);
     memset(&req, 0, sizeof(req));
     req.method = "PUT";
@@ -516,19 +444,9 @@ static void *ka_serve(void *arg)
 
 static void ka_start(struct kaserver *s)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
     memset(s, 0, sizeof(*s));
     assert_int_equal(pipe(s->stop), 0);
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->fd, 8), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
-    s->port = ntohs(a.sin_port);
+    s->fd = server_listen(8, &s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, ka_serve, s), 0);
 }
 
@@ -639,7 +557,7 @@ static void test_refused_connection_is_not_in_doubt(void **state)
     osr__http *h = client(5000, 0);
     (void)state;
 
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     server_stop(&s);
     assert_int_equal(send_req(h, &s, "POST", &resp, &err), OSR_ENET);
     assert_int_equal(resp.attempts, 1);
@@ -696,7 +614,7 @@ static void test_step_from_outside(void **state)
 
     /* A transfer due in 400 ms; a timer at 100 ms comes first and the step
      * returns for it, the transfer not yet sent. */
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
     {
         osr__http_request req = { .method = "GET", .url = url, .idempotent = true };
@@ -752,7 +670,7 @@ static void test_request_proxy(void **state)
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
-    server_start(&s, replies);
+    server_start_replies(&s, replies);
     h = client(5000, 0);
     snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", s.port);
     memset(&req, 0, sizeof(req));

@@ -7,6 +7,7 @@
  * launch deletes what it created. */
 #include "nova.h"
 #include "osrunner/osrunner.h"
+#include "scripted_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,8 +41,7 @@ enum scenario {
 };
 
 static struct fake {
-    int fd, port;
-    pthread_t thread;
+    struct server srv; /* support/scripted_server.h */
     enum scenario scenario;
     int posts;         /* POST /servers received */
     int lookups;       /* name lookups */
@@ -53,7 +53,6 @@ static struct fake {
     volatile bool cancel;
     char launch_id[64]; /* its osrunner-launch metadata */
     char tag[96];       /* its batch tag */
-    volatile bool stop;
 } fake;
 
 static void reply(int c, const char *status, const char *extra, const char *body)
@@ -91,7 +90,7 @@ static void route(int c, const char *method, const char *path, const char *body)
              "\"http://127.0.0.1:%d/compute/v2.1\"}]},"
              "{\"type\": \"image\", \"endpoints\": [{\"interface\": \"public\", \"url\": "
              "\"http://127.0.0.1:%d/image\"}]}]}}",
-             fake.port, fake.port);
+             fake.srv.port, fake.srv.port);
     bool error_state = fake.scenario == DELETE_RETRY || fake.scenario == DELETE_REFUSED;
     bool building = fake.scenario == CANCEL_IN_BUILD;
     snprintf(server, sizeof(server),
@@ -200,64 +199,27 @@ static void route(int c, const char *method, const char *path, const char *body)
     }
 }
 
-static void *serve(void *arg)
+static void serve_one(struct server *srv, int c, int n, const char *buf)
 {
-    (void)arg;
-    while (!fake.stop) {
-        char buf[65536];
-        size_t got = 0;
-        int c = accept(fake.fd, NULL, NULL);
-        char method[8] = "", path[1024] = "";
-        const char *end, *cl;
-        if (c < 0)
-            break;
-        for (;;) {
-            ssize_t n = read(c, buf + got, sizeof(buf) - 1 - got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            buf[got] = '\0';
-            end = strstr(buf, "\r\n\r\n");
-            if (end == NULL)
-                continue;
-            cl = strcasestr(buf, "Content-Length: ");
-            if (cl == NULL || cl > end ||
-                got >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10))
-                break;
-        }
-        buf[got] = '\0';
-        if (sscanf(buf, "%7s %1023s", method, path) == 2) {
-            end = strstr(buf, "\r\n\r\n");
-            route(c, method, path, end ? end + 4 : "");
-        }
-        close(c);
+    char method[8] = "", path[1024] = "";
+    (void)srv;
+    (void)n;
+    if (sscanf(buf, "%7s %1023s", method, path) == 2) {
+        const char *end = strstr(buf, "\r\n\r\n");
+        route(c, method, path, end ? end + 4 : "");
     }
-    return NULL;
 }
 
 static void fake_start(enum scenario sc)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
     memset(&fake, 0, sizeof(fake));
     fake.scenario = sc;
-    fake.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fake.fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fake.fd, 16), 0);
-    assert_int_equal(getsockname(fake.fd, (struct sockaddr *)&a, &len), 0);
-    fake.port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&fake.thread, NULL, serve, NULL), 0);
+    server_start_handler(&fake.srv, serve_one, NULL);
 }
 
 static void fake_stop(void)
 {
-    fake.stop = true;
-    shutdown(fake.fd, SHUT_RDWR);
-    close(fake.fd);
-    pthread_join(fake.thread, NULL);
+    server_stop(&fake.srv);
 }
 
 /* A session on the fake, without the engine's own retries. */
@@ -273,7 +235,7 @@ static osr_session *fake_session(osr_cloud **cloud)
     snprintf(clouds, sizeof(clouds),
              "clouds:\n  fake:\n    auth:\n      auth_url: http://127.0.0.1:%d/v3\n"
              "      username: u\n      password: p\n      project_name: p\n",
-             fake.port);
+             fake.srv.port);
     fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, clouds, strlen(clouds)), (ssize_t)strlen(clouds));

@@ -2,6 +2,7 @@
  * including hostile values that must stay data. */
 #include "nova.h"
 #include "osrunner/runner.h"
+#include "runner_internal.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -383,6 +384,44 @@ static void test_microversion(void **state)
     assert_int_equal(osr__nova_pick_microversion(&minor, "[]", 2, &err), OSR_EPROTO);
 }
 
+/* Labels: one split (the CLI's --labels) and one join (config.sh's --labels
+ * in the user data, the osrunner-labels metadata), inverse of each other. */
+static void test_labels_split_join(void **state)
+{
+    static const char *const texts[] = { "self-hosted", "a,b,c", "a,,b", ",", NULL };
+    static const size_t counts[] = { 1, 3, 3, 2 };
+    char **v = NULL;
+    osr_error err;
+    (void)state;
+
+    for (size_t t = 0; texts[t]; t++) {
+        osr__buf b = OSR__BUF_INIT;
+        size_t n = 0;
+        assert_int_equal(osr_runner_labels_split(&v, texts[t], &err), 0);
+        while (v[n])
+            n++;
+        assert_int_equal(n, counts[t]);
+        assert_int_equal(osr__runner_labels_join(&b, (const char *const *)v), 0);
+        assert_string_equal(b.data, texts[t]);
+        osr__buf_free(&b);
+        osr_free(v);
+    }
+    assert_int_equal(osr_runner_labels_split(&v, "a,,b", &err), 0);
+    assert_string_equal(v[0], "a");
+    assert_string_equal(v[1], "");
+    assert_string_equal(v[2], "b");
+    osr_free(v);
+    /* None: an empty list, which validation refuses by name. */
+    assert_int_equal(osr_runner_labels_split(&v, "", &err), 0);
+    assert_null(v[0]);
+    osr_free(v);
+    v = NULL;
+    assert_int_equal(osr_runner_labels_split(&v, NULL, &err), 0);
+    assert_null(v[0]);
+    osr_free(v);
+    assert_int_equal(osr_runner_labels_split(NULL, "a", &err), OSR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_user_data_hostile_values_stay_data),
         cmocka_unit_test(test_user_data_size_limit),
         cmocka_unit_test(test_microversion),
+        cmocka_unit_test(test_labels_split_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

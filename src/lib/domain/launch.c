@@ -6,7 +6,7 @@
  * osrunner's: its metadata, tags, names and the order of the steps. jansson
  * ownership: pack results are owned, *_get is borrowed, the *_new setters
  * steal. */
-#include "osrunner/runner.h"
+#include "runner_internal.h"
 
 #include "nova.h"
 #include "osrunner/glance.h"
@@ -725,14 +725,13 @@ static json_t *ownership_metadata(const inst *it)
 {
     const osr_instance_config *cfg = it->cfg;
     osr__buf labels = OSR__BUF_INIT;
-    json_t *meta;
+    json_t *meta = NULL;
 
-    for (size_t i = 0; cfg->labels[i]; i++)
-        osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
-    meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
-                     "osrunner-manager", cfg->manager ? cfg->manager : "osrunner",
-                     "osrunner-runner", cfg->name, "osrunner-labels",
-                     labels.data ? labels.data : "", "osrunner-launch", it->launch_id);
+    if (osr__runner_labels_join(&labels, cfg->labels) == 0)
+        meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", OSR_MANAGED_BY_KEY, OSR_MANAGED_BY_VALUE,
+                         "osrunner-manager", cfg->manager ? cfg->manager : "osrunner",
+                         "osrunner-runner", cfg->name, "osrunner-labels",
+                         labels.data ? labels.data : "", "osrunner-launch", it->launch_id);
     osr__buf_free(&labels);
     for (size_t i = 0; meta && cfg->metadata && cfg->metadata[i]; i++) {
         const char *eq = strchr(cfg->metadata[i], '=');

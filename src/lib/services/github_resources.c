@@ -11,6 +11,37 @@
 #include <string.h>
 #include <strings.h>
 
+/* GitHub's rule for a runner's name (osrunner/runner.h), the one name rule:
+ * runner configs (domain) and JIT configs both check it here. */
+static bool runner_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+int osr_runner_name_check(const char *name, osr_error *err)
+{
+    char q[OSR__QUOTE_MAX];
+    size_t n;
+
+    if (name == NULL || *name == '\0')
+        return osr__error_set(err, OSR_EINVAL, "name: missing");
+    n = strlen(name);
+    if (n > 64)
+        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!runner_name_char(name[i])) {
+            char bad[8];
+            return osr__error_set(err, OSR_EINVAL,
+                                  "name: '%s' has '%s'; use only letters, digits, '-', '_' "
+                                  "and '.'",
+                                  osr__quote(q, sizeof(q), name, 64),
+                                  osr__quote(bad, sizeof(bad), (char[]){ name[i], '\0' }, 1));
+        }
+    }
+    return 0;
+}
+
 struct osr_github_apps {
     osr_runner_app **items; /* the one type of a runner download */
     size_t count;

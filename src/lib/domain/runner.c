@@ -2,9 +2,7 @@
  * data is a #cloud-config document built with jansson (JSON is YAML), and
  * every value reaches the VM as data: files written by write_files and
  * arguments of exec-form runcmd entries, never text a shell parses. */
-#include "osrunner/runner.h"
-
-#include "util.h"
+#include "runner_internal.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -67,26 +65,44 @@ static bool url_ok(const char *u)
     return *p != '\0' && *p != '/' && !has_control(u) && strchr(u, ' ') == NULL;
 }
 
-int osr_runner_name_check(const char *name, osr_error *err)
+int osr__runner_labels_join(osr__buf *out, const char *const *labels)
 {
-    char q[OSR__QUOTE_MAX];
-    size_t n;
+    for (size_t i = 0; labels && labels[i]; i++) {
+        if ((i && osr__buf_puts(out, ",") < 0) || osr__buf_puts(out, labels[i]) < 0)
+            return OSR_ENOMEM;
+    }
+    return osr__buf_puts(out, "") < 0 ? OSR_ENOMEM : 0;
+}
 
-    if (name == NULL || *name == '\0')
-        return osr__error_set(err, OSR_EINVAL, "name: missing");
-    n = strlen(name);
-    if (n > 64)
-        return osr__error_set(err, OSR_EINVAL, "name: %zu characters; GitHub allows at most 64", n);
-    for (size_t i = 0; i < n; i++) {
-        if (!name_char(name[i])) {
-            char bad[8];
-            return osr__error_set(err, OSR_EINVAL,
-                                  "name: '%s' has '%s'; use only letters, digits, '-', '_' "
-                                  "and '.'",
-                                  osr__quote(q, sizeof(q), name, 64),
-                                  osr__quote(bad, sizeof(bad), (char[]){ name[i], '\0' }, 1));
+int osr_runner_labels_split(char ***out, const char *text, osr_error *err)
+{
+    size_t n = 0, len = text ? strlen(text) : 0;
+    char **v, *copy;
+
+    if (out == NULL)
+        return osr__error_set(err, OSR_EINVAL, "osr_runner_labels_split: NULL argument");
+    if (len > 0) {
+        n = 1;
+        for (size_t i = 0; i < len; i++)
+            n += text[i] == ',';
+    }
+    v = malloc((n + 1) * sizeof(*v) + len + 1);
+    if (v == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    copy = (char *)(v + n + 1);
+    memcpy(copy, text ? text : "", len + 1);
+    n = 0;
+    if (len > 0) {
+        v[n++] = copy;
+        for (char *p = copy; *p; p++) {
+            if (*p == ',') {
+                *p = '\0';
+                v[n++] = p + 1;
+            }
         }
     }
+    v[n] = NULL;
+    *out = v;
     return 0;
 }
 
@@ -350,9 +366,8 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
         cmd =
             as_runner("run.sh", json_pack("[s,s]", "--jitconfig", reveal ? cfg->jit_config : MASK));
     } else {
-        for (size_t i = 0; cfg->labels[i]; i++)
-            osr__buf_printf(&labels, "%s%s", i ? "," : "", cfg->labels[i]);
-        url = osr__sprintf("%s/%s", base, cfg->github_path);
+        if (osr__runner_labels_join(&labels, cfg->labels) == 0)
+            url = osr__sprintf("%s/%s", base, cfg->github_path);
         cmd =
             url && labels.data
                 ? as_runner("config.sh",

@@ -1,0 +1,13 @@
+/* What the domain layer's files share about runners. */
+#ifndef OSR_RUNNER_INTERNAL_H
+#define OSR_RUNNER_INTERNAL_H
+
+#include "osrunner/runner.h"
+#include "util.h"
+
+/* labels joined with commas into out (empty for none), as config.sh's
+ * --labels and the osrunner-labels metadata take them; the inverse of
+ * osr_runner_labels_split. 0 or OSR_ENOMEM. */
+int osr__runner_labels_join(osr__buf *out, const char *const *labels);
+
+#endif
