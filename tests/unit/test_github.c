@@ -30,7 +30,6 @@
 
 #define PAT "ghp_unitTestSecret0123456789abcdefABCD"
 
-
 /* Log messages of the client, all levels, for checks. */
 static char logbuf[65536];
 static size_t loglen;
