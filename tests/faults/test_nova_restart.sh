@@ -85,6 +85,7 @@ for t in long10:10:1:no long5:5:1:no poll10:10:10:yes; do
   d=$(dups "$M-$name")
   echo "trial $name: outage ${outage} s, --timeout 300: exit $RC after $T_RUN s; servers before $BEFORE, after $AFTER; of the launch $n ($a ACTIVE, $d duplicate names); $RETRIES"
   check "$name: exit 0" [ "$RC" = 0 ]
+  [ "$RC" = 0 ] || { echo "---- $name: osrunner's log (the end)"; tail -n 80 "$T/$name.err"; }
   [ "$pause" = yes ] && check "$name: the polls failed during the outage" grep -q 'poll failed' "$T/$name.err"
   check "$name: 10 servers, all ACTIVE" [ "$n:$a" = "10:10" ]
   check "$name: no duplicate names" [ "$d" = 0 ]
