@@ -53,11 +53,11 @@ static int projects_list(int argc, char **argv)
     if ((rc = cli_table_new(&t, columns)) != 0)
         goto done;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = cli_table_add(t, json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(list, i),
-                                        "name", osr_project_name(list, i), "domain_id",
-                                        osr_project_domain_id(list, i), "enabled",
-                                        osr_project_enabled(list, i), "description",
-                                        osr_project_description(list, i)));
+        const osr_project *p = osr_project_list_at(list, i);
+        rc = cli_table_add(t, json_pack("{s:s,s:s,s:s,s:b,s:s}", "id", osr_project_id(p), "name",
+                                        osr_project_name(p), "domain_id", osr_project_domain_id(p),
+                                        "enabled", osr_project_enabled(p), "description",
+                                        osr_project_description(p)));
     }
 done:
     rc = cli_table_done(t, rc);

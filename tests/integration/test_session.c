@@ -88,7 +88,7 @@ static bool has_project(osr_session *s, const char *name)
     if (osr_project_list_get(&list, s, 0) != 0)
         fail_msg("projects: %s", osr_session_last_error(s)->message);
     for (size_t i = 0; i < osr_project_list_count(list); i++)
-        found = found || strcmp(osr_project_name(list, i), name) == 0;
+        found = found || strcmp(osr_project_name(osr_project_list_at(list, i)), name) == 0;
     osr_project_list_free(list);
     return found;
 }

@@ -1,6 +1,7 @@
 /* Keystone: token and catalog parsing, endpoint selection, version discovery. */
 #include "fs.h"
 #include "keystone.h"
+#include "projects_internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,6 +182,53 @@ static void test_discovery(void **state)
     assert_null(osr__keystone_v3_from_auth_url("http://h:5000/identity"));
 }
 
+/* The item accessors read what the parser mapped: sorted by name then id, "" for a
+ * missing field, enabled unless false; a bad entry fails and leaves *out alone. */
+static void test_project_items(void **state)
+{
+    static const char body[] =
+        "{\"projects\": ["
+        "{\"id\": \"p2\", \"name\": \"zeta\", \"domain_id\": \"d1\", \"description\": \"Z\","
+        " \"parent_id\": \"d1\", \"enabled\": false},"
+        "{\"id\": \"p1\", \"name\": \"alpha\", \"enabled\": true},"
+        "{\"id\": \"p0\", \"name\": \"alpha\"}]}";
+    osr_project_list *list = NULL, *untouched = (osr_project_list *)&list;
+    const osr_project *p;
+    osr_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(osr__project_list_parse(&list, body, sizeof(body) - 1, &err), 0);
+    assert_int_equal(osr_project_list_count(list), 3);
+    p = osr_project_list_at(list, 0);
+    assert_string_equal(osr_project_id(p), "p0");
+    assert_string_equal(osr_project_name(p), "alpha");
+    assert_string_equal(osr_project_domain_id(p), "");
+    assert_string_equal(osr_project_description(p), "");
+    assert_string_equal(osr_project_parent_id(p), "");
+    assert_int_equal(osr_project_enabled(p), 1);
+    assert_string_equal(osr_project_id(osr_project_list_at(list, 1)), "p1");
+    p = osr_project_list_at(list, 2);
+    assert_string_equal(osr_project_id(p), "p2");
+    assert_string_equal(osr_project_name(p), "zeta");
+    assert_string_equal(osr_project_domain_id(p), "d1");
+    assert_string_equal(osr_project_description(p), "Z");
+    assert_string_equal(osr_project_parent_id(p), "d1");
+    assert_int_equal(osr_project_enabled(p), 0);
+    assert_null(osr_project_list_at(list, 3));
+    assert_null(osr_project_list_at(NULL, 0));
+    assert_null(osr_project_name(NULL));
+    assert_int_equal(osr_project_enabled(NULL), 0);
+    osr_project_list_free(list);
+
+    list = untouched;
+    assert_int_equal(
+        osr__project_list_parse(&list, "{\"projects\": [{\"name\": \"x\"}]}", 29, &err),
+        OSR_EPROTO);
+    assert_ptr_equal(list, untouched);
+    assert_int_equal(osr__project_list_parse(&list, "{}", 2, &err), OSR_EPROTO);
+    assert_ptr_equal(list, untouched);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_token_parse_errors),
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_project_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Keystone projects: GET /v3/auth/projects or /v3/projects, all pages. */
 #include "osrunner/projects.h"
 
+#include "projects_internal.h"
 #include "session.h"
 
 #include <jansson.h>
@@ -10,10 +11,12 @@
 /* A server that always says "next" must not keep us forever. */
 #define MAX_PAGES 100
 
-typedef struct project {
+typedef struct osr_project project;
+
+struct osr_project {
     char *id, *name, *domain_id, *description, *parent_id;
     int enabled;
-} project;
+};
 
 struct osr_project_list {
     project *items;
@@ -78,6 +81,30 @@ static int by_name(const void *a, const void *b)
     const project *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : strcmp(x->id, y->id);
+}
+
+int osr__project_list_parse(osr_project_list **out, const char *body, size_t len, osr_error *err)
+{
+    osr_project_list *list = calloc(1, sizeof(*list));
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *projects = json_object_get(root, "projects");
+    int error = 0;
+
+    if (list == NULL)
+        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+    else if (!json_is_array(projects))
+        error = osr__error_set(err, OSR_EPROTO, "projects: no \"projects\" list in the answer");
+    else
+        error = add_page(list, projects, err);
+    json_decref(root);
+    if (error < 0) {
+        osr_project_list_free(list);
+        return error;
+    }
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof(*list->items), by_name);
+    *out = list;
+    return 0;
 }
 
 int osr_project_list_get(osr_project_list **out, osr_session *s, unsigned int flags)
@@ -145,10 +172,15 @@ size_t osr_project_list_count(const osr_project_list *list)
     return list ? list->count : 0;
 }
 
-#define ACCESSOR(fn, member)                                             \
-    const char *fn(const osr_project_list *list, size_t i)               \
-    {                                                                    \
-        return (list && i < list->count) ? list->items[i].member : NULL; \
+const osr_project *osr_project_list_at(const osr_project_list *list, size_t i)
+{
+    return (list && i < list->count) ? &list->items[i] : NULL;
+}
+
+#define ACCESSOR(fn, member)             \
+    const char *fn(const osr_project *p) \
+    {                                    \
+        return p ? p->member : NULL;     \
     }
 ACCESSOR(osr_project_id, id)
 ACCESSOR(osr_project_name, name)
@@ -156,7 +188,7 @@ ACCESSOR(osr_project_domain_id, domain_id)
 ACCESSOR(osr_project_description, description)
 ACCESSOR(osr_project_parent_id, parent_id)
 
-int osr_project_enabled(const osr_project_list *list, size_t i)
+int osr_project_enabled(const osr_project *p)
 {
-    return (list && i < list->count) ? list->items[i].enabled : 0;
+    return p ? p->enabled : 0;
 }
