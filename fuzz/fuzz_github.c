@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
-    osr_github_runners *list = osr__github_runners_new();
+    osr_github_runner_list *list = osr__github_runners_new();
     osr_github_apps *apps = NULL;
     osr__http_response resp;
     char *s = NULL, *link;
@@ -23,9 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (list != NULL) {
         (void)osr__github_parse_runners(list, body, size, false, &err);
         (void)osr__github_parse_runners(list, body, size, true, &err);
-        for (size_t i = 0; i < osr_github_runners_count(list); i++)
-            (void)osr_github_runner_label(list, i, osr_github_runner_label_count(list, i) - 1);
-        osr_github_runners_free(list);
+        for (size_t i = 0; i < osr_github_runner_list_count(list); i++) {
+            const osr_github_runner *r = osr_github_runner_list_at(list, i);
+            (void)osr_github_runner_label(r, osr_github_runner_label_count(r) - 1);
+        }
+        osr_github_runner_list_free(list);
     }
     if (osr__github_parse_apps(&apps, body, size, &err) == 0) {
         size_t i;

@@ -261,8 +261,8 @@ OSR_EXTERN int osr_github_jitconfig(char **jitconfig,
 
 /* ---- Runners */
 
-/** A list of self-hosted runners. Opaque; free with osr_github_runners_free(). */
-typedef struct osr_github_runners osr_github_runners;
+/** A list of self-hosted runners. Opaque; free with osr_github_runner_list_free(). */
+typedef struct osr_github_runner_list osr_github_runner_list;
 
 /**
  * List the runners, every page (Link: rel="next", at most max_pages). With
@@ -270,7 +270,7 @@ typedef struct osr_github_runners osr_github_runners;
  * @return 0, OSR_EAUTH, OSR_ENOTFOUND, OSR_ERATELIMIT, OSR_EPROTO (too many
  *         pages, bad answer), ...
  */
-OSR_EXTERN int osr_github_runners_list(osr_github_runners **out,
+OSR_EXTERN int osr_github_runners_list(osr_github_runner_list **out,
                                        osr_github *gh,
                                        const char *path,
                                        const char *name);
@@ -280,7 +280,7 @@ OSR_EXTERN int osr_github_runners_list(osr_github_runners **out,
  * @return 0, OSR_ENOTFOUND, ...
  */
 OSR_EXTERN int
-osr_github_runner_get(osr_github_runners **out, osr_github *gh, const char *path, long long id);
+osr_github_runner_get(osr_github_runner_list **out, osr_github *gh, const char *path, long long id);
 
 /**
  * Delete (unregister) a runner.
@@ -289,23 +289,32 @@ osr_github_runner_get(osr_github_runners **out, osr_github *gh, const char *path
  */
 OSR_EXTERN int osr_github_runner_delete(osr_github *gh, const char *path, long long id);
 
-OSR_EXTERN void osr_github_runners_free(osr_github_runners *list);
-OSR_EXTERN size_t osr_github_runners_count(const osr_github_runners *list);
-/** Fields of the i-th runner. Strings are borrowed ("" when absent). */
-OSR_EXTERN long long osr_github_runner_id(const osr_github_runners *list, size_t i);
-OSR_EXTERN const char *osr_github_runner_name(const osr_github_runners *list, size_t i);
-OSR_EXTERN const char *osr_github_runner_os(const osr_github_runners *list, size_t i);
+OSR_EXTERN void osr_github_runner_list_free(osr_github_runner_list *list);
+OSR_EXTERN size_t osr_github_runner_list_count(const osr_github_runner_list *list);
+
+/** One runner of a list; borrowed from the list, valid until it is freed. */
+typedef struct osr_github_runner osr_github_runner;
+
+/** The i-th runner (borrowed from the list), or NULL when i is out of range. */
+OSR_EXTERN const osr_github_runner *osr_github_runner_list_at(const osr_github_runner_list *list,
+                                                              size_t i);
+
+/** Fields of a runner. Strings are borrowed ("" when absent); a NULL runner
+ * gives -1, NULL or 0. */
+OSR_EXTERN long long osr_github_runner_id(const osr_github_runner *runner);
+OSR_EXTERN const char *osr_github_runner_name(const osr_github_runner *runner);
+OSR_EXTERN const char *osr_github_runner_os(const osr_github_runner *runner);
 /** "online" or "offline". */
-OSR_EXTERN const char *osr_github_runner_status(const osr_github_runners *list, size_t i);
-OSR_EXTERN int osr_github_runner_busy(const osr_github_runners *list, size_t i);
-OSR_EXTERN int osr_github_runner_ephemeral(const osr_github_runners *list, size_t i);
+OSR_EXTERN const char *osr_github_runner_status(const osr_github_runner *runner);
+OSR_EXTERN int osr_github_runner_busy(const osr_github_runner *runner);
+OSR_EXTERN int osr_github_runner_ephemeral(const osr_github_runner *runner);
 /** The runner group ID, or -1 when not given. */
-OSR_EXTERN long long osr_github_runner_group_id(const osr_github_runners *list, size_t i);
+OSR_EXTERN long long osr_github_runner_group_id(const osr_github_runner *runner);
 /** The runner software version, "" before the runner first connected. */
-OSR_EXTERN const char *osr_github_runner_version(const osr_github_runners *list, size_t i);
-OSR_EXTERN size_t osr_github_runner_label_count(const osr_github_runners *list, size_t i);
-OSR_EXTERN const char *
-osr_github_runner_label(const osr_github_runners *list, size_t i, size_t label);
+OSR_EXTERN const char *osr_github_runner_version(const osr_github_runner *runner);
+OSR_EXTERN size_t osr_github_runner_label_count(const osr_github_runner *runner);
+/** The label-th label, or NULL when out of range. */
+OSR_EXTERN const char *osr_github_runner_label(const osr_github_runner *runner, size_t label);
 
 #ifdef __cplusplus
 }

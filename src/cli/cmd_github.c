@@ -610,18 +610,17 @@ done:
     return rc;
 }
 
-static json_t *runner_json(const osr_github_runners *list, size_t i)
+static json_t *runner_json(const osr_github_runner *r)
 {
     json_t *labels = json_array();
-    for (size_t j = 0; labels && j < osr_github_runner_label_count(list, i); j++)
-        json_array_append_new(labels, json_string(osr_github_runner_label(list, i, j)));
+    for (size_t j = 0; labels && j < osr_github_runner_label_count(r); j++)
+        json_array_append_new(labels, json_string(osr_github_runner_label(r, j)));
     return json_pack("{s:I,s:s,s:s,s:s,s:b,s:b,s:I,s:s,s:o*}", "id",
-                     (json_int_t)osr_github_runner_id(list, i), "name",
-                     osr_github_runner_name(list, i), "os", osr_github_runner_os(list, i), "status",
-                     osr_github_runner_status(list, i), "busy", osr_github_runner_busy(list, i),
-                     "ephemeral", osr_github_runner_ephemeral(list, i), "runner_group_id",
-                     (json_int_t)osr_github_runner_group_id(list, i), "version",
-                     osr_github_runner_version(list, i), "labels", labels);
+                     (json_int_t)osr_github_runner_id(r), "name", osr_github_runner_name(r), "os",
+                     osr_github_runner_os(r), "status", osr_github_runner_status(r), "busy",
+                     osr_github_runner_busy(r), "ephemeral", osr_github_runner_ephemeral(r),
+                     "runner_group_id", (json_int_t)osr_github_runner_group_id(r), "version",
+                     osr_github_runner_version(r), "labels", labels);
 }
 
 static const struct cli_column runner_columns[] = {
@@ -630,25 +629,25 @@ static const struct cli_column runner_columns[] = {
     { .key = "labels", .header = "LABELS" }, { .key = NULL },
 };
 
-static int print_runners(const osr_github_runners *list, bool one)
+static int print_runners(const osr_github_runner_list *list, bool one)
 {
-    size_t n = osr_github_runners_count(list);
+    size_t n = osr_github_runner_list_count(list);
     struct cli_table *t = NULL;
     int rc;
 
     if (one)
-        return cli_print_record(runner_json(list, 0));
+        return cli_print_record(runner_json(osr_github_runner_list_at(list, 0)));
     if ((rc = cli_table_new(&t, runner_columns)) != 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = cli_table_add(t, runner_json(list, i));
+        rc = cli_table_add(t, runner_json(osr_github_runner_list_at(list, i)));
     return cli_table_done(t, rc);
 }
 
 static int github_runners(int argc, char **argv)
 {
     osr_github *gh = NULL;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     const char *path;
     int rc, error;
 
@@ -662,7 +661,7 @@ static int github_runners(int argc, char **argv)
         rc = gh_fail(gh, error);
     else
         rc = print_runners(list, false);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
     return rc;
 }
@@ -671,7 +670,7 @@ static int github_runner(int argc, char **argv, bool del)
 {
     const char *usage = del ? delete_usage : runner_usage;
     osr_github *gh = NULL;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     const char *path;
     const char *arg = argv[0];
     long long id;
@@ -701,7 +700,7 @@ static int github_runner(int argc, char **argv, bool del)
     } else {
         rc = print_runners(list, true);
     }
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
     return rc;
 }

@@ -248,7 +248,7 @@ static void jit_lifecycle(bool org)
     static const char *const labels[] = { "self-hosted", "linux", "osr-it", NULL };
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = client(AUTH_PAT, 0, 0, -1);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char *jit = NULL, *again = (char *)0x1, path[96], name[64];
     long long id = 0, id2 = -7;
     bool found = false;
@@ -264,22 +264,22 @@ static void jit_lifecycle(bool org)
 
     /* visible in the list, by name and among all */
     CHECK(gh, osr_github_runners_list(&list, gh, path, name));
-    assert_int_equal(osr_github_runners_count(list), 1);
-    assert_int_equal(osr_github_runner_id(list, 0), id);
-    assert_string_equal(osr_github_runner_name(list, 0), name);
-    assert_int_equal(osr_github_runner_label_count(list, 0), 3);
-    assert_string_equal(osr_github_runner_label(list, 0, 2), "osr-it");
-    assert_int_equal(osr_github_runner_group_id(list, 0), 1);
-    assert_false(osr_github_runner_busy(list, 0));
-    osr_github_runners_free(list);
+    assert_int_equal(osr_github_runner_list_count(list), 1);
+    assert_int_equal(osr_github_runner_id(osr_github_runner_list_at(list, 0)), id);
+    assert_string_equal(osr_github_runner_name(osr_github_runner_list_at(list, 0)), name);
+    assert_int_equal(osr_github_runner_label_count(osr_github_runner_list_at(list, 0)), 3);
+    assert_string_equal(osr_github_runner_label(osr_github_runner_list_at(list, 0), 2), "osr-it");
+    assert_int_equal(osr_github_runner_group_id(osr_github_runner_list_at(list, 0)), 1);
+    assert_false(osr_github_runner_busy(osr_github_runner_list_at(list, 0)));
+    osr_github_runner_list_free(list);
     CHECK(gh, osr_github_runners_list(&list, gh, path, NULL));
-    for (size_t i = 0; i < osr_github_runners_count(list); i++)
-        found = found || osr_github_runner_id(list, i) == id;
+    for (size_t i = 0; i < osr_github_runner_list_count(list); i++)
+        found = found || osr_github_runner_id(osr_github_runner_list_at(list, i)) == id;
     assert_true(found);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     CHECK(gh, osr_github_runner_get(&list, gh, path, id));
-    assert_string_equal(osr_github_runner_name(list, 0), name);
-    osr_github_runners_free(list);
+    assert_string_equal(osr_github_runner_name(osr_github_runner_list_at(list, 0)), name);
+    osr_github_runner_list_free(list);
 
     /* the same name again: 409, a clear error, nothing handed out */
     assert_int_equal(osr_github_jitconfig(&again, &id2, gh, path, &jo), OSR_ECONFLICT);
@@ -290,12 +290,12 @@ static void jit_lifecycle(bool org)
 
     /* deleted, then gone */
     CHECK(gh, osr_github_runner_delete(gh, path, id));
-    list = (osr_github_runners *)0x1;
+    list = (osr_github_runner_list *)0x1;
     assert_int_equal(osr_github_runner_get(&list, gh, path, id), OSR_ENOTFOUND);
-    assert_ptr_equal(list, (osr_github_runners *)0x1);
+    assert_ptr_equal(list, (osr_github_runner_list *)0x1);
     CHECK(gh, osr_github_runners_list(&list, gh, path, name));
-    assert_int_equal(osr_github_runners_count(list), 0);
-    osr_github_runners_free(list);
+    assert_int_equal(osr_github_runner_list_count(list), 0);
+    osr_github_runner_list_free(list);
     assert_int_equal(osr_github_runner_delete(gh, path, id), OSR_ENOTFOUND);
     assert_int_equal(osr_github_last_error(gh)->http_status, 404);
     assert_non_null(strstr(errmsg(gh), "no runner"));
@@ -319,7 +319,7 @@ static void test_runner_group_by_name(void **state)
 {
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = client(AUTH_PAT, 0, 0, -1);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char *jit = NULL, path[96], name[64];
     long long id = 0;
     (void)state;
@@ -331,9 +331,10 @@ static void test_runner_group_by_name(void **state)
     CHECK(gh, osr_github_jitconfig(&jit, &id, gh, path, &jo));
     keep_secret(jit);
     CHECK(gh, osr_github_runner_get(&list, gh, path, id));
-    assert_int_equal(osr_github_runner_group_id(list, 0), 2);
-    assert_string_equal(osr_github_runner_label(list, 0, 0), "self-hosted"); /* the default */
-    osr_github_runners_free(list);
+    assert_int_equal(osr_github_runner_group_id(osr_github_runner_list_at(list, 0)), 2);
+    assert_string_equal(osr_github_runner_label(osr_github_runner_list_at(list, 0), 0),
+                        "self-hosted"); /* the default */
+    osr_github_runner_list_free(list);
     osr_secret_free(jit);
     jit = (char *)0x1;
     jo.runner_group = "no-such-group";
@@ -355,7 +356,7 @@ static void test_paging(void **state)
 {
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = client(AUTH_PAT, 2, 0, -1), *capped;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char path[96], name[64], marker[512];
     long long ids[5];
     size_t before;
@@ -374,15 +375,15 @@ static void test_paging(void **state)
     before = count(logs, marker);
     CHECK(gh, osr_github_runners_list(&list, gh, path, NULL));
     assert_int_equal(count(logs, marker) - before, 3); /* 2 + 2 + 1 */
-    assert_int_equal(osr_github_runners_count(list), 5);
+    assert_int_equal(osr_github_runner_list_count(list), 5);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(osr_github_runner_id(list, (size_t)i), ids[i]);
-    osr_github_runners_free(list);
+        assert_int_equal(osr_github_runner_id(osr_github_runner_list_at(list, (size_t)i)), ids[i]);
+    osr_github_runner_list_free(list);
 
     capped = client(AUTH_PAT, 2, 2, -1);
-    list = (osr_github_runners *)0x1;
+    list = (osr_github_runner_list *)0x1;
     assert_int_equal(osr_github_runners_list(&list, capped, path, NULL), OSR_EPROTO);
-    assert_ptr_equal(list, (osr_github_runners *)0x1);
+    assert_ptr_equal(list, (osr_github_runner_list *)0x1);
     assert_non_null(strstr(errmsg(capped), "more than 2 pages"));
     osr_github_free(capped);
     osr_github_free(gh);
@@ -392,7 +393,7 @@ static void busy(bool org)
 {
     osr_github_jit_options jo = OSR_GITHUB_JIT_OPTIONS_INIT;
     osr_github *gh = client(AUTH_PAT, 0, 0, -1);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char *jit = NULL, path[96], name[64];
     long long id = 0;
 
@@ -407,8 +408,8 @@ static void busy(bool org)
     assert_non_null(strstr(errmsg(gh), "is busy"));
     assert_non_null(strstr(errmsg(gh), "still running a job"));
     CHECK(gh, osr_github_runner_get(&list, gh, path, id));
-    assert_true(osr_github_runner_busy(list, 0));
-    osr_github_runners_free(list);
+    assert_true(osr_github_runner_busy(osr_github_runner_list_at(list, 0)));
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
 }
 
@@ -427,7 +428,7 @@ static void test_busy_runner_org(void **state)
 static void test_forced_rate_limit(void **state)
 {
     osr_github *gh = client(AUTH_PAT, 0, 0, 3), *nowait = client(AUTH_PAT, 0, 0, 0);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char *token = (char *)0x1;
     long long exp = 0, reset = 0;
     long remaining = -5;
@@ -466,23 +467,23 @@ static void test_forced_rate_limit(void **state)
 static void test_secondary_rate_limit(void **state)
 {
     osr_github *gh = client(AUTH_PAT, 0, 0, 10);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char path[96];
     size_t before = count(logs, "GitHub rate limit (HTTP 429): waiting 1 s");
     (void)state;
 
     snprintf(path, sizeof(path), "throttled-%s/r", prefix);
     CHECK(gh, osr_github_runners_list(&list, gh, path, NULL));
-    assert_int_equal(osr_github_runners_count(list), 0);
+    assert_int_equal(osr_github_runner_list_count(list), 0);
     assert_int_equal(count(logs, "GitHub rate limit (HTTP 429): waiting 1 s") - before, 1);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
 }
 
 static void test_auth_errors(void **state)
 {
     osr_github *none = client(AUTH_NONE, 0, 0, -1), *bad = client(AUTH_BAD, 0, 0, -1);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char *token = NULL;
     long long exp;
     (void)state;
@@ -501,7 +502,7 @@ static void test_app_auth(void **state)
 {
     osr_github *app = client(AUTH_APP, 0, 0, -1), *shortlived = client(AUTH_APP_SHORT, 0, 0, -1);
     osr_github *wrong = client(AUTH_APP_WRONG, 0, 0, -1);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     char path[96];
     (void)state;
 
@@ -509,14 +510,14 @@ static void test_app_auth(void **state)
     /* cached: one installation token for three calls */
     for (int i = 0; i < 3; i++) {
         CHECK(app, osr_github_runners_list(&list, app, path, NULL));
-        osr_github_runners_free(list);
+        osr_github_runner_list_free(list);
         list = NULL;
     }
     assert_int_equal(osr_github_token_fetches(app), 1);
     /* tokens that expire within the refresh margin are fetched again each time */
     for (int i = 0; i < 3; i++) {
         CHECK(shortlived, osr_github_runners_list(&list, shortlived, path, NULL));
-        osr_github_runners_free(list);
+        osr_github_runner_list_free(list);
         list = NULL;
     }
     assert_int_equal(osr_github_token_fetches(shortlived), 3);
@@ -540,7 +541,7 @@ static void test_on_a_session_engine(void **state)
     osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
     osr_session_options so = OSR_SESSION_OPTIONS_INIT;
     const char *dir = getenv("OSR_CLOUD_DIR");
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     osr_github_apps *apps = NULL;
     osr_cloud *cloud = NULL;
     osr_session *sess = NULL;
@@ -582,7 +583,7 @@ static void test_on_a_session_engine(void **state)
     assert_non_null(strstr(errmsg(gh), "still rate-limited after waiting"));
     CHECK(gh, osr_github_runners_list(&list, gh, repo, NULL));
     assert_int_equal(osr_session_pending(sess), 0);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr_github_apps_free(apps);
     osr_github_free(gh);
     osr_session_free(sess);

@@ -117,13 +117,14 @@ static osr_instance_config config(const char *name, const char *flavor)
 /* Is a runner of this name registered at GitHub? */
 static bool registered(const char *name)
 {
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     bool found = false;
     if (osr_github_runners_list(&list, gh, PATH, name) < 0)
         fail_msg("runners: %s", osr_github_last_error(gh)->message);
-    for (size_t i = 0; i < osr_github_runners_count(list); i++)
-        found = found || strcmp(osr_github_runner_name(list, i), name) == 0;
-    osr_github_runners_free(list);
+    for (size_t i = 0; i < osr_github_runner_list_count(list); i++)
+        found =
+            found || strcmp(osr_github_runner_name(osr_github_runner_list_at(list, i)), name) == 0;
+    osr_github_runner_list_free(list);
     return found;
 }
 
@@ -148,7 +149,7 @@ static void test_jit_per_runner(void **state)
     const osr_instance_config *cfgs[2];
     osr_provision_options po = OSR_PROVISION_OPTIONS_INIT;
     osr_provision *p = NULL;
-    osr_github_runners *rec = NULL;
+    osr_github_runner_list *rec = NULL;
     int rc;
     (void)state;
 
@@ -171,8 +172,9 @@ static void test_jit_per_runner(void **state)
         assert_int_equal(osr_provision_forget_error(p, i)->code, 0);
         /* The record stays: the runner launched. */
         assert_int_equal(osr_github_runner_get(&rec, gh, PATH, osr_provision_runner_id(p, i)), 0);
-        assert_string_equal(osr_github_runner_name(rec, 0), i == 0 ? n1 : n2);
-        osr_github_runners_free(rec);
+        assert_string_equal(osr_github_runner_name(osr_github_runner_list_at(rec, 0)),
+                            i == 0 ? n1 : n2);
+        osr_github_runner_list_free(rec);
         rec = NULL;
     }
     assert_true(osr_provision_runner_id(p, 0) != osr_provision_runner_id(p, 1));
@@ -190,7 +192,7 @@ static void test_failed_launch_forgets_record(void **state)
     const osr_instance_config *cfgs[1] = { &c };
     osr_provision_options po = OSR_PROVISION_OPTIONS_INIT;
     osr_provision *p = NULL;
-    osr_github_runners *rec = NULL;
+    osr_github_runner_list *rec = NULL;
     long long id;
     int rc;
     (void)state;

@@ -503,7 +503,7 @@ static void test_out_params_untouched_on_failure(void **state)
     /* GitHub: a client without credentials, and bad input */
     {
         osr_github_apps *apps = SENTINEL;
-        osr_github_runners *runners = SENTINEL;
+        osr_github_runner_list *runners = SENTINEL;
         char *tok = SENTINEL;
         UNTOUCHED(osr_github_path_check(&flag, "not/a/path", &err), flag == 77);
         UNTOUCHED(osr_github_runner_url(&owned, gh, "not/a/path"), owned == SENTINEL);

@@ -158,13 +158,13 @@ static void test_endless_next_is_capped(void **state)
 {
     struct server s;
     osr_github *gh;
-    osr_github_runners *list = (osr_github_runners *)0x1;
+    osr_github_runner_list *list = (osr_github_runner_list *)0x1;
     (void)state;
 
     server_start(&s, respond_endless);
     gh = client_for(&s, 3, 0);
     assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), OSR_EPROTO);
-    assert_ptr_equal(list, (osr_github_runners *)0x1); /* untouched on failure */
+    assert_ptr_equal(list, (osr_github_runner_list *)0x1); /* untouched on failure */
     assert_int_equal(s.served, 3);
     assert_non_null(strstr(osr_github_last_error(gh)->message, "more than 3 pages"));
     osr_github_free(gh);
@@ -197,7 +197,7 @@ static void test_pages_followed_and_merged(void **state)
 {
     struct server s;
     osr_github *gh;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     (void)state;
 
     server_start(&s, respond_two_pages);
@@ -208,20 +208,21 @@ static void test_pages_followed_and_merged(void **state)
     assert_non_null(
         strstr(s.requests[0], "GET /repos/o/r/actions/runners?per_page=100&name=a%20b%26c "));
     assert_non_null(strstr(s.requests[1], "GET /repos/o/r/actions/runners?per_page=1&page=2 "));
-    assert_int_equal(osr_github_runners_count(list), 2);
-    assert_int_equal(osr_github_runner_id(list, 0), 3); /* sorted by id */
-    assert_string_equal(osr_github_runner_name(list, 0), "a");
-    assert_string_equal(osr_github_runner_version(list, 0), "");
-    assert_int_equal(osr_github_runner_group_id(list, 0), -1);
-    assert_int_equal(osr_github_runner_id(list, 1), 7);
-    assert_true(osr_github_runner_busy(list, 1));
-    assert_true(osr_github_runner_ephemeral(list, 1));
-    assert_int_equal(osr_github_runner_group_id(list, 1), 2);
-    assert_string_equal(osr_github_runner_status(list, 1), "online");
-    assert_int_equal(osr_github_runner_label_count(list, 1), 2);
-    assert_string_equal(osr_github_runner_label(list, 1, 1), "gpu");
-    assert_null(osr_github_runner_label(list, 1, 2));
-    osr_github_runners_free(list);
+    assert_int_equal(osr_github_runner_list_count(list), 2);
+    assert_int_equal(osr_github_runner_id(osr_github_runner_list_at(list, 0)),
+                     3); /* sorted by id */
+    assert_string_equal(osr_github_runner_name(osr_github_runner_list_at(list, 0)), "a");
+    assert_string_equal(osr_github_runner_version(osr_github_runner_list_at(list, 0)), "");
+    assert_int_equal(osr_github_runner_group_id(osr_github_runner_list_at(list, 0)), -1);
+    assert_int_equal(osr_github_runner_id(osr_github_runner_list_at(list, 1)), 7);
+    assert_true(osr_github_runner_busy(osr_github_runner_list_at(list, 1)));
+    assert_true(osr_github_runner_ephemeral(osr_github_runner_list_at(list, 1)));
+    assert_int_equal(osr_github_runner_group_id(osr_github_runner_list_at(list, 1)), 2);
+    assert_string_equal(osr_github_runner_status(osr_github_runner_list_at(list, 1)), "online");
+    assert_int_equal(osr_github_runner_label_count(osr_github_runner_list_at(list, 1)), 2);
+    assert_string_equal(osr_github_runner_label(osr_github_runner_list_at(list, 1), 1), "gpu");
+    assert_null(osr_github_runner_label(osr_github_runner_list_at(list, 1), 2));
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
     server_stop(&s);
 }
@@ -241,7 +242,7 @@ static void test_next_on_other_host_refused(void **state)
 {
     struct server s;
     osr_github *gh;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     (void)state;
 
     server_start(&s, respond_other_host);
@@ -346,7 +347,7 @@ static void test_rate_limit_waited_then_ok(void **state)
 {
     struct server s;
     osr_github *gh;
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     long remaining = 0;
     long long reset = 0;
     (void)state;
@@ -363,7 +364,7 @@ static void test_rate_limit_waited_then_ok(void **state)
     osr_github_rate_limit(&remaining, &reset, gh);
     assert_int_equal(remaining, 4999);
     assert_int_equal(reset, 1893456000);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr_github_free(gh);
     server_stop(&s);
 }
@@ -525,7 +526,7 @@ static void test_github_on_the_session_engine(void **state)
     struct server s;
     osr_cloud *cloud = NULL;
     osr_session *sess = offline_session(&cloud);
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     osr__http_response resp;
     osr_github *gh = NULL;
     osr_error err;
@@ -553,7 +554,7 @@ static void test_github_on_the_session_engine(void **state)
     assert_int_equal(osr_github_runners_list(&list, gh, "o/r", NULL), 0);
     assert_int_equal(s.served, 2);
     assert_non_null(strstr(logbuf, "GitHub rate limit (HTTP 403): waiting 0 s"));
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
 
     /* The daemon's way: submit, then the session's loop with its own fd. */
     assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
@@ -928,7 +929,7 @@ static void test_parse_jit_and_runner(void **state)
                       "\"encoded_jit_config\":\"abc123\"}";
     char *cfg = NULL;
     long long id = 0;
-    osr_github_runners *list = osr__github_runners_new();
+    osr_github_runner_list *list = osr__github_runners_new();
     osr_error err;
     (void)state;
 
@@ -943,14 +944,63 @@ static void test_parse_jit_and_runner(void **state)
 
     assert_int_equal(osr__github_parse_runners(list, "{\"id\":5,\"name\":\"x\"}", 19, true, &err),
                      0);
-    assert_int_equal(osr_github_runners_count(list), 1);
-    assert_string_equal(osr_github_runner_os(list, 0), "");
+    assert_int_equal(osr_github_runner_list_count(list), 1);
+    assert_string_equal(osr_github_runner_os(osr_github_runner_list_at(list, 0)), "");
     assert_int_equal(
         osr__github_parse_runners(list, "{\"runners\":[{\"name\":\"x\"}]}", 26, false, &err),
         OSR_EPROTO);
     assert_int_equal(osr__github_parse_runners(list, "{\"runner\":[]}", 13, false, &err),
                      OSR_EPROTO);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
+}
+
+/* The runner item accessors read what the parser mapped, field by field; a NULL
+ * item or an index past the end gives the documented "none" values. */
+static void test_runner_items(void **state)
+{
+    static const char page[] =
+        "{\"total_count\":2,\"runners\":["
+        "{\"id\":11,\"name\":\"osr-a\",\"os\":\"Linux\",\"status\":\"online\",\"busy\":true,"
+        "\"ephemeral\":true,\"runner_group_id\":4,\"version\":\"2.311.0\","
+        "\"labels\":[{\"name\":\"self-hosted\"},{\"name\":\"osr\"}]},"
+        "{\"id\":12,\"name\":\"osr-b\",\"status\":\"offline\",\"labels\":[]}]}";
+    osr_github_runner_list *list = osr__github_runners_new();
+    const osr_github_runner *r;
+    osr_error err;
+    (void)state;
+
+    assert_int_equal(osr__github_parse_runners(list, page, sizeof(page) - 1, false, &err), 0);
+    assert_int_equal(osr_github_runner_list_count(list), 2);
+    r = osr_github_runner_list_at(list, 0);
+    assert_int_equal(osr_github_runner_id(r), 11);
+    assert_string_equal(osr_github_runner_name(r), "osr-a");
+    assert_string_equal(osr_github_runner_os(r), "Linux");
+    assert_string_equal(osr_github_runner_status(r), "online");
+    assert_int_equal(osr_github_runner_busy(r), 1);
+    assert_int_equal(osr_github_runner_ephemeral(r), 1);
+    assert_int_equal(osr_github_runner_group_id(r), 4);
+    assert_string_equal(osr_github_runner_version(r), "2.311.0");
+    assert_int_equal(osr_github_runner_label_count(r), 2);
+    assert_string_equal(osr_github_runner_label(r, 0), "self-hosted");
+    assert_string_equal(osr_github_runner_label(r, 1), "osr");
+    assert_null(osr_github_runner_label(r, 2));
+    r = osr_github_runner_list_at(list, 1);
+    assert_int_equal(osr_github_runner_id(r), 12);
+    assert_string_equal(osr_github_runner_name(r), "osr-b");
+    assert_string_equal(osr_github_runner_os(r), "");
+    assert_string_equal(osr_github_runner_status(r), "offline");
+    assert_int_equal(osr_github_runner_busy(r), 0);
+    assert_int_equal(osr_github_runner_ephemeral(r), 0);
+    assert_int_equal(osr_github_runner_group_id(r), -1);
+    assert_string_equal(osr_github_runner_version(r), "");
+    assert_int_equal(osr_github_runner_label_count(r), 0);
+    assert_null(osr_github_runner_list_at(list, 2));
+    assert_null(osr_github_runner_list_at(NULL, 0));
+    assert_int_equal(osr_github_runner_id(NULL), -1);
+    assert_null(osr_github_runner_name(NULL));
+    assert_int_equal(osr_github_runner_label_count(NULL), 0);
+    assert_null(osr_github_runner_label(NULL, 0));
+    osr_github_runner_list_free(list);
 }
 
 static void test_paths_and_urls(void **state)
@@ -1282,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_parse_apps),
         cmocka_unit_test(test_runner_download_one_parser),
         cmocka_unit_test(test_parse_jit_and_runner),
+        cmocka_unit_test(test_runner_items),
         cmocka_unit_test(test_paths_and_urls),
         cmocka_unit_test(test_runner_url),
         cmocka_unit_test(test_options),

@@ -143,7 +143,7 @@ int osr__github_parse_jit(
 /* Append the runners of one list page ({"total_count", "runners"}) or, with
  * single, of one runner object. */
 int osr__github_parse_runners(
-    osr_github_runners *list, const char *body, size_t len, bool single, osr_error *err);
-osr_github_runners *osr__github_runners_new(void);
+    osr_github_runner_list *list, const char *body, size_t len, bool single, osr_error *err);
+osr_github_runner_list *osr__github_runners_new(void);
 
 #endif

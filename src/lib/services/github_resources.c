@@ -47,15 +47,17 @@ struct osr_github_apps {
     size_t count;
 };
 
-typedef struct gh_runner {
+typedef struct osr_github_runner gh_runner;
+
+struct osr_github_runner {
     long long id, group_id;
     char *name, *os, *status, *version;
     int busy, ephemeral;
     char **labels;
     size_t nlabels;
-} gh_runner;
+};
 
-struct osr_github_runners {
+struct osr_github_runner_list {
     gh_runner *items;
     size_t count, cap;
 };
@@ -443,12 +445,12 @@ done:
 
 /* ------------------------------------------------------------- runners */
 
-osr_github_runners *osr__github_runners_new(void)
+osr_github_runner_list *osr__github_runners_new(void)
 {
-    return calloc(1, sizeof(osr_github_runners));
+    return calloc(1, sizeof(osr_github_runner_list));
 }
 
-void osr_github_runners_free(osr_github_runners *list)
+void osr_github_runner_list_free(osr_github_runner_list *list)
 {
     if (list == NULL)
         return;
@@ -466,7 +468,7 @@ void osr_github_runners_free(osr_github_runners *list)
     free(list);
 }
 
-static int add_runner(osr_github_runners *list, json_t *o, size_t i, osr_error *err)
+static int add_runner(osr_github_runner_list *list, json_t *o, size_t i, osr_error *err)
 {
     json_t *id = json_object_get(o, "id"), *labels = json_object_get(o, "labels"), *l;
     json_t *group = json_object_get(o, "runner_group_id");
@@ -513,7 +515,7 @@ static int add_runner(osr_github_runners *list, json_t *o, size_t i, osr_error *
 }
 
 int osr__github_parse_runners(
-    osr_github_runners *list, const char *body, size_t len, bool single, osr_error *err)
+    osr_github_runner_list *list, const char *body, size_t len, bool single, osr_error *err)
 {
     json_t *root = json_loadb(body ? body : "", len, 0, NULL), *runners, *o;
     size_t i;
@@ -537,7 +539,7 @@ int osr__github_parse_runners(
 
 static int runner_page(void *ctx, json_t *root, osr_error *err)
 {
-    osr_github_runners *list = ctx;
+    osr_github_runner_list *list = ctx;
     json_t *runners = json_object_get(root, "runners"), *o;
     size_t i;
     int error;
@@ -576,12 +578,12 @@ static int query_escape(osr__buf *b, const char *s)
     return 0;
 }
 
-int osr_github_runners_list(osr_github_runners **out,
+int osr_github_runners_list(osr_github_runner_list **out,
                             osr_github *gh,
                             const char *path,
                             const char *name)
 {
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     osr__buf tail = OSR__BUF_INIT;
     char *url = NULL;
     int error;
@@ -608,13 +610,16 @@ int osr_github_runners_list(osr_github_runners **out,
 done:
     osr__buf_free(&tail);
     free(url);
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     return error;
 }
 
-int osr_github_runner_get(osr_github_runners **out, osr_github *gh, const char *path, long long id)
+int osr_github_runner_get(osr_github_runner_list **out,
+                          osr_github *gh,
+                          const char *path,
+                          long long id)
 {
-    osr_github_runners *list = NULL;
+    osr_github_runner_list *list = NULL;
     osr__http_response resp;
     char tail[32];
     char *url;
@@ -637,7 +642,7 @@ int osr_github_runner_get(osr_github_runners **out, osr_github *gh, const char *
         *out = list;
         list = NULL;
     }
-    osr_github_runners_free(list);
+    osr_github_runner_list_free(list);
     osr__http_response_free(&resp);
     free(url);
     return error;
@@ -666,15 +671,20 @@ int osr_github_runner_delete(osr_github *gh, const char *path, long long id)
     return error;
 }
 
-size_t osr_github_runners_count(const osr_github_runners *list)
+size_t osr_github_runner_list_count(const osr_github_runner_list *list)
 {
     return list ? list->count : 0;
 }
 
-#define RUNNER_ACCESSOR(type, fn, expr, none)                          \
-    type fn(const osr_github_runners *list, size_t i)                  \
-    {                                                                  \
-        return (list && i < list->count) ? list->items[i].expr : none; \
+const osr_github_runner *osr_github_runner_list_at(const osr_github_runner_list *list, size_t i)
+{
+    return (list && i < list->count) ? &list->items[i] : NULL;
+}
+
+#define RUNNER_ACCESSOR(type, fn, member, none) \
+    type fn(const osr_github_runner *runner)    \
+    {                                           \
+        return runner ? runner->member : none;  \
     }
 RUNNER_ACCESSOR(long long, osr_github_runner_id, id, -1)
 RUNNER_ACCESSOR(const char *, osr_github_runner_name, name, NULL)
@@ -686,9 +696,9 @@ RUNNER_ACCESSOR(long long, osr_github_runner_group_id, group_id, -1)
 RUNNER_ACCESSOR(const char *, osr_github_runner_version, version, NULL)
 RUNNER_ACCESSOR(size_t, osr_github_runner_label_count, nlabels, 0)
 
-const char *osr_github_runner_label(const osr_github_runners *list, size_t i, size_t label)
+const char *osr_github_runner_label(const osr_github_runner *runner, size_t label)
 {
-    if (list == NULL || i >= list->count || label >= list->items[i].nlabels)
+    if (runner == NULL || label >= runner->nlabels)
         return NULL;
-    return list->items[i].labels[label];
+    return runner->labels[label];
 }
