@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
     osr_github_runner_list *list = osr__github_runners_new();
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     osr__http_response resp;
     char *s = NULL, *link;
     long long n = 0;
@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (osr__github_parse_apps(&apps, body, size, &err) == 0) {
         size_t i;
-        (void)osr_github_apps_find(&i, apps, "linux", "x64");
-        osr_github_apps_free(apps);
+        (void)osr_runner_app_list_find(&i, apps, "linux", "x64");
+        osr_runner_app_list_free(apps);
     }
     if (osr__github_parse_jit(&s, &n, body, size, &err) == 0)
         osr_secret_free(s);

@@ -164,48 +164,38 @@ OSR_EXTERN int osr_github_secret_write(const char *path, const char *secret, osr
 
 /* ---- Runner applications (GET .../actions/runners/downloads) */
 
-/** The runner applications GitHub offers. Opaque; free with osr_github_apps_free(). */
-typedef struct osr_github_apps osr_github_apps;
+#ifndef OSR_RUNNER_APP_TYPEDEF
+#define OSR_RUNNER_APP_TYPEDEF
+/** One runner download; its accessors (osr_runner_app_os(), ...) are in image.h. */
+typedef struct osr_runner_app osr_runner_app;
+#endif
+
+/** The runner applications GitHub offers. Opaque; free with osr_runner_app_list_free(). */
+typedef struct osr_runner_app_list osr_runner_app_list;
 
 /**
  * List the runner applications (the latest runner release, one per OS and
  * architecture).
  * @return 0, OSR_EAUTH, OSR_ENOTFOUND, OSR_ERATELIMIT, OSR_ENET, OSR_EPROTO, ...
  */
-OSR_EXTERN int osr_github_runner_apps(osr_github_apps **out, osr_github *gh, const char *path);
-OSR_EXTERN void osr_github_apps_free(osr_github_apps *apps);
-OSR_EXTERN size_t osr_github_apps_count(const osr_github_apps *apps);
+OSR_EXTERN int osr_github_runner_apps(osr_runner_app_list **out, osr_github *gh, const char *path);
+OSR_EXTERN void osr_runner_app_list_free(osr_runner_app_list *apps);
+OSR_EXTERN size_t osr_runner_app_list_count(const osr_runner_app_list *apps);
+/**
+ * The i-th entry (borrowed from the list), the same type osr_runner_app_parse()
+ * gives, read with the osr_runner_app_* accessors of image.h ("" where GitHub
+ * left a field out); NULL when i is out of range.
+ */
+OSR_EXTERN const osr_runner_app *osr_runner_app_list_at(const osr_runner_app_list *apps, size_t i);
 /**
  * The index of the entry for os ("linux", "osx", "win") and architecture
  * ("x64", "arm64", "arm").
  * @return 0, OSR_ENOTFOUND
  */
-OSR_EXTERN int
-osr_github_apps_find(size_t *index, const osr_github_apps *apps, const char *os, const char *arch);
-/** Fields of the i-th entry (borrowed); "" when GitHub left one out. */
-OSR_EXTERN const char *osr_github_app_os(const osr_github_apps *apps, size_t i);
-OSR_EXTERN const char *osr_github_app_architecture(const osr_github_apps *apps, size_t i);
-OSR_EXTERN const char *osr_github_app_download_url(const osr_github_apps *apps, size_t i);
-OSR_EXTERN const char *osr_github_app_filename(const osr_github_apps *apps, size_t i);
-OSR_EXTERN const char *osr_github_app_sha256_checksum(const osr_github_apps *apps, size_t i);
-/** The runner version taken from the file name ("2.323.0"), or "". */
-OSR_EXTERN const char *osr_github_app_version(const osr_github_apps *apps, size_t i);
-/**
- * The short-lived bearer token to send (Authorization: Bearer) when
- * downloading, or "" when none is needed. A secret: never log it.
- */
-OSR_EXTERN const char *osr_github_app_temp_download_token(const osr_github_apps *apps, size_t i);
-
-#ifndef OSR_RUNNER_APP_TYPEDEF
-#define OSR_RUNNER_APP_TYPEDEF
-/** One runner download; its accessors are in image.h. */
-typedef struct osr_runner_app osr_runner_app;
-#endif
-/**
- * The i-th entry (borrowed) as the one type of a runner download, the same
- * osr_runner_app_parse() gives; NULL when i is out of range.
- */
-OSR_EXTERN const osr_runner_app *osr_github_apps_get(const osr_github_apps *apps, size_t i);
+OSR_EXTERN int osr_runner_app_list_find(size_t *index,
+                                        const osr_runner_app_list *apps,
+                                        const char *os,
+                                        const char *arch);
 
 /* ---- Registration and remove tokens */
 

@@ -71,13 +71,19 @@ OSR_EXTERN int osr_runner_app_from_github(osr_runner_app **out,
 /** Free a runner application, wiping its token. Accepts NULL. */
 OSR_EXTERN void osr_runner_app_free(osr_runner_app *app);
 
-/** Fields (borrowed). version is parsed from the file name ("" if it has none). */
+/** Fields (borrowed; NULL for a NULL app). version is parsed from the file
+ * name ("" if it has none). */
 OSR_EXTERN const char *osr_runner_app_os(const osr_runner_app *app);
 OSR_EXTERN const char *osr_runner_app_architecture(const osr_runner_app *app);
 OSR_EXTERN const char *osr_runner_app_download_url(const osr_runner_app *app);
 OSR_EXTERN const char *osr_runner_app_filename(const osr_runner_app *app);
 OSR_EXTERN const char *osr_runner_app_sha256(const osr_runner_app *app);
 OSR_EXTERN const char *osr_runner_app_version(const osr_runner_app *app);
+/**
+ * The short-lived bearer token to send (Authorization: Bearer) when
+ * downloading, or "" when none is needed. A secret: never log it.
+ */
+OSR_EXTERN const char *osr_runner_app_temp_download_token(const osr_runner_app *app);
 
 /**
  * Map a runner architecture to the Debian/Ubuntu one (x64 -> amd64, arm64 ->

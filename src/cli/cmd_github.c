@@ -395,7 +395,7 @@ static const struct cli_column app_columns[] = {
 static int github_apps(int argc, char **argv)
 {
     osr_github *gh = NULL;
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     struct cli_table *t = NULL;
     const char *path;
     int rc, error;
@@ -411,26 +411,26 @@ static int github_apps(int argc, char **argv)
         rc = gh_fail(gh, error);
         goto done;
     }
-    n = osr_github_apps_count(apps);
+    n = osr_runner_app_list_count(apps);
     if ((rc = cli_table_new(&t, app_columns)) != 0)
         goto done;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *tok = osr_github_app_temp_download_token(apps, i);
-        if ((args.os && strcmp(args.os, osr_github_app_os(apps, i)) != 0) ||
-            (args.arch && strcmp(args.arch, osr_github_app_architecture(apps, i)) != 0))
+        const osr_runner_app *a = osr_runner_app_list_at(apps, i);
+        const char *tok = osr_runner_app_temp_download_token(a);
+        if ((args.os && strcmp(args.os, osr_runner_app_os(a)) != 0) ||
+            (args.arch && strcmp(args.arch, osr_runner_app_architecture(a)) != 0))
             continue;
-        rc = cli_table_add(
-            t,
-            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_github_app_os(apps, i),
-                      "architecture", osr_github_app_architecture(apps, i), "version",
-                      osr_github_app_version(apps, i), "filename", osr_github_app_filename(apps, i),
-                      "download_url", osr_github_app_download_url(apps, i), "sha256_checksum",
-                      osr_github_app_sha256_checksum(apps, i), "temp_download_token",
-                      (*tok && !args.reveal) ? "****" : tok));
+        rc = cli_table_add(t, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "os", osr_runner_app_os(a),
+                                        "architecture", osr_runner_app_architecture(a), "version",
+                                        osr_runner_app_version(a), "filename",
+                                        osr_runner_app_filename(a), "download_url",
+                                        osr_runner_app_download_url(a), "sha256_checksum",
+                                        osr_runner_app_sha256(a), "temp_download_token",
+                                        (*tok && !args.reveal) ? "****" : tok));
     }
 done:
     rc = cli_table_done(t, rc);
-    osr_github_apps_free(apps);
+    osr_runner_app_list_free(apps);
     osr_github_free(gh);
     return rc;
 }

@@ -182,19 +182,20 @@ static void scope(char *out, size_t n, const char *what, bool org)
 static void runner_apps(bool org)
 {
     osr_github *gh = client(AUTH_PAT, 0, 0, -1);
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     char path[96];
     size_t i = 0;
 
     scope(path, sizeof(path), "apps", org);
     CHECK(gh, osr_github_runner_apps(&apps, gh, path));
-    assert_true(osr_github_apps_count(apps) >= 5);
-    assert_int_equal(osr_github_apps_find(&i, apps, "linux", "x64"), 0);
-    assert_non_null(strstr(osr_github_app_download_url(apps, i), "actions-runner-linux-x64-"));
-    assert_int_equal(strlen(osr_github_app_sha256_checksum(apps, i)), 64);
-    assert_true(strlen(osr_github_app_version(apps, i)) >= 5);
-    keep_secret(osr_github_app_temp_download_token(apps, i));
-    osr_github_apps_free(apps);
+    assert_true(osr_runner_app_list_count(apps) >= 5);
+    assert_int_equal(osr_runner_app_list_find(&i, apps, "linux", "x64"), 0);
+    assert_non_null(strstr(osr_runner_app_download_url(osr_runner_app_list_at(apps, i)),
+                           "actions-runner-linux-x64-"));
+    assert_int_equal(strlen(osr_runner_app_sha256(osr_runner_app_list_at(apps, i))), 64);
+    assert_true(strlen(osr_runner_app_version(osr_runner_app_list_at(apps, i))) >= 5);
+    keep_secret(osr_runner_app_temp_download_token(osr_runner_app_list_at(apps, i)));
+    osr_runner_app_list_free(apps);
     osr_github_free(gh);
 }
 
@@ -542,7 +543,7 @@ static void test_on_a_session_engine(void **state)
     osr_session_options so = OSR_SESSION_OPTIONS_INIT;
     const char *dir = getenv("OSR_CLOUD_DIR");
     osr_github_runner_list *list = NULL;
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     osr_cloud *cloud = NULL;
     osr_session *sess = NULL;
     osr_github *gh = NULL;
@@ -574,7 +575,7 @@ static void test_on_a_session_engine(void **state)
 
     scope(repo, sizeof(repo), "shared", false);
     CHECK(gh, osr_github_runner_apps(&apps, gh, repo));
-    assert_true(osr_github_apps_count(apps) > 0);
+    assert_true(osr_runner_app_list_count(apps) > 0);
     if (osr_session_authenticate(sess) != 0)
         fail_msg("authenticate: %s", osr_session_last_error(sess)->message);
     assert_int_equal(osr_session_endpoint(&compute, sess, "compute"), 0);
@@ -584,7 +585,7 @@ static void test_on_a_session_engine(void **state)
     CHECK(gh, osr_github_runners_list(&list, gh, repo, NULL));
     assert_int_equal(osr_session_pending(sess), 0);
     osr_github_runner_list_free(list);
-    osr_github_apps_free(apps);
+    osr_runner_app_list_free(apps);
     osr_github_free(gh);
     osr_session_free(sess);
     osr_cloud_free(cloud);

@@ -502,7 +502,7 @@ static void test_out_params_untouched_on_failure(void **state)
 
     /* GitHub: a client without credentials, and bad input */
     {
-        osr_github_apps *apps = SENTINEL;
+        osr_runner_app_list *apps = SENTINEL;
         osr_github_runner_list *runners = SENTINEL;
         char *tok = SENTINEL;
         UNTOUCHED(osr_github_path_check(&flag, "not/a/path", &err), flag == 77);

@@ -852,24 +852,27 @@ static void test_runner_download_one_parser(void **state)
         "\"temp_download_token\":\"tdt-secret\"},"
         "{\"os\":\"linux\",\"architecture\":\"arm64\",\"download_url\":\"u\","
         "\"filename\":\"actions-runner-linux-arm64-2.311.0-trimmedpackages.zip\"}]";
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     osr_runner_app *app = NULL;
     const osr_runner_app *entry;
     osr_error err;
     (void)state;
 
     assert_int_equal(osr__github_parse_apps(&apps, body, strlen(body), &err), 0);
-    assert_string_equal(osr_github_app_version(apps, 0), "2.311.0");
-    assert_string_equal(osr_github_app_version(apps, 1), "2.311.0");
-    entry = osr_github_apps_get(apps, 0);
+    assert_string_equal(osr_runner_app_version(osr_runner_app_list_at(apps, 0)), "2.311.0");
+    assert_string_equal(osr_runner_app_version(osr_runner_app_list_at(apps, 1)), "2.311.0");
+    entry = osr_runner_app_list_at(apps, 0);
     assert_non_null(entry);
     assert_string_equal(osr_runner_app_version(entry), "2.311.0");
     assert_string_equal(osr_runner_app_architecture(entry), "x64");
-    assert_string_equal(osr_runner_app_filename(entry), osr_github_app_filename(apps, 0));
-    assert_string_equal(osr_github_app_temp_download_token(apps, 0), "tdt-secret");
-    assert_null(osr_github_apps_get(apps, 2));
+    assert_string_equal(osr_runner_app_filename(entry),
+                        "actions-runner-linux-x64-2.311.0-noexternals.tar.gz");
+    assert_string_equal(osr_runner_app_temp_download_token(osr_runner_app_list_at(apps, 0)),
+                        "tdt-secret");
+    assert_null(osr_runner_app_list_at(apps, 2));
     assert_int_equal(osr_runner_app_parse(&app, body, strlen(body), "linux", "x64", &err), 0);
-    assert_string_equal(osr_runner_app_version(app), osr_github_app_version(apps, 0));
+    assert_string_equal(osr_runner_app_version(app),
+                        osr_runner_app_version(osr_runner_app_list_at(apps, 0)));
     assert_string_equal(osr_runner_app_sha256(app),
                         "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
     osr_runner_app_free(app);
@@ -882,7 +885,7 @@ static void test_runner_download_one_parser(void **state)
         0);
     assert_string_equal(osr_runner_app_version(app), "2.312.0");
     osr_runner_app_free(app);
-    osr_github_apps_free(apps);
+    osr_runner_app_list_free(apps);
 }
 
 static void test_parse_apps(void **state)
@@ -895,31 +898,44 @@ static void test_parse_apps(void **state)
         "{\"os\":\"win\",\"architecture\":\"arm64\",\"download_url\":\"u\","
         "\"filename\":\"actions-runner-win-arm64-2.164.0.zip\"},"
         "{\"os\":\"osx\",\"architecture\":\"x64\",\"download_url\":\"u\",\"filename\":\"odd\"}]";
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     size_t i = 99;
     osr_error err;
     (void)state;
 
     assert_int_equal(osr__github_parse_apps(&apps, body, strlen(body), &err), 0);
-    assert_int_equal(osr_github_apps_count(apps), 3);
-    assert_int_equal(osr_github_apps_find(&i, apps, "linux", "x64"), 0);
+    assert_int_equal(osr_runner_app_list_count(apps), 3);
+    assert_int_equal(osr_runner_app_list_find(&i, apps, "linux", "x64"), 0);
     assert_int_equal(i, 0);
-    assert_string_equal(osr_github_app_version(apps, 0), "2.323.0");
-    assert_string_equal(osr_github_app_sha256_checksum(apps, 0), "ab");
-    assert_string_equal(osr_github_app_temp_download_token(apps, 0), "tdt");
-    assert_string_equal(osr_github_app_version(apps, 1), "2.164.0");
-    assert_string_equal(osr_github_app_temp_download_token(apps, 1), "");
-    assert_string_equal(osr_github_app_sha256_checksum(apps, 1), "");
-    assert_string_equal(osr_github_app_version(apps, 2), "");
-    assert_int_equal(osr_github_apps_find(&i, apps, "linux", "riscv64"), OSR_ENOTFOUND);
-    assert_null(osr_github_app_os(apps, 3));
-    osr_github_apps_free(apps);
+    assert_string_equal(osr_runner_app_version(osr_runner_app_list_at(apps, 0)), "2.323.0");
+    assert_string_equal(osr_runner_app_sha256(osr_runner_app_list_at(apps, 0)), "ab");
+    assert_string_equal(osr_runner_app_temp_download_token(osr_runner_app_list_at(apps, 0)), "tdt");
+    assert_string_equal(osr_runner_app_version(osr_runner_app_list_at(apps, 1)), "2.164.0");
+    assert_string_equal(osr_runner_app_temp_download_token(osr_runner_app_list_at(apps, 1)), "");
+    assert_string_equal(osr_runner_app_sha256(osr_runner_app_list_at(apps, 1)), "");
+    assert_string_equal(osr_runner_app_version(osr_runner_app_list_at(apps, 2)), "");
+    /* Each item accessor reads the field the parser mapped. */
+    assert_string_equal(osr_runner_app_os(osr_runner_app_list_at(apps, 1)), "win");
+    assert_string_equal(osr_runner_app_architecture(osr_runner_app_list_at(apps, 1)), "arm64");
+    assert_string_equal(osr_runner_app_download_url(osr_runner_app_list_at(apps, 1)), "u");
+    assert_string_equal(osr_runner_app_filename(osr_runner_app_list_at(apps, 1)),
+                        "actions-runner-win-arm64-2.164.0.zip");
+    assert_string_equal(osr_runner_app_download_url(osr_runner_app_list_at(apps, 0)),
+                        "https://github.com/actions/runner/releases/download/v2.323.0/"
+                        "actions-runner-linux-x64-2.323.0.tar.gz");
+    assert_null(osr_runner_app_list_at(apps, 3));
+    assert_null(osr_runner_app_list_at(NULL, 0));
+    assert_null(osr_runner_app_temp_download_token(NULL));
+    assert_int_equal(osr_runner_app_list_count(NULL), 0);
+    assert_int_equal(osr_runner_app_list_find(&i, apps, "linux", "riscv64"), OSR_ENOTFOUND);
+    assert_null(osr_runner_app_os(osr_runner_app_list_at(apps, 3)));
+    osr_runner_app_list_free(apps);
 
-    apps = (osr_github_apps *)0x1;
+    apps = (osr_runner_app_list *)0x1;
     assert_int_equal(osr__github_parse_apps(&apps, "{}", 2, &err), OSR_EPROTO);
     assert_int_equal(osr__github_parse_apps(&apps, "[{\"os\":\"linux\"}]", 16, &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "\"architecture\""));
-    assert_ptr_equal(apps, (osr_github_apps *)0x1);
+    assert_ptr_equal(apps, (osr_runner_app_list *)0x1);
 }
 
 static void test_parse_jit_and_runner(void **state)

@@ -177,7 +177,7 @@ int osr_runner_app_from_github(osr_runner_app **out,
                                const char *version,
                                osr_error *err)
 {
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     osr_runner_app *app = NULL;
     size_t i = 0;
     int error;
@@ -188,21 +188,21 @@ int osr_runner_app_from_github(osr_runner_app **out,
     arch = arch ? arch : "x64";
     if ((error = osr_github_runner_apps(&apps, gh, path)) < 0)
         return osr__error_set(err, error, "%s", osr_github_last_error(gh)->message);
-    if (osr_github_apps_find(&i, apps, os, arch) < 0) {
+    if (osr_runner_app_list_find(&i, apps, os, arch) < 0) {
         error = osr__error_set(err, OSR_ENOTFOUND,
                                "GitHub's runner downloads: no entry for os %.40s, "
                                "architecture %.40s",
                                os, arch);
     } else if (version && strcmp(version, "latest") != 0 &&
-               strcmp(version, osr_github_app_version(apps, i)) != 0) {
+               strcmp(version, osr_runner_app_version(osr_runner_app_list_at(apps, i))) != 0) {
         error = osr__error_set(err, OSR_ENOTFOUND, "GitHub offers runner %.40s, not %.40s",
-                               osr_github_app_version(apps, i), version);
-    } else if ((app = osr__runner_app_dup(osr_github_apps_get(apps, i))) == NULL) {
+                               osr_runner_app_version(osr_runner_app_list_at(apps, i)), version);
+    } else if ((app = osr__runner_app_dup(osr_runner_app_list_at(apps, i))) == NULL) {
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
     } else if ((error = app_check(app, err)) < 0) {
         osr__error_prefix(err, "GitHub's runner downloads: ");
     }
-    osr_github_apps_free(apps);
+    osr_runner_app_list_free(apps);
     if (error < 0) {
         osr_runner_app_free(app);
         return error;

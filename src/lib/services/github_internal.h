@@ -135,7 +135,7 @@ char *osr__github_b64url(const unsigned char *data, size_t len);
 int osr__github_web_url(char **out, const char *api_url);
 
 /* Parsers of GitHub answers (also the fuzz targets). */
-int osr__github_parse_apps(osr_github_apps **out, const char *body, size_t len, osr_error *err);
+int osr__github_parse_apps(osr_runner_app_list **out, const char *body, size_t len, osr_error *err);
 int osr__github_parse_token(
     char **token, long long *expires_at, const char *body, size_t len, osr_error *err);
 int osr__github_parse_jit(

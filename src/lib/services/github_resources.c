@@ -42,7 +42,7 @@ int osr_runner_name_check(const char *name, osr_error *err)
     return 0;
 }
 
-struct osr_github_apps {
+struct osr_runner_app_list {
     osr_runner_app **items; /* the one type of a runner download */
     size_t count;
 };
@@ -79,7 +79,7 @@ static char *dup_field(json_t *obj, const char *key)
 
 /* --------------------------------------------------------- runner apps */
 
-void osr_github_apps_free(osr_github_apps *apps)
+void osr_runner_app_list_free(osr_runner_app_list *apps)
 {
     if (apps == NULL)
         return;
@@ -89,10 +89,10 @@ void osr_github_apps_free(osr_github_apps *apps)
     free(apps);
 }
 
-int osr__github_parse_apps(osr_github_apps **out, const char *body, size_t len, osr_error *err)
+int osr__github_parse_apps(osr_runner_app_list **out, const char *body, size_t len, osr_error *err)
 {
     json_t *root = json_loadb(body ? body : "", len, 0, NULL), *o;
-    osr_github_apps *apps = NULL;
+    osr_runner_app_list *apps = NULL;
     size_t i;
     int error = 0;
 
@@ -132,11 +132,11 @@ done:
             wipe_json_string(t);
     }
     json_decref(root);
-    osr_github_apps_free(apps);
+    osr_runner_app_list_free(apps);
     return error;
 }
 
-int osr_github_runner_apps(osr_github_apps **out, osr_github *gh, const char *path)
+int osr_github_runner_apps(osr_runner_app_list **out, osr_github *gh, const char *path)
 {
     osr__http_response resp;
     char *url;
@@ -154,15 +154,15 @@ int osr_github_runner_apps(osr_github_apps **out, osr_github *gh, const char *pa
     return error;
 }
 
-size_t osr_github_apps_count(const osr_github_apps *apps)
+size_t osr_runner_app_list_count(const osr_runner_app_list *apps)
 {
     return apps ? apps->count : 0;
 }
 
-int osr_github_apps_find(size_t *index,
-                         const osr_github_apps *apps,
-                         const char *os,
-                         const char *arch)
+int osr_runner_app_list_find(size_t *index,
+                             const osr_runner_app_list *apps,
+                             const char *os,
+                             const char *arch)
 {
     for (size_t i = 0; apps && os && arch && i < apps->count; i++) {
         if (strcmp(apps->items[i]->os, os) == 0 && strcmp(apps->items[i]->arch, arch) == 0) {
@@ -173,28 +173,9 @@ int osr_github_apps_find(size_t *index,
     return OSR_ENOTFOUND;
 }
 
-const osr_runner_app *osr_github_apps_get(const osr_github_apps *apps, size_t i)
+const osr_runner_app *osr_runner_app_list_at(const osr_runner_app_list *apps, size_t i)
 {
     return (apps && i < apps->count) ? apps->items[i] : NULL;
-}
-
-#define APP_ACCESSOR(fn, member)                                          \
-    const char *fn(const osr_github_apps *apps, size_t i)                 \
-    {                                                                     \
-        return (apps && i < apps->count) ? apps->items[i]->member : NULL; \
-    }
-APP_ACCESSOR(osr_github_app_os, os)
-APP_ACCESSOR(osr_github_app_architecture, arch)
-APP_ACCESSOR(osr_github_app_download_url, url)
-APP_ACCESSOR(osr_github_app_filename, filename)
-APP_ACCESSOR(osr_github_app_sha256_checksum, sha256)
-APP_ACCESSOR(osr_github_app_version, version)
-
-const char *osr_github_app_temp_download_token(const osr_github_apps *apps, size_t i)
-{
-    if (apps == NULL || i >= apps->count)
-        return NULL;
-    return apps->items[i]->token ? apps->items[i]->token : "";
 }
 
 /* ------------------------------------------------------------ tokens */

@@ -23,27 +23,33 @@ void osr_runner_app_free(osr_runner_app *app)
 
 const char *osr_runner_app_os(const osr_runner_app *app)
 {
-    return app->os;
+    return app ? app->os : NULL;
 }
 const char *osr_runner_app_architecture(const osr_runner_app *app)
 {
-    return app->arch;
+    return app ? app->arch : NULL;
 }
 const char *osr_runner_app_download_url(const osr_runner_app *app)
 {
-    return app->url;
+    return app ? app->url : NULL;
 }
 const char *osr_runner_app_filename(const osr_runner_app *app)
 {
-    return app->filename;
+    return app ? app->filename : NULL;
 }
 const char *osr_runner_app_sha256(const osr_runner_app *app)
 {
-    return app->sha256;
+    return app ? app->sha256 : NULL;
 }
 const char *osr_runner_app_version(const osr_runner_app *app)
 {
-    return app->version;
+    return app ? app->version : NULL;
+}
+const char *osr_runner_app_temp_download_token(const osr_runner_app *app)
+{
+    if (app == NULL)
+        return NULL;
+    return app->token ? app->token : "";
 }
 
 /* X.Y[.Z...] at p, ended by '-', ".tar.gz", ".zip" or the end: its length. */

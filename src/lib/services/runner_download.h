@@ -1,5 +1,5 @@
 /* One runner download (an entry of GitHub's runner downloads list, or a URL
- * and SHA-256): the one type and the one parser behind osr_github_apps and
+ * and SHA-256): the one type and the one parser behind osr_runner_app_list and
  * osr_runner_app. */
 #ifndef OSR_LIB_RUNNER_DOWNLOAD_H
 #define OSR_LIB_RUNNER_DOWNLOAD_H
