@@ -161,7 +161,13 @@ typedef struct osr_launch_options {
         OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL \
     }
 
-/** The outcome of launching several instances. */
+/**
+ * The outcome of launching several instances. A result, not a list: the
+ * i-th slot is the i-th config given to osr_instance_launch_many(), and it
+ * holds a server (osr_server items, the list style of servers) or an error,
+ * so it is read by index (osr_launch_batch_server(), osr_launch_batch_error())
+ * rather than through osr_X_list_at() items.
+ */
 typedef struct osr_launch_batch osr_launch_batch;
 
 /**
