@@ -10,6 +10,7 @@
 #include <osrunner/image.h>
 #include <osrunner/nova.h>
 #include <osrunner/osrunner.h>
+#include <osrunner/pool.h>
 #include <osrunner/projects.h>
 #include <osrunner/runner.h>
 #include <osrunner/session.h>

@@ -10,6 +10,7 @@
 #include "glance.h"
 #include "image.h"
 #include "nova.h"
+#include "pool.h"
 #include "projects.h"
 #include "runner.h"
 #include "session.h"
