@@ -204,5 +204,6 @@ int cmd_projects(int argc, char **argv);
 int cmd_github(int argc, char **argv);
 int cmd_instance(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const char main_usage[] =
     "  github COMMAND      GitHub: runner-apps, token, jitconfig, runners, delete-runner\n"
     "  instance create     launch runner VMs (and list, show, delete, user-data)\n"
     "  image COMMAND       runner images: build, upload, list, show, delete\n"
+    "  config check        validate the pool manager's osrunner.yaml\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --os-cloud NAME     the cloud in clouds.yaml (default: OS_CLOUD, or the only one)\n"
@@ -263,6 +264,7 @@ static const struct cli_command commands[] = {
     { "github", "GitHub runner tokens, JIT configs and runners", NULL, cmd_github },
     { "instance", "launch, list, show and delete runner VMs", NULL, cmd_instance },
     { "image", "build, upload, list, show and delete runner images", NULL, cmd_image },
+    { "config", "validate the pool manager's configuration", NULL, cmd_config },
 };
 
 int main(int argc, char **argv)

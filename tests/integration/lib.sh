@@ -1,15 +1,18 @@
 # Shared helpers for the shell integration tests. Source it; it expects
-# OSRUNNER (the CLI binary) and OSR_CLOUD_DIR (the local cloud's state).
+# OSRUNNER (the CLI binary) and OSR_CLOUD_DIR (the local cloud's state). A
+# test that needs no cloud sets OSR_NO_CLOUD=1 before sourcing it.
 set -u
 : "${OSRUNNER:?OSRUNNER must name the osrunner binary}"
-: "${OSR_CLOUD_DIR:?OSR_CLOUD_DIR must name the local cloud state directory}"
-if [ ! -r "$OSR_CLOUD_DIR/env.sh" ]; then
-  echo "FAIL: the local cloud is not up ($OSR_CLOUD_DIR/env.sh missing); run tests/cloud/up" >&2
-  exit 1
+if [ "${OSR_NO_CLOUD:-0}" != 1 ]; then
+  : "${OSR_CLOUD_DIR:?OSR_CLOUD_DIR must name the local cloud state directory}"
+  if [ ! -r "$OSR_CLOUD_DIR/env.sh" ]; then
+    echo "FAIL: the local cloud is not up ($OSR_CLOUD_DIR/env.sh missing); run tests/cloud/up" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC1091
+  . "$OSR_CLOUD_DIR/env.sh"
+  CLOUDS="$OS_CLIENT_CONFIG_FILE"
 fi
-# shellcheck disable=SC1091
-. "$OSR_CLOUD_DIR/env.sh"
-CLOUDS="$OS_CLIENT_CONFIG_FILE"
 unset OS_CLOUD OS_CLIENT_CONFIG_FILE
 OPENSTACK="/usr/bin/python3 /usr/bin/openstack"
 
