@@ -713,6 +713,52 @@ static void test_reasons_and_args(void **state)
     osr__pool_plan_free(NULL);
 }
 
+/* 200 VMs and runners, as the benchmark's fleet: the oldest surplus goes,
+ * every busy one stays, and nothing else is touched. */
+static void test_fleet(void **state)
+{
+    enum { N = 200 };
+    osr__pool_server *servers = calloc(N, sizeof(*servers));
+    osr__pool_runner *runners = calloc(N, sizeof(*runners));
+    char(*names)[16] = calloc(N, sizeof(*names));
+    osr__pool_snapshot snap;
+    osr__pool_params params = { MANAGER, POOL, 50, 300, 900, 1200, 120, 21600 };
+    osr__pool_plan plan;
+    (void)state;
+    assert_non_null(servers);
+    assert_non_null(runners);
+    assert_non_null(names);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "small-%08d", i);
+        servers[i] = (osr__pool_server){ names[i], names[i], OSR__VM_ACTIVE, NOW - 10000 + i,
+                                         MANAGER,  POOL,     1000 + i,       IMAGE };
+        runners[i] = (osr__pool_runner){ 1000 + i, names[i], true, i % 2 == 0, our_labels, 2 };
+    }
+    memset(&snap, 0, sizeof(snap));
+    snap.servers = servers;
+    snap.nservers = N;
+    snap.runners = runners;
+    snap.nrunners = N;
+    snap.runners_read_at = READ_AT;
+    snap.servers_read_at = READ_AT;
+    snap.limits = (osr__pool_limits){ -1, 0, -1, 0, -1, 0 };
+    snap.image_id = IMAGE;
+    assert_int_equal(osr__pool_decide(&plan, &snap, &params, NOW), 0);
+    /* 100 busy, 100 idle, min_idle 50: the 50 oldest idle ones go */
+    assert_int_equal(plan.capacity.busy, 100);
+    assert_int_equal(plan.capacity.idle, 100);
+    assert_int_equal(plan.nactions, 50);
+    for (size_t a = 0; a < plan.nactions; a++) {
+        assert_int_equal(plan.actions[a].rule, OSR__RULE_IDLE_SURPLUS);
+        assert_false(runners[plan.actions[a].runner].busy);
+        assert_true(plan.actions[a].server < 100);
+    }
+    osr__pool_plan_free(&plan);
+    free(servers);
+    free(runners);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_other_states_and_names),
         cmocka_unit_test(test_reasons_and_args),
+        cmocka_unit_test(test_fleet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

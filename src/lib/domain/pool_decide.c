@@ -184,6 +184,14 @@ static size_t keeper_of(const dctx *d, size_t i, bool *identified)
     int best_rank = -1;
 
     *identified = false;
+    /* The common case, a name of its own, without ranking. */
+    for (size_t k = 0; k < d->snap->nservers && best == NONE; k++) {
+        if (k != i && server_ours(d, k) && strcmp(d->snap->servers[k].name, name) == 0)
+            best = k;
+    }
+    if (best == NONE)
+        return i;
+    best = NONE;
     for (size_t k = 0; k < d->snap->nservers; k++) {
         const osr__pool_server *s = &d->snap->servers[k];
         size_t r;
@@ -439,8 +447,8 @@ static char decide_server(dctx *d, size_t i)
 }
 
 /* Idle runners of ours that a rule may replace: ACTIVE, online, not busy,
- * not acted on yet. The oldest first (then snapshot order); outdated ones
- * only when outdated is set. */
+ * not acted on yet (a duplicate that lost has its action already). The
+ * oldest first (then snapshot order); outdated ones only when outdated is set. */
 static size_t oldest_idle(const dctx *d, bool outdated)
 {
     size_t best = NONE;
@@ -448,9 +456,7 @@ static size_t oldest_idle(const dctx *d, bool outdated)
     for (size_t i = 0; i < d->snap->nservers; i++) {
         const osr__pool_server *s = &d->snap->servers[i];
         size_t rj;
-        bool identified;
-        if (!server_ours(d, i) || s->status != OSR__VM_ACTIVE || server_acted(d, i) ||
-            keeper_of(d, i, &identified) != i)
+        if (!server_ours(d, i) || s->status != OSR__VM_ACTIVE || server_acted(d, i))
             continue;
         rj = runner_of(d, i);
         if (rj == NONE || !d->snap->runners[rj].online || d->snap->runners[rj].busy)
