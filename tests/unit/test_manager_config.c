@@ -168,6 +168,14 @@ static void test_token_file_and_defaults(void **state)
     assert_int_equal(osr_pool_spec_timeout(p, OSR_POOL_TIMEOUT_JOB), 3600);
     assert_int_equal(osr_pool_spec_timeout(p, OSR_POOL_TIMEOUT_BUILD), 900);
     osr_manager_config_free(cfg);
+    /* a file in / */
+    cfg = parse_ok(
+        "manager: m\n"
+        "github: {token_file: gh.token}\n"
+        "pools: [{name: p, cloud: c, github_path: o/r, labels: [x], image: i, flavor: f}]\n",
+        "/osrunner.yaml");
+    assert_string_equal(osr_manager_config_github_token_file(cfg), "/gh.token");
+    osr_manager_config_free(cfg);
 }
 
 /* A valid head; each bad case appends its own pools (or replaces all). */

@@ -510,7 +510,8 @@ file_path(char **out, pctx *p, const osr__yaml_node *map, const char *path, cons
     if (error < 0 || s == NULL)
         return error;
     if (s[0] != '/' && p->base_dir) {
-        char *full = osr__sprintf("%s/%s", p->base_dir, s);
+        size_t bl = strlen(p->base_dir);
+        char *full = osr__sprintf("%s%s%s", p->base_dir, p->base_dir[bl - 1] == '/' ? "" : "/", s);
         free(s);
         if (full == NULL)
             return nomem(p);
