@@ -331,6 +331,12 @@ static const struct bad_case {
       "osrunner.yaml:11:21: pools[0].timeouts.job: must not be negative (found -5)" },
     { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 91d}\n",
       "osrunner.yaml:11:21: pools[0].timeouts.job: 91d is too long (at most 90d)" },
+    { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 99999999999999999999999h}\n",
+      "osrunner.yaml:11:21: pools[0].timeouts.job: 99999999999999999999999h is too long (at most "
+      "90d)" },
+    { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 99999999999999999999999}\n",
+      "osrunner.yaml:11:21: pools[0].timeouts.job: 99999999999999999999999 is too large (at most "
+      "7776000)" },
     { HEAD "pools:\n" POOL POOL_E "    timeouts: {bootstrap: [1]}\n",
       "osrunner.yaml:11:27: pools[0].timeouts.bootstrap: expected a duration (90s, 15m, 6h, 2d or "
       "seconds), found a list" },

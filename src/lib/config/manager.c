@@ -370,8 +370,11 @@ static int duration_value(long long *out, pctx *p, const osr__yaml_node *n, cons
         if (error < 0)
             return error;
     } else if (n->type == OSR__YAML_SCALAR && osr__yaml_kind_of(n) == OSR__YAML_KIND_STR) {
-        for (; i < n->len && n->value[i] >= '0' && n->value[i] <= '9' && v <= DURATION_MAX; i++)
-            v = v * 10 + (n->value[i] - '0');
+        /* Past the limit the value stays above it: "too long", not "not a duration". */
+        for (; i < n->len && n->value[i] >= '0' && n->value[i] <= '9'; i++) {
+            if (v <= DURATION_MAX)
+                v = v * 10 + (n->value[i] - '0');
+        }
         if (i + 1 == n->len) {
             switch (n->value[i]) {
             case 's':
