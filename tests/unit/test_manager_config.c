@@ -168,6 +168,14 @@ static void test_token_file_and_defaults(void **state)
     assert_int_equal(osr_pool_spec_timeout(p, OSR_POOL_TIMEOUT_JOB), 3600);
     assert_int_equal(osr_pool_spec_timeout(p, OSR_POOL_TIMEOUT_BUILD), 900);
     osr_manager_config_free(cfg);
+    /* a file in / */
+    cfg = parse_ok(
+        "manager: m\n"
+        "github: {token_file: gh.token}\n"
+        "pools: [{name: p, cloud: c, github_path: o/r, labels: [x], image: i, flavor: f}]\n",
+        "/osrunner.yaml");
+    assert_string_equal(osr_manager_config_github_token_file(cfg), "/gh.token");
+    osr_manager_config_free(cfg);
 }
 
 /* A valid head; each bad case appends its own pools (or replaces all). */
@@ -323,6 +331,12 @@ static const struct bad_case {
       "osrunner.yaml:11:21: pools[0].timeouts.job: must not be negative (found -5)" },
     { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 91d}\n",
       "osrunner.yaml:11:21: pools[0].timeouts.job: 91d is too long (at most 90d)" },
+    { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 99999999999999999999999h}\n",
+      "osrunner.yaml:11:21: pools[0].timeouts.job: 99999999999999999999999h is too long (at most "
+      "90d)" },
+    { HEAD "pools:\n" POOL POOL_E "    timeouts: {job: 99999999999999999999999}\n",
+      "osrunner.yaml:11:21: pools[0].timeouts.job: 99999999999999999999999 is too large (at most "
+      "7776000)" },
     { HEAD "pools:\n" POOL POOL_E "    timeouts: {bootstrap: [1]}\n",
       "osrunner.yaml:11:27: pools[0].timeouts.bootstrap: expected a duration (90s, 15m, 6h, 2d or "
       "seconds), found a list" },

@@ -370,8 +370,11 @@ static int duration_value(long long *out, pctx *p, const osr__yaml_node *n, cons
         if (error < 0)
             return error;
     } else if (n->type == OSR__YAML_SCALAR && osr__yaml_kind_of(n) == OSR__YAML_KIND_STR) {
-        for (; i < n->len && n->value[i] >= '0' && n->value[i] <= '9' && v <= DURATION_MAX; i++)
-            v = v * 10 + (n->value[i] - '0');
+        /* Past the limit the value stays above it: "too long", not "not a duration". */
+        for (; i < n->len && n->value[i] >= '0' && n->value[i] <= '9'; i++) {
+            if (v <= DURATION_MAX)
+                v = v * 10 + (n->value[i] - '0');
+        }
         if (i + 1 == n->len) {
             switch (n->value[i]) {
             case 's':
@@ -510,7 +513,8 @@ file_path(char **out, pctx *p, const osr__yaml_node *map, const char *path, cons
     if (error < 0 || s == NULL)
         return error;
     if (s[0] != '/' && p->base_dir) {
-        char *full = osr__sprintf("%s/%s", p->base_dir, s);
+        size_t bl = strlen(p->base_dir);
+        char *full = osr__sprintf("%s%s%s", p->base_dir, p->base_dir[bl - 1] == '/' ? "" : "/", s);
         free(s);
         if (full == NULL)
             return nomem(p);
