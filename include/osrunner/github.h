@@ -114,6 +114,8 @@ OSR_EXTERN const osr_error *osr_github_last_error(const osr_github *gh);
 
 /** The API base URL in use (borrowed). */
 OSR_EXTERN const char *osr_github_api_url(const osr_github *gh);
+/** The web URL runners register with (borrowed), e.g. https://github.com. */
+OSR_EXTERN const char *osr_github_web_base(const osr_github *gh);
 
 /**
  * Check a path: "OWNER/REPO" or "ORG" with GitHub's character rules.

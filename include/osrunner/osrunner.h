@@ -11,6 +11,7 @@
 #include "image.h"
 #include "nova.h"
 #include "pool.h"
+#include "reconcile.h"
 #include "projects.h"
 #include "runner.h"
 #include "session.h"

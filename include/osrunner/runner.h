@@ -55,13 +55,27 @@ typedef struct osr_instance_config {
     const char *docker_mirror;
     /** Ownership prefix in tags and metadata; NULL: "osrunner". */
     const char *manager;
+    /* version 2 */
+    /**
+     * The pool the runner belongs to (same characters as a name), or NULL:
+     * the server gets the tag "osrunner-pool=POOL" and the metadata
+     * osrunner-pool, so a pool's servers are found in one tag-filtered list.
+     */
+    const char *pool;
+    /**
+     * The runner's id at GitHub when known before the create (JIT), or 0:
+     * kept as the metadata osrunner-runner-id. osr_runner_provision() sets
+     * it for the JIT runners it makes.
+     */
+    long long runner_id;
 } osr_instance_config;
 
-#define OSR_INSTANCE_CONFIG_VERSION 1
+/** 2 added pool and runner_id; a version 1 struct is still accepted. */
+#define OSR_INSTANCE_CONFIG_VERSION 2
 #define OSR_INSTANCE_CONFIG_INIT                                                                 \
     {                                                                                            \
         OSR_INSTANCE_CONFIG_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-            NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL                                    \
+            NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0                           \
     }
 
 /** Nova's limit on user data, base64-encoded, in bytes. */

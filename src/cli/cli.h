@@ -20,6 +20,7 @@ enum {
     EXIT_LAUNCH = 9,
     EXIT_INTEGRITY = 10,
     EXIT_EXISTS = 11,
+    EXIT_PARTIAL = 12, /* a pool pass could not read a source: nothing was deleted */
     EXIT_INTERRUPTED = 130, /* SIGINT; SIGTERM is 143 (the CLI knows which) */
 };
 
@@ -205,5 +206,6 @@ int cmd_github(int argc, char **argv);
 int cmd_instance(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
 
 #endif

@@ -265,6 +265,7 @@ static const struct cli_command commands[] = {
     { "instance", "launch, list, show and delete runner VMs", NULL, cmd_instance },
     { "image", "build, upload, list, show and delete runner images", NULL, cmd_image },
     { "config", "validate the pool manager's configuration", NULL, cmd_config },
+    { "pool", "plan, reconcile, show or flush the pools of osrunner.yaml", NULL, cmd_pool },
 };
 
 int main(int argc, char **argv)

@@ -713,10 +713,19 @@ static char *base64(const char *data)
 
 static json_t *ownership_tags(const batch *b, const osr_instance_config *cfg)
 {
-    char manager[64];
+    char manager[64], pool[64];
+    json_t *tags;
     snprintf(manager, sizeof(manager), "osrunner-manager=%s",
              cfg->manager ? cfg->manager : "osrunner");
-    return json_pack("[s,s,s]", OSR_MANAGED_BY_KEY "=" OSR_MANAGED_BY_VALUE, manager, b->batch_tag);
+    tags = json_pack("[s,s,s]", OSR_MANAGED_BY_KEY "=" OSR_MANAGED_BY_VALUE, manager, b->batch_tag);
+    if (tags && osr__instance_pool(cfg)) {
+        snprintf(pool, sizeof(pool), "osrunner-pool=%s", osr__instance_pool(cfg));
+        if (json_array_append_new(tags, json_string(pool)) < 0) {
+            json_decref(tags);
+            tags = NULL;
+        }
+    }
+    return tags;
 }
 
 /* osrunner's metadata of a server: who manages it, the runner, its labels,
@@ -733,6 +742,13 @@ static json_t *ownership_metadata(const inst *it)
                          "osrunner-runner", cfg->name, "osrunner-labels",
                          labels.data ? labels.data : "", "osrunner-launch", it->launch_id);
     osr__buf_free(&labels);
+    if (meta && osr__instance_pool(cfg))
+        json_object_set_new(meta, "osrunner-pool", json_string(osr__instance_pool(cfg)));
+    if (meta && osr__instance_runner_id(cfg) > 0) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", osr__instance_runner_id(cfg));
+        json_object_set_new(meta, "osrunner-runner-id", json_string(id));
+    }
     for (size_t i = 0; meta && cfg->metadata && cfg->metadata[i]; i++) {
         const char *eq = strchr(cfg->metadata[i], '=');
         char *key = osr__strndup(cfg->metadata[i], (size_t)(eq - cfg->metadata[i]));

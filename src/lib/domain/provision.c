@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 struct osr_provision {
@@ -107,6 +108,7 @@ static int fetch_credentials(osr_provision *p,
                                   osr_github_last_error(gh)->message);
         cfgs[i].registration_token = NULL;
         cfgs[i].jit_config = p->jits[i];
+        cfgs[i].runner_id = p->runner_ids[i];
     }
     return 0;
 }
@@ -209,7 +211,15 @@ int osr_runner_provision(osr_provision **out,
                 osr__error_set(osr__session_error(session), OSR_EINVAL, "configs[%zu]: NULL", i);
             goto fail;
         }
-        cfgs[i] = *configs[i];
+        /* A version 1 struct is shorter: copy what it has; the copy is v2. */
+        if (configs[i]->version >= 2) {
+            cfgs[i] = *configs[i];
+        } else {
+            memcpy(&cfgs[i], configs[i], offsetof(osr_instance_config, pool));
+            cfgs[i].pool = NULL;
+            cfgs[i].runner_id = 0;
+        }
+        cfgs[i].version = cfgs[i].version < 2 ? 2 : cfgs[i].version;
         ptrs[i] = &cfgs[i];
     }
     if (github && n > 0 && (error = fetch_credentials(p, session, github, cfgs, opts)) < 0)

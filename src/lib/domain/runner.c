@@ -167,6 +167,16 @@ done:
     return error;
 }
 
+const char *osr__instance_pool(const osr_instance_config *cfg)
+{
+    return cfg && cfg->version >= 2 ? cfg->pool : NULL;
+}
+
+long long osr__instance_runner_id(const osr_instance_config *cfg)
+{
+    return cfg && cfg->version >= 2 ? cfg->runner_id : 0;
+}
+
 static const char *manager_of(const osr_instance_config *cfg)
 {
     return cfg->manager ? cfg->manager : "osrunner";
@@ -249,6 +259,18 @@ static int validate_runner(const osr_instance_config *cfg, osr_error *err)
             return osr__error_set(err, OSR_EINVAL,
                                   "manager: use only letters, digits, '-', '_' and '.'");
     }
+    if (osr__instance_pool(cfg)) {
+        const char *pool = osr__instance_pool(cfg);
+        if (*pool == '\0' || strlen(pool) > 40)
+            return osr__error_set(err, OSR_EINVAL, "pool: 1 to 40 characters");
+        for (const char *p = pool; *p; p++) {
+            if (!name_char(*p))
+                return osr__error_set(err, OSR_EINVAL,
+                                      "pool: use only letters, digits, '-', '_' and '.'");
+        }
+    }
+    if (osr__instance_runner_id(cfg) < 0)
+        return osr__error_set(err, OSR_EINVAL, "runner id: negative");
     for (size_t i = 0; cfg->metadata && cfg->metadata[i]; i++) {
         const char *m = cfg->metadata[i], *eq = strchr(m, '=');
         if (eq == NULL || eq == m || (size_t)(eq - m) > 255 || strlen(eq + 1) > 255 ||

@@ -306,6 +306,11 @@ const char *osr_github_api_url(const osr_github *gh)
     return gh->api_url;
 }
 
+const char *osr_github_web_base(const osr_github *gh)
+{
+    return gh->web_url;
+}
+
 void osr_github_rate_limit(long *remaining, long long *reset_at, const osr_github *gh)
 {
     if (remaining)

@@ -99,6 +99,11 @@ const char *osr_server_created(const osr_server *server)
     return sfield(server, "created");
 }
 
+const char *osr__server_image_id(const osr_server *server)
+{
+    return json_string_value(json_object_get(json_object_get(server->obj, "image"), "id"));
+}
+
 const char *osr_server_fault(const osr_server *server)
 {
     return json_string_value(json_object_get(json_object_get(server->obj, "fault"), "message"));
@@ -287,7 +292,7 @@ static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
 static char *tagged_url(const osr__nova *n, const char *tags);
 
 /* Servers with every tag of tags ("a,b"), or every server for NULL. */
-static int list_tagged(osr_server_list **out, osr_session *s, const char *tags)
+int osr__nova_list_tagged(osr_server_list **out, osr_session *s, const char *tags)
 {
     osr_error *err = osr__session_error(s);
     osr__nova n;
@@ -325,7 +330,7 @@ int osr_server_list_get(osr_server_list **out,
         if (tags == NULL)
             return osr__error_set(osr__session_error(s), OSR_ENOMEM, "out of memory");
     }
-    error = list_tagged(out, s, tags);
+    error = osr__nova_list_tagged(out, s, tags);
     free(tags);
     return error;
 }
@@ -344,7 +349,7 @@ int osr_server_list_launch(osr_server_list **out, osr_session *s, const char *la
                         launch_id);
     if (tags == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    error = list_tagged(out, s, tags);
+    error = osr__nova_list_tagged(out, s, tags);
     free(tags);
     return error;
 }

@@ -26,6 +26,12 @@ void osr__nova_close(osr__nova *n);
 /* Pick the microversion from a version document (GET .../v2.1). */
 int osr__nova_pick_microversion(int *minor_out, const char *body, size_t len, osr_error *err);
 
+/* Every server with all of tags ("a,b"; NULL: every server), every page. */
+int osr__nova_list_tagged(osr_server_list **out, osr_session *s, const char *tags);
+
+/* The id of the image a server booted from, or NULL (booted from a volume). */
+const char *osr__server_image_id(const osr_server *server);
+
 /* A server from its JSON object (borrowed reference taken). */
 int osr__server_from_json(osr_server **out, json_t *obj, osr_error *err);
 

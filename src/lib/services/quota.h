@@ -42,6 +42,11 @@ int osr__flavor_size_parse(osr__flavor_size *out, const char *body, size_t len, 
 /* {"quota": {"port": {"limit", "used", "reserved"}}}. */
 int osr__port_quota_parse(osr__port_quota *out, const char *body, size_t len, osr_error *err);
 
+/* The same, from a parsed answer (borrowed). */
+int osr__nova_limits_from_json(osr__nova_limits *out, json_t *root, osr_error *err);
+int osr__flavor_size_from_json(osr__flavor_size *out, json_t *root, osr_error *err);
+int osr__port_quota_from_json(osr__port_quota *out, json_t *root, osr_error *err);
+
 /* GET /limits. */
 int osr__nova_limits_fetch(
     osr__nova_call *c, osr_session *s, const osr__nova *n, osr__http_done_cb cb, void *payload);
