@@ -11,8 +11,8 @@
 #include "image.h"
 #include "nova.h"
 #include "pool.h"
-#include "reconcile.h"
 #include "projects.h"
+#include "reconcile.h"
 #include "runner.h"
 #include "session.h"
 

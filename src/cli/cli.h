@@ -20,7 +20,7 @@ enum {
     EXIT_LAUNCH = 9,
     EXIT_INTEGRITY = 10,
     EXIT_EXISTS = 11,
-    EXIT_PARTIAL = 12, /* a pool pass could not read a source: nothing was deleted */
+    EXIT_PARTIAL = 12,      /* a pool pass could not read a source: nothing was deleted */
     EXIT_INTERRUPTED = 130, /* SIGINT; SIGTERM is 143 (the CLI knows which) */
 };
 

@@ -6,8 +6,8 @@
 #include "session.h"
 #include "util.h"
 
-#include <stdlib.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct osr_provision {
