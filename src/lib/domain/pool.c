@@ -112,26 +112,30 @@ static int observe_runners(observed *o, osr_pool_pass *pass, osr_github *gh, con
     return 0;
 }
 
-static int observe_servers(
-    observed *o, osr_pool_pass *pass, osr_session *s, const char *manager, const char *pool)
+static int observe_servers(observed *o,
+                           osr_pool_pass *pass,
+                           osr_session *s,
+                           const osr__nova *n,
+                           const char *manager,
+                           const char *pool)
 {
     char *tags = osr__sprintf("%s=%s,osrunner-manager=%s,osrunner-pool=%s", OSR_MANAGED_BY_KEY,
                               OSR_MANAGED_BY_VALUE, manager, pool);
-    size_t n;
+    size_t count;
 
     if (tags == NULL)
         return OSR_ENOMEM;
-    if (osr__nova_list_tagged(&o->servers, s, tags) < 0) {
+    if (n == NULL || osr__nova_list_tagged_on(&o->servers, s, n, tags) < 0) {
         free(tags);
         note_failure(pass, "servers", osr_session_last_error(s)->message);
         o->snap.failed |= OSR__OBSERVE_SERVERS;
         return 0;
     }
     free(tags);
-    n = osr_server_list_count(o->servers);
-    if ((o->sv = calloc(n ? n : 1, sizeof(*o->sv))) == NULL)
+    count = osr_server_list_count(o->servers);
+    if ((o->sv = calloc(count ? count : 1, sizeof(*o->sv))) == NULL)
         return OSR_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < count; i++) {
         const osr_server *sv = osr_server_list_at(o->servers, i);
         osr__pool_server *p = &o->sv[o->nsv];
         const char *rid = osr_server_metadata(sv, "osrunner-runner-id");
@@ -158,41 +162,35 @@ static int observe_servers(
 }
 
 /* Nova's limits and the flavor's size; Neutron's ports when it tells. */
-static int observe_capacity(observed *o, osr_pool_pass *pass, osr_session *s, const char *flavor)
+static int observe_capacity(
+    observed *o, osr_pool_pass *pass, osr_session *s, const osr__nova *np, const char *flavor)
 {
-    osr__nova n;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *fobj = NULL;
     char *url = NULL, *fid = NULL, *net = NULL;
     osr__flavor_size fz;
     osr_error perr;
     int error = 0;
 
-    if (osr__nova_open(&n, s) < 0) {
+    if (np == NULL) {
         note_failure(pass, "limits", osr_session_last_error(s)->message);
         o->snap.failed |= OSR__OBSERVE_LIMITS;
         return 0;
     }
-    if ((url = osr__sprintf("%s/limits", n.base)) == NULL) {
+    if ((url = osr__sprintf("%s/limits", np->base)) == NULL) {
         error = OSR_ENOMEM;
         goto done;
     }
     osr_error_clear(&perr);
-    if (osr__nova_get_json(&doc, s, &n, url) < 0 ||
-        osr__nova_limits_from_json(&pass->limits, doc, &perr) < 0 ||
-        osr__nova_flavor_resolve(&fid, s, &n, flavor) < 0) {
+    if (osr__nova_get_json(&doc, s, np, url) < 0 ||
+        osr__nova_limits_from_json(&pass->limits, doc, &perr) < 0) {
         note_failure(pass, "limits", perr.code ? perr.message : osr_session_last_error(s)->message);
         o->snap.failed |= OSR__OBSERVE_LIMITS;
         goto done;
     }
     json_decref(doc);
     doc = NULL;
-    free(url);
-    url = osr__sprintf("%s/flavors/%s", n.base, fid);
-    if (url == NULL) {
-        error = OSR_ENOMEM;
-        goto done;
-    }
-    if (osr__nova_get_json(&doc, s, &n, url) < 0 ||
+    if (osr__nova_flavor_find(&fobj, &fid, s, np, flavor) < 0 ||
+        (doc = json_pack("{s:O}", "flavor", fobj)) == NULL ||
         osr__flavor_size_from_json(&fz, doc, &perr) < 0) {
         note_failure(pass, "limits", perr.code ? perr.message : osr_session_last_error(s)->message);
         o->snap.failed |= OSR__OBSERVE_LIMITS;
@@ -223,10 +221,10 @@ static int observe_capacity(observed *o, osr_pool_pass *pass, osr_session *s, co
     }
 done:
     json_decref(doc);
+    json_decref(fobj);
     free(url);
     free(fid);
     free(net);
-    osr__nova_close(&n);
     return error;
 }
 
@@ -620,6 +618,8 @@ int osr_pool_pass_run(osr_pool_pass **out,
     osr__pool_params params;
     osr__pool_plan plan;
     size_t nflight = 0;
+    osr__nova nova;
+    bool nova_open;
     int64_t now;
     int error = 0, failed = 0;
 
@@ -644,10 +644,15 @@ int osr_pool_pass_run(osr_pool_pass **out,
     if ((error = observe_runners(&o, pass, github, osr_pool_spec_github_path(pool))) < 0)
         goto nomem;
     o.snap.servers_read_at = opts->now > 0 ? now : osr__now_s_wall();
-    if ((error = observe_servers(&o, pass, session, osr_manager_config_manager(cfg),
-                                 osr_pool_spec_name(pool))) < 0 ||
-        (error = observe_capacity(&o, pass, session, osr_pool_spec_flavor(pool))) < 0 ||
-        (error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) < 0)
+    nova_open = osr__nova_open(&nova, session) == 0;
+    error = observe_servers(&o, pass, session, nova_open ? &nova : NULL,
+                            osr_manager_config_manager(cfg), osr_pool_spec_name(pool));
+    if (error == 0)
+        error = observe_capacity(&o, pass, session, nova_open ? &nova : NULL,
+                                 osr_pool_spec_flavor(pool));
+    if (nova_open)
+        osr__nova_close(&nova);
+    if (error < 0 || (error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) < 0)
         goto nomem;
     for (; opts->in_flight && opts->in_flight[nflight]; nflight++)
         ;

@@ -292,26 +292,33 @@ static int list_from_array(osr_server_list **out, json_t *arr, osr_error *err)
 static char *tagged_url(const osr__nova *n, const char *tags);
 
 /* Servers with every tag of tags ("a,b"), or every server for NULL. */
-int osr__nova_list_tagged(osr_server_list **out, osr_session *s, const char *tags)
+int osr__nova_list_tagged_on(osr_server_list **out,
+                             osr_session *s,
+                             const osr__nova *n,
+                             const char *tags)
 {
     osr_error *err = osr__session_error(s);
-    osr__nova n;
     json_t *all = NULL;
-    char *url;
+    char *url = tags ? tagged_url(n, tags) : osr__sprintf("%s/servers/detail?limit=1000", n->base);
+    int error;
+
+    if (url == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    if ((error = list_servers(&all, s, n, url)) < 0)
+        return error;
+    error = list_from_array(out, all, err);
+    json_decref(all);
+    return error;
+}
+
+int osr__nova_list_tagged(osr_server_list **out, osr_session *s, const char *tags)
+{
+    osr__nova n;
     int error;
 
     if ((error = osr__nova_open(&n, s)) < 0)
         return error;
-    url = tags ? tagged_url(&n, tags) : osr__sprintf("%s/servers/detail?limit=1000", n.base);
-    if (url == NULL) {
-        error = osr__error_set(err, OSR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((error = list_servers(&all, s, &n, url)) < 0)
-        goto done;
-    error = list_from_array(out, all, err);
-done:
-    json_decref(all);
+    error = osr__nova_list_tagged_on(out, s, &n, tags);
     osr__nova_close(&n);
     return error;
 }
@@ -902,13 +909,11 @@ static int lookup_outcome(char **id_out,
     return 0;
 }
 
-int osr__nova_flavor_resolve(char **id_out,
-                             osr_session *s,
-                             const osr__nova *n,
-                             const char *name_or_id)
+int osr__nova_flavor_find(
+    json_t **flavor_out, char **id_out, osr_session *s, const osr__nova *n, const char *name_or_id)
 {
     osr_error *err = osr__session_err(s);
-    json_t *obj = NULL, *flavors;
+    json_t *obj = NULL, *flavors, *match = NULL;
     char *esc = curl_easy_escape(NULL, name_or_id, 0), *url = NULL;
     osr__buf ids = OSR__BUF_INIT;
     const char *found = NULL;
@@ -922,8 +927,13 @@ int osr__nova_flavor_resolve(char **id_out,
     url = osr__sprintf("%s/flavors/%s", n->base, esc);
     error = url ? osr__nova_get_json(&obj, s, n, url) : OSR_ENOMEM;
     if (error == 0) {
-        const char *id = json_string_value(json_object_get(json_object_get(obj, "flavor"), "id"));
-        *id_out = osr__strdup(id ? id : name_or_id);
+        const char *id;
+        match = json_object_get(obj, "flavor");
+        id = json_string_value(json_object_get(match, "id"));
+        if ((*id_out = osr__strdup(id ? id : name_or_id)) == NULL)
+            error = osr__error_set(err, OSR_ENOMEM, "out of memory");
+        else if (flavor_out)
+            *flavor_out = json_incref(match);
         goto done;
     }
     if (error != OSR_ENOTFOUND && error != OSR_EREQUEST)
@@ -944,16 +954,27 @@ int osr__nova_flavor_resolve(char **id_out,
         if (name && id && strcmp(name, name_or_id) == 0) {
             osr__buf_printf(&ids, "%s%s", count ? ", " : "", id);
             found = id;
+            match = f;
             count++;
         }
     }
     error = lookup_outcome(id_out, err, "flavor", name_or_id, count, found, ids.data);
+    if (error == 0 && flavor_out)
+        *flavor_out = json_incref(match);
 done:
     osr__buf_free(&ids);
     json_decref(obj);
     curl_free(esc);
     free(url);
     return error;
+}
+
+int osr__nova_flavor_resolve(char **id_out,
+                             osr_session *s,
+                             const osr__nova *n,
+                             const char *name_or_id)
+{
+    return osr__nova_flavor_find(NULL, id_out, s, n, name_or_id);
 }
 
 int osr__nova_keypair_check(osr_session *s, const osr__nova *n, const char *name)

@@ -28,6 +28,11 @@ int osr__nova_pick_microversion(int *minor_out, const char *body, size_t len, os
 
 /* Every server with all of tags ("a,b"; NULL: every server), every page. */
 int osr__nova_list_tagged(osr_server_list **out, osr_session *s, const char *tags);
+/* The same with a Nova handle already open. */
+int osr__nova_list_tagged_on(osr_server_list **out,
+                             osr_session *s,
+                             const osr__nova *n,
+                             const char *tags);
 
 /* The id of the image a server booted from, or NULL (booted from a volume). */
 const char *osr__server_image_id(const osr_server *server);
@@ -37,6 +42,14 @@ int osr__server_from_json(osr_server **out, json_t *obj, osr_error *err);
 
 /* GET url (with the microversion header) and parse JSON into *out. */
 int osr__nova_get_json(json_t **out, osr_session *s, const osr__nova *n, const char *url);
+
+/* A flavor from a name or id: its id and, when flavor_out is not NULL, its
+ * object (a new reference): one GET for an id, two for a name. */
+int osr__nova_flavor_find(json_t **flavor_out,
+                          char **id_out,
+                          osr_session *s,
+                          const osr__nova *n,
+                          const char *name_or_id);
 
 /* A flavor id from a name or id. */
 int osr__nova_flavor_resolve(char **id_out,
