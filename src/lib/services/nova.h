@@ -45,11 +45,8 @@ int osr__nova_get_json(json_t **out, osr_session *s, const osr__nova *n, const c
 
 /* A flavor from a name or id: its id and, when flavor_out is not NULL, its
  * object (a new reference): one GET for an id, two for a name. */
-int osr__nova_flavor_find(json_t **flavor_out,
-                          char **id_out,
-                          osr_session *s,
-                          const osr__nova *n,
-                          const char *name_or_id);
+int osr__nova_flavor_find(
+    json_t **flavor_out, char **id_out, osr_session *s, const osr__nova *n, const char *name_or_id);
 
 /* A flavor id from a name or id. */
 int osr__nova_flavor_resolve(char **id_out,
