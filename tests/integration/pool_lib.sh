@@ -23,19 +23,16 @@ GH=(--github-url "$OSR_GITHUB_URL" --github-token-file "$OSR_GITHUB_TEST_TOKEN_F
 # --- the simulator, stopped with the test
 SIM_PID=
 sim_start() {
-  node "$OSR_SRC/tests/sim/fleet.js" --port 0 --manager "$M" >"$T/sim.out" 2>"$T/sim.err" &
+  local line=
+  exec {SIM_FD}< <(exec node "$OSR_SRC/tests/sim/fleet.js" --port 0 --manager "$M" 2>"$T/sim.err")
   SIM_PID=$!
-  local i
-  for i in $(seq 1 100); do
-    SIM_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/sim.out" "$T/sim.err" | head -1)
-    [ -n "$SIM_PORT" ] && return 0
-    kill -0 "$SIM_PID" 2>/dev/null || break
-    # shellcheck disable=SC2034
-    read -r -t 0.1 <> <(:) || true # the simulator starts in well under a second
-  done
-  echo "FAIL: the fleet simulator did not start:" >&2
-  cat "$T/sim.err" >&2
-  exit 1
+  if ! read -r -t 30 line <&"$SIM_FD" || [[ $line != "ready http://127.0.0.1:"* ]]; then
+    echo "FAIL: the fleet simulator did not start: $line" >&2
+    cat "$T/sim.err" >&2
+    exit 1
+  fi
+  SIM_PORT=${line#ready http://127.0.0.1:}
+  SIM_PORT=${SIM_PORT%% *}
 }
 sim_stop() {
   [ -n "$SIM_PID" ] || return 0
