@@ -235,6 +235,7 @@ function paginate(req, res, url, items, wrap, extra) {
   if (page > 1)
     links.push(`${at(page - 1)}; rel="prev"`, `${at(1)}; rel="first"`);
   send(res, 200, wrap(slice), links.length ? { ...extra, link: links.join(', ') } : extra);
+  return slice;
 }
 
 
@@ -295,9 +296,37 @@ async function jsonBody(req) {
 const ctl = (res, status, body) => send(res, status, body);
 const ctlError = (res, status, message) => send(res, status, { message });
 
+// The race hook (POST /_control/hooks {busy_after_list: NAME}): the next REST
+// runner list answered with NAME in it marks that runner busy right after the
+// answer went out, as if it took a job between a client's observe and act.
+// One hook per name; each is consumed by the list that fires it; {clear: true}
+// drops them all.
+const busyAfterListHooks = new Set(); // lower-case runner names
+function busyAfterList(key, page) {
+  for (const pr of page) {
+    const n = pr.name.toLowerCase();
+    const r = busyAfterListHooks.has(n) && scope(key).runners.get(pr.id);
+    if (!r)
+      continue;
+    busyAfterListHooks.delete(n);
+    r.busy = true;
+    r.history.push({ time: isoNow(), call: 'job', busy: true, job: 'busy_after_list hook' });
+  }
+}
+
 // The runner-side protocol (what config.sh and run.sh talk), under /_control/.
 async function control(req, res, p, m) {
   let mm;
+  if (p === '/_control/hooks' && (m === 'POST' || m === 'GET')) {
+    const b = m === 'POST' ? await jsonBody(req) : {};
+    const add = b.busy_after_list === undefined ? [] : [].concat(b.busy_after_list);
+    if (!add.every((n) => typeof n === 'string' && n))
+      return ctlError(res, 400, 'busy_after_list: a runner name (or a list of names)');
+    if (b.clear)
+      busyAfterListHooks.clear();
+    add.forEach((n) => busyAfterListHooks.add(n.toLowerCase()));
+    return ctl(res, 200, { busy_after_list: [...busyAfterListHooks] });
+  }
   if (p === '/_control/config' && m === 'POST') {
     const b = await jsonBody(req);
     if (typeof b.runner_url === 'string' && b.runner_url)
@@ -481,7 +510,8 @@ async function handle(req, res) {
       .sort((x, y) => x.id - y.id).map(publicRunner);
     if (owner === 'schema-drift')  // an answer that breaks the schema: Prism must catch it
       return send(res, 200, { total_count: 1, runners: [{ id: 1, name: 'drift', os: 'linux', status: 'online', labels: [] }] }, rl);
-    return paginate(req, res, url, all, (r) => ({ total_count: all.length, runners: r }), rl);
+    const page = paginate(req, res, url, all, (r) => ({ total_count: all.length, runners: r }), rl);
+    return busyAfterList(key, page);
   }
   if (sub === 'downloads' && m === 'GET')
     return send(res, 200, runnerApps(key), rl);
