@@ -46,6 +46,13 @@ const instTokens = new Map(); // token -> { installation, expires (epoch s) }
 const budgets = new Map(); // credential -> { used, reset }
 const stats = { requests: 0, access_tokens: 0, registration_tokens: 0, remove_tokens: 0,
   jitconfigs: 0, deletes: 0 };
+// Tokens the fake issued: token -> { scope, kind: 'registration' | 'remove', expires (epoch s) }.
+const issuedTokens = new Map();
+const removedRunners = []; // runners that are gone, with their history (the control API shows them)
+const refusedRegistrations = []; // POST /_control/runners/register calls that were refused
+// The base URL a runner uses for /_control (what a JIT config's serverUrl says);
+// set with POST /_control/config {runner_url}.
+let runnerUrl = env('RUNNER_URL', `http://${'127.0.0.1'}:${env('FAKE_PORT', '29381')}`);
 let nextRunnerId = 100;
 let nextLabelId = 1;
 let violations = 0;
@@ -228,6 +235,195 @@ function paginate(req, res, url, items, wrap, extra) {
   if (page > 1)
     links.push(`${at(page - 1)}; rel="prev"`, `${at(1)}; rel="first"`);
   send(res, 200, wrap(slice), links.length ? { ...extra, link: links.join(', ') } : extra);
+  return slice;
+}
+
+
+// ---- runners as the runner-side protocol sees them (/_control/runners/*)
+const isoNow = () => new Date().toISOString();
+function newRunner(key, { name, runner_group_id, ephemeral, labels, work_folder, via }) {
+  const r = { id: nextRunnerId++, name, os: 'Linux', status: 'offline', busy: name.startsWith('busy-'),
+    ephemeral: !!ephemeral, runner_group_id, version: RUNNER_VERSION, labels, work_folder: work_folder || '_work',
+    scope: key, credential: null, created_at: isoNow(), history: [{ time: isoNow(), call: via }] };
+  scope(key).runners.set(r.id, r);
+  return r;
+}
+function removeRunner(s, r, why) {
+  s.runners.delete(r.id);
+  r.status = 'offline';
+  r.busy = false;
+  r.history.push({ time: isoNow(), call: why });
+  r.removed_at = isoNow();
+  removedRunners.push(r);
+}
+// The runner directory's .runner file, as config.sh writes it (and a JIT config holds it).
+const dotRunner = (r, serverUrl) => ({ agentId: r.id, agentName: r.name, poolId: r.runner_group_id,
+  poolName: r.runner_group_id === 1 ? 'Default' : String(r.runner_group_id), serverUrl,
+  gitHubUrl: `${PUBLIC_URL}/${r.scope.replace(/^(repos|orgs)\//, '')}`, workFolder: r.work_folder,
+  ephemeral: r.ephemeral });
+const controlRunner = (r) => ({ id: r.id, name: r.name, scope: r.scope, os: r.os, status: r.status, busy: r.busy,
+  ephemeral: r.ephemeral, runner_group_id: r.runner_group_id, labels: r.labels.map((l) => l.name),
+  created_at: r.created_at, removed_at: r.removed_at || null, history: r.history });
+// GitHub's config.sh URL -> a scope key: <host>/<owner>/<repo> or <host>/<org>.
+function scopeOfUrl(u) {
+  let parsed;
+  try {
+    parsed = new URL(u);
+  } catch (e) {
+    return null;
+  }
+  const segs = parsed.pathname.split('/').filter((x) => x);
+  if (segs.length === 2)
+    return `repos/${segs[0]}/${segs[1]}`.toLowerCase();
+  if (segs.length === 1)
+    return `orgs/${segs[0]}`.toLowerCase();
+  return null;
+}
+function findRunner(id) {
+  for (const s of scopes.values()) {
+    const r = s.runners.get(id);
+    if (r)
+      return { s, r };
+  }
+  return null;
+}
+async function jsonBody(req) {
+  const raw = (await readBody(req)).toString('utf8');
+  if (!raw.trim())
+    return {};
+  return JSON.parse(raw);
+}
+const ctl = (res, status, body) => send(res, status, body);
+const ctlError = (res, status, message) => send(res, status, { message });
+
+// The race hook (POST /_control/hooks {busy_after_list: NAME}): the next REST
+// runner list answered with NAME in it marks that runner busy right after the
+// answer went out, as if it took a job between a client's observe and act.
+// One hook per name; each is consumed by the list that fires it; {clear: true}
+// drops them all.
+const busyAfterListHooks = new Set(); // lower-case runner names
+function busyAfterList(key, page) {
+  for (const pr of page) {
+    const n = pr.name.toLowerCase();
+    const r = busyAfterListHooks.has(n) && scope(key).runners.get(pr.id);
+    if (!r)
+      continue;
+    busyAfterListHooks.delete(n);
+    r.busy = true;
+    r.history.push({ time: isoNow(), call: 'job', busy: true, job: 'busy_after_list hook' });
+  }
+}
+
+// The runner-side protocol (what config.sh and run.sh talk), under /_control/.
+async function control(req, res, p, m) {
+  let mm;
+  if (p === '/_control/hooks' && (m === 'POST' || m === 'GET')) {
+    const b = m === 'POST' ? await jsonBody(req) : {};
+    const add = b.busy_after_list === undefined ? [] : [].concat(b.busy_after_list);
+    if (!add.every((n) => typeof n === 'string' && n))
+      return ctlError(res, 400, 'busy_after_list: a runner name (or a list of names)');
+    if (b.clear)
+      busyAfterListHooks.clear();
+    add.forEach((n) => busyAfterListHooks.add(n.toLowerCase()));
+    return ctl(res, 200, { busy_after_list: [...busyAfterListHooks] });
+  }
+  if (p === '/_control/config' && m === 'POST') {
+    const b = await jsonBody(req);
+    if (typeof b.runner_url === 'string' && b.runner_url)
+      runnerUrl = b.runner_url.replace(/\/+$/, '');
+    return ctl(res, 200, { runner_url: runnerUrl });
+  }
+  if (p === '/_control/tokens' && m === 'POST') {
+    const b = await jsonBody(req);
+    const key = scopeOfUrl(b.url || '');
+    const kind = b.kind || 'registration';
+    if (!key || !['registration', 'remove'].includes(kind))
+      return ctlError(res, 400, 'url (<github_url>/<owner>/<repo> or <github_url>/<org>) and kind registration|remove');
+    const token = rand(29);
+    const expires = now() + Number(b.expires_in === undefined ? 3600 : b.expires_in);
+    issuedTokens.set(token, { scope: key, kind, expires });
+    return ctl(res, 201, { token, scope: key, kind, expires_at: isoZ(expires) });
+  }
+  if (p === '/_control/runners' && m === 'GET') {
+    const runners = [];
+    for (const s of scopes.values())
+      for (const r of s.runners.values())
+        runners.push(controlRunner(r));
+    runners.sort((x, y) => x.id - y.id);
+    return ctl(res, 200, { runners, removed: removedRunners.map(controlRunner), refused: refusedRegistrations });
+  }
+  if (p === '/_control/runners/register' && m === 'POST') {
+    const b = await jsonBody(req);
+    const key = scopeOfUrl(b.url || '');
+    const t = issuedTokens.get(b.token || '');
+    const refuse = (status, message) => {
+      refusedRegistrations.push({ time: isoNow(), name: b.name || null, scope: key, status, message });
+      return ctlError(res, status, message);
+    };
+    if (!key)
+      return refuse(404, `Http response code: NotFound from 'POST ${b.url}' (not a repository or organisation URL)`);
+    if (!t || t.kind !== 'registration' || t.scope !== key)
+      return refuse(404, "Http response code: NotFound from 'POST /actions/runner-registration' (unknown token)");
+    if (t.expires <= now())
+      return refuse(404, "Http response code: NotFound from 'POST /actions/runner-registration' (token expired)");
+    if (typeof b.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(b.name))
+      return refuse(400, 'name: 1-64 of A-Z a-z 0-9 . _ -');
+    const custom = (Array.isArray(b.labels) ? b.labels : String(b.labels || '').split(','))
+      .map((l) => String(l).trim()).filter((l) => l);
+    let group = 1;
+    if (b.runner_group !== undefined && b.runner_group !== null && b.runner_group !== '') {
+      const g = groupsOf(key).find((x) => String(x.id) === String(b.runner_group) ||
+        x.name.toLowerCase() === String(b.runner_group).toLowerCase());
+      if (!g)
+        return refuse(404, `Could not find any self-hosted runner group named '${b.runner_group}'.`);
+      group = g.id;
+    }
+    const s = scope(key);
+    const dup = [...s.runners.values()].find((r) => r.name.toLowerCase() === b.name.toLowerCase());
+    if (dup && !b.replace)
+      return refuse(409, `A runner exists with the same name ${b.name}.`);
+    if (dup)
+      removeRunner(s, dup, 'replaced');
+    // config.sh adds the system labels; names compare case-insensitively.
+    const names = [];
+    for (const l of ['self-hosted', 'Linux', 'X64', ...custom])
+      if (!names.some((n) => n.toLowerCase() === l.toLowerCase()))
+        names.push(l);
+    const r = newRunner(key, { name: b.name, runner_group_id: group, ephemeral: b.ephemeral,
+      labels: runnerLabels(names), work_folder: b.work, via: 'register' });
+    r.credential = rand(40, 'abcdefghijklmnopqrstuvwxyz0123456789');
+    stats.registrations = (stats.registrations || 0) + 1;
+    const serverUrl = `http://${req.headers.host}`;
+    return ctl(res, 201, { id: r.id, name: r.name, credential: r.credential, labels: names,
+      runner: dotRunner(r, serverUrl) });
+  }
+  if ((mm = /^\/_control\/runners\/(\d+)(?:\/(session|job))?$/.exec(p))) {
+    const found = findRunner(Number(mm[1]));
+    if (!found)
+      return ctlError(res, 404, 'Not Found');
+    const { s, r } = found;
+    const b = await jsonBody(req);
+    if (!r.credential || b.credential !== r.credential) {
+      r.history.push({ time: isoNow(), call: `refused ${m} ${mm[2] || 'runner'}` });
+      return ctlError(res, 401, 'Bad credentials');
+    }
+    if (mm[2] === 'session' && m === 'POST') {
+      r.status = 'online';
+      r.history.push({ time: isoNow(), call: 'session' });
+      return ctl(res, 200, { id: r.id, status: r.status });
+    }
+    if (mm[2] === 'job' && m === 'POST') {
+      r.busy = !!b.busy;
+      r.history.push({ time: isoNow(), call: 'job', busy: r.busy, ...(b.job ? { job: String(b.job) } : {}),
+        ...(b.result ? { result: String(b.result) } : {}) });
+      return ctl(res, 200, { id: r.id, busy: r.busy });
+    }
+    if (!mm[2] && m === 'DELETE') {
+      removeRunner(s, r, 'deleted (runner)');
+      return send(res, 204, undefined);
+    }
+  }
+  return ctlError(res, 404, 'Not Found');
 }
 
 async function handle(req, res) {
@@ -242,6 +438,13 @@ async function handle(req, res) {
     return send(res, 200, { ...stats, violations, scopes: scopes.size });
   if (p === '/_control/violations' && m === 'GET')
     return send(res, 200, { count: violations, expected: expectedViolations });
+  if (p.startsWith('/_control/')) {
+    try {
+      return await control(req, res, p, m);
+    } catch (e) {
+      return ctlError(res, 400, `bad request: ${e.message}`);
+    }
+  }
 
   if (p === '/rate_limit' && m === 'GET') {
     const a = authenticate(req);
@@ -307,7 +510,8 @@ async function handle(req, res) {
       .sort((x, y) => x.id - y.id).map(publicRunner);
     if (owner === 'schema-drift')  // an answer that breaks the schema: Prism must catch it
       return send(res, 200, { total_count: 1, runners: [{ id: 1, name: 'drift', os: 'linux', status: 'online', labels: [] }] }, rl);
-    return paginate(req, res, url, all, (r) => ({ total_count: all.length, runners: r }), rl);
+    const page = paginate(req, res, url, all, (r) => ({ total_count: all.length, runners: r }), rl);
+    return busyAfterList(key, page);
   }
   if (sub === 'downloads' && m === 'GET')
     return send(res, 200, runnerApps(key), rl);
@@ -318,7 +522,9 @@ async function handle(req, res) {
     const reg = sub === 'registration-token';
     stats[reg ? 'registration_tokens' : 'remove_tokens']++;
     const expires = now() + 3600;
-    return send(res, 201, { token: rand(29), expires_at: reg ? isoOffset(expires) : isoZ(expires) }, rl);
+    const token = rand(29);
+    issuedTokens.set(token, { scope: key, kind: reg ? 'registration' : 'remove', expires });
+    return send(res, 201, { token, expires_at: reg ? isoOffset(expires) : isoZ(expires) }, rl);
   }
   if (sub === 'generate-jitconfig' && m === 'POST') {
     let body;
@@ -336,21 +542,22 @@ async function handle(req, res) {
     if ([...s.runners.values()].some((r) => r.name.toLowerCase() === body.name.toLowerCase()))
       return error(res, 409, `Already exists - A runner with the name ${body.name} already exists.`, rl);
     stats.jitconfigs++;
-    const r = { id: nextRunnerId++, name: body.name, os: 'unknown', status: 'offline',
-      busy: body.name.startsWith('busy-'), ephemeral: true, runner_group_id: body.runner_group_id,
-      version: null, labels: runnerLabels(body.labels), work_folder: body.work_folder || '_work' };
+    const r = newRunner(key, { name: body.name, runner_group_id: body.runner_group_id, ephemeral: true,
+      labels: runnerLabels(body.labels), work_folder: body.work_folder || '_work', via: 'jit-config' });
+    r.os = 'unknown';
+    r.version = null;
     if (r.busy) {
       r.status = 'online';
       r.os = 'Linux';
       r.version = RUNNER_VERSION;
     }
-    s.runners.set(r.id, r);
+    const rsaparams = `jit-secret-${rand(32)}`;
+    r.credential = rsaparams;
     const jit = Buffer.from(JSON.stringify({
-      '.runner': Buffer.from(JSON.stringify({ agentId: r.id, agentName: r.name, poolId: r.runner_group_id,
-        serverUrl: PUBLIC_URL, gitHubUrl: PUBLIC_URL, workFolder: r.work_folder, ephemeral: true })).toString('base64'),
+      '.runner': Buffer.from(JSON.stringify(dotRunner(r, runnerUrl))).toString('base64'),
       '.credentials': Buffer.from(JSON.stringify({ scheme: 'OAuth', data: { clientId: crypto.randomUUID(),
-        authorizationUrl: `${PUBLIC_URL}/_apis/oauth2/token` } })).toString('base64'),
-      '.credentials_rsaparams': Buffer.from(`jit-secret-${rand(32)}`).toString('base64'),
+        authorizationUrl: `${runnerUrl}/_apis/oauth2/token` } })).toString('base64'),
+      '.credentials_rsaparams': Buffer.from(rsaparams).toString('base64'),
     })).toString('base64');
     return send(res, 201, { runner: publicRunner(r), encoded_jit_config: jit }, rl);
   }
@@ -363,7 +570,7 @@ async function handle(req, res) {
         return error(res, 404, 'Not Found', rl);
       if (r.busy)
         return error(res, 422, `Bad request - Runner ${r.name} is still running a job`, rl);
-      s.runners.delete(r.id);
+      removeRunner(s, r, 'deleted (REST)');
       stats.deletes++;
       return send(res, 204, undefined, rl);
     }
