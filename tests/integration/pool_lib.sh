@@ -108,10 +108,10 @@ outcome_of() {
 servers_json() { $OPENSTACK --os-cloud ostb-admin server list --all-projects --tags "osrunner-manager=$1" --long -f json; }
 server_named() { $OPENSTACK --os-cloud ostb-admin server list --all-projects --name "^$1\$" -f value -c ID | grep -q .; }
 no_servers() { [ "$(servers_json "$1" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ]; }
-# wait_active MANAGER N [POOL]: until N servers of ours are ACTIVE (60 s at most)
+# wait_active MANAGER N [POOL]: until N servers of ours are ACTIVE (5 min at most: a loaded Nova)
 wait_active() {
   local i n
-  for i in $(seq 1 120); do
+  for i in $(seq 1 600); do
     n=$("$OSRUNNER" instance list --os-cloud ostb-demo --manager "$1" --json |
       /usr/bin/python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["status"]=="ACTIVE" and (len(sys.argv)<2 or s.get("metadata",{}).get("osrunner-pool")==sys.argv[1])))' ${3:+"$3"})
     [ "$n" -ge "$2" ] && return 0
@@ -123,7 +123,7 @@ wait_active() {
 # wait_status MANAGER POOL STATUS N: until N servers of the pool have STATUS
 wait_status() {
   local i n
-  for i in $(seq 1 120); do
+  for i in $(seq 1 600); do
     n=$("$OSRUNNER" instance list --os-cloud ostb-demo --manager "$1" --json |
       /usr/bin/python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["status"]==sys.argv[2] and s.get("metadata",{}).get("osrunner-pool")==sys.argv[1]))' "$2" "$3")
     [ "$n" -ge "$4" ] && return 0
