@@ -113,9 +113,9 @@ typedef enum osr_pool_figure {
     OSR_POOL_FINISHED,    /**< SHUTOFF: the runner exited and the VM powered off */
     OSR_POOL_ERROR,       /**< ERROR VMs */
     OSR_POOL_SERVERS,     /**< VMs of the pool (every state) */
-    OSR_POOL_RUNNERS,     /**< runner records of the pool at GitHub */
-    OSR_POOL_DESIRED,     /**< min(busy + min_idle, max_runners) */
-    OSR_POOL_MIN_IDLE,    /**< the configuration's */
+    OSR_POOL_RUNNERS,  /**< runner records of ours (named as our VMs, or by the ownership label) */
+    OSR_POOL_DESIRED,  /**< min(busy + min_idle, max_runners) */
+    OSR_POOL_MIN_IDLE, /**< the configuration's */
     OSR_POOL_MAX_RUNNERS, /**< the configuration's */
     OSR_POOL_HEADROOM,    /**< VMs of the flavor Nova would still accept; -1 unlimited */
     OSR_POOL_HEADROOM_INSTANCES,

@@ -178,7 +178,7 @@ no_runners() {
 # jit_runner NAME LABELS: a runner record with no VM (a JIT config nobody uses)
 jit_runner() {
   "$OSRUNNER" github jitconfig --github-path "$GH_PATH" "${GH[@]}" --name "$1" --labels "$2" \
-    --output "$T/jit-$1" >/dev/null
+    --output "$T/jit-$1" >/dev/null 2>&1
 }
 delete_runner_named() {
   local id

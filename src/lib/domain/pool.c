@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_PARALLEL       8
 #define DEFAULT_DELETE_TIMEOUT 120
@@ -563,16 +564,37 @@ static long long figure_count(const observed *o, osr__vm_status st)
     return n;
 }
 
+/* A runner of ours: named as a VM of ours, or of the pool's name shape and
+ * with the manager's ownership label (pool_decide.h). */
+static bool runner_ours(const observed *o, const osr_pool_spec *pool, const char *label, size_t j)
+{
+    const osr__pool_runner *r = &o->rn[j];
+    for (size_t i = 0; i < o->nsv; i++) {
+        if (strcmp(o->sv[i].name, r->name) == 0)
+            return true;
+    }
+    if (!osr__pool_runner_name_ok(osr_pool_spec_name(pool), r->name))
+        return false;
+    for (size_t k = 0; k < r->nlabels; k++) {
+        if (strcasecmp(r->labels[k], label) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void fill_figures(osr_pool_pass *pass,
                          const observed *o,
                          const osr__pool_plan *plan,
                          const osr_pool_spec *pool,
+                         const char *manager,
                          int64_t grace,
                          int64_t now)
 {
+    char owner_label[OSR__POOL_OWNER_LABEL_SIZE];
     const osr__pool_capacity *c = &plan->capacity;
     long long offline = 0;
 
+    osr__pool_owner_label(owner_label, sizeof(owner_label), manager);
     for (size_t i = 0; i < o->nsv; i++) {
         if (o->sv[i].status != OSR__VM_ACTIVE || now - o->sv[i].created < grace)
             continue;
@@ -590,8 +612,7 @@ static void fill_figures(osr_pool_pass *pass,
     pass->figures[OSR_POOL_SERVERS] = (long long)o->nsv;
     pass->figures[OSR_POOL_RUNNERS] = 0;
     for (size_t j = 0; j < o->nrn; j++)
-        pass->figures[OSR_POOL_RUNNERS] +=
-            osr__pool_runner_name_ok(osr_pool_spec_name(pool), o->rn[j].name);
+        pass->figures[OSR_POOL_RUNNERS] += runner_ours(o, pool, owner_label, j);
     pass->figures[OSR_POOL_DESIRED] = c->desired;
     pass->figures[OSR_POOL_MIN_IDLE] = osr_pool_spec_min_idle(pool);
     pass->figures[OSR_POOL_MAX_RUNNERS] = osr_pool_spec_max_runners(pool);
@@ -678,7 +699,7 @@ int osr_pool_pass_run(osr_pool_pass **out,
     if (opts->flush && !o.snap.failed &&
         (error = add_flush(pass, &o, params.manager, opts->flush_busy)) < 0)
         goto nomem;
-    fill_figures(pass, &o, &plan, pool, params.registration_grace, now);
+    fill_figures(pass, &o, &plan, pool, params.manager, params.registration_grace, now);
     pass->observe_failed = o.snap.failed != 0;
 
     /* Act. */
