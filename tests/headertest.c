@@ -14,6 +14,7 @@
 #include <osrunner/projects.h>
 #include <osrunner/runner.h>
 #include <osrunner/session.h>
+#include <osrunner/webhook.h>
 
 int osr_headertest_dummy(void);
 int osr_headertest_dummy(void)

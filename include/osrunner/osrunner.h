@@ -15,5 +15,6 @@
 #include "reconcile.h"
 #include "runner.h"
 #include "session.h"
+#include "webhook.h"
 
 #endif
