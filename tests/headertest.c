@@ -8,6 +8,7 @@
 #include <osrunner/github.h>
 #include <osrunner/glance.h>
 #include <osrunner/image.h>
+#include <osrunner/metrics.h>
 #include <osrunner/nova.h>
 #include <osrunner/osrunner.h>
 #include <osrunner/pool.h>

@@ -8,6 +8,7 @@
 #include "file.h"
 #include "github.h"
 #include "glance.h"
+#include "metrics.h"
 #include "image.h"
 #include "nova.h"
 #include "pool.h"
