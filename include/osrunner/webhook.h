@@ -10,7 +10,8 @@
 extern "C" {
 #endif
 
-/** The largest body the parser takes (GitHub caps deliveries at 25 MB; a workflow_job is ~10 KB). */
+/** The largest body the parser takes (GitHub caps deliveries at 25 MB; a workflow_job is ~10 KB).
+ */
 #define OSR_WEBHOOK_BODY_MAX (1024 * 1024)
 
 /** The largest webhook secret file read by osr_webhook_secret_read(). */

@@ -147,22 +147,19 @@ static void test_refusals(void **state)
     assert_int_equal(osr_metrics_declare(m, "x", OSR_METRIC_COUNTER, "", NULL, NULL, 0),
                      OSR_EINVAL);
     assert_non_null(strstr(osr_metrics_last_error(m)->message, "_total"));
-    assert_int_equal(osr_metrics_declare(m, "9x", OSR_METRIC_GAUGE, "", NULL, NULL, 0),
-                     OSR_EINVAL);
+    assert_int_equal(osr_metrics_declare(m, "9x", OSR_METRIC_GAUGE, "", NULL, NULL, 0), OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "a-b", OSR_METRIC_GAUGE, "", NULL, NULL, 0),
                      OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_HISTOGRAM, "", le, good, 1),
                      OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", dunder, NULL, 0),
                      OSR_EINVAL);
-    assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", twice, NULL, 0),
-                     OSR_EINVAL);
+    assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", twice, NULL, 0), OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_HISTOGRAM, "", NULL, bad, 2),
                      OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_HISTOGRAM, "", NULL, NULL, 0),
                      OSR_EINVAL);
-    assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", NULL, good, 1),
-                     OSR_EINVAL);
+    assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", NULL, good, 1), OSR_EINVAL);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", one, NULL, 0), 0);
     assert_int_equal(osr_metrics_declare(m, "h", OSR_METRIC_GAUGE, "", one, NULL, 0), OSR_EINVAL);
     assert_non_null(strstr(osr_metrics_last_error(m)->message, "twice"));
@@ -259,9 +256,9 @@ static void test_python_parser(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter_gauge),     cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_counter_gauge),       cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_escaping_and_values), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_series_cap),        cmocka_unit_test(test_python_parser),
+        cmocka_unit_test(test_series_cap),          cmocka_unit_test(test_python_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,9 +86,9 @@ static void test_signature_bad(void **state)
     assert_int_equal(verify(DOC_SIG, DOC_BODY, "It's a Secret to Everybody!", &err), OSR_EAUTH);
     assert_no_secret(&err);
     /* the legacy SHA-1 form is not taken */
-    assert_int_equal(verify("sha1=0123456789abcdef0123456789abcdef01234567", DOC_BODY, DOC_SECRET,
-                            &err),
-                     OSR_EAUTH);
+    assert_int_equal(
+        verify("sha1=0123456789abcdef0123456789abcdef01234567", DOC_BODY, DOC_SECRET, &err),
+        OSR_EAUTH);
     assert_non_null(strstr(err.message, "sha256="));
     /* not hex */
     assert_int_equal(
@@ -104,9 +104,9 @@ static void test_signature_missing(void **state)
     osr_error err;
     (void)state;
     osr_error_clear(&err);
-    assert_int_equal(osr_webhook_verify(NULL, DOC_BODY, strlen(DOC_BODY), DOC_SECRET,
-                                        strlen(DOC_SECRET), &err),
-                     OSR_EAUTH);
+    assert_int_equal(
+        osr_webhook_verify(NULL, DOC_BODY, strlen(DOC_BODY), DOC_SECRET, strlen(DOC_SECRET), &err),
+        OSR_EAUTH);
     assert_non_null(strstr(err.message, "no X-Hub-Signature-256"));
     assert_int_equal(verify("", DOC_BODY, DOC_SECRET, &err), OSR_EAUTH);
     assert_int_equal(verify("sha256=", DOC_BODY, DOC_SECRET, &err), OSR_EAUTH);
@@ -141,16 +141,14 @@ static void test_signature_binary_body(void **state)
     (void)state;
     osr_error_clear(&err);
     /* printf 'a\0b' | openssl dgst -sha256 -hmac s3cret */
-    assert_int_equal(
-        osr_webhook_verify(
-            "sha256=0995cfa8400d1400579d7d28729161190856258450ced83ffa80683be0287638", body,
-            sizeof(body), "s3cret", 6, &err),
-        0);
-    assert_int_equal(
-        osr_webhook_verify(
-            "sha256=0995cfa8400d1400579d7d28729161190856258450ced83ffa80683be0287638", body, 1,
-            "s3cret", 6, &err),
-        OSR_EAUTH);
+    assert_int_equal(osr_webhook_verify(
+                         "sha256=0995cfa8400d1400579d7d28729161190856258450ced83ffa80683be0287638",
+                         body, sizeof(body), "s3cret", 6, &err),
+                     0);
+    assert_int_equal(osr_webhook_verify(
+                         "sha256=0995cfa8400d1400579d7d28729161190856258450ced83ffa80683be0287638",
+                         body, 1, "s3cret", 6, &err),
+                     OSR_EAUTH);
 }
 
 static char tmpdir[64];
@@ -188,9 +186,8 @@ static void test_secret_file(void **state)
     assert_non_null(mkdtemp(tmpdir));
     osr_error_clear(&err);
     warnings = 0;
-    assert_int_equal(osr_webhook_secret_read(&secret, &n,
-                                             write_file("ok", "hunter2\r\n", 0600), count_warn,
-                                             NULL, &err),
+    assert_int_equal(osr_webhook_secret_read(&secret, &n, write_file("ok", "hunter2\r\n", 0600),
+                                             count_warn, NULL, &err),
                      0);
     assert_string_equal(secret, "hunter2");
     assert_int_equal(n, 7);
@@ -341,8 +338,7 @@ static void test_parse_lenient_and_strict(void **state)
     assert_int_equal(parse(&ev, "workflow_job", "payload=%7B%7D", &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "application/json"));
     assert_int_equal(parse(&ev, "workflow_job", "[1]", &err), OSR_EPROTO);
-    assert_int_equal(parse(&ev, "workflow_job", "{\"workflow_job\":{\"id\":1}}", &err),
-                     OSR_EPROTO);
+    assert_int_equal(parse(&ev, "workflow_job", "{\"workflow_job\":{\"id\":1}}", &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "'action'"));
     assert_int_equal(parse(&ev, "workflow_job", "{\"action\":\"queued\"}", &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "'workflow_job'"));
@@ -364,9 +360,9 @@ static void test_parse_lenient_and_strict(void **state)
     assert_int_equal(parse(&ev, "", "{}", &err), OSR_EPROTO);
     assert_non_null(strstr(err.message, "X-GitHub-Event"));
     osr_error_clear(&err);
-    assert_int_equal(osr_webhook_event_parse(&ev, "workflow_job", "{}",
-                                             (size_t)OSR_WEBHOOK_BODY_MAX + 1, &err),
-                     OSR_EINVAL);
+    assert_int_equal(
+        osr_webhook_event_parse(&ev, "workflow_job", "{}", (size_t)OSR_WEBHOOK_BODY_MAX + 1, &err),
+        OSR_EINVAL);
     assert_ptr_equal(ev, (osr_webhook_event *)0x1234);
     osr_webhook_event_free(NULL);
 }

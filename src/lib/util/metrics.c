@@ -84,8 +84,8 @@ static bool valid_name(const char *s, bool colon)
         return false;
     for (size_t i = 0; s[i]; i++) {
         char c = s[i];
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     (colon && c == ':');
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
         if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
             return false;
     }
@@ -125,8 +125,7 @@ int osr_metrics_declare(osr_metrics *m,
         return osr__error_set(&m->err, OSR_EINVAL, "metrics: invalid metric name '%s'",
                               osr__quote(q, sizeof(q), name ? name : "", 64));
     if (type != OSR_METRIC_COUNTER && type != OSR_METRIC_GAUGE && type != OSR_METRIC_HISTOGRAM)
-        return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: unknown type %d", name,
-                              (int)type);
+        return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: unknown type %d", name, (int)type);
     if (type == OSR_METRIC_COUNTER && !ends_with(name, "_total"))
         return osr__error_set(&m->err, OSR_EINVAL,
                               "metrics: %s: a counter's name must end in _total", name);
@@ -136,12 +135,12 @@ int osr_metrics_declare(osr_metrics *m,
         const char *l = label_names[nl];
         if (!valid_name(l, false) || strncmp(l, "__", 2) == 0 ||
             (type == OSR_METRIC_HISTOGRAM && strcmp(l, "le") == 0))
-            return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: invalid label name '%s'",
-                                  name, osr__quote(q, sizeof(q), l, 64));
+            return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: invalid label name '%s'", name,
+                                  osr__quote(q, sizeof(q), l, 64));
         for (size_t j = 0; j < nl; j++)
             if (strcmp(label_names[j], l) == 0)
-                return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: label '%s' twice",
-                                      name, l);
+                return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: label '%s' twice", name,
+                                      l);
         if (++nl > OSR_METRICS_LABELS_MAX)
             return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: more than %d labels", name,
                                   OSR_METRICS_LABELS_MAX);
@@ -155,8 +154,7 @@ int osr_metrics_declare(osr_metrics *m,
                 return osr__error_set(&m->err, OSR_EINVAL,
                                       "metrics: %s: buckets must be finite and increasing", name);
     } else if (buckets != NULL || bucket_count != 0) {
-        return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: buckets are for histograms",
-                              name);
+        return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: buckets are for histograms", name);
     }
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
@@ -210,8 +208,8 @@ static int series_get(struct series **out,
                                                          : "histogram");
     for (size_t j = 0; j < mt->label_count; j++)
         if (values == NULL || values[j] == NULL)
-            return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: no value for label %s",
-                                  name, mt->labels[j]);
+            return osr__error_set(&m->err, OSR_EINVAL, "metrics: %s: no value for label %s", name,
+                                  mt->labels[j]);
     for (size_t i = 0; i < mt->series_count; i++) {
         size_t j = 0;
         while (j < mt->label_count && strcmp(mt->series[i].values[j], values[j]) == 0)
@@ -427,8 +425,8 @@ static int render_metric(osr__buf *b, const struct metric *mt)
             if (error == 0)
                 error = put_series_name(b, mt, "_bucket", s, le.data);
             if (error == 0)
-                error = osr__buf_printf(b, " %llu\n",
-                                        k < mt->bound_count ? s->buckets[k] : s->count);
+                error =
+                    osr__buf_printf(b, " %llu\n", k < mt->bound_count ? s->buckets[k] : s->count);
             osr__buf_free(&le);
         }
         if (error == 0 && (error = put_series_name(b, mt, "_sum", s, NULL)) == 0 &&
