@@ -1,0 +1,91 @@
+/* osrunnerd: what its files share. Public API only (like the CLI). */
+#ifndef OSRUNNERD_DAEMON_H
+#define OSRUNNERD_DAEMON_H
+
+#include <osrunner/osrunner.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Daemon;
+
+/* One pool and what the daemon keeps for it between passes. */
+struct pool {
+    char *name;                /* copied: survives a reload */
+    const osr_pool_spec *spec; /* borrowed from daemon.cfg */
+    osr_cloud *cloud;
+    osr_session *session;
+    osr_github *github;
+    int64_t next_due_ms; /* monotonic */
+    bool attempted;      /* a pass was tried since start (READY=1 waits for all) */
+    bool ready;          /* a pass observed every source at least once */
+    char reason[1024];   /* why not ready, or the last pass's state */
+};
+
+struct daemon;
+
+struct listener {
+    struct daemon *owner;
+    char *addr; /* "ADDR:PORT" as given */
+    struct MHD_Daemon *mhd;
+    int epoll_fd; /* MHD's own epoll set, watched by ours */
+    bool metrics; /* serves GET /metrics and /healthz */
+    bool webhook; /* serves POST /webhook */
+    unsigned int port;
+};
+
+/* A webhook accepted by the HTTP handler, for the loop to act on. */
+struct job_note {
+    osr_webhook_job_action action;
+    long long job_id;
+    char **labels;
+    size_t label_count;
+};
+
+struct daemon {
+    const char *config_path;
+    osr_manager_config *cfg;
+    struct pool *pools;
+    size_t pool_count;
+    osr_metrics *metrics;
+    struct listener listeners[2];
+    size_t listener_count;
+    char *webhook_secret;
+    size_t webhook_secret_len;
+    long interval_s;
+    bool human; /* stdout is a terminal: text lines instead of JSON */
+    bool ready_sent;
+    volatile sig_atomic_t stop; /* set by the pass-time signal handler too */
+    volatile bool cancel;       /* osr_pool_options.cancel */
+    struct job_note *notes;
+    size_t note_count, note_cap;
+};
+
+/* events.c: one line per event on stdout (JSON, or text on a terminal). */
+void ev_emit(struct daemon *d, const char *event, const char *fmt, ...);
+void ev_log(osr_log_level level, const char *msg, void *payload);
+osr_log_level ev_log_level(void);
+
+/* pools.c */
+int pools_load(struct daemon *d, const char *path, osr_error *err);
+void pools_free(struct pool *pools, size_t n);
+int pools_reload(struct daemon *d);
+void pools_run_due(struct daemon *d, int64_t now_ms);
+int64_t pools_next_due(const struct daemon *d);
+void pools_trigger_all(struct daemon *d, int64_t now_ms);
+void pools_take_notes(struct daemon *d, int64_t now_ms);
+int metrics_declare_all(osr_metrics *m);
+bool pools_all_attempted(const struct daemon *d);
+
+/* httpd.c */
+int httpd_start(struct daemon *d, struct listener *l, osr_error *err);
+void httpd_stop(struct listener *l);
+void httpd_run(struct listener *l);
+/* MHD's timeout in ms, or -1 for none. */
+long long httpd_timeout_ms(struct listener *l);
+
+int64_t now_ms(void);
+
+#endif

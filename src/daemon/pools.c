@@ -1,0 +1,473 @@
+/* The pools: the configuration, one session and GitHub client per pool,
+ * the pass schedule (an interval with jitter, or now on a trigger), the
+ * passes themselves and the metrics they leave. A pass is the library's
+ * blocking osr_pool_pass_run() for now (src/daemon/README.md). */
+#include "daemon.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const double pass_buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
+
+int metrics_declare_all(osr_metrics *m)
+{
+    static const char *const pool_state[] = { "pool", "state", NULL };
+    static const char *const pool[] = { "pool", NULL };
+    static const char *const pool_res[] = { "pool", "resource", NULL };
+    static const char *const pool_result[] = { "pool", "result", NULL };
+    static const char *const action[] = { "pool", "kind", "rule", "outcome", NULL };
+    static const char *const webhook[] = { "event", "result", NULL };
+    static const char *const jobs[] = { "pool", "action", NULL };
+    static const char *const result[] = { "result", NULL };
+    static const char *const version[] = { "version", NULL };
+    const char *const v[] = { osr_version() };
+    int e = 0;
+
+#define DECL(name, type, help, labels) \
+    if (e == 0)                        \
+    e = osr_metrics_declare(m, name, type, help, labels, NULL, 0)
+    DECL("osrunner_build_info", OSR_METRIC_GAUGE, "osrunnerd's version; always 1.", version);
+    DECL("osrunner_runners", OSR_METRIC_GAUGE,
+         "Runners of the pool by state, as the last pass observed them.", pool_state);
+    DECL("osrunner_desired_runners", OSR_METRIC_GAUGE,
+         "min(busy + min_idle, max_runners), as the last pass computed it.", pool);
+    DECL("osrunner_max_runners", OSR_METRIC_GAUGE, "The pool's max_runners.", pool);
+    DECL("osrunner_quota_headroom", OSR_METRIC_GAUGE,
+         "VMs of the pool's flavor the quota still allows, by resource; +Inf when unlimited.",
+         pool_res);
+    DECL("osrunner_pool_ready", OSR_METRIC_GAUGE,
+         "1 once a pass of the pool has observed every source.", pool);
+    DECL("osrunner_last_pass_timestamp_seconds", OSR_METRIC_GAUGE,
+         "When the pool's last pass ended (Unix time).", pool);
+    DECL("osrunner_reconcile_passes_total", OSR_METRIC_COUNTER,
+         "Passes by result: ok, observe_failed, action_failed, error.", pool_result);
+    DECL("osrunner_reconcile_actions_total", OSR_METRIC_COUNTER,
+         "Actions of passes by kind, rule and outcome.", action);
+    DECL("osrunner_webhooks_total", OSR_METRIC_COUNTER, "Webhook deliveries by event and result.",
+         webhook);
+    DECL("osrunner_webhook_jobs_total", OSR_METRIC_COUNTER,
+         "workflow_job deliveries by the pool that serves their labels (none) and action.", jobs);
+    DECL("osrunner_config_reloads_total", OSR_METRIC_COUNTER,
+         "Configuration reloads (SIGHUP) by result.", result);
+#undef DECL
+    if (e == 0)
+        e = osr_metrics_declare(m, "osrunner_reconcile_duration_seconds", OSR_METRIC_HISTOGRAM,
+                                "How long a pass took.", pool, pass_buckets,
+                                sizeof(pass_buckets) / sizeof(pass_buckets[0]));
+    if (e == 0)
+        e = osr_metrics_gauge_set(m, "osrunner_build_info", v, 1);
+    return e;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pool_close(struct pool *p)
+{
+    osr_github_free(p->github);
+    osr_session_free(p->session);
+    osr_cloud_free(p->cloud);
+    p->github = NULL;
+    p->session = NULL;
+    p->cloud = NULL;
+}
+
+void pools_free(struct pool *pools, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pool_close(&pools[i]);
+        free(pools[i].name);
+    }
+    free(pools);
+}
+
+/* The pool's cloud, session and GitHub client, once; kept across passes
+ * (the session's token and the GitHub installation token are cached in
+ * them). */
+static int pool_open(struct daemon *d, struct pool *p, osr_error *err)
+{
+    osr_cloud_options co = OSR_CLOUD_OPTIONS_INIT;
+    osr_session_options so = OSR_SESSION_OPTIONS_INIT;
+    osr_github_options go = OSR_GITHUB_OPTIONS_INIT;
+    char app[24], inst[24];
+    int error;
+
+    if (p->github)
+        return 0;
+    pool_close(p);
+    co.cloud_name = osr_pool_spec_cloud(p->spec);
+    co.log_cb = ev_log;
+    co.log_level = ev_log_level();
+    if ((error = osr_cloud_load(&p->cloud, &co, err)) < 0)
+        return error;
+    so.token_cache = 1;
+    so.log_cb = ev_log;
+    so.log_level = ev_log_level();
+    if ((error = osr_session_new(&p->session, p->cloud, &so, err)) < 0) {
+        pool_close(p);
+        return error;
+    }
+    go.api_url = osr_manager_config_github_url(d->cfg);
+    go.token_file = osr_manager_config_github_token_file(d->cfg);
+    if (go.token_file == NULL) {
+        snprintf(app, sizeof(app), "%lld", osr_manager_config_github_app_id(d->cfg));
+        snprintf(inst, sizeof(inst), "%lld", osr_manager_config_github_installation_id(d->cfg));
+        go.app_id = app;
+        go.installation_id = inst;
+        go.app_key_file = osr_manager_config_github_app_key_file(d->cfg);
+    }
+    go.log_cb = ev_log;
+    go.log_level = ev_log_level();
+    go.session = p->session;
+    if (go.token_file)
+        osr_file_check_private(go.token_file, "github.token_file", ev_log, NULL);
+    if ((error = osr_github_new(&p->github, &go, err)) < 0) {
+        pool_close(p);
+        return error;
+    }
+    return 0;
+}
+
+static struct pool *pools_from(osr_manager_config *cfg, size_t *n)
+{
+    size_t count = osr_pool_config_count(cfg);
+    struct pool *pools = calloc(count ? count : 1, sizeof(*pools));
+    if (pools == NULL)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        pools[i].spec = osr_pool_config_at(cfg, i);
+        if ((pools[i].name = strdup(osr_pool_spec_name(pools[i].spec))) == NULL) {
+            pools_free(pools, i);
+            return NULL;
+        }
+    }
+    *n = count;
+    return pools;
+}
+
+int pools_load(struct daemon *d, const char *path, osr_error *err)
+{
+    osr_manager_config *cfg = NULL;
+    struct pool *pools;
+    size_t n = 0;
+    int error;
+
+    if ((error = osr_manager_config_load(&cfg, path, err)) < 0)
+        return error;
+    if ((pools = pools_from(cfg, &n)) == NULL) {
+        osr_manager_config_free(cfg);
+        return OSR_ENOMEM;
+    }
+    d->cfg = cfg;
+    d->pools = pools;
+    d->pool_count = n;
+    pools_trigger_all(d, now_ms());
+    return 0;
+}
+
+/* SIGHUP: a new file replaces the old one only when it is valid. Pools that
+ * stay keep their readiness; their sessions are opened again (the cloud or
+ * the GitHub credentials may have changed). */
+int pools_reload(struct daemon *d)
+{
+    osr_manager_config *cfg = NULL;
+    struct pool *pools;
+    size_t n = 0;
+    osr_error err;
+    const char *ok[] = { "ok" }, *bad[] = { "rejected" };
+
+    osr_error_clear(&err);
+    if (osr_manager_config_load(&cfg, d->config_path, &err) < 0) {
+        (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", bad, 1);
+        ev_emit(d, "reload", "{s:s,s:s,s:s}", "outcome", "rejected", "error", err.message, "kept",
+                osr_manager_config_source(d->cfg));
+        return err.code;
+    }
+    if ((pools = pools_from(cfg, &n)) == NULL) {
+        osr_manager_config_free(cfg);
+        ev_emit(d, "reload", "{s:s,s:s}", "outcome", "rejected", "error", "out of memory");
+        return OSR_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d->pool_count; j++)
+            if (strcmp(pools[i].name, d->pools[j].name) == 0) {
+                pools[i].ready = d->pools[j].ready;
+                pools[i].attempted = d->pools[j].attempted;
+            }
+    pools_free(d->pools, d->pool_count);
+    osr_manager_config_free(d->cfg);
+    d->cfg = cfg;
+    d->pools = pools;
+    d->pool_count = n;
+    /* Gauges of pools that went away must not linger. */
+    (void)osr_metrics_clear(d->metrics, "osrunner_runners");
+    (void)osr_metrics_clear(d->metrics, "osrunner_desired_runners");
+    (void)osr_metrics_clear(d->metrics, "osrunner_max_runners");
+    (void)osr_metrics_clear(d->metrics, "osrunner_quota_headroom");
+    (void)osr_metrics_clear(d->metrics, "osrunner_pool_ready");
+    (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", ok, 1);
+    ev_emit(d, "reload", "{s:s,s:s,s:I}", "outcome", "ok", "config", osr_manager_config_source(cfg),
+            "pools", (json_int_t)n);
+    pools_trigger_all(d, now_ms());
+    return 0;
+}
+
+void pools_trigger_all(struct daemon *d, int64_t now)
+{
+    for (size_t i = 0; i < d->pool_count; i++)
+        d->pools[i].next_due_ms = now;
+}
+
+bool pools_all_attempted(const struct daemon *d)
+{
+    for (size_t i = 0; i < d->pool_count; i++)
+        if (!d->pools[i].attempted)
+            return false;
+    return true;
+}
+
+int64_t pools_next_due(const struct daemon *d)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < d->pool_count; i++)
+        if (d->pools[i].next_due_ms < next)
+            next = d->pools[i].next_due_ms;
+    return next;
+}
+
+/* interval ± 10 %, so that many daemons (or pools) do not beat in step. */
+static int64_t next_interval_ms(const struct daemon *d)
+{
+    int64_t base = (int64_t)d->interval_s * 1000;
+    int64_t jitter = base / 10;
+    if (jitter <= 0)
+        return base;
+    return base - jitter + (int64_t)(random() % (2 * jitter + 1));
+}
+
+struct pass_ctx {
+    struct daemon *d;
+    const char *pool;
+};
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static void on_action(const osr_pool_action *a, void *payload)
+{
+    struct pass_ctx *ctx = payload;
+    const osr_error *e = osr_pool_action_error(a);
+    long long rid = osr_pool_action_runner_id(a);
+    const char *const v[] = { ctx->pool, osr_pool_action_kind(a), osr_pool_action_rule(a),
+                              osr_pool_action_outcome(a) };
+
+    (void)osr_metrics_counter_add(ctx->d->metrics, "osrunner_reconcile_actions_total", v, 1);
+    ev_emit(ctx->d, "action", "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "pool", ctx->pool, "kind",
+            osr_pool_action_kind(a), "rule", osr_pool_action_rule(a), "reason",
+            osr_pool_action_reason(a), "outcome", osr_pool_action_outcome(a), "server",
+            str_or_null(osr_pool_action_server_name(a)), "server_id",
+            str_or_null(osr_pool_action_server_id(a)), "runner_id",
+            rid > 0 ? json_integer(rid) : json_null(), "error",
+            e && e->code < 0 ? json_string(e->message) : json_null());
+}
+
+static void
+set_gauge(struct daemon *d, const char *name, const char *pool, const char *l2, double v)
+{
+    const char *const vals[] = { pool, l2 };
+    (void)osr_metrics_gauge_set(d->metrics, name, vals, v);
+}
+
+static void publish_figures(struct daemon *d, struct pool *p, const osr_pool_pass *pass)
+{
+    static const struct {
+        osr_pool_figure which;
+        const char *state;
+    } states[] = {
+        { OSR_POOL_BOOTING, "booting" },   { OSR_POOL_IDLE, "idle" },
+        { OSR_POOL_BUSY, "busy" },         { OSR_POOL_OFFLINE, "offline" },
+        { OSR_POOL_FINISHED, "finished" }, { OSR_POOL_ERROR, "error" },
+    };
+    static const struct {
+        osr_pool_figure which;
+        const char *res;
+    } heads[] = {
+        { OSR_POOL_HEADROOM, "vms" },         { OSR_POOL_HEADROOM_INSTANCES, "instances" },
+        { OSR_POOL_HEADROOM_CORES, "cores" }, { OSR_POOL_HEADROOM_RAM, "ram" },
+        { OSR_POOL_HEADROOM_PORTS, "ports" },
+    };
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        set_gauge(d, "osrunner_runners", p->name, states[i].state,
+                  (double)osr_pool_pass_figure(pass, states[i].which));
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        long long h = osr_pool_pass_figure(pass, heads[i].which);
+        set_gauge(d, "osrunner_quota_headroom", p->name, heads[i].res,
+                  h == -1 ? (double)INFINITY : (double)h);
+    }
+    set_gauge(d, "osrunner_desired_runners", p->name, NULL,
+              (double)osr_pool_pass_figure(pass, OSR_POOL_DESIRED));
+    set_gauge(d, "osrunner_max_runners", p->name, NULL,
+              (double)osr_pool_pass_figure(pass, OSR_POOL_MAX_RUNNERS));
+}
+
+/* SIGTERM and SIGINT while a pass blocks: the loop's signalfd is not read
+ * then, so a handler sets the pass's cancel flag (nothing more is started)
+ * and the stop the loop acts on afterwards. */
+static struct daemon *signal_daemon;
+static void on_pass_signal(int sig)
+{
+    if (signal_daemon) {
+        signal_daemon->cancel = true;
+        signal_daemon->stop = sig;
+    }
+}
+
+static void run_pass(struct daemon *d, struct pool *p)
+{
+    osr_pool_options po = OSR_POOL_OPTIONS_INIT;
+    struct pass_ctx ctx = { d, p->name };
+    osr_pool_pass *pass = NULL;
+    struct sigaction sa, old_int, old_term;
+    sigset_t set, old;
+    osr_error err;
+    int64_t t0 = now_ms();
+    const char *result;
+    double secs;
+    int error;
+
+    osr_error_clear(&err);
+    p->attempted = true;
+    if ((error = pool_open(d, p, &err)) < 0) {
+        snprintf(p->reason, sizeof(p->reason), "cannot open: %s", err.message);
+        result = "error";
+        goto counted;
+    }
+    po.mode = OSR_POOL_RECONCILE;
+    po.cancel = &d->cancel;
+    po.on_action = on_action;
+    po.payload = &ctx;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_pass_signal;
+    signal_daemon = d;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, &old);
+    error = osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (pass == NULL) {
+        snprintf(p->reason, sizeof(p->reason), "pass failed: %s", err.message);
+        result = "error";
+        /* a broken session (say, revoked credentials) is opened afresh */
+        if (error == OSR_EAUTH)
+            pool_close(p);
+    } else {
+        publish_figures(d, p, pass);
+        if (osr_pool_pass_observe_failed(pass)) {
+            snprintf(p->reason, sizeof(p->reason), "observe failed: %s",
+                     osr_pool_pass_observe_error(pass));
+            result = "observe_failed";
+        } else {
+            p->ready = true;
+            snprintf(p->reason, sizeof(p->reason), "%s", osr_pool_pass_state(pass));
+            result = error < 0 ? "action_failed" : "ok";
+        }
+    }
+counted:
+    secs = (double)(now_ms() - t0) / 1000.0;
+    {
+        const char *const vp[] = { p->name }, *const vr[] = { p->name, result };
+        (void)osr_metrics_histogram_observe(d->metrics, "osrunner_reconcile_duration_seconds", vp,
+                                            secs);
+        (void)osr_metrics_counter_add(d->metrics, "osrunner_reconcile_passes_total", vr, 1);
+        (void)osr_metrics_gauge_set(d->metrics, "osrunner_pool_ready", vp, p->ready ? 1 : 0);
+        (void)osr_metrics_gauge_set(d->metrics, "osrunner_last_pass_timestamp_seconds", vp,
+                                    (double)time(NULL));
+    }
+    ev_emit(d, "pass", "{s:s,s:s,s:s,s:f,s:b,s:I,s:I,s:I,s:I}", "pool", p->name, "result", result,
+            "state", p->reason, "seconds", secs, "ready", p->ready, "idle",
+            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_IDLE) : -1), "busy",
+            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_BUSY) : -1), "desired",
+            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_DESIRED) : -1), "creates",
+            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_CREATES) : -1));
+    osr_pool_pass_free(pass);
+}
+
+/* One due pass per call: the loop serves HTTP between passes. */
+void pools_run_due(struct daemon *d, int64_t now)
+{
+    struct pool *due = NULL;
+    for (size_t i = 0; i < d->pool_count; i++)
+        if (d->pools[i].next_due_ms <= now &&
+            (due == NULL || d->pools[i].next_due_ms < due->next_due_ms))
+            due = &d->pools[i];
+    if (due == NULL || d->stop)
+        return;
+    run_pass(d, due);
+    due->next_due_ms = now_ms() + next_interval_ms(d);
+}
+
+/* GitHub compares labels without case; a runner also answers to
+ * "self-hosted" (the runner adds it to its own). */
+static bool pool_serves(const osr_pool_spec *spec, char *const *labels, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool found = strcasecmp(labels[i], "self-hosted") == 0;
+        for (size_t j = 0; !found && j < osr_pool_spec_label_count(spec); j++)
+            found = strcasecmp(labels[i], osr_pool_spec_label(spec, j)) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* The loop's share of webhooks: a queued or completed job whose labels a pool
+ * serves makes that pool's next pass due now. */
+void pools_take_notes(struct daemon *d, int64_t now)
+{
+    static const char *const actions[] = { "unknown", "queued", "in_progress", "completed",
+                                           "waiting" };
+    for (size_t k = 0; k < d->note_count; k++) {
+        struct job_note *n = &d->notes[k];
+        const char *an = (size_t)n->action < 5 ? actions[n->action] : "unknown";
+        bool matched = false;
+        for (size_t i = 0; i < d->pool_count; i++) {
+            if (!pool_serves(d->pools[i].spec, n->labels, n->label_count))
+                continue;
+            const char *const v[] = { d->pools[i].name, an };
+            matched = true;
+            (void)osr_metrics_counter_add(d->metrics, "osrunner_webhook_jobs_total", v, 1);
+            if (n->action == OSR_WEBHOOK_JOB_QUEUED || n->action == OSR_WEBHOOK_JOB_COMPLETED) {
+                d->pools[i].next_due_ms = now;
+                ev_emit(d, "trigger", "{s:s,s:s,s:I}", "pool", d->pools[i].name, "job_action", an,
+                        "job_id", (json_int_t)n->job_id);
+            }
+        }
+        if (!matched) {
+            const char *const v[] = { "none", an };
+            (void)osr_metrics_counter_add(d->metrics, "osrunner_webhook_jobs_total", v, 1);
+        }
+        for (size_t i = 0; i < n->label_count; i++)
+            free(n->labels[i]);
+        free(n->labels);
+    }
+    d->note_count = 0;
+}
