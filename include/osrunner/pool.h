@@ -76,6 +76,15 @@ OSR_EXTERN long long osr_manager_config_github_installation_id(const osr_manager
 /** github.app_key_file (PEM), or NULL when a token file is configured. */
 OSR_EXTERN const char *osr_manager_config_github_app_key_file(const osr_manager_config *cfg);
 
+/**
+ * osrunnerd's listeners: metrics.listen and webhook.listen ("ADDR:PORT",
+ * checked for shape), and webhook.secret_file (required once webhook is
+ * given; relative to the file's directory). NULL when not set.
+ */
+OSR_EXTERN const char *osr_manager_config_metrics_listen(const osr_manager_config *cfg);
+OSR_EXTERN const char *osr_manager_config_webhook_listen(const osr_manager_config *cfg);
+OSR_EXTERN const char *osr_manager_config_webhook_secret_file(const osr_manager_config *cfg);
+
 /** Number of pools (at least one in a valid file). */
 OSR_EXTERN size_t osr_pool_config_count(const osr_manager_config *cfg);
 /** The i-th pool in file order, or NULL when i is out of range. */

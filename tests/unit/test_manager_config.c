@@ -340,6 +340,23 @@ static const struct bad_case {
     { HEAD "pools:\n" POOL POOL_E "    timeouts: {bootstrap: [1]}\n",
       "osrunner.yaml:11:27: pools[0].timeouts.bootstrap: expected a duration (90s, 15m, 6h, 2d or "
       "seconds), found a list" },
+    /* osrunnerd's sections */
+    { HEAD "pools:\n" POOL POOL_E "metrics: {listen: 'localhost:80'}\n",
+      "osrunner.yaml:11:19: metrics.listen: 'localhost:80' is not ADDR:PORT "
+      "(127.0.0.1:9464, [::1]:9464, :9464)" },
+    { HEAD "pools:\n" POOL POOL_E "metrics: {listen: '1.2.3.4:70000'}\n",
+      "osrunner.yaml:11:19: metrics.listen: '1.2.3.4:70000' is not ADDR:PORT "
+      "(127.0.0.1:9464, [::1]:9464, :9464)" },
+    { HEAD "pools:\n" POOL POOL_E "metrics: {port: 1}\n",
+      "osrunner.yaml:11:11: metrics: unknown key 'port'" },
+    { HEAD "pools:\n" POOL POOL_E "metrics: 5\n",
+      "osrunner.yaml:11:10: metrics: expected a mapping, found an integer" },
+    { HEAD "pools:\n" POOL POOL_E "webhook: {listen: ':8080'}\n",
+      "osrunner.yaml:11:10: webhook: missing 'secret_file': a webhook is only taken with its "
+      "secret" },
+    { HEAD "pools:\n" POOL POOL_E "webhook: {secret: x, secret_file: /s}\n",
+      "osrunner.yaml:11:11: webhook.secret: inline credentials are refused; put the webhook "
+      "secret in a file (mode 0600) and name it with secret_file" },
 };
 
 static void test_bad_files(void **state)
@@ -364,6 +381,39 @@ static void test_bad_files(void **state)
         }
     }
     assert_int_equal(failures, 0);
+}
+
+static void test_daemon_sections(void **state)
+{
+    osr_manager_config *cfg = parse_ok("manager: m\n"
+                                       "github: {token_file: gh.token}\n"
+                                       "pools: [{name: p, cloud: c, github_path: o/r, labels: [x],"
+                                       " image: i, flavor: f}]\n"
+                                       "metrics: {listen: 127.0.0.1:9464}\n"
+                                       "webhook: {listen: '[::]:8443', secret_file: hook.secret}\n",
+                                       "/etc/osrunner/osrunner.yaml");
+    (void)state;
+    assert_string_equal(osr_manager_config_metrics_listen(cfg), "127.0.0.1:9464");
+    assert_string_equal(osr_manager_config_webhook_listen(cfg), "[::]:8443");
+    assert_string_equal(osr_manager_config_webhook_secret_file(cfg), "/etc/osrunner/hook.secret");
+    osr_manager_config_free(cfg);
+    cfg = parse_ok(
+        "manager: m\n"
+        "github: {token_file: gh.token}\n"
+        "pools: [{name: p, cloud: c, github_path: o/r, labels: [x], image: i, flavor: f}]\n"
+        "metrics: {listen: ':9464'}\n"
+        "webhook: {secret_file: /s}\n",
+        "osrunner.yaml");
+    assert_string_equal(osr_manager_config_metrics_listen(cfg), ":9464");
+    assert_null(osr_manager_config_webhook_listen(cfg));
+    assert_string_equal(osr_manager_config_webhook_secret_file(cfg), "/s");
+    osr_manager_config_free(cfg);
+    cfg = parse_ok(good, "osrunner.yaml");
+    assert_null(osr_manager_config_metrics_listen(cfg));
+    assert_null(osr_manager_config_webhook_listen(cfg));
+    assert_null(osr_manager_config_webhook_secret_file(cfg));
+    assert_null(osr_manager_config_metrics_listen(NULL));
+    osr_manager_config_free(cfg);
 }
 
 static void test_load(void **state)
@@ -400,9 +450,8 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_file),
-        cmocka_unit_test(test_token_file_and_defaults),
-        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_good_file), cmocka_unit_test(test_token_file_and_defaults),
+        cmocka_unit_test(test_bad_files), cmocka_unit_test(test_daemon_sections),
         cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

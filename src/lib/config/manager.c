@@ -37,6 +37,7 @@ struct osr_pool_spec {
 
 struct osr_manager_config {
     char *source, *manager, *github_url, *token_file, *app_key_file;
+    char *metrics_listen, *webhook_listen, *webhook_secret_file;
     long long app_id, installation_id;
     osr_pool_spec *pools;
     size_t npools;
@@ -745,6 +746,9 @@ void osr_manager_config_free(osr_manager_config *cfg)
     free(cfg->github_url);
     free(cfg->token_file);
     free(cfg->app_key_file);
+    free(cfg->metrics_listen);
+    free(cfg->webhook_listen);
+    free(cfg->webhook_secret_file);
     free(cfg);
 }
 
@@ -779,9 +783,85 @@ static int read_pools(osr_manager_config *c, pctx *p, const osr__yaml_node *pool
     return 0;
 }
 
+/* "ADDR:PORT": an IPv4 address, a bracketed IPv6 one or nothing (every
+ * address), and a port 0 to 65535. Checked for shape here; the daemon binds. */
+static bool listen_ok(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    size_t hl;
+    long port = 0;
+
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
+        return false;
+    for (const char *d = colon + 1; *d; d++) {
+        if (*d < '0' || *d > '9')
+            return false;
+        port = port * 10 + (*d - '0');
+    }
+    if (port > 65535)
+        return false;
+    hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[')
+        return s[hl - 1] == ']';
+    for (size_t i = 0; i < hl; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+            return false;
+    return true;
+}
+
+static int listen_field(char **out, pctx *p, const osr__yaml_node *map, const char *path)
+{
+    char kp[160], q[OSR__QUOTE_MAX];
+    int error = opt_str(out, p, map, path, "listen");
+
+    if (error < 0 || *out == NULL || listen_ok(*out))
+        return error;
+    error = perr(p, osr__yaml_map_get(map, "listen"), join(kp, sizeof(kp), path, "listen"),
+                 "'%s' is not ADDR:PORT (127.0.0.1:9464, [::1]:9464, :9464)",
+                 osr__quote(q, sizeof(q), *out, 64));
+    free(*out);
+    *out = NULL;
+    return error;
+}
+
+/* metrics: {listen} and webhook: {listen, secret_file}, osrunnerd's. */
+static int read_daemon_sections(osr_manager_config *c, pctx *p, const osr__yaml_node *root)
+{
+    static const char *const mkeys[] = { "listen", NULL };
+    static const char *const wkeys[] = { "listen", "secret_file", NULL };
+    static const refused_key wrefused[] = {
+        { "secret", "inline credentials are refused; put the webhook secret in a file (mode "
+                    "0600) and name it with secret_file" },
+        { NULL, NULL },
+    };
+    const osr__yaml_node *m = osr__yaml_map_get(root, "metrics");
+    const osr__yaml_node *w = osr__yaml_map_get(root, "webhook");
+    int error;
+
+    if (m && !(m->type == OSR__YAML_SCALAR && osr__yaml_is_null(m))) {
+        if (m->type != OSR__YAML_MAPPING)
+            return perr(p, m, "metrics", "expected a mapping, found %s", kind_name(m));
+        if ((error = check_keys(p, m, "metrics", mkeys, NULL)) < 0 ||
+            (error = listen_field(&c->metrics_listen, p, m, "metrics")) < 0)
+            return error;
+    }
+    if (w && !(w->type == OSR__YAML_SCALAR && osr__yaml_is_null(w))) {
+        if (w->type != OSR__YAML_MAPPING)
+            return perr(p, w, "webhook", "expected a mapping, found %s", kind_name(w));
+        if ((error = check_keys(p, w, "webhook", wkeys, wrefused)) < 0 ||
+            (error = listen_field(&c->webhook_listen, p, w, "webhook")) < 0 ||
+            (error = file_path(&c->webhook_secret_file, p, w, "webhook", "secret_file")) < 0)
+            return error;
+        if (c->webhook_secret_file == NULL)
+            return perr(p, w, "webhook",
+                        "missing 'secret_file': a webhook is only taken with its secret");
+    }
+    return 0;
+}
+
 static int read_root(osr_manager_config *c, pctx *p, const osr__yaml_node *root)
 {
-    static const char *const keys[] = { "manager", "github", "pools", NULL };
+    static const char *const keys[] = { "manager", "github", "pools", "metrics", "webhook", NULL };
     const osr__yaml_node *n, *mgr;
     char q[OSR__QUOTE_MAX];
     int error;
@@ -802,9 +882,9 @@ static int read_root(osr_manager_config *c, pctx *p, const osr__yaml_node *root)
                     osr__quote(q, sizeof(q), c->manager, 64), OSR_MANAGER_ID_MAX);
     if ((error = required(&n, p, root, "", "github", NULL)) < 0 ||
         (error = read_github(c, p, n)) < 0 ||
-        (error = required(&n, p, root, "", "pools", NULL)) < 0)
+        (error = required(&n, p, root, "", "pools", NULL)) < 0 || (error = read_pools(c, p, n)) < 0)
         return error;
-    return read_pools(c, p, n);
+    return read_daemon_sections(c, p, root);
 }
 
 int osr_manager_config_parse(
@@ -880,6 +960,21 @@ const char *osr_manager_config_manager(const osr_manager_config *cfg)
 const char *osr_manager_config_github_url(const osr_manager_config *cfg)
 {
     return cfg ? cfg->github_url : NULL;
+}
+
+const char *osr_manager_config_metrics_listen(const osr_manager_config *cfg)
+{
+    return cfg ? cfg->metrics_listen : NULL;
+}
+
+const char *osr_manager_config_webhook_listen(const osr_manager_config *cfg)
+{
+    return cfg ? cfg->webhook_listen : NULL;
+}
+
+const char *osr_manager_config_webhook_secret_file(const osr_manager_config *cfg)
+{
+    return cfg ? cfg->webhook_secret_file : NULL;
 }
 
 const char *osr_manager_config_github_token_file(const osr_manager_config *cfg)
