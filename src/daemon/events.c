@@ -44,7 +44,9 @@ void ev_emit(struct daemon *d, const char *event, const char *fmt, ...)
         printf("%s %s", ts, event);
         json_object_foreach(obj, key, v)
         {
-            char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *s = json_is_string(v)
+                          ? NULL
+                          : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
             if (json_is_null(v))
                 continue;
             printf(" %s=%s", key, s ? s : json_string_value(v));
@@ -55,7 +57,7 @@ void ev_emit(struct daemon *d, const char *event, const char *fmt, ...)
         json_t *line = json_pack("{s:s,s:s}", "ts", ts, "event", event);
         char *text;
         if (line && json_object_update(line, obj) == 0 &&
-            (text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL) {
+            (text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6))) != NULL) {
             printf("%s\n", text);
             free(text);
         }

@@ -65,7 +65,6 @@ static int parse_args(struct args *a, int argc, char **argv)
     char *end;
 
     a->config = OSR_MANAGER_CONFIG_DEFAULT_PATH;
-    a->metrics_listen = DEFAULT_METRICS_LISTEN;
     a->interval = DEFAULT_INTERVAL_S;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
@@ -104,10 +103,6 @@ static int parse_args(struct args *a, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "osrunnerd: unexpected argument '%s'\nTry 'osrunnerd --help'.\n",
                 argv[optind]);
-        return 2;
-    }
-    if (a->webhook_listen && a->secret_file == NULL) {
-        fprintf(stderr, "osrunnerd: --webhook-listen needs --webhook-secret-file\n");
         return 2;
     }
     return -1;
@@ -262,9 +257,23 @@ int main(int argc, char **argv)
         rc = err.code == OSR_ECONFIG ? 3 : 1;
         goto done;
     }
+    /* The options win over the file's metrics: and webhook: sections. */
+    if (a.metrics_listen == NULL)
+        a.metrics_listen = osr_manager_config_metrics_listen(d.cfg);
+    if (a.metrics_listen == NULL)
+        a.metrics_listen = DEFAULT_METRICS_LISTEN;
+    if (a.webhook_listen == NULL)
+        a.webhook_listen = osr_manager_config_webhook_listen(d.cfg);
+    if (a.secret_file == NULL)
+        a.secret_file = osr_manager_config_webhook_secret_file(d.cfg);
+    if (a.webhook_listen && a.secret_file == NULL) {
+        fprintf(stderr, "osrunnerd: --webhook-listen needs --webhook-secret-file\n");
+        rc = 2;
+        goto done;
+    }
     if (a.secret_file && osr_webhook_secret_read(&d.webhook_secret, &d.webhook_secret_len,
                                                  a.secret_file, ev_log, NULL, &err) < 0) {
-        fprintf(stderr, "osrunnerd: --webhook-secret-file: %s\n", err.message);
+        fprintf(stderr, "osrunnerd: webhook secret: %s\n", err.message);
         goto done;
     }
     d.listeners[0].addr = strdup(a.metrics_listen);

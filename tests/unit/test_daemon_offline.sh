@@ -1,0 +1,156 @@
+#!/bin/bash
+# osrunnerd without a cloud: its one pool names a cloud that clouds.yaml does
+# not have, so each pass fails at once and nothing leaves the machine. What is
+# checked: the listeners come from the file's metrics: and webhook: sections
+# (port 0: the start event names the ports); /healthz is 503 with the reason;
+# /metrics has the exact Content-Type and parses with prometheus_client;
+# POST /webhook: GitHub's ping example signed 202, a bad signature 401, a
+# signed body that is not JSON 400, a body over 1 MiB 413, GET 405, other
+# paths 404; a signed queued job for labels no pool serves is counted under
+# pool "none" and triggers nothing, one for the pool's labels triggers a pass;
+# SIGHUP with a broken file keeps the old one; SIGINT stops it with exit 0;
+# usage and configuration errors give their exit codes. Every wait is for an
+# event line, bounded; no sleeps.
+# Usage: test_daemon_offline.sh OSRUNNERD SRC_DIR
+set -u
+D=$1 SRC=$2
+T=$(mktemp -d -t osr-dmn.XXXXXX)
+D_PID=
+cleanup() {
+  if [ -n "$D_PID" ] && kill -0 "$D_PID" 2>/dev/null; then kill -KILL "$D_PID"; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+FAILS=0
+check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; FAILS=$((FAILS + 1)); fi; }
+not() { ! "$@"; }
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY OS_CLOUD
+export HOME=$T/home XDG_CACHE_HOME=$T/home/.cache OS_CLIENT_CONFIG_FILE=$T/clouds.yaml
+mkdir -p "$HOME"
+cat >"$T/clouds.yaml" <<'EOF'
+clouds:
+  somewhere:
+    auth: {auth_url: "http://127.0.0.1:9/v3", username: u, password: p, project_name: x,
+           user_domain_name: Default, project_domain_name: Default}
+EOF
+chmod 600 "$T/clouds.yaml"
+printf 'gh-token-not-used\n' >"$T/gh.token"
+SECRET="offline-secret-$$"
+printf '%s\n' "$SECRET" >"$T/hook.secret"
+chmod 600 "$T/gh.token" "$T/hook.secret"
+CFG=$T/osrunner.yaml
+cat >"$CFG" <<EOF
+manager: offline
+github: {url: "http://127.0.0.1:9", token_file: gh.token}
+metrics: {listen: "127.0.0.1:0"}
+webhook: {listen: "127.0.0.1:0", secret_file: hook.secret}
+pools:
+  - name: p
+    cloud: nope
+    github_path: octo/x
+    labels: [self-hosted, gpu]
+    image: i
+    flavor: f
+EOF
+
+EV=$T/events.jsonl
+: >"$EV"
+exec {DFD}< <(exec "$D" --config "$CFG" --interval 3600 2>"$T/d.err")
+D_PID=$!
+wait_event() { # wait_event SECONDS PYTHON_CONDITION_ON_e
+  local deadline=$((SECONDS + $1)) line
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    IFS= read -r -t $((deadline - SECONDS + 1)) line <&"$DFD" || return 1
+    printf '%s\n' "$line" >>"$EV"
+    if printf '%s\n' "$line" | /usr/bin/python3 -c "import json,sys; e=json.load(sys.stdin); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
+      printf '%s\n' "$line" >"$T/match.json"
+      return 0
+    fi
+  done
+  return 1
+}
+field() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/match.json" "$1"; }
+
+check "start event" wait_event 20 'e["event"]=="start"'
+MPORT=$(field metrics_port)
+WPORT=$(field webhook_port)
+two_ports() { [ "$MPORT" -gt 0 ] && [ "$WPORT" -gt 0 ] && [ "$MPORT" != "$WPORT" ]; }
+check "metrics: and webhook: of the file give two listeners" two_ports
+M=http://127.0.0.1:$MPORT W=http://127.0.0.1:$WPORT
+check "the pass fails at once (no such cloud)" wait_event 20 'e["event"]=="pass" and e["pool"]=="p" and e["result"]=="error"'
+
+code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+check "/healthz 503" [ "$(code "$M/healthz")" = 503 ]
+check "... with the reason" grep -q "^pool p: cannot open: .*no cloud named 'nope'" "$T/body"
+curl -s -D "$T/m.h" -o "$T/m" "$M/metrics"
+check "/metrics Content-Type exact" grep -qx $'Content-Type: text/plain; version=0.0.4; charset=utf-8\r' "$T/m.h"
+check "/metrics parses" bash -c "/usr/bin/python3 '$SRC/tests/unit/prom_parse.py' <'$T/m' >/dev/null"
+check "... the failed pass counted" grep -qx 'osrunner_reconcile_passes_total{pool="p",result="error"} 1' "$T/m"
+check "... a histogram with +Inf" grep -q '^osrunner_reconcile_duration_seconds_bucket{pool="p",le="+Inf"} 1$' "$T/m"
+
+sig() { echo "sha256=$(openssl dgst -sha256 -hmac "$SECRET" <"$1" | sed 's/^.*= //')"; }
+hook() { # hook EVENT FILE [SIGNATURE]: the status
+  code -H "X-GitHub-Event: $1" -H 'Content-Type: application/json' \
+    ${3:+-H "X-Hub-Signature-256: $3"} --data-binary "@$2" "$W/webhook"
+}
+PING=$SRC/tests/fixtures/webhooks/ping.json
+check "ping, signed: 202" [ "$(hook ping "$PING" "$(sig "$PING")")" = 202 ]
+check "... seen as a ping" wait_event 10 'e["event"]=="webhook" and e["github_event"]=="ping" and e["result"]=="accepted"'
+check "ping, signature of another body: 401" [ "$(hook ping "$PING" "$(sig "$CFG")")" = 401 ]
+printf 'payload=%%7B%%7D' >"$T/form"
+check "signed, not JSON: 400" [ "$(hook workflow_job "$T/form" "$(sig "$T/form")")" = 400 ]
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/big"
+check "over 1 MiB: 413" [ "$(hook workflow_job "$T/big" "$(sig "$T/big")")" = 413 ]
+check "GET /webhook: 405" [ "$(code "$W/webhook")" = 405 ]
+check "other paths: 404" [ "$(code "$W/")" = 404 ]
+/usr/bin/python3 - "$SRC/tests/fixtures/webhooks/workflow_job_queued.json" "$T" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+open(sys.argv[2] + "/other.json", "w").write(json.dumps(d))          # [self-hosted, k8s]
+d["workflow_job"]["labels"] = ["self-hosted", "GPU"]                  # GitHub ignores case
+open(sys.argv[2] + "/ours.json", "w").write(json.dumps(d))
+PY
+check "queued for labels no pool serves: 202" [ "$(hook workflow_job "$T/other.json" "$(sig "$T/other.json")")" = 202 ]
+check "queued for the pool's labels: 202" [ "$(hook workflow_job "$T/ours.json" "$(sig "$T/ours.json")")" = 202 ]
+check "... triggers p" wait_event 10 'e["event"]=="trigger" and e["pool"]=="p"'
+check "... only once" [ "$(grep -c '"event":"trigger"' "$EV")" = 1 ]
+check "... and p's pass runs" wait_event 10 'e["event"]=="pass" and e["pool"]=="p"'
+curl -s -o "$T/m2" "$M/metrics"
+check "metrics: the unserved job under pool none" grep -qx 'osrunner_webhook_jobs_total{pool="none",action="queued"} 1' "$T/m2"
+check "metrics: the served one under p" grep -qx 'osrunner_webhook_jobs_total{pool="p",action="queued"} 1' "$T/m2"
+check "metrics: results by event" bash -c "grep -qx 'osrunner_webhooks_total{event=\"ping\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"bad_payload\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"too_large\"} 1' '$T/m2'"
+check "the secrets appear nowhere" bash -c "! grep -q -e '$SECRET' -e gh-token-not-used '$EV' '$T/d.err' '$T/m2'"
+
+cp "$CFG" "$T/good.yaml"
+printf 'manager: offline\ngithub: {token_file: gh.token}\npools:\n  - name: p\n    min_idle: -1\n' >"$CFG"
+kill -HUP "$D_PID"
+check "SIGHUP, broken file: rejected" wait_event 10 'e["event"]=="reload"'
+check "... file:line:col" bash -c "grep -q '\"error\":\"$CFG:[0-9]*:[0-9]*: ' '$T/match.json'"
+check "... still serving" [ "$(code "$M/healthz")" = 503 ]
+kill -INT "$D_PID"
+check "SIGINT: stop event" wait_event 10 'e["event"]=="stop"'
+wait "$D_PID"
+RC=$?
+D_PID=
+check "... exit 0" [ "$RC" = 0 ]
+check "stderr is empty" bash -c "[ ! -s '$T/d.err' ] || { cat '$T/d.err'; false; }"
+
+# Exit codes.
+run() { "$D" "$@" >"$T/out" 2>"$T/err" </dev/null; echo $?; }
+check "--interval 1: usage error 2" [ "$(run --config "$T/good.yaml" --interval 1)" = 2 ]
+check "unknown option: 2" [ "$(run --bogus)" = 2 ]
+check "--help: 0" [ "$(run --help)" = 0 ]
+check "invalid configuration: 3" [ "$(run --config "$CFG")" = 3 ]
+check "... with file:line:col" grep -q "^osrunnerd: $CFG:[0-9]*:[0-9]*: " "$T/err"
+check "bad listen address: 1" [ "$(run --config "$T/good.yaml" --metrics-listen localhost)" = 1 ]
+check "... named" grep -q "listen address 'localhost'" "$T/err"
+chmod 644 "$T/hook.secret"
+exec {D2}< <(exec "$D" --config "$T/good.yaml" --interval 3600 2>"$T/d2.err")
+D_PID=$!
+DFD=$D2
+check "a readable secret file: starts" wait_event 20 'e["event"]=="start"'
+kill -TERM "$D_PID"
+wait "$D_PID"
+D_PID=
+check "... with a warning naming it" grep -q "hook.secret" "$T/d2.err"
+[ "$FAILS" = 0 ]
