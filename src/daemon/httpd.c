@@ -47,6 +47,16 @@ static void count_webhook(struct daemon *d, const char *event, const char *resul
     (void)osr_metrics_counter_add(d->metrics, "osrunner_webhooks_total", v, 1);
 }
 
+/* Metric labels take a closed set of values, never the sender's text. */
+static const char *event_label(const char *event)
+{
+    if (event && strcmp(event, "workflow_job") == 0)
+        return "workflow_job";
+    if (event && strcmp(event, "ping") == 0)
+        return "ping";
+    return "other";
+}
+
 static enum MHD_Result serve_metrics(struct daemon *d, struct MHD_Connection *c)
 {
     char *text = NULL;
@@ -120,8 +130,8 @@ static enum MHD_Result serve_webhook(struct daemon *d, struct MHD_Connection *c,
     osr_error_clear(&err);
     osr_quote(qe, sizeof(qe), event ? event : "", 32);
     osr_quote(qd, sizeof(qd), delivery ? delivery : "", 40);
-    if (u->too_large) {
-        count_webhook(d, qe, "too_large");
+    if (u->too_large) { /* not verified: no label from the sender */
+        count_webhook(d, "unverified", "too_large");
         ev_emit(d, "webhook", "{s:s,s:s,s:s}", "github_event", qe, "delivery", qd, "result",
                 "too_large");
         return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
@@ -135,7 +145,7 @@ static enum MHD_Result serve_webhook(struct daemon *d, struct MHD_Connection *c,
         return reply_text(c, MHD_HTTP_UNAUTHORIZED, "bad signature\n");
     }
     if (osr_webhook_event_parse(&ev, event, u->data, u->len, &err) < 0) {
-        count_webhook(d, qe, "bad_payload");
+        count_webhook(d, event_label(event), "bad_payload");
         ev_emit(d, "webhook", "{s:s,s:s,s:s,s:s}", "github_event", qe, "delivery", qd, "result",
                 "bad_payload", "error", err.message);
         return reply_text(c, MHD_HTTP_BAD_REQUEST, "bad payload\n");

@@ -101,6 +101,9 @@ printf 'payload=%%7B%%7D' >"$T/form"
 check "signed, not JSON: 400" [ "$(hook workflow_job "$T/form" "$(sig "$T/form")")" = 400 ]
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/big"
 check "over 1 MiB: 413" [ "$(hook workflow_job "$T/big" "$(sig "$T/big")")" = 413 ]
+check "over 1 MiB, any event name: 413" [ "$(hook "zzz-made-up" "$T/big")" = 413 ]
+check "a signed push: 202" [ "$(hook push "$PING" "$(sig "$PING")")" = 202 ]
+check "... ignored" wait_event 10 'e["event"]=="webhook" and e["github_event"]=="push" and e["result"]=="ignored"'
 check "GET /webhook: 405" [ "$(code "$W/webhook")" = 405 ]
 check "other paths: 404" [ "$(code "$W/")" = 404 ]
 /usr/bin/python3 - "$SRC/tests/fixtures/webhooks/workflow_job_queued.json" "$T" <<'PY'
@@ -118,7 +121,9 @@ check "... and p's pass runs" wait_event 10 'e["event"]=="pass" and e["pool"]=="
 curl -s -o "$T/m2" "$M/metrics"
 check "metrics: the unserved job under pool none" grep -qx 'osrunner_webhook_jobs_total{pool="none",action="queued"} 1' "$T/m2"
 check "metrics: the served one under p" grep -qx 'osrunner_webhook_jobs_total{pool="p",action="queued"} 1' "$T/m2"
-check "metrics: results by event" bash -c "grep -qx 'osrunner_webhooks_total{event=\"ping\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"bad_payload\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"too_large\"} 1' '$T/m2'"
+check "metrics: results by event" bash -c "grep -qx 'osrunner_webhooks_total{event=\"ping\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"bad_payload\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"unverified\",result=\"too_large\"} 2' '$T/m2'"
+check "metrics: no label from an unverified sender" not grep -q zzz-made-up "$T/m2"
+check "metrics: a push is event other" grep -qx 'osrunner_webhooks_total{event="other",result="ignored"} 1' "$T/m2"
 check "the secrets appear nowhere" bash -c "! grep -q -e '$SECRET' -e gh-token-not-used '$EV' '$T/d.err' '$T/m2'"
 
 cp "$CFG" "$T/good.yaml"
