@@ -72,7 +72,8 @@ osr_log_level ev_log_level(void);
 int pools_load(struct daemon *d, const char *path, osr_error *err);
 void pools_free(struct pool *pools, size_t n);
 int pools_reload(struct daemon *d);
-void pools_run_due(struct daemon *d, int64_t now_ms);
+/* Runs the most overdue pass, if any; true when one ran. */
+bool pools_run_due(struct daemon *d, int64_t now_ms);
 int64_t pools_next_due(const struct daemon *d);
 void pools_trigger_all(struct daemon *d, int64_t now_ms);
 void pools_take_notes(struct daemon *d, int64_t now_ms);

@@ -200,8 +200,7 @@ static int run(struct daemon *d)
             httpd_run(&d->listeners[i]);
         now = now_ms();
         pools_take_notes(d, now);
-        if (!d->stop) {
-            pools_run_due(d, now);
+        if (!d->stop && pools_run_due(d, now)) {
             if (!d->ready_sent && pools_all_attempted(d)) {
                 sd_notify(0, "READY=1");
                 d->ready_sent = true;

@@ -410,7 +410,7 @@ counted:
 }
 
 /* One due pass per call: the loop serves HTTP between passes. */
-void pools_run_due(struct daemon *d, int64_t now)
+bool pools_run_due(struct daemon *d, int64_t now)
 {
     struct pool *due = NULL;
     for (size_t i = 0; i < d->pool_count; i++)
@@ -418,9 +418,10 @@ void pools_run_due(struct daemon *d, int64_t now)
             (due == NULL || d->pools[i].next_due_ms < due->next_due_ms))
             due = &d->pools[i];
     if (due == NULL || d->stop)
-        return;
+        return false;
     run_pass(d, due);
     due->next_due_ms = now_ms() + next_interval_ms(d);
+    return true;
 }
 
 /* GitHub compares labels without case; a runner also answers to

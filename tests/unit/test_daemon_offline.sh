@@ -53,9 +53,25 @@ pools:
     flavor: f
 EOF
 
+# systemd's side: a notify socket that records what the daemon says
+exec {NFD}< <(exec /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+s.settimeout(60)
+while True:
+    m = s.recv(4096).decode()
+    print(m.replace("\n", " | "), flush=True)
+    if "STOPPING=1" in m:
+        break
+' "$T/notify")
+IFS= read -r -t 20 line <&"$NFD"
+check "notify socket bound" [ "${line:-}" = bound ]
+
 EV=$T/events.jsonl
 : >"$EV"
-exec {DFD}< <(exec "$D" --config "$CFG" --interval 3600 2>"$T/d.err")
+exec {DFD}< <(NOTIFY_SOCKET=$T/notify WATCHDOG_USEC=1000000 exec "$D" --config "$CFG" --interval 3600 2>"$T/d.err")
 D_PID=$!
 wait_event() { # wait_event SECONDS PYTHON_CONDITION_ON_e
   local deadline=$((SECONDS + $1)) line
@@ -138,6 +154,13 @@ wait "$D_PID"
 RC=$?
 D_PID=
 check "... exit 0" [ "$RC" = 0 ]
+: >"$T/notify.log"
+while IFS= read -r -t 20 line <&"$NFD"; do printf '%s\n' "$line" >>"$T/notify.log"; done
+check "sd_notify: READY=1" grep -qx 'READY=1' "$T/notify.log"
+check "sd_notify: STATUS" grep -qx 'STATUS=0 of 1 pools ready' "$T/notify.log"
+check "sd_notify: WATCHDOG=1 (WATCHDOG_USEC set)" grep -qx 'WATCHDOG=1' "$T/notify.log"
+check "sd_notify: RELOADING=1 on SIGHUP" grep -qx 'RELOADING=1' "$T/notify.log"
+check "sd_notify: STOPPING=1 last" bash -c "[ \"\$(tail -1 '$T/notify.log')\" = STOPPING=1 ]"
 check "stderr is empty" bash -c "[ ! -s '$T/d.err' ] || { cat '$T/d.err'; false; }"
 
 # Exit codes.
