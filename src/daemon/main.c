@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     }
     if (pools_load(&d, a.config, &err) < 0) {
         fprintf(stderr, "osrunnerd: %s\n", err.message);
-        rc = err.code == OSR_ECONFIG ? 3 : 1;
+        rc = err.code == OSR_ECONFIG ? 3 : err.code == OSR_ENOTFOUND ? 5 : 1; /* as the CLI */
         goto done;
     }
     /* The options win over the file's metrics: and webhook: sections. */

@@ -170,6 +170,7 @@ check "unknown option: 2" [ "$(run --bogus)" = 2 ]
 check "--help: 0" [ "$(run --help)" = 0 ]
 check "invalid configuration: 3" [ "$(run --config "$CFG")" = 3 ]
 check "... with file:line:col" grep -q "^osrunnerd: $CFG:[0-9]*:[0-9]*: " "$T/err"
+check "no configuration file: 5" [ "$(run --config "$T/nonexistent.yaml")" = 5 ]
 check "bad listen address: 1" [ "$(run --config "$T/good.yaml" --metrics-listen localhost)" = 1 ]
 check "... named" grep -q "listen address 'localhost'" "$T/err"
 chmod 644 "$T/hook.secret"
