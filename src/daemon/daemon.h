@@ -44,6 +44,8 @@ struct job_note {
     size_t label_count;
 };
 
+#define DELIVERIES_SEEN 1024
+
 struct daemon {
     const char *config_path;
     osr_manager_config *cfg;
@@ -61,6 +63,10 @@ struct daemon {
     volatile bool cancel;       /* osr_pool_options.cancel */
     struct job_note *notes;
     size_t note_count, note_cap;
+    /* X-GitHub-Delivery of the last verified deliveries: a redelivery (or a
+     * replay of a captured one) is answered but not acted on twice. */
+    char seen[DELIVERIES_SEEN][64];
+    size_t seen_next;
 };
 
 /* events.c: one line per event on stdout (JSON, or text on a terminal). */

@@ -144,6 +144,18 @@ static enum MHD_Result serve_webhook(struct daemon *d, struct MHD_Connection *c,
                 err.message);
         return reply_text(c, MHD_HTTP_UNAUTHORIZED, "bad signature\n");
     }
+    if (delivery && *delivery && strlen(delivery) < sizeof(d->seen[0])) {
+        for (size_t i = 0; i < DELIVERIES_SEEN; i++) {
+            if (strcmp(d->seen[i], delivery) == 0) {
+                count_webhook(d, event_label(event), "duplicate");
+                ev_emit(d, "webhook", "{s:s,s:s,s:s}", "github_event", qe, "delivery", qd, "result",
+                        "duplicate");
+                return reply_text(c, MHD_HTTP_ACCEPTED, "accepted (seen before)\n");
+            }
+        }
+        snprintf(d->seen[d->seen_next], sizeof(d->seen[0]), "%s", delivery);
+        d->seen_next = (d->seen_next + 1) % DELIVERIES_SEEN;
+    }
     if (osr_webhook_event_parse(&ev, event, u->data, u->len, &err) < 0) {
         count_webhook(d, event_label(event), "bad_payload");
         ev_emit(d, "webhook", "{s:s,s:s,s:s,s:s}", "github_event", qe, "delivery", qd, "result",
