@@ -53,12 +53,20 @@ typedef struct osr_pool_options {
     void *payload;
     /** The clock in Unix seconds; 0: the wall clock. For tests. */
     long long now;
+    /**
+     * Version 2. Jobs the caller knows are queued for this pool (a daemon's
+     * workflow_job webhooks): each asks for one idle runner more than
+     * min_idle, within max_runners and the quota headroom, as if min_idle
+     * were that much higher (the reasons of its creates show the raised
+     * min_idle). 0: none.
+     */
+    long long queued_jobs;
 } osr_pool_options;
 
-#define OSR_POOL_OPTIONS_VERSION 1
-#define OSR_POOL_OPTIONS_INIT                                                          \
-    {                                                                                  \
-        OSR_POOL_OPTIONS_VERSION, OSR_POOL_PLAN, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0 \
+#define OSR_POOL_OPTIONS_VERSION 2
+#define OSR_POOL_OPTIONS_INIT                                                             \
+    {                                                                                     \
+        OSR_POOL_OPTIONS_VERSION, OSR_POOL_PLAN, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0, 0 \
     }
 
 /** The outcome of one pass. Opaque; free with osr_pool_pass_free(). */

@@ -11,6 +11,9 @@
 
 struct MHD_Daemon;
 
+#define QUEUED_MAX    64
+#define QUEUED_TTL_MS (10 * 60 * 1000) /* a job's in_progress webhook may be lost */
+
 /* One pool and what the daemon keeps for it between passes. */
 struct pool {
     char *name;                /* copied: survives a reload */
@@ -22,6 +25,13 @@ struct pool {
     bool attempted;      /* a pass was tried since start (READY=1 waits for all) */
     bool ready;          /* a pass observed every source at least once */
     char reason[1024];   /* why not ready, or the last pass's state */
+    /* Jobs queued for the pool (webhooks), each asking for one more idle
+     * runner until it starts, ends or expires (osr_pool_options.queued_jobs). */
+    struct queued_job {
+        long long id;
+        int64_t expires_ms;
+    } queued[QUEUED_MAX];
+    size_t nqueued;
 };
 
 struct daemon;

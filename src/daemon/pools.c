@@ -41,6 +41,8 @@ int metrics_declare_all(osr_metrics *m)
     DECL("osrunner_quota_headroom", OSR_METRIC_GAUGE,
          "VMs of the pool's flavor the quota still allows, by resource; +Inf when unlimited.",
          pool_res);
+    DECL("osrunner_queued_jobs", OSR_METRIC_GAUGE,
+         "Jobs known queued for the pool (webhooks), each asking for one more idle runner.", pool);
     DECL("osrunner_pool_ready", OSR_METRIC_GAUGE,
          "1 once a pass of the pool has observed every source.", pool);
     DECL("osrunner_last_pass_timestamp_seconds", OSR_METRIC_GAUGE,
@@ -203,6 +205,8 @@ int pools_reload(struct daemon *d)
             if (strcmp(pools[i].name, d->pools[j].name) == 0) {
                 pools[i].ready = d->pools[j].ready;
                 pools[i].attempted = d->pools[j].attempted;
+                memcpy(pools[i].queued, d->pools[j].queued, sizeof(pools[i].queued));
+                pools[i].nqueued = d->pools[j].nqueued;
             }
     pools_free(d->pools, d->pool_count);
     osr_manager_config_free(d->cfg);
@@ -215,6 +219,7 @@ int pools_reload(struct daemon *d)
     (void)osr_metrics_clear(d->metrics, "osrunner_max_runners");
     (void)osr_metrics_clear(d->metrics, "osrunner_quota_headroom");
     (void)osr_metrics_clear(d->metrics, "osrunner_pool_ready");
+    (void)osr_metrics_clear(d->metrics, "osrunner_queued_jobs");
     (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", ok, 1);
     ev_emit(d, "reload", "{s:s,s:s,s:I}", "outcome", "ok", "config", osr_manager_config_source(cfg),
             "pools", (json_int_t)n);
@@ -334,6 +339,38 @@ static void on_pass_signal(int sig)
     }
 }
 
+/* Drop expired queued jobs; how many remain. */
+static size_t queued_prune(struct pool *p, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nqueued; i++)
+        if (p->queued[i].expires_ms > now)
+            p->queued[k++] = p->queued[i];
+    p->nqueued = k;
+    return k;
+}
+
+static void queued_add(struct pool *p, long long id, int64_t now)
+{
+    for (size_t i = 0; i < p->nqueued; i++)
+        if (p->queued[i].id == id)
+            return;
+    if (p->nqueued < QUEUED_MAX) {
+        p->queued[p->nqueued].id = id;
+        p->queued[p->nqueued].expires_ms = now + QUEUED_TTL_MS;
+        p->nqueued++;
+    }
+}
+
+static void queued_remove(struct pool *p, long long id)
+{
+    for (size_t i = 0; i < p->nqueued; i++)
+        if (p->queued[i].id == id) {
+            p->queued[i] = p->queued[--p->nqueued];
+            return;
+        }
+}
+
 static void run_pass(struct daemon *d, struct pool *p)
 {
     osr_pool_options po = OSR_POOL_OPTIONS_INIT;
@@ -355,6 +392,7 @@ static void run_pass(struct daemon *d, struct pool *p)
         goto counted;
     }
     po.mode = OSR_POOL_RECONCILE;
+    po.queued_jobs = (long long)queued_prune(p, now_ms());
     po.cancel = &d->cancel;
     po.on_action = on_action;
     po.payload = &ctx;
@@ -397,11 +435,13 @@ counted:
                                             secs);
         (void)osr_metrics_counter_add(d->metrics, "osrunner_reconcile_passes_total", vr, 1);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_pool_ready", vp, p->ready ? 1 : 0);
+        (void)osr_metrics_gauge_set(d->metrics, "osrunner_queued_jobs", vp, (double)p->nqueued);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_last_pass_timestamp_seconds", vp,
                                     (double)time(NULL));
     }
-    ev_emit(d, "pass", "{s:s,s:s,s:s,s:f,s:b,s:I,s:I,s:I,s:I}", "pool", p->name, "result", result,
-            "state", p->reason, "seconds", secs, "ready", p->ready, "idle",
+    ev_emit(d, "pass", "{s:s,s:s,s:s,s:f,s:b,s:I,s:I,s:I,s:I,s:I}", "pool", p->name, "result",
+            result, "state", p->reason, "seconds", secs, "ready", p->ready, "queued",
+            (json_int_t)p->nqueued, "idle",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_IDLE) : -1), "busy",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_BUSY) : -1), "desired",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_DESIRED) : -1), "creates",
@@ -451,8 +491,13 @@ void pools_take_notes(struct daemon *d, int64_t now)
         const char *an = (size_t)n->action < 5 ? actions[n->action] : "unknown";
         bool matched = false;
         for (size_t i = 0; i < d->pool_count; i++) {
+            /* A job that started or ended no longer asks for a runner, in any pool. */
+            if (n->action == OSR_WEBHOOK_JOB_IN_PROGRESS || n->action == OSR_WEBHOOK_JOB_COMPLETED)
+                queued_remove(&d->pools[i], n->job_id);
             if (!pool_serves(d->pools[i].spec, n->labels, n->label_count))
                 continue;
+            if (n->action == OSR_WEBHOOK_JOB_QUEUED)
+                queued_add(&d->pools[i], n->job_id, now);
             const char *const v[] = { d->pools[i].name, an };
             matched = true;
             (void)osr_metrics_counter_add(d->metrics, "osrunner_webhook_jobs_total", v, 1);

@@ -5,7 +5,8 @@
 # reason, the good pool's first pass creates its min_idle runner; /metrics has
 # the exact Content-Type and Debian's prometheus_client parses it; a signed
 # workflow_job (GitHub's own example payload) is accepted with 202 and
-# triggers a pass of the pool that serves its labels, a bad or missing
+# triggers a pass of the pool that serves its labels, which creates one
+# runner more than min_idle for the queued job; a bad or missing
 # signature gets 401 and triggers nothing; SIGHUP with a broken file keeps the
 # old configuration (file:line:col in the event), with a good one drops the
 # bad pool and /healthz turns 200; SIGTERM stops it, exit 0, within 60 s.
@@ -133,6 +134,9 @@ check "... triggers a pass of dk" wait_event 30 'e["event"]=="trigger" and e["po
 check "... the unsigned ones triggered nothing" [ "$(events_count 'e["event"]=="trigger"')" = 1 ]
 check "... three refusals seen" [ "$(events_count 'e["event"]=="webhook" and e["result"]=="bad_signature"')" = 3 ]
 check "... and the triggered pass runs" wait_event 300 'e["event"]=="pass" and e["pool"]=="dk"'
+check "... with the job queued" [ "$(field queued)" = 1 ]
+check "... creating one runner for it (min_idle 1, + 1 queued)" [ "$(field creates)" = 1 ]
+check "... desired 2" [ "$(field desired)" = 2 ]
 check "the secret never appears in events or stderr" bash -c "! grep -q '$SECRET' '$EV' '$T/d.err'"
 curl -s -o "$T/m2" "$MURL/metrics"
 check "metrics: 1 accepted, 3 bad signatures" bash -c "grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"unverified\",result=\"bad_signature\"} 3' '$T/m2'"

@@ -128,12 +128,14 @@ d = json.load(open(sys.argv[1]))
 open(sys.argv[2] + "/other.json", "w").write(json.dumps(d))          # [self-hosted, k8s]
 d["workflow_job"]["labels"] = ["self-hosted", "GPU"]                  # GitHub ignores case
 open(sys.argv[2] + "/ours.json", "w").write(json.dumps(d))
+d["action"] = "completed"; d["workflow_job"]["conclusion"] = "success"
+open(sys.argv[2] + "/ours_done.json", "w").write(json.dumps(d))
 PY
 check "queued for labels no pool serves: 202" [ "$(hook workflow_job "$T/other.json" "$(sig "$T/other.json")")" = 202 ]
 check "queued for the pool's labels: 202" [ "$(hook workflow_job "$T/ours.json" "$(sig "$T/ours.json")")" = 202 ]
 check "... triggers p" wait_event 10 'e["event"]=="trigger" and e["pool"]=="p"'
 check "... only once" [ "$(grep -c '"event":"trigger"' "$EV")" = 1 ]
-check "... and p's pass runs" wait_event 10 'e["event"]=="pass" and e["pool"]=="p"'
+check "... and p's pass runs, with the job queued" wait_event 10 'e["event"]=="pass" and e["pool"]=="p" and e["queued"]==1'
 redeliver() { # the same delivery id twice, as GitHub's "Redeliver" sends it
   code -H "X-GitHub-Event: workflow_job" -H "X-GitHub-Delivery: 72d3162e-cc78-11e3-81ab-4c9367dc0958" \
     -H "X-Hub-Signature-256: $(sig "$T/ours.json")" --data-binary "@$T/ours.json" "$W/webhook"
@@ -143,9 +145,12 @@ check "... triggers p again" wait_event 10 'e["event"]=="trigger" and e["pool"]=
 check "its redelivery: 202" [ "$(redeliver)" = 202 ]
 check "... seen as a duplicate" wait_event 10 'e["event"]=="webhook" and e["result"]=="duplicate"'
 check "... and not acted on (2 triggers in all)" [ "$(grep -c '"event":"trigger"' "$EV")" = 2 ]
+check "the job completed: 202" [ "$(hook workflow_job "$T/ours_done.json" "$(sig "$T/ours_done.json")")" = 202 ]
+check "... triggers p, whose pass has no job queued" wait_event 10 'e["event"]=="pass" and e["pool"]=="p" and e["queued"]==0'
 curl -s -o "$T/m2" "$M/metrics"
 check "metrics: the unserved job under pool none" grep -qx 'osrunner_webhook_jobs_total{pool="none",action="queued"} 1' "$T/m2"
 check "metrics: the served ones under p" grep -qx 'osrunner_webhook_jobs_total{pool="p",action="queued"} 2' "$T/m2"
+check "metrics: no queued job left" grep -qx 'osrunner_queued_jobs{pool="p"} 0' "$T/m2"
 check "metrics: the duplicate counted" grep -qx 'osrunner_webhooks_total{event="workflow_job",result="duplicate"} 1' "$T/m2"
 check "metrics: results by event" bash -c "grep -qx 'osrunner_webhooks_total{event=\"ping\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"bad_payload\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"unverified\",result=\"too_large\"} 2' '$T/m2'"
 check "metrics: no label from an unverified sender" not grep -q zzz-made-up "$T/m2"

@@ -685,6 +685,10 @@ int osr_pool_pass_run(osr_pool_pass **out,
     params.manager = osr_manager_config_manager(cfg);
     params.pool = osr_pool_spec_name(pool);
     params.min_idle = osr_pool_spec_min_idle(pool);
+    /* Queued jobs raise the idle target for this pass; max_runners and the
+     * headroom still cap what is created (pool_decide). */
+    if (opts->version >= 2 && opts->queued_jobs > 0)
+        params.min_idle += opts->queued_jobs > 1000 ? 1000 : opts->queued_jobs;
     params.max_runners = osr_pool_spec_max_runners(pool);
     params.build_timeout = osr_pool_spec_timeout(pool, OSR_POOL_TIMEOUT_BUILD);
     params.bootstrap_timeout = osr_pool_spec_timeout(pool, OSR_POOL_TIMEOUT_BOOTSTRAP);
