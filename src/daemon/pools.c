@@ -41,6 +41,11 @@ int metrics_declare_all(osr_metrics *m)
     DECL("osrunner_quota_headroom", OSR_METRIC_GAUGE,
          "VMs of the pool's flavor the quota still allows, by resource; +Inf when unlimited.",
          pool_res);
+    DECL("osrunner_github_rate_limit_remaining", OSR_METRIC_GAUGE,
+         "GitHub requests left in the rate-limit window, as the pool's last answer said.", pool);
+    DECL("osrunner_github_rate_limit_reset_timestamp_seconds", OSR_METRIC_GAUGE,
+         "When GitHub's rate-limit window resets (Unix time), as the pool's last answer said.",
+         pool);
     DECL("osrunner_queued_jobs", OSR_METRIC_GAUGE,
          "Jobs known queued for the pool (webhooks), each asking for one more idle runner.", pool);
     DECL("osrunner_pool_ready", OSR_METRIC_GAUGE,
@@ -220,6 +225,8 @@ int pools_reload(struct daemon *d)
     (void)osr_metrics_clear(d->metrics, "osrunner_quota_headroom");
     (void)osr_metrics_clear(d->metrics, "osrunner_pool_ready");
     (void)osr_metrics_clear(d->metrics, "osrunner_queued_jobs");
+    (void)osr_metrics_clear(d->metrics, "osrunner_github_rate_limit_remaining");
+    (void)osr_metrics_clear(d->metrics, "osrunner_github_rate_limit_reset_timestamp_seconds");
     (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", ok, 1);
     ev_emit(d, "reload", "{s:s,s:s,s:I}", "outcome", "ok", "config", osr_manager_config_source(cfg),
             "pools", (json_int_t)n);
@@ -436,6 +443,18 @@ counted:
         (void)osr_metrics_counter_add(d->metrics, "osrunner_reconcile_passes_total", vr, 1);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_pool_ready", vp, p->ready ? 1 : 0);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_queued_jobs", vp, (double)p->nqueued);
+        if (p->github) {
+            long remaining = -1;
+            long long reset_at = -1;
+            osr_github_rate_limit(&remaining, &reset_at, p->github);
+            if (remaining >= 0)
+                (void)osr_metrics_gauge_set(d->metrics, "osrunner_github_rate_limit_remaining", vp,
+                                            (double)remaining);
+            if (reset_at >= 0)
+                (void)osr_metrics_gauge_set(d->metrics,
+                                            "osrunner_github_rate_limit_reset_timestamp_seconds",
+                                            vp, (double)reset_at);
+        }
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_last_pass_timestamp_seconds", vp,
                                     (double)time(NULL));
     }

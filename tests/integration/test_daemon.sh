@@ -112,6 +112,7 @@ check "/metrics parses with prometheus_client" bash -c "/usr/bin/python3 '$OSR_S
 check "... dk ready 1, nocloud 0" bash -c "grep -qx 'osrunner_pool_ready{pool=\"dk\"} 1' '$T/m1' && grep -qx 'osrunner_pool_ready{pool=\"nocloud\"} 0' '$T/m1'"
 check "... one create done counted" grep -qx 'osrunner_reconcile_actions_total{pool="dk",kind="create",rule="missing",outcome="done"} 1' "$T/m1"
 check "... build info" grep -q '^osrunner_build_info{version="' "$T/m1"
+check "... GitHub's rate limit as the stand-in sent it" grep -q '^osrunner_github_rate_limit_remaining{pool="dk"} [0-9]' "$T/m1"
 check "the webhook listener does not serve /metrics" [ "$(curl -s -o /dev/null -w '%{http_code}' "$WURL/metrics")" = 404 ]
 check "the metrics listener does not serve /webhook" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "$MURL/webhook")" = 404 ]
 CREATED=$(/usr/bin/python3 -c 'import json,sys
