@@ -127,6 +127,28 @@ struct pollfd;
 OSR_EXTERN int
 osr_session_run_once(osr_session *session, struct pollfd *fds, size_t nfds, long timeout_ms);
 
+/**
+ * Called by a blocking call of the session while it waits; see
+ * osr_session_set_wait_hook(). Return non-zero to cancel the requests in
+ * flight: each ends at once with OSR_EINTERRUPTED (a request that changes
+ * something may or may not have been processed).
+ */
+typedef int (*osr_session_wait_cb)(struct pollfd *fds, size_t nfds, void *payload);
+
+/**
+ * Let a blocking call of the session (osr_pool_pass_run(), a GitHub client
+ * on this session, any request) keep the caller's own descriptors served
+ * while it waits on the network: each turn of its wait also waits on fds
+ * (poll(2) structures, at most 64) and then calls cb on the same thread,
+ * with fds[i].revents set, at least once a second while requests are in
+ * flight. cb must not call into the session or anything using it (it may
+ * answer the caller's own sockets, read a signalfd, set a cancel flag).
+ * fds must stay valid while the hook is set; fds NULL or cb NULL removes it.
+ * @return 0 or OSR_EINVAL (more than 64 fds)
+ */
+OSR_EXTERN int osr_session_set_wait_hook(
+    osr_session *session, struct pollfd *fds, size_t nfds, osr_session_wait_cb cb, void *payload);
+
 /** How many requests are queued or in flight on the session's engine. */
 OSR_EXTERN size_t osr_session_pending(osr_session *session);
 

@@ -28,3 +28,18 @@ size_t osr_session_pending(osr_session *session)
 {
     return session ? osr__http_pending(osr__session_http(session)) : 0;
 }
+
+int osr_session_set_wait_hook(
+    osr_session *session, struct pollfd *fds, size_t nfds, osr_session_wait_cb cb, void *payload)
+{
+    osr_error *err;
+
+    if (session == NULL)
+        return OSR_EINVAL;
+    err = osr__session_error(session);
+    if (osr__http_set_wait_hook(osr__session_http(session), fds, nfds, cb, payload) < 0)
+        return osr__error_set(err, OSR_EINVAL,
+                              "osr_session_set_wait_hook: %zu fds (at most %d), fds %s", nfds,
+                              OSR__HTTP_STEP_MAX_FDS, fds ? "given" : "NULL");
+    return 0;
+}

@@ -47,7 +47,11 @@ struct osr__http {
     osr__http_config cfg;
     char *cacert, *cert, *key;
     unsigned int seed;
-    osr__http_xfer *xfers; /* every transfer not yet done */
+    osr__http_xfer *xfers;   /* every transfer not yet done */
+    struct pollfd *hook_fds; /* osr__http_set_wait_hook */
+    size_t hook_n;
+    osr__http_wait_cb hook_cb;
+    void *hook_payload;
 };
 
 void osr__http_log(osr__http *h, osr_log_level level, const char *fmt, ...)
@@ -1118,13 +1122,45 @@ int osr__http_step(osr__http *h, struct pollfd *extra, size_t n_extra, long time
     return ready;
 }
 
+/* The wait hook asked to stop: every transfer ends now, as cancelled. A
+ * callback may submit more (they end too, up to a bound against a loop). */
+static void abort_all(osr__http *h)
+{
+    char where[320];
+    for (int n = 0; h->xfers != NULL && n < 100000; n++) {
+        osr__http_xfer *x = h->xfers;
+        url_for_message(where, sizeof(where), x->req.url);
+        complete(
+            x, osr__error_set(x->err, OSR_EINTERRUPTED, "%s %s: cancelled", x->req.method, where));
+    }
+}
+
 int osr__http_run(osr__http *h, const bool *until)
 {
     while (h->xfers != NULL && !(until && *until)) {
-        int error = osr__http_step(h, NULL, 0, -1);
+        int error = osr__http_step(h, h->hook_fds, h->hook_n, -1);
         if (error < 0)
             return error;
+        if (h->hook_cb && h->hook_cb(h->hook_fds, h->hook_n, h->hook_payload) != 0)
+            abort_all(h);
     }
+    return 0;
+}
+
+int osr__http_set_wait_hook(
+    osr__http *h, struct pollfd *fds, size_t n, osr__http_wait_cb cb, void *payload)
+{
+    if (n > OSR__HTTP_STEP_MAX_FDS || (n > 0 && fds == NULL))
+        return OSR_EINVAL;
+    if (fds == NULL || n == 0 || cb == NULL) {
+        fds = NULL;
+        n = 0;
+        cb = NULL;
+    }
+    h->hook_fds = fds;
+    h->hook_n = n;
+    h->hook_cb = cb;
+    h->hook_payload = payload;
     return 0;
 }
 

@@ -146,6 +146,15 @@ int osr__http_run(osr__http *h, const bool *until);
 struct pollfd;
 int osr__http_step(osr__http *h, struct pollfd *extra, size_t n_extra, long timeout_ms);
 
+/* While osr__http_run waits (every blocking call of the handle), it also
+ * waits on fds (n <= OSR__HTTP_STEP_MAX_FDS) and calls cb after each step,
+ * with fds[i].revents set; cb must not use the handle. A non-zero return
+ * ends every transfer in flight with OSR_EINTERRUPTED ("cancelled"). fds
+ * NULL, n 0 or cb NULL: no hook. The caller keeps fds alive while it is set. */
+typedef int (*osr__http_wait_cb)(struct pollfd *fds, size_t n, void *payload);
+int osr__http_set_wait_hook(
+    osr__http *h, struct pollfd *fds, size_t n, osr__http_wait_cb cb, void *payload);
+
 /* How many requests are queued or in flight. */
 size_t osr__http_pending(const osr__http *h);
 
