@@ -69,7 +69,11 @@ struct daemon {
     long interval_s;
     bool human; /* stdout is a terminal: text lines instead of JSON */
     bool ready_sent;
-    volatile sig_atomic_t stop; /* set by the pass-time signal handler too */
+    int sfd;          /* the signalfd */
+    bool reload;      /* SIGHUP seen: reload between passes */
+    uint64_t wd_usec; /* systemd's watchdog interval, 0: none */
+    int64_t wd_next;
+    volatile sig_atomic_t stop; /* the signal that stops the daemon */
     volatile bool cancel;       /* osr_pool_options.cancel */
     struct job_note *notes;
     size_t note_count, note_cap;
@@ -95,6 +99,10 @@ void pools_trigger_all(struct daemon *d, int64_t now_ms);
 void pools_take_notes(struct daemon *d, int64_t now_ms);
 int metrics_declare_all(osr_metrics *m);
 bool pools_all_attempted(const struct daemon *d);
+
+/* main.c: what a pass's wait hook does too */
+void daemon_read_signals(struct daemon *d);
+void daemon_watchdog(struct daemon *d);
 
 /* httpd.c */
 int httpd_start(struct daemon *d, struct listener *l, osr_error *err);

@@ -29,7 +29,7 @@ static const char usage[] =
     "pool every interval (with 10 % jitter), and at once when a workflow_job webhook\n"
     "for the pool's labels arrives or on SIGHUP, which also reloads the file (a bad\n"
     "file is rejected with its file:line:col and the old one stays). SIGTERM and\n"
-    "SIGINT stop it: nothing new is started, the current pass ends.\n"
+    "SIGINT stop it: nothing new is started, requests in flight are cancelled.\n"
     "\n"
     "  -c, --config FILE           osrunner.yaml (default " OSR_MANAGER_CONFIG_DEFAULT_PATH ")\n"
     "  --metrics-listen ADDR:PORT  GET /metrics and /healthz (default " DEFAULT_METRICS_LISTEN ")\n"
@@ -127,21 +127,42 @@ static void notify_status(struct daemon *d)
     sd_notifyf(0, "STATUS=%zu of %zu pools ready", ready, d->pool_count);
 }
 
+/* The signals of the signalfd. SIGHUP only asks: a reload runs between
+ * passes, never under one (the pass borrows the configuration). */
+void daemon_read_signals(struct daemon *d)
+{
+    struct signalfd_siginfo si;
+    while (d->sfd >= 0 && read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            d->reload = true;
+        } else {
+            d->stop = (sig_atomic_t)si.ssi_signo;
+            d->cancel = true;
+        }
+    }
+}
+
+void daemon_watchdog(struct daemon *d)
+{
+    if (d->wd_usec && now_ms() >= d->wd_next) {
+        sd_notify(0, "WATCHDOG=1");
+        d->wd_next = now_ms() + (int64_t)(d->wd_usec / 2000);
+    }
+}
+
 static int run(struct daemon *d)
 {
     struct epoll_event evs[8];
     sigset_t set;
-    uint64_t wd_usec = 0;
-    int64_t wd_next = 0;
-    int ep = -1, sfd = -1, rc = 0;
+    int ep = -1, rc = 0;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-        (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
-        (ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_add(ep, sfd, TAG_SIGNAL) < 0) {
+        (d->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_add(ep, d->sfd, TAG_SIGNAL) < 0) {
         fprintf(stderr, "osrunnerd: event loop: %s\n", strerror(errno));
         rc = 1;
         goto done;
@@ -152,8 +173,8 @@ static int run(struct daemon *d)
             rc = 1;
             goto done;
         }
-    if (sd_watchdog_enabled(0, &wd_usec) <= 0)
-        wd_usec = 0;
+    if (sd_watchdog_enabled(0, &d->wd_usec) <= 0)
+        d->wd_usec = 0;
 
     while (!d->stop) {
         int64_t now = now_ms(), due = pools_next_due(d);
@@ -165,11 +186,13 @@ static int run(struct daemon *d)
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
         }
-        if (wd_usec) {
-            long long t = wd_next > now ? wd_next - now : 0;
+        if (d->wd_usec) {
+            long long t = d->wd_next > now ? d->wd_next - now : 0;
             if (timeout < 0 || t < timeout)
                 timeout = t;
         }
+        if (d->reload)
+            timeout = 0;
         if (timeout > 0x7fffffff)
             timeout = 0x7fffffff;
         n = epoll_wait(ep, evs, 8, (int)timeout);
@@ -178,21 +201,15 @@ static int run(struct daemon *d)
             rc = 1;
             break;
         }
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.u64 == TAG_SIGNAL) {
-                struct signalfd_siginfo si;
-                while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                    if (si.ssi_signo == SIGHUP) {
-                        sd_notify(0, "RELOADING=1");
-                        (void)pools_reload(d);
-                        sd_notify(0, "READY=1");
-                        notify_status(d);
-                    } else {
-                        d->stop = (sig_atomic_t)si.ssi_signo;
-                        d->cancel = true;
-                    }
-                }
-            }
+        for (int i = 0; i < n; i++)
+            if (evs[i].data.u64 == TAG_SIGNAL)
+                daemon_read_signals(d);
+        if (d->reload && !d->stop) {
+            d->reload = false;
+            sd_notify(0, "RELOADING=1");
+            (void)pools_reload(d);
+            sd_notify(0, "READY=1");
+            notify_status(d);
         }
         /* MHD is run every turn: its epoll fd says there is work, and its
          * timeouts (idle connections) need a call without any. */
@@ -207,10 +224,7 @@ static int run(struct daemon *d)
             }
             notify_status(d);
         }
-        if (wd_usec && now_ms() >= wd_next) {
-            sd_notify(0, "WATCHDOG=1");
-            wd_next = now_ms() + (int64_t)(wd_usec / 2000);
-        }
+        daemon_watchdog(d);
     }
     if (d->stop) {
         sd_notify(0, "STOPPING=1");
@@ -219,8 +233,9 @@ static int run(struct daemon *d)
 done:
     if (ep >= 0)
         close(ep);
-    if (sfd >= 0)
-        close(sfd);
+    if (d->sfd >= 0)
+        close(d->sfd);
+    d->sfd = -1;
     return rc;
 }
 
@@ -233,6 +248,7 @@ int main(int argc, char **argv)
 
     memset(&d, 0, sizeof(d));
     memset(&a, 0, sizeof(a));
+    d.sfd = -1;
     if ((rc = parse_args(&a, argc, argv)) >= 0)
         return rc;
     setvbuf(stdout, NULL, _IOLBF, 0);

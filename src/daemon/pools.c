@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,16 +335,20 @@ static void publish_figures(struct daemon *d, struct pool *p, const osr_pool_pas
               (double)osr_pool_pass_figure(pass, OSR_POOL_MAX_RUNNERS));
 }
 
-/* SIGTERM and SIGINT while a pass blocks: the loop's signalfd is not read
- * then, so a handler sets the pass's cancel flag (nothing more is started)
- * and the stop the loop acts on afterwards. */
-static struct daemon *signal_daemon;
-static void on_pass_signal(int sig)
+/* While the pass waits on the network: answer HTTP (a webhook gets its 202
+ * within GitHub's 10 s even during a long pass), read the signalfd (a stop
+ * cancels the pass and its requests in flight; a reload waits for its end)
+ * and ping the watchdog. No pass starts and no configuration changes here. */
+static int pass_wait(struct pollfd *fds, size_t n, void *payload)
 {
-    if (signal_daemon) {
-        signal_daemon->cancel = true;
-        signal_daemon->stop = sig;
-    }
+    struct daemon *d = payload;
+    (void)fds;
+    (void)n;
+    for (size_t i = 0; i < d->listener_count; i++)
+        httpd_run(&d->listeners[i]);
+    daemon_read_signals(d);
+    daemon_watchdog(d);
+    return d->cancel; /* a stop cancels the requests in flight */
 }
 
 /* Drop expired queued jobs; how many remain. */
@@ -383,8 +388,8 @@ static void run_pass(struct daemon *d, struct pool *p)
     osr_pool_options po = OSR_POOL_OPTIONS_INIT;
     struct pass_ctx ctx = { d, p->name };
     osr_pool_pass *pass = NULL;
-    struct sigaction sa, old_int, old_term;
-    sigset_t set, old;
+    struct pollfd fds[3];
+    size_t nfds;
     osr_error err;
     int64_t t0 = now_ms();
     const char *result;
@@ -403,19 +408,14 @@ static void run_pass(struct daemon *d, struct pool *p)
     po.cancel = &d->cancel;
     po.on_action = on_action;
     po.payload = &ctx;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_pass_signal;
-    signal_daemon = d;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &set, &old);
+    nfds = 0;
+    if (d->sfd >= 0)
+        fds[nfds++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
+    for (size_t i = 0; i < d->listener_count; i++)
+        fds[nfds++] = (struct pollfd){ .fd = d->listeners[i].epoll_fd, .events = POLLIN };
+    (void)osr_session_set_wait_hook(p->session, fds, nfds, pass_wait, d);
     error = osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
     if (pass == NULL) {
         snprintf(p->reason, sizeof(p->reason), "pass failed: %s", err.message);
         result = "error";

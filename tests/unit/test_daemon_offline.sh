@@ -9,7 +9,9 @@
 # paths 404; a signed queued job for labels no pool serves is counted under
 # pool "none" and triggers nothing, one for the pool's labels triggers a pass;
 # SIGHUP with a broken file keeps the old one; SIGINT stops it with exit 0;
-# usage and configuration errors give their exit codes. Every wait is for an
+# while a pass hangs on a Keystone that never answers, HTTP is still served
+# and SIGTERM stops it within 5 s; usage and configuration errors give their
+# exit codes. Every wait is for an
 # event line, bounded; no sleeps.
 # Usage: test_daemon_offline.sh OSRUNNERD SRC_DIR
 set -u
@@ -177,6 +179,52 @@ check "sd_notify: WATCHDOG=1 (WATCHDOG_USEC set)" grep -qx 'WATCHDOG=1' "$T/noti
 check "sd_notify: RELOADING=1 on SIGHUP" grep -qx 'RELOADING=1' "$T/notify.log"
 check "sd_notify: STOPPING=1 last" bash -c "[ \"\$(tail -1 '$T/notify.log')\" = STOPPING=1 ]"
 check "stderr is empty" bash -c "[ ! -s '$T/d.err' ] || { cat '$T/d.err'; false; }"
+
+# A pass that hangs: the cloud's Keystone accepts and never answers. The
+# daemon still answers HTTP during the pass (osr_session_set_wait_hook), and
+# a SIGTERM cancels the pass's request in flight and stops it within 5 s.
+exec {HFD}< <(exec /usr/bin/python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+')
+H_PID=$!
+IFS= read -r -t 20 HPORT <&"$HFD"
+cat >"$T/clouds.yaml" <<EOF
+clouds:
+  hold:
+    auth: {auth_url: "http://127.0.0.1:$HPORT/v3", username: u, password: p, project_name: x,
+           user_domain_name: Default, project_domain_name: Default}
+EOF
+sed 's/cloud: nope/cloud: hold/' "$T/good.yaml" >"$T/hold.yaml"
+exec {D3}< <(exec "$D" --config "$T/hold.yaml" --interval 3600 2>"$T/d3.err")
+D_PID=$!
+DFD=$D3
+: >"$EV"
+check "hanging cloud: starts" wait_event 20 'e["event"]=="start"'
+MPORT=$(field metrics_port)
+WPORT=$(field webhook_port)
+M=http://127.0.0.1:$MPORT W=http://127.0.0.1:$WPORT
+T0=$SECONDS
+check "during the hanging pass /healthz answers 503" [ "$(code -m 5 "$M/healthz")" = 503 ]
+check "... 'no pass yet'" grep -q "^pool p: no pass yet" "$T/body"
+check "... a signed webhook gets its 202 within 5 s" [ "$(code -m 5 -H "X-GitHub-Event: workflow_job" -H "X-Hub-Signature-256: $(sig "$T/ours.json")" --data-binary "@$T/ours.json" "$W/webhook")" = 202 ]
+check "... and no pass has ended yet" [ "$(grep -c '"event":"pass"' "$EV")" = 0 ]
+T1=$SECONDS
+kill -TERM "$D_PID"
+check "SIGTERM during the pass: the pass ends" wait_event 10 'e["event"]=="pass"'
+check "... its request cancelled" grep -q 'cancelled' "$T/match.json"
+check "... then the stop event" wait_event 10 'e["event"]=="stop"'
+wait "$D_PID"
+RC=$?
+D_PID=
+check "... exit 0" [ "$RC" = 0 ]
+check "... within 5 s of the signal ($((SECONDS - T1)) s)" [ $((SECONDS - T1)) -le 5 ]
+kill "$H_PID" 2>/dev/null
+wait "$H_PID" 2>/dev/null
 
 # Exit codes.
 run() { "$D" "$@" >"$T/out" 2>"$T/err" </dev/null; echo $?; }
