@@ -52,7 +52,7 @@ static const char build_usage[] =
     "  --base-sha256 H        check the base image against this SHA-256\n"
     "  --runner-info FILE     GitHub's runner download entry (or the whole list) as JSON\n"
     "  --runner-arch A        the entry to take from a list: x64 (default) or arm64\n"
-    "  --runner-url URL       the runner tarball (http, https or a local path), with\n"
+    "  --runner-url URL       the runner tarball (http(s), file:// or a local path), with\n"
     "  --runner-sha256 H      its SHA-256; a mismatch stops the build (exit 10)\n"
     "  --runner-version V     latest or X.Y.Z: ask GitHub's runner downloads for it (with\n"
     "                         --github-path and the GitHub credentials of 'osrunner github')\n"
@@ -867,7 +867,15 @@ static int image_build(int argc, char **argv)
         char probe[4200];
         snprintf(probe, sizeof(probe), "%s/image.qcow2", tmp && *tmp ? tmp : "/var/tmp");
         bo.base = is_url(a.base) ? NULL : a.base;
-        bo.runner_tarball = a.runner_url && !is_url(a.runner_url) ? a.runner_url : NULL;
+        /* --runner-url is checked (and a file:// URL made a path) first. */
+        if (a.runner_url && (error = osr_runner_app_new(&app, a.runner_url, a.runner_sha256,
+                                                        a.runner_arch, &err)) < 0) {
+            rc = cli_fail(error, "%s", err.message);
+            goto done;
+        }
+        bo.runner_tarball = app && !is_url(osr_runner_app_download_url(app))
+                                ? osr_runner_app_download_url(app)
+                                : NULL;
         bo.output = *output ? output : probe;
         if ((error = osr_image_build_check(&bo, &err)) < 0) {
             rc = cli_fail(error, "%s", err.message);
@@ -902,10 +910,6 @@ static int image_build(int argc, char **argv)
             rc = cli_fail(error, "%s: %s", a.runner_info, err.message);
             goto done;
         }
-    } else if ((error = osr_runner_app_new(&app, a.runner_url, a.runner_sha256, a.runner_arch,
-                                           &err)) < 0) {
-        rc = cli_fail(error, "%s", err.message);
-        goto done;
     }
     if ((error = osr_runner_arch_map(NULL, &glance_arch, osr_runner_app_architecture(app), &err)) <
         0) {

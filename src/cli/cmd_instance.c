@@ -51,6 +51,9 @@ static const char create_usage[] =
     "  --key-name K, --security-group SG (repeatable), --availability-zone AZ,\n"
     "  --config-drive, --property key=value (repeatable)\n"
     "  --http-proxy U, --https-proxy U, --no-proxy L, --docker-mirror U\n"
+    "                        for the runner and its jobs; HTTPS defaults to the HTTP\n"
+    "                        proxy, and NO_PROXY always holds localhost, 127.0.0.1\n"
+    "                        and 169.254.169.254\n"
     "  --manager M           ownership prefix in tags and metadata (default osrunner)\n"
     "  --json                print the servers as JSON\n"
     "GitHub:\n" CLI_GITHUB_OPTIONS_HELP;

@@ -95,7 +95,7 @@ check "guestfish read the five images" [ -s "$T/pkgs.tar" ]
 for f in off1 gfs; do
   echo "--- $f"
   if $CHECK check "$T/$f.tar" "$T/www/$RUNNER_FILE" --http http://proxy.example:3128 \
-       --https http://proxy.example:3129 --no-proxy localhost,127.0.0.1,::1 >"$T/$f.check"; then
+       --https http://proxy.example:3129 --no-proxy localhost,127.0.0.1,169.254.169.254,::1 >"$T/$f.check"; then
     ok "$f: every file as promised ($(grep -c '^ok' "$T/$f.check") checks)"
   else
     bad "$f: $(grep FAIL "$T/$f.check" | head -3)"
@@ -107,7 +107,7 @@ else
   bad "no proxy: $(grep FAIL "$T/noproxy.check" | head -3)"
 fi
 if $CHECK check "$T/pkgs.tar" "$T/www/$RUNNER_FILE" --http http://proxy.example:3128 \
-     --https http://proxy.example:3129 --no-proxy localhost,127.0.0.1,::1 >"$T/pkgs.check"; then
+     --https http://proxy.example:3129 --no-proxy localhost,127.0.0.1,169.254.169.254,::1 >"$T/pkgs.check"; then
   ok "packages + script: every file as promised ($(grep -c '^ok' "$T/pkgs.check") checks)"
 else
   bad "packages + script: $(grep FAIL "$T/pkgs.check" | head -3)"

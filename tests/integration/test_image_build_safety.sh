@@ -141,4 +141,18 @@ run help image build --help
 check "--help says a mismatch exits 10" grep -q 'a mismatch stops the build (exit 10)' "$T/help.out"
 check "nothing was built, nothing left" bash -c "[ ! -e '$T/x.qcow2' ] && [ -z \"\$(ls -A '$T/work')\" ]"
 
+# --- file:// URLs are local paths (RFC 8089), %-escapes decoded; other hosts refused
+cp "$T/www/$RUNNER_FILE" "$T/www/with space.tar.gz"
+run fileurl image build --base "$BASE" --runner-url "file://$T/www/with%20space.tar.gz" \
+  --runner-sha256 "$SHA" --no-packages --work-dir "$T/work" --output "$T/f.qcow2"
+check "--runner-url file:///PATH builds" [ "$RC" = 0 ] && [ -s "$T/f.qcow2" ]
+run fileurlbad image build --base "$BASE" --runner-url "file://$T/www/with%20space.tar.gz" \
+  --runner-sha256 "$WRONG" --no-packages --work-dir "$T/work" --output "$T/g.qcow2"
+check "--runner-url file:// with a wrong SHA-256: exit 10" [ "$RC" = 10 ]
+run fileurlhost image build --base "$BASE" --runner-url "file://elsewhere$T/www/$RUNNER_FILE" \
+  --runner-sha256 "$SHA" --no-packages --work-dir "$T/work" --output "$T/g.qcow2"
+check "--runner-url file://HOST/...: refused (exit 2)" [ "$RC" = 2 ]
+check "... saying so in one line" bash -c "[ \$(wc -l <'$T/fileurlhost.err') = 1 ] && grep -q 'file:///PATH' '$T/fileurlhost.err'"
+check "file:// downloaded nothing" bash -c "! grep -q 'with' '$T/http.log'"
+
 finish

@@ -17,6 +17,9 @@
 
 #include <cmocka.h>
 
+extern const unsigned char osr__runner_service_sh[];
+extern const unsigned char osr__runner_unit[];
+
 static const char *const good_labels[] = { "self-hosted", "linux", "x64", NULL };
 
 static osr_instance_config good(void)
@@ -171,75 +174,158 @@ static const char *file_content(json_t *doc, const char *path)
     return NULL;
 }
 
-/* The runcmd entry that runs script (element 8 of the exec form). */
-static json_t *runcmd_for(json_t *doc, const char *script)
+/* A write_files entry's field ("owner", "permissions", "defer"...). */
+static json_t *file_field(json_t *doc, const char *path, const char *field)
 {
     size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(doc, "runcmd"), i, e)
+    json_t *f;
+    json_array_foreach(json_object_get(doc, "write_files"), i, f)
     {
-        const char *s = json_string_value(json_array_get(e, 8));
-        if (s && strcmp(s, script) == 0)
-            return e;
+        if (strcmp(json_string_value(json_object_get(f, "path")), path) == 0)
+            return json_object_get(f, field);
     }
-    fail_msg("no runcmd entry runs %s", script);
+    fail_msg("no file %s", path);
     return NULL;
 }
 
-static void test_user_data_config_sh(void **state)
+#define CONF   "/etc/osrunner/runner.conf"
+#define SECRET "/run/osrunner/runner.secret"
+#define SCRIPT "/usr/local/lib/osrunner/runner-service"
+#define UNIT   "/etc/systemd/system/osrunner-runner.service"
+#define ENVF   "/home/ubuntu/actions-runner/.env"
+
+/* The runcmd is the same in both modes: queue the runner's unit, no more. */
+static void assert_runcmd_starts_unit(json_t *doc, size_t first)
+{
+    json_t *rc = json_object_get(doc, "runcmd");
+    assert_int_equal(json_array_size(rc), first + 2);
+    assert_string_equal(json_string_value(json_array_get(json_array_get(rc, first), 1)),
+                        "daemon-reload");
+    {
+        json_t *start = json_array_get(rc, first + 1);
+        const char *want[] = { "systemctl", "start", "--no-block", "osrunner-runner.service" };
+        assert_int_equal(json_array_size(start), 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_string_equal(json_string_value(json_array_get(start, i)), want[i]);
+    }
+    /* Every runcmd entry is exec form: nothing for a shell to parse. */
+    for (size_t i = 0; i < json_array_size(rc); i++)
+        assert_true(json_is_array(json_array_get(rc, i)));
+}
+
+/* Run cloud-init's schema check when Debian's cloud-init is installed. */
+static void assert_cloud_init_accepts(const char *ud)
+{
+    char path[] = "/tmp/osr-ud-XXXXXX";
+    char cmd[256], out[4096] = "";
+    FILE *p;
+    size_t n;
+    int fd, rc;
+
+    if (access("/usr/bin/cloud-init", X_OK) != 0)
+        return;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, ud, strlen(ud)), (ssize_t)strlen(ud));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 /usr/bin/cloud-init schema --config-file %s 2>&1",
+             path);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    rc = pclose(p);
+    unlink(path);
+    if (rc != 0 || strstr(out, "Valid cloud-config") == NULL)
+        fail_msg("cloud-init schema rejected the user data: %s", out);
+}
+
+static void test_user_data_token_mode(void **state)
 {
     osr_instance_config c = good();
     char *ud = NULL;
-    json_t *doc, *runcmd, *cfg;
+    json_t *doc;
     osr_error err;
     (void)state;
 
     assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
     doc = parse_ud(ud);
-    runcmd = json_object_get(doc, "runcmd");
-    assert_int_equal(json_array_size(runcmd), 2);
-    cfg = json_array_get(runcmd, 0);
-    /* exec form: sudo -u ubuntu -H -- sh -c 'cd ... && exec ./config.sh "$@"' config.sh ARGS */
-    assert_string_equal(json_string_value(json_array_get(cfg, 0)), "sudo");
-    assert_string_equal(json_string_value(json_array_get(cfg, 2)), "ubuntu");
-    assert_string_equal(json_string_value(json_array_get(cfg, 7)),
-                        "cd /home/ubuntu/actions-runner && exec ./config.sh \"$@\"");
+    /* The settings: data the service reads line by line; no secret. */
+    assert_string_equal(file_content(doc, CONF), "mode=token\n"
+                                                 "url=https://github.com/octo-org/octo-repo\n"
+                                                 "name=runner-1\n"
+                                                 "labels=self-hosted,linux,x64\n"
+                                                 "user=ubuntu\n"
+                                                 "dir=/home/ubuntu/actions-runner\n");
+    assert_string_equal(json_string_value(file_field(doc, CONF, "owner")), "root:root");
+    assert_string_equal(json_string_value(file_field(doc, CONF, "permissions")), "0644");
+    /* The token: a root-only file on tmpfs, never an argument. */
+    assert_string_equal(file_content(doc, SECRET), "AABBCCDDEEFF0011");
+    assert_string_equal(json_string_value(file_field(doc, SECRET, "owner")), "root:root");
+    assert_string_equal(json_string_value(file_field(doc, SECRET, "permissions")), "0600");
     {
-        const char *want[] = { "config.sh",
-                               "--url",
-                               "https://github.com/octo-org/octo-repo",
-                               "--token",
-                               "AABBCCDDEEFF0011",
-                               "--ephemeral",
-                               "--unattended",
-                               "--labels",
-                               "self-hosted,linux,x64",
-                               "--name",
-                               "runner-1" };
-        assert_int_equal(json_array_size(cfg), 8 + 11);
-        for (size_t i = 0; i < 11; i++)
-            assert_string_equal(json_string_value(json_array_get(cfg, 8 + i)), want[i]);
+        char *rc = json_dumps(json_object_get(doc, "runcmd"), 0);
+        assert_null(strstr(rc, "AABBCCDDEEFF0011"));
+        assert_null(strstr(rc, "sudo"));
+        free(rc);
     }
-    assert_string_equal(json_string_value(json_array_get(json_array_get(runcmd, 1), 7)),
-                        "cd /home/ubuntu/actions-runner && exec ./run.sh \"$@\"");
-    /* No proxy set: the .env carries no empty assignment. */
-    assert_string_equal(file_content(doc, "/home/ubuntu/actions-runner/.env"), "LANG=C.UTF-8\n");
+    /* The service and its unit are the fixed files of data/, byte for byte. */
+    assert_string_equal(file_content(doc, SCRIPT), (const char *)osr__runner_service_sh);
+    assert_string_equal(json_string_value(file_field(doc, SCRIPT, "permissions")), "0755");
+    assert_string_equal(file_content(doc, UNIT), (const char *)osr__runner_unit);
+    assert_runcmd_starts_unit(doc, 0);
+    /* No proxy set: no proxy line anywhere, no empty assignment. */
+    assert_string_equal(file_content(doc, ENVF), "LANG=C.UTF-8\n");
+    assert_true(json_is_true(file_field(doc, ENVF, "defer")));
     assert_null(file_content(doc, "/etc/docker/daemon.json"));
+    assert_null(strstr(ud, "config.sh --token"));
+    assert_cloud_init_accepts(ud);
     json_decref(doc);
     osr_free(ud);
 
     /* Masked unless revealed. */
     assert_int_equal(osr_instance_user_data(&ud, &c, 0, &err), 0);
     assert_null(strstr(ud, "AABBCCDDEEFF0011"));
-    assert_non_null(strstr(ud, "\"****\""));
+    doc = parse_ud(ud);
+    assert_string_equal(file_content(doc, SECRET), "****");
+    json_decref(doc);
     osr_free(ud);
+}
+
+/* The unit: started after cloud-init is done, powers off however it ends;
+ * the script: the secret only through the runner's environment variables. */
+static void test_user_data_service_contract(void **state)
+{
+    const char *unit = (const char *)osr__runner_unit;
+    const char *sh = (const char *)osr__runner_service_sh;
+    (void)state;
+
+    assert_non_null(strstr(unit, "\nAfter=cloud-final.service"));
+    assert_non_null(strstr(unit, "\nSuccessAction=poweroff\n"));
+    assert_non_null(strstr(unit, "\nFailureAction=poweroff\n"));
+    assert_non_null(strstr(unit, "\nStandardOutput=journal\n"));
+    assert_null(strstr(unit, "Restart="));
+    assert_non_null(strstr(sh, "ACTIONS_RUNNER_INPUT_TOKEN=$secret \"${drop[@]}\" ./config.sh"));
+    assert_non_null(strstr(sh, "ACTIONS_RUNNER_INPUT_JITCONFIG=$secret \"${drop[@]}\" ./run.sh"));
+    assert_non_null(strstr(sh, "rm -f -- \"$secret_file\""));
+    assert_null(strstr(sh, "sudo -"));
+    assert_null(strstr(sh, "\nsudo"));
+    assert_null(strstr(sh, "--token"));
+    assert_null(strstr(sh, "--jitconfig"));
+    assert_null(strstr(sh, "eval "));
+    /* Status lines for the console, as docs/runner-vm.md lists them. */
+    assert_non_null(strstr(sh, "say registered"));
+    assert_non_null(strstr(sh, "registration-failed \"exit=$rc\""));
+    assert_non_null(strstr(sh, "say job-started"));
+    assert_non_null(strstr(sh, "finished \"exit=$rc\""));
+    assert_non_null(strstr(sh, "say poweroff"));
 }
 
 static void test_user_data_jit_and_ghes(void **state)
 {
     osr_instance_config c = good();
     char *ud = NULL;
-    json_t *doc, *runcmd, *run;
+    json_t *doc;
     osr_error err;
     (void)state;
 
@@ -247,13 +333,12 @@ static void test_user_data_jit_and_ghes(void **state)
     c.jit_config = "eyJqaXQiOiJjb25maWcifQ==";
     assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
     doc = parse_ud(ud);
-    runcmd = json_object_get(doc, "runcmd");
-    assert_int_equal(json_array_size(runcmd), 1);
-    run = json_array_get(runcmd, 0);
-    assert_string_equal(json_string_value(json_array_get(run, 8)), "run.sh");
-    assert_string_equal(json_string_value(json_array_get(run, 9)), "--jitconfig");
-    assert_string_equal(json_string_value(json_array_get(run, 10)), "eyJqaXQiOiJjb25maWcifQ==");
-    assert_null(strstr(ud, "config.sh"));
+    assert_non_null(strstr(file_content(doc, CONF), "mode=jit\n"));
+    assert_string_equal(file_content(doc, SECRET), "eyJqaXQiOiJjb25maWcifQ==");
+    /* The JIT config appears once: in the secret file. */
+    assert_null(strstr(strstr(ud, "eyJqaXQiOiJjb25maWcifQ==") + 1, "eyJqaXQiOiJjb25maWcifQ=="));
+    assert_runcmd_starts_unit(doc, 0);
+    assert_cloud_init_accepts(ud);
     json_decref(doc);
     osr_free(ud);
 
@@ -261,7 +346,58 @@ static void test_user_data_jit_and_ghes(void **state)
     c.github_url = "https://ghes.example.com";
     c.github_path = "org";
     assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
-    assert_non_null(strstr(ud, "\"https://ghes.example.com/org\""));
+    doc = parse_ud(ud);
+    assert_non_null(strstr(file_content(doc, CONF), "\nurl=https://ghes.example.com/org\n"));
+    json_decref(doc);
+    osr_free(ud);
+}
+
+/* --http-proxy alone: HTTPS uses it too, and NO_PROXY covers localhost, the
+ * loopback address and the metadata service, then the user's additions. */
+static void test_user_data_proxy_defaults(void **state)
+{
+    osr_instance_config c = good();
+    char *ud = NULL;
+    json_t *doc;
+    osr_error err;
+    (void)state;
+
+    c.http_proxy = "http://proxy:3128";
+    assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
+    doc = parse_ud(ud);
+    assert_string_equal(file_content(doc, ENVF), "http_proxy=http://proxy:3128\n"
+                                                 "HTTP_PROXY=http://proxy:3128\n"
+                                                 "https_proxy=http://proxy:3128\n"
+                                                 "HTTPS_PROXY=http://proxy:3128\n"
+                                                 "no_proxy=localhost,127.0.0.1,169.254.169.254\n"
+                                                 "NO_PROXY=localhost,127.0.0.1,169.254.169.254\n"
+                                                 "LANG=C.UTF-8\n");
+    assert_non_null(strstr(file_content(doc, CONF),
+                           "\nhttp_proxy=http://proxy:3128\n"
+                           "https_proxy=http://proxy:3128\n"
+                           "no_proxy=localhost,127.0.0.1,169.254.169.254\n"));
+    json_decref(doc);
+    osr_free(ud);
+
+    /* A separate HTTPS proxy wins; the user's list is merged, not doubled. */
+    c.https_proxy = "http://tls-proxy:3129";
+    c.no_proxy = "10.0.2.2, localhost,.corp.example,,169.254.169.254";
+    assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
+    doc = parse_ud(ud);
+    assert_non_null(strstr(file_content(doc, ENVF), "\nHTTPS_PROXY=http://tls-proxy:3129\n"));
+    assert_non_null(
+        strstr(file_content(doc, ENVF),
+               "\nNO_PROXY=localhost,127.0.0.1,169.254.169.254,10.0.2.2,.corp.example\n"));
+    json_decref(doc);
+    osr_free(ud);
+
+    /* No proxy at all: nothing proxy-related is written. */
+    c = good();
+    assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
+    doc = parse_ud(ud);
+    assert_null(strstr(file_content(doc, CONF), "proxy"));
+    assert_null(strstr(file_content(doc, ENVF), "proxy"));
+    json_decref(doc);
     osr_free(ud);
 }
 
@@ -271,36 +407,35 @@ static void test_user_data_hostile_values_stay_data(void **state)
                                                   "\\\\n",     "ünï",  NULL };
     osr_instance_config c = good();
     char *ud = NULL;
-    json_t *doc, *cfg;
+    json_t *doc;
     osr_error err;
     (void)state;
 
     c.labels = hostile_labels;
     c.http_proxy = "http://u:p@proxy:3128/$(reboot)";
     c.https_proxy = "https://proxy:3128/`id`";
-    c.no_proxy = "localhost,.corp;echo pwned,'q'";
+    c.no_proxy = ".corp;echo pwned,'q'";
     c.docker_mirror = "https://mirror.example/\"}";
     assert_int_equal(osr_instance_user_data(&ud, &c, 1, &err), 0);
     doc = parse_ud(ud);
-    cfg = runcmd_for(doc, "config.sh");
     /* docker picks up the mirror before the runner starts */
     assert_string_equal(
         json_string_value(json_array_get(json_array_get(json_object_get(doc, "runcmd"), 0), 1)),
         "restart");
-    /* The labels arrive as one argv element, byte for byte. */
-    assert_string_equal(json_string_value(json_array_get(cfg, 8 + 8)),
-                        "$(reboot),`id`,a'b\"c,x;rm -rf /,\\\\n,ünï");
-    /* The shell script is fixed text: no value is ever spliced into it. */
-    assert_null(strstr(json_string_value(json_array_get(cfg, 7)), "reboot"));
-    for (size_t i = 0; i < json_array_size(json_object_get(doc, "runcmd")); i++)
-        assert_true(json_is_array(json_array_get(json_object_get(doc, "runcmd"), i)));
-    assert_string_equal(file_content(doc, "/home/ubuntu/actions-runner/.env"),
+    assert_runcmd_starts_unit(doc, 1);
+    /* The labels arrive as one line of data, byte for byte; the script,
+     * fixed text, reads it with read -r and passes it as one argument. */
+    assert_non_null(
+        strstr(file_content(doc, CONF), "\nlabels=$(reboot),`id`,a'b\"c,x;rm -rf /,\\\\n,ünï\n"));
+    assert_string_equal(file_content(doc, SCRIPT), (const char *)osr__runner_service_sh);
+    assert_null(strstr(file_content(doc, SCRIPT), "reboot"));
+    assert_string_equal(file_content(doc, ENVF),
                         "http_proxy=http://u:p@proxy:3128/$(reboot)\n"
                         "HTTP_PROXY=http://u:p@proxy:3128/$(reboot)\n"
                         "https_proxy=https://proxy:3128/`id`\n"
                         "HTTPS_PROXY=https://proxy:3128/`id`\n"
-                        "no_proxy=localhost,.corp;echo pwned,'q'\n"
-                        "NO_PROXY=localhost,.corp;echo pwned,'q'\n"
+                        "no_proxy=localhost,127.0.0.1,169.254.169.254,.corp;echo pwned,'q'\n"
+                        "NO_PROXY=localhost,127.0.0.1,169.254.169.254,.corp;echo pwned,'q'\n"
                         "LANG=C.UTF-8\n");
     {
         json_t *daemon = json_loads(file_content(doc, "/etc/docker/daemon.json"), 0, NULL);
@@ -310,29 +445,7 @@ static void test_user_data_hostile_values_stay_data(void **state)
         json_decref(daemon);
     }
     json_decref(doc);
-
-    /* When Debian's cloud-init is installed, it must accept the document. */
-    if (access("/usr/bin/cloud-init", X_OK) == 0) {
-        char path[] = "/tmp/osr-ud-XXXXXX";
-        int fd = mkstemp(path);
-        FILE *p;
-        char cmd[256], out[4096] = "";
-        size_t n;
-        int rc;
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, ud, strlen(ud)), (ssize_t)strlen(ud));
-        close(fd);
-        snprintf(cmd, sizeof(cmd),
-                 "/usr/bin/python3 /usr/bin/cloud-init schema --config-file %s 2>&1", path);
-        p = popen(cmd, "r");
-        assert_non_null(p);
-        n = fread(out, 1, sizeof(out) - 1, p);
-        out[n] = '\0';
-        rc = pclose(p);
-        unlink(path);
-        if (rc != 0 || strstr(out, "Valid cloud-config") == NULL)
-            fail_msg("cloud-init schema rejected the user data: %s", out);
-    }
+    assert_cloud_init_accepts(ud);
     osr_free(ud);
 }
 
@@ -429,8 +542,10 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_name_check),
         cmocka_unit_test(test_jit_config_check),
-        cmocka_unit_test(test_user_data_config_sh),
+        cmocka_unit_test(test_user_data_token_mode),
+        cmocka_unit_test(test_user_data_service_contract),
         cmocka_unit_test(test_user_data_jit_and_ghes),
+        cmocka_unit_test(test_user_data_proxy_defaults),
         cmocka_unit_test(test_user_data_hostile_values_stay_data),
         cmocka_unit_test(test_user_data_size_limit),
         cmocka_unit_test(test_microversion),

@@ -301,12 +301,19 @@ static int create_user(struct recipe *r)
 static int write_proxy(struct recipe *r)
 {
     osr__build *b = r->b;
-    const osr_proxy *p = &b->o->proxy;
+    osr_proxy eff = b->o->proxy, *p = &eff;
     char *env = NULL, *out = NULL, *apt = NULL, *dropin = NULL, *docker = NULL;
+    char *https = NULL, *no_proxy = NULL;
     int error;
 
+    /* As for the runner VM's user data: HTTPS through the HTTP proxy unless
+     * told otherwise, and never the loopback or the metadata service. */
+    if (osr__proxy_effective(&https, &no_proxy, eff.http, eff.https, eff.no_proxy) < 0)
+        return osr__error_set(b->err, OSR_ENOMEM, "out of memory");
+    eff.https = https;
+    eff.no_proxy = no_proxy;
     if ((error = r->be->read_file(r->st, "/etc/environment", true, &env, NULL)) < 0)
-        return error;
+        goto done;
     if (osr__render_environment(&out, env, p) < 0 || osr__render_apt_proxy(&apt, p) < 0 ||
         osr__render_docker_dropin(&dropin, p) < 0 || osr__render_docker_config(&docker, p) < 0) {
         error = osr__error_set(b->err, OSR_ENOMEM, "out of memory");
@@ -333,6 +340,8 @@ done:
     free(apt);
     free(dropin);
     free(docker);
+    free(https);
+    free(no_proxy);
     return error;
 }
 

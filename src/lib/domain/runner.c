@@ -1,7 +1,10 @@
 /* Runner instance configs: validation and cloud-init user data. The user
- * data is a #cloud-config document built with jansson (JSON is YAML), and
- * every value reaches the VM as data: files written by write_files and
- * arguments of exec-form runcmd entries, never text a shell parses. */
+ * data is a #cloud-config document built with jansson (JSON is YAML). It
+ * writes the runner service (data/runner-service.sh, fixed text), its unit
+ * and its settings, and starts the unit once cloud-init is done: every value
+ * reaches the VM as data in files (runner.conf is read line by line, never
+ * evaluated), never as text a shell parses. docs/runner-vm.md tells the VM's
+ * life from boot to power-off. */
 #include "runner_internal.h"
 
 #include <jansson.h>
@@ -291,34 +294,59 @@ file_entry(const char *path, const char *owner, const char *mode, const char *te
     return f;
 }
 
-/* [sudo -u ubuntu -H -- sh -c 'cd DIR && exec ./SCRIPT "$@"' SCRIPT args...]:
- * the arguments are positional parameters, which the shell never parses.
- * Takes args (a JSON array or NULL); NULL on allocation failure. */
-static json_t *as_runner(const char *script, json_t *args)
+extern const unsigned char osr__runner_service_sh[];
+extern const unsigned char osr__runner_unit[];
+
+static int conf_line(osr__buf *b, const char *key, const char *value)
 {
-    char *cmd = osr__sprintf("cd %s && exec ./%s \"$@\"", RUNNER_HOME, script);
-    json_t *a = cmd ? json_pack("[s,s,s,s,s,s,s,s,s]", "sudo", "-u", "ubuntu", "-H", "--", "sh",
-                                "-c", cmd, script)
-                    : NULL;
-    free(cmd);
-    if (a && args && json_array_extend(a, args) < 0) {
-        json_decref(a);
-        a = NULL;
-    }
-    json_decref(args);
-    return a;
+    return value ? osr__buf_printf(b, "%s=%s\n", key, value) : 0;
+}
+
+static int env_pair(osr__buf *b, const char *lower, const char *upper, const char *value)
+{
+    return value ? osr__buf_printf(b, "%s=%s\n%s=%s\n", lower, value, upper, value) : 0;
 }
 
 int osr_instance_user_data(char **out, const osr_instance_config *cfg, int reveal, osr_error *err)
 {
-    json_t *doc = NULL, *files, *runcmd, *cmd;
-    osr__buf env = OSR__BUF_INIT, labels = OSR__BUF_INIT;
-    char *url = NULL, *text = NULL, *result = NULL;
+    json_t *doc = NULL, *files, *runcmd;
+    osr__buf env = OSR__BUF_INIT, conf = OSR__BUF_INIT, labels = OSR__BUF_INIT;
+    char *url = NULL, *text = NULL, *result = NULL, *https = NULL, *no_proxy = NULL;
     const char *base = cfg && cfg->github_url ? cfg->github_url : "https://github.com";
+    const char *secret;
     int error;
 
     if ((error = validate_runner(cfg, err)) < 0)
         return error;
+    secret = cfg->jit_config ? cfg->jit_config : cfg->registration_token;
+    if ((error = osr__proxy_effective(&https, &no_proxy, cfg->http_proxy, cfg->https_proxy,
+                                      cfg->no_proxy)) < 0 ||
+        (error = osr__runner_labels_join(&labels, cfg->labels)) < 0 ||
+        (url = osr__sprintf("%s/%s", base, cfg->github_path)) == NULL) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    /* runner.conf: what the service reads as data, one key=value a line
+     * (validate_runner let no newline or control byte through). No secret. */
+    if (conf_line(&conf, "mode", cfg->jit_config ? "jit" : "token") < 0 ||
+        conf_line(&conf, "url", url) < 0 || conf_line(&conf, "name", cfg->name) < 0 ||
+        conf_line(&conf, "labels", labels.data) < 0 || conf_line(&conf, "user", "ubuntu") < 0 ||
+        conf_line(&conf, "dir", RUNNER_HOME) < 0 ||
+        conf_line(&conf, "http_proxy", cfg->http_proxy) < 0 ||
+        conf_line(&conf, "https_proxy", https) < 0 || conf_line(&conf, "no_proxy", no_proxy) < 0) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+    /* The runner's .env: proxies for the runner and the jobs it runs. Only
+     * values that are set; no empty assignments. */
+    if (env_pair(&env, "http_proxy", "HTTP_PROXY", cfg->http_proxy) < 0 ||
+        env_pair(&env, "https_proxy", "HTTPS_PROXY", https) < 0 ||
+        env_pair(&env, "no_proxy", "NO_PROXY", no_proxy) < 0 ||
+        osr__buf_puts(&env, "LANG=C.UTF-8\n") < 0) {
+        error = OSR_ENOMEM;
+        goto done;
+    }
+
     doc = json_object();
     files = json_array();
     runcmd = json_array();
@@ -330,21 +358,16 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
     }
     json_object_set_new(doc, "write_files", files);
     json_object_set_new(doc, "runcmd", runcmd);
-
-    /* The runner's .env: proxies for the runner and the jobs it runs. Only
-     * values that are set; no empty assignments. */
-    if (cfg->http_proxy)
-        osr__buf_printf(&env, "http_proxy=%s\nHTTP_PROXY=%s\n", cfg->http_proxy, cfg->http_proxy);
-    if (cfg->https_proxy)
-        osr__buf_printf(&env, "https_proxy=%s\nHTTPS_PROXY=%s\n", cfg->https_proxy,
-                        cfg->https_proxy);
-    if (cfg->no_proxy)
-        osr__buf_printf(&env, "no_proxy=%s\nNO_PROXY=%s\n", cfg->no_proxy, cfg->no_proxy);
-    osr__buf_puts(&env, "LANG=C.UTF-8\n");
-    if (env.data == NULL) {
-        error = OSR_ENOMEM;
-        goto done;
-    }
+    json_array_append_new(
+        files, file_entry("/etc/osrunner/runner.conf", "root:root", "0644", conf.data, false));
+    /* On tmpfs, root's alone, and deleted by the service once read. */
+    json_array_append_new(files, file_entry("/run/osrunner/runner.secret", "root:root", "0600",
+                                            reveal ? secret : MASK, false));
+    json_array_append_new(files, file_entry("/usr/local/lib/osrunner/runner-service", "root:root",
+                                            "0755", (const char *)osr__runner_service_sh, false));
+    json_array_append_new(files,
+                          file_entry("/etc/systemd/system/osrunner-runner.service", "root:root",
+                                     "0644", (const char *)osr__runner_unit, false));
     /* defer: write after the user exists (cloud-init's final stage). */
     json_array_append_new(files,
                           file_entry(RUNNER_HOME "/.env", "ubuntu:ubuntu", "0644", env.data, true));
@@ -361,26 +384,13 @@ int osr_instance_user_data(char **out, const osr_instance_config *cfg, int revea
         free(dj);
         json_array_append_new(runcmd, json_pack("[s,s,s]", "systemctl", "restart", "docker"));
     }
-
-    if (cfg->jit_config) {
-        cmd =
-            as_runner("run.sh", json_pack("[s,s]", "--jitconfig", reveal ? cfg->jit_config : MASK));
-    } else {
-        if (osr__runner_labels_join(&labels, cfg->labels) == 0)
-            url = osr__sprintf("%s/%s", base, cfg->github_path);
-        cmd =
-            url && labels.data
-                ? as_runner("config.sh",
-                            json_pack("[s,s,s,s,s,s,s,s,s,s]", "--url", url, "--token",
-                                      reveal ? cfg->registration_token : MASK, "--ephemeral",
-                                      "--unattended", "--labels", labels.data, "--name", cfg->name))
-                : NULL;
-    }
-    if (cmd == NULL || json_array_append_new(runcmd, cmd) < 0) {
-        error = OSR_ENOMEM;
-        goto done;
-    }
-    if (cfg->jit_config == NULL && json_array_append_new(runcmd, as_runner("run.sh", NULL)) < 0) {
+    /* The runner is a service of its own, queued now and started once
+     * cloud-init is done (the unit is ordered after cloud-final). */
+    json_array_append_new(runcmd, json_pack("[s,s]", "systemctl", "daemon-reload"));
+    json_array_append_new(runcmd, json_pack("[s,s,s,s]", "systemctl", "start", "--no-block",
+                                            "osrunner-runner.service"));
+    if (json_array_size(files) != 5u + (cfg->docker_mirror != NULL) ||
+        json_array_size(runcmd) != 2u + (cfg->docker_mirror != NULL)) {
         error = OSR_ENOMEM;
         goto done;
     }
@@ -411,8 +421,11 @@ done:
     osr__secret_free(result);
     osr__secret_free(text);
     osr__buf_free(&env);
+    osr__buf_free(&conf);
     osr__buf_free(&labels);
     free(url);
+    free(https);
+    free(no_proxy);
     osr__json_wipe(doc); /* held the token or JIT config; ours alone */
     json_decref(doc);
     return error;

@@ -63,13 +63,65 @@ static char *lower_dup(const char *s)
     return d;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* file:///PATH or file://localhost/PATH (RFC 8089) as a local path, with
+ * %XX decoded: a new string in *out, or OSR_EINVAL naming what is wrong. */
+static int file_url_path(char **out, const char *url, osr_error *err)
+{
+    const char *p = url + 7;
+    char *path, *o;
+
+    if (strncmp(p, "localhost/", 10) == 0)
+        p += 9;
+    if (*p != '/')
+        return osr__error_set(err, OSR_EINVAL,
+                              "%.200s: a file URL names a local path: file:///PATH", url);
+    if ((path = o = malloc(strlen(p) + 1)) == NULL)
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    for (; *p; p++) {
+        int hi, lo;
+        if (*p != '%') {
+            *o++ = *p;
+            continue;
+        }
+        hi = p[1] ? hex_value(p[1]) : -1;
+        lo = hi >= 0 && p[2] ? hex_value(p[2]) : -1;
+        if (lo < 0 || (hi == 0 && lo == 0)) {
+            free(path);
+            return osr__error_set(err, OSR_EINVAL, "%.200s: a bad %%-escape", url);
+        }
+        *o++ = (char)(hi * 16 + lo);
+        p += 2;
+    }
+    *o = '\0';
+    *out = path;
+    return 0;
+}
+
+static bool is_file_url(const char *url)
+{
+    return url && strncmp(url, "file://", 7) == 0;
+}
+
 static int check_url(const char *url, osr_error *err)
 {
     if (url == NULL || *url == '\0')
         return osr__error_set(err, OSR_EINVAL, "runner application: download_url is empty");
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 && strstr(url, "://"))
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 && !is_file_url(url) &&
+        strstr(url, "://"))
         return osr__error_set(err, OSR_EINVAL,
-                              "runner application: download_url must be http(s) or a local path");
+                              "runner application: download_url must be http(s), file:// or a "
+                              "local path");
     for (const char *p = url; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return osr__error_set(err, OSR_EINVAL,
@@ -273,7 +325,14 @@ int osr_runner_app_new(
         return osr__error_set(err, OSR_EINVAL, "the runner's SHA-256 is not 64 hex digits");
     if ((app = calloc(1, sizeof(*app))) == NULL)
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    app->url = osr__strdup(url);
+    if (is_file_url(url)) {
+        if ((error = file_url_path(&app->url, url, err)) < 0) {
+            free(app);
+            return error;
+        }
+    } else {
+        app->url = osr__strdup(url);
+    }
     app->sha256 = lower_dup(sha256);
     if (app->url == NULL || app->sha256 == NULL) {
         osr_runner_app_free(app);
@@ -473,8 +532,16 @@ int osr_fetch_verified(const char *dest,
     if (url == NULL || *url == '\0')
         return osr__error_set(err, OSR_EINVAL, "no URL to download");
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        if (is_file_url(url)) {
+            char *path = NULL;
+            if ((error = file_url_path(&path, url, err)) == 0)
+                error = hash_local(path, sha256, opts, err);
+            free(path);
+            return error;
+        }
         if (strstr(url, "://"))
-            return osr__error_set(err, OSR_EINVAL, "%.200s: only http, https or a local path", url);
+            return osr__error_set(err, OSR_EINVAL,
+                                  "%.200s: only http, https, file:// or a local path", url);
         return hash_local(url, sha256, opts, err);
     }
     if (dest == NULL)

@@ -440,23 +440,23 @@ done:
 
 /* ------------------------------------------------------------ on the engine */
 
-static int call_submit(osr__nova_call *c,
-                       osr_session *s,
-                       const osr__nova *n,
-                       const char *method,
-                       char *url, /* taken */
-                       const char *body,
-                       bool idempotent,
-                       long delay_ms,
-                       osr__http_done_cb cb,
-                       void *payload)
+int osr__nova_call_submit(osr__nova_call *c,
+                          osr_session *s,
+                          const osr__nova *n,
+                          const char *method,
+                          char *url, /* taken */
+                          const char *body,
+                          bool idempotent,
+                          long delay_ms,
+                          osr__http_done_cb cb,
+                          void *payload)
 {
     osr__http_request req = { .method = method,
                               .url = url,
                               .body = body,
                               .body_len = body ? strlen(body) : 0,
                               .idempotent = idempotent,
-                              .headers = n->headers,
+                              .headers = n ? n->headers : NULL,
                               .token = osr__session_token(s) };
 
     free(c->url);
@@ -483,8 +483,8 @@ int osr__nova_server_create(osr__nova_call *c,
                             osr__http_done_cb cb,
                             void *payload)
 {
-    return call_submit(c, s, n, "POST", osr__sprintf("%s/servers", n->base), body, false, 0, cb,
-                       payload);
+    return osr__nova_call_submit(c, s, n, "POST", osr__sprintf("%s/servers", n->base), body, false,
+                                 0, cb, payload);
 }
 
 int osr__nova_server_fetch(osr__nova_call *c,
@@ -495,8 +495,8 @@ int osr__nova_server_fetch(osr__nova_call *c,
                            osr__http_done_cb cb,
                            void *payload)
 {
-    return call_submit(c, s, n, "GET", osr__sprintf("%s/servers/%s", n->base, id), NULL, true,
-                       delay_ms, cb, payload);
+    return osr__nova_call_submit(c, s, n, "GET", osr__sprintf("%s/servers/%s", n->base, id), NULL,
+                                 true, delay_ms, cb, payload);
 }
 
 /* Nova's name filter is a regular expression: anchor and escape it. */
@@ -535,7 +535,8 @@ int osr__nova_servers_named(osr__nova_call *c,
                             osr__http_done_cb cb,
                             void *payload)
 {
-    return call_submit(c, s, n, "GET", named_url(n, name), NULL, true, delay_ms, cb, payload);
+    return osr__nova_call_submit(c, s, n, "GET", named_url(n, name), NULL, true, delay_ms, cb,
+                                 payload);
 }
 
 static char *tagged_url(const osr__nova *n, const char *tags)
@@ -554,7 +555,8 @@ int osr__nova_servers_tagged(osr__nova_call *c,
                              osr__http_done_cb cb,
                              void *payload)
 {
-    return call_submit(c, s, n, "GET", tagged_url(n, tags), NULL, true, delay_ms, cb, payload);
+    return osr__nova_call_submit(c, s, n, "GET", tagged_url(n, tags), NULL, true, delay_ms, cb,
+                                 payload);
 }
 
 int osr__nova_server_set_tags(osr__nova_call *c,
@@ -566,8 +568,8 @@ int osr__nova_server_set_tags(osr__nova_call *c,
                               osr__http_done_cb cb,
                               void *payload)
 {
-    return call_submit(c, s, n, "PUT", osr__sprintf("%s/servers/%s/tags", n->base, id), body, true,
-                       delay_ms, cb, payload);
+    return osr__nova_call_submit(c, s, n, "PUT", osr__sprintf("%s/servers/%s/tags", n->base, id),
+                                 body, true, delay_ms, cb, payload);
 }
 
 static json_t *call_json(const osr__nova_call *c, osr_error *err)

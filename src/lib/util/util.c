@@ -454,3 +454,59 @@ const char *osr_quote(char *buf, size_t size, const char *s, size_t max)
 {
     return osr__quote(buf, size, s, max);
 }
+
+static bool list_has(const char *list, const char *item, size_t n)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, item, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+int osr__proxy_effective(char **https_out,
+                         char **no_proxy_out,
+                         const char *http,
+                         const char *https,
+                         const char *no_proxy)
+{
+    osr__buf b = OSR__BUF_INIT;
+    char *h = NULL;
+    int error = 0;
+
+    if (https || http) {
+        if ((h = osr__strdup(https ? https : http)) == NULL)
+            return OSR_ENOMEM;
+    }
+    if (http || https || no_proxy) {
+        error = osr__buf_puts(&b, OSR__NO_PROXY_DEFAULT);
+        for (const char *p = no_proxy ? no_proxy : ""; *p && error == 0;) {
+            size_t len = strcspn(p, ",");
+            const char *item = p;
+            /* Trim the spaces people put after commas. */
+            while (len && *item == ' ') {
+                item++;
+                len--;
+            }
+            while (len && item[len - 1] == ' ')
+                len--;
+            if (len && !list_has(b.data, item, len)) {
+                error = osr__buf_puts(&b, ",");
+                if (error == 0)
+                    error = osr__buf_append(&b, item, len);
+            }
+            p += strcspn(p, ",");
+            p += *p == ',';
+        }
+    }
+    if (error < 0) {
+        free(h);
+        osr__buf_free(&b);
+        return OSR_ENOMEM;
+    }
+    *https_out = h;
+    *no_proxy_out = b.data ? osr__buf_detach(&b) : NULL;
+    return 0;
+}

@@ -94,6 +94,19 @@ int osr__parse_timestamp(int64_t *out, const char *s);
 #define OSR__QUOTE_MAX 256
 const char *osr__quote(char *buf, size_t size, const char *s, size_t max);
 
+/* The proxy settings a VM gets, from what the user gave: HTTPS defaults to
+ * the HTTP proxy (GitHub is all HTTPS), and once any proxy is set, NO_PROXY
+ * starts with localhost, 127.0.0.1 and 169.254.169.254 (the metadata
+ * service), then the user's entries that are not among them. Each out is a
+ * new string or NULL (nothing to set). 0 or OSR_ENOMEM; outs untouched on
+ * failure. */
+#define OSR__NO_PROXY_DEFAULT "localhost,127.0.0.1,169.254.169.254"
+int osr__proxy_effective(char **https_out,
+                         char **no_proxy_out,
+                         const char *http,
+                         const char *https,
+                         const char *no_proxy);
+
 /* SHA-256 of data as 64 lowercase hex characters plus NUL. */
 int osr__sha256_hex(char out[65], const void *data, size_t len);
 
