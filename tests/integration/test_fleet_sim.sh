@@ -7,7 +7,8 @@
 # hold back a VM for good (never_register) or for one pass (late). A job is
 # taken and finished: the runner record goes and Nova says SHUTOFF. The
 # stand-in's busy_after_list hook turns a runner busy right after osrunner's
-# list, so osrunner's delete of it is refused. Everything is deleted at the
+# list, so osrunner's delete of it is refused. A runner whose record osrunner
+# deletes exits: the next sync powers its VM off. Everything is deleted at the
 # end and nothing is left, at Nova or the stand-in; Prism sees no violation.
 # Fails (does not skip) when the stand-in is not up.
 set -euo pipefail
@@ -206,6 +207,11 @@ while read -r id _; do
   run rdel2 github delete-runner --github-path "$REPO" "$id"
   check "runner $id deleted through osrunner" [ "$RC" = 0 ]
 done <<<"$LEFT"
+sim POST /sync
+check "sync: the idle runner whose record was deleted exits, its VM powers off" \
+  [ "$(simq '.stopped | join(" ")') $(simq '.errors | length')" = "$IDLE_LEFT 0" ]
+check "  and Nova says SHUTOFF" [ "$(nova_status "$IDLE_LEFT")" = SHUTOFF ]
+check "  the never-registered one is left alone" [ "$(nova_status "$M-never")" = ACTIVE ]
 mapfile -t IDS < <(jq -r '.servers[].server' <(curl -s "$SIM/state"))
 check "the simulator knows all 6 servers" [ "${#IDS[@]}" = 6 ]
 "${OS[@]}" server delete --wait "${IDS[@]}"
