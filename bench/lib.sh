@@ -2,7 +2,9 @@
 # osrunner in $OSR, and the local cloud's environment. Source it from the
 # repository's top directory.
 scripts/deps --bench
-cmake --preset release >/dev/null
+# The library and the CLI only: gcc 12 at -O2 raises false positives in
+# some tests (format-truncation, null-dereference) that -Werror would stop.
+cmake --preset release -DBUILD_TESTING=OFF >/dev/null
 cmake --build --preset release >/dev/null
 OSR=$PWD/build/release/src/cli/osrunner
 STATE=${OSR_CLOUD_DIR:-$PWD/tests/cloud/state}

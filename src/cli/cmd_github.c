@@ -397,7 +397,7 @@ static int github_apps(int argc, char **argv)
     osr_github *gh = NULL;
     osr_runner_app_list *apps = NULL;
     struct cli_table *t = NULL;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     int rc, error;
     size_t n;
 
@@ -480,7 +480,7 @@ static int github_token(int argc, char **argv)
     osr_file_writer *w = NULL;
     char *token = NULL;
     long long expires = 0;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     const char *kind = argv[0];
     char when[32];
     int rc, error;
@@ -540,7 +540,7 @@ static int github_jit(int argc, char **argv)
     const char **labels = NULL;
     char **split = NULL, *jit = NULL;
     long long id = 0;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     int rc, error;
 
     (void)argc;
@@ -648,7 +648,7 @@ static int github_runners(int argc, char **argv)
 {
     osr_github *gh = NULL;
     osr_github_runner_list *list = NULL;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     int rc, error;
 
     (void)argc;
@@ -671,7 +671,7 @@ static int github_runner(int argc, char **argv, bool del)
     const char *usage = del ? delete_usage : runner_usage;
     osr_github *gh = NULL;
     osr_github_runner_list *list = NULL;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     const char *arg = argv[0];
     long long id;
     int rc, error;
@@ -708,7 +708,7 @@ static int github_runner(int argc, char **argv, bool del)
 static int github_url(int argc, char **argv)
 {
     osr_github *gh = NULL;
-    const char *path;
+    const char *path = NULL; /* set by the helper that opens the client */
     char *url = NULL;
     int rc, error;
 

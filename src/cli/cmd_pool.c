@@ -93,8 +93,10 @@ static int pool_opt(int opt, const char *v)
         return 0;
     case OPT_PER_PAGE:
         n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || n < 1 || n > 100)
-            return cli_usage_error(NULL, "--per-page: 1 to 100");
+        if (*v == '\0' || *end != '\0' || n < 1 || n > 100) {
+            cli_usage_error(NULL, "--per-page: 1 to 100");
+            return -1;
+        }
         arg.per_page = (int)n;
         return 0;
     }

@@ -17,6 +17,12 @@
 // "throttled*" (first request 429 with retry-after: 1), "nobody" (404),
 // "schema-drift" (a runner list without the required "busy": Prism's 500);
 // runners whose name starts with "busy-" are busy and cannot be deleted (422).
+//
+// The runner side (what config.sh and run.sh talk; not GitHub's REST API, so
+// only on FAKE_PORT, under /_control/): register with a registration token
+// the fake issued for that scope, go online with the runner's credential,
+// take a job, remove itself; GET /_control/runners lists live, removed and
+// refused runners with their history (README.md, "The runner side").
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -45,7 +51,7 @@ const scopes = new Map(); // "repos/o/r" | "orgs/o" -> { runners: Map(id -> runn
 const instTokens = new Map(); // token -> { installation, expires (epoch s) }
 const budgets = new Map(); // credential -> { used, reset }
 const stats = { requests: 0, access_tokens: 0, registration_tokens: 0, remove_tokens: 0,
-  jitconfigs: 0, deletes: 0 };
+  jitconfigs: 0, deletes: 0, registrations: 0 };
 // Tokens the fake issued: token -> { scope, kind: 'registration' | 'remove', expires (epoch s) }.
 const issuedTokens = new Map();
 const removedRunners = []; // runners that are gone, with their history (the control API shows them)
@@ -392,7 +398,7 @@ async function control(req, res, p, m) {
     const r = newRunner(key, { name: b.name, runner_group_id: group, ephemeral: b.ephemeral,
       labels: runnerLabels(names), work_folder: b.work, via: 'register' });
     r.credential = rand(40, 'abcdefghijklmnopqrstuvwxyz0123456789');
-    stats.registrations = (stats.registrations || 0) + 1;
+    stats.registrations++;
     const serverUrl = `http://${req.headers.host}`;
     return ctl(res, 201, { id: r.id, name: r.name, credential: r.credential, labels: names,
       runner: dotRunner(r, serverUrl) });

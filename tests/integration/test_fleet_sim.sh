@@ -1,14 +1,16 @@
 #!/bin/bash
 # The fleet simulator (tests/sim/fleet.js) against the local Nova and the
-# GitHub stand-in: osrunner launches a token-mode and a JIT runner VM (and
-# two more for the hooks); a hand-made server carries the runner.conf user
-# data; one is in ERROR. One POST /sync registers exactly the ACTIVE ones (both
-# modes online, with their labels), over Nova pages of one server; the hooks
-# hold back a VM for good (never_register) or for one pass (late). A job is
-# taken and finished: the runner record goes and Nova says SHUTOFF. The
-# stand-in's busy_after_list hook turns a runner busy right after osrunner's
-# list, so osrunner's delete of it is refused. Everything is deleted at the
-# end and nothing is left, at Nova or the stand-in; Prism sees no violation.
+# GitHub stand-in: osrunner launches a token-mode VM, a JIT one (in another
+# project) and two more for the hooks; a hand-made server carries the
+# runner.conf user data; one is in ERROR. One POST /sync registers exactly the
+# ACTIVE ones (both modes online, with their labels), over Nova pages of one
+# server; the hooks hold back a VM for good (never_register) or for one pass
+# (late). A job is taken and finished: the runner record goes and Nova says
+# SHUTOFF. The stand-in's busy_after_list hook turns a runner busy right after
+# osrunner's list, so osrunner's delete of it is refused. A runner whose record
+# osrunner deletes exits: the next sync powers its VM off. Everything is
+# deleted at the end and nothing is left, at Nova or the stand-in; Prism sees
+# no violation.
 # Fails (does not skip) when the stand-in is not up.
 set -euo pipefail
 # shellcheck disable=SC1091
@@ -80,17 +82,23 @@ SIM=${READY#ready }
 SIM=${SIM%% *}
 ok "simulator ready at $SIM"
 
+# launched NAME WHAT: the launch run NAME exited 0; else its error output is shown
+launched() {
+  if [ "$RC" = 0 ]; then ok "$2"; else bad "$2 (exit $RC)"; sed 's/^/    /' "$T/$1.err"; fi
+}
+
 # ---- the fleet: osrunner launches (credentials fetched from the stand-in)
 COMMON=(--os-cloud ostb-admin --manager "$M" --image osr-test-image --flavor m1.tiny
         --github-path "$REPO")
 run tok instance create "${COMMON[@]}" --name "$M-tok" --labels self-hosted,sim-tok,linux --json
-check "token-mode VM launched (ACTIVE)" [ "$RC" = 0 ]
-run jit instance create "${COMMON[@]}" --name "$M-jit" --labels self-hosted,sim-jit,gpu --jit --json
-check "JIT VM launched (ACTIVE)" [ "$RC" = 0 ]
+launched tok "token-mode VM launched (ACTIVE)"
+# (in the demo project: the simulator lists every project's servers)
+run jit instance create "${COMMON[@]/ostb-admin/ostb-demo}" --name "$M-jit" --labels self-hosted,sim-jit,gpu --jit --json
+launched jit "JIT VM launched in the demo project (ACTIVE)"
 run never instance create "${COMMON[@]}" --name "$M-never" --labels sim-never --jit --json
-check "the never-registering VM launched" [ "$RC" = 0 ]
+launched never "the never-registering VM launched"
 run late instance create "${COMMON[@]}" --name "$M-late" --labels sim-late --json
-check "the late VM launched" [ "$RC" = 0 ]
+launched late "the late VM launched"
 JIT_ID=$(jq -r '.[0].runner_id' "$T/jit.out")
 
 # A server with the runner.conf form of the user data (osrunner's runner
@@ -149,6 +157,8 @@ check "late runner online now" [ "$(field_of "$M-late" .status)" = online ]
 sim GET /state
 check "state: conf, jit, late, tok registered; never never; err pending" \
   [ "$(simq '[.servers[] | "\(.name | sub("^.*-"; ""))=\(.state)"] | join(" ")')" = "conf=registered err=pending jit=registered late=registered never=never tok=registered" ]
+check "state: the JIT VM is of another project than the token one" \
+  [ "$(simq "[.servers[] | select(.name == \"$M-jit\" or .name == \"$M-tok\") | .project] | unique | length")" = 2 ]
 check "state: runner ids known" [ "$(simq "[.servers[] | select(.state == \"registered\") | .runner_id | numbers] | length")" = 4 ]
 
 # ---- a job: taken (busy), finished (runner gone, VM SHUTOFF)
@@ -206,6 +216,11 @@ while read -r id _; do
   run rdel2 github delete-runner --github-path "$REPO" "$id"
   check "runner $id deleted through osrunner" [ "$RC" = 0 ]
 done <<<"$LEFT"
+sim POST /sync
+check "sync: the idle runner whose record was deleted exits, its VM powers off" \
+  [ "$(simq '.stopped | join(" ")') $(simq '.errors | length')" = "$IDLE_LEFT 0" ]
+check "  and Nova says SHUTOFF" [ "$(nova_status "$IDLE_LEFT")" = SHUTOFF ]
+check "  the never-registered one is left alone" [ "$(nova_status "$M-never")" = ACTIVE ]
 mapfile -t IDS < <(jq -r '.servers[].server' <(curl -s "$SIM/state"))
 check "the simulator knows all 6 servers" [ "${#IDS[@]}" = 6 ]
 "${OS[@]}" server delete --wait "${IDS[@]}"

@@ -44,17 +44,25 @@ check "the finished VM is deleted (rule finished-vm)" outcome_of "$T/fin1.out" "
 check "... and gone from Nova" not server_named "$JOB1"
 check "... and no create: 3 idle remain" [ "$(actions "$T/fin1.out" create missing)" = 0 ]
 
-# --- the race: a runner goes busy right after the pass read the list
+# --- the race: a runner goes busy right after the pass read the list. The
+#     hook makes every idle runner busy just after the list was answered, so
+#     whichever the scale-down picks took a job between observe and act.
 write_config "$CFG" "$M" "$GH_PATH" "$(pool_block lc 2 6)"
-VICTIM=$(oldest_idle_runner lc)
-fake_post _control/hooks "{\"busy_after_list\": \"$VICTIM\"}" >/dev/null
+IDLE=$(idle_runners lc)
+fake_post _control/hooks "{\"busy_after_list\": $IDLE}" >/dev/null
 reconcile race
-check "scale-down 3 -> 2 picks the oldest idle runner" outcome_of "$T/race.out" "$VICTIM" kept idle-surplus
-check "... which took a job meanwhile: kept by GitHub's 422, exit 0" [ "$RC" = 0 ]
+VICTIM=$(action_server "$T/race.out" idle-surplus)
+check "scale-down 3 -> 2 picks one idle runner" [ "$(actions "$T/race.out" delete-runner-then-vm idle-surplus)" = 1 ]
+check "... which took a job meanwhile: kept (GitHub's 422)" outcome_of "$T/race.out" "$VICTIM" kept idle-surplus
+check "... exit 0: a kept runner is not a failure" [ "$RC" = 0 ]
 check "... and its VM still exists" server_named "$VICTIM"
-sim_post jobs/finish "{\"name\": \"$VICTIM\"}" >/dev/null
+for r in $(pj "$T/race.out" 'print(" ".join(json.loads(sys.argv[2])))' "$IDLE"); do
+  sim_post jobs/finish "{\"name\": \"$r\"}" >/dev/null
+done
 reconcile race2
-check "its job done, its VM goes as a finished one" outcome_of "$T/race2.out" "$VICTIM" "done" finished-vm
+check "their jobs done, their VMs go as finished ones" \
+  [ "$(rule_count "$T/race2.out" finished-vm)" = 3 ]
+check "... the one the race kept among them" outcome_of "$T/race2.out" "$VICTIM" "done" finished-vm
 
 # --- a VM that never registers goes after the bootstrap timeout (4 s here)
 write_config "$CFG" "$M" "$GH_PATH" "$(pool_block lc 3 6)"
@@ -118,8 +126,10 @@ check "the human's runner survived our drain" runner_named lc-human000
 write_config "$CFG_B" "$M-b" "$GH_PATH" "$(pool_block lc 0 2)"
 wait_rule never-online lc "$CFG_B"
 drain lc "$CFG_B"
+check "the other manager's look-alike runner went with its own manager's pass (its ghost)" \
+  outcome_of "$T/other.out" "" "done" ghost-runner
+check "the human's runner survived both drains" runner_named lc-human000
 delete_runner_named lc-human000
-delete_runner_named lc-other000
 check "nothing of ours is left in Nova" no_servers "$M"
 check "nothing of the other manager is left in Nova" no_servers "$M-b"
 check "nothing of ours is left at GitHub" no_runners

@@ -217,7 +217,7 @@ static osr_session *open_logged(const osr_cloud *cloud, const char *dir)
 /* How many files are in dir; the one name (if one) goes to name. */
 static int files_in(const char *dir, char *name, size_t size)
 {
-    char cmd[600];
+    char cmd[700]; /* "ls -A" and a path of at most 600 */
     FILE *p;
     int n = 0;
     char line[512];

@@ -452,7 +452,7 @@ async function refused(e, why, status) {
 // One pass: list, register what came up, forget what is gone.
 async function syncOnce() {
   const t0 = Date.now();
-  const result = { registered: [], skipped: [], errors: [], servers: 0, pages: 0, ms: 0 };
+  const result = { registered: [], skipped: [], stopped: [], errors: [], servers: 0, pages: 0, ms: 0 };
   const { servers, pages } = await listServers();
   result.servers = servers.length;
   result.pages = pages;
@@ -507,8 +507,26 @@ async function syncOnce() {
     work.push(bootRunner(e, ud).then(() => result.registered.push(e.name),
       (err) => result.errors.push({ name: e.name, server: s.id, error: err.message })));
   }
+  // A runner whose record is gone (deleted through the REST API: the engine's
+  // scale-down, or by hand) exits, and its VM powers off, as on a real VM.
+  const online = [...fleet.values()].filter((e) => (e.state === 'registered' || e.state === 'busy') && e.runner_id);
+  if (online.length) {
+    const r = await fakeCall('GET', '/_control/runners');
+    if (r.status !== 200 || !r.json || !Array.isArray(r.json.runners))
+      result.errors.push({ name: null, server: null, error: `stand-in runner list: ${r.status} ${errText(r)}` });
+    else {
+      const live = new Set(r.json.runners.map((x) => x.id));
+      for (const e of online.filter((x) => !live.has(x.runner_id))) {
+        e.state = 'removed';
+        note(e, 'runner record removed at GitHub: the runner exits; powering off');
+        work.push(powerOff(e).then((st) => result.stopped.push(`${e.name}`) && st,
+          (err) => result.errors.push({ name: e.name, server: e.server, error: err.message })));
+      }
+    }
+  }
   await Promise.all(work);
   result.registered.sort();
+  result.stopped.sort();
   result.ms = Date.now() - t0;
   stats.syncs++;
   stats.last_sync = { time: at(), ms: result.ms, servers: result.servers, pages: result.pages,

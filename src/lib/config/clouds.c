@@ -1066,8 +1066,8 @@ static int apply_region(const osr__yaml_node **cloud, vctx *v)
         if (list->nitems == 0)
             return verr(v, list, field, "an empty list of regions");
         for (size_t i = 0; i < list->nitems; i++) {
-            const char *name;
-            const osr__yaml_node *vals;
+            const char *name = NULL; /* region_entry sets both on success */
+            const osr__yaml_node *vals = NULL;
             if ((error = region_entry(&name, &vals, v, list->items[i], field)) < 0) {
                 osr__buf_free(&names);
                 return error;

@@ -425,17 +425,6 @@ int osr__yaml_bool(bool *out, const osr__yaml_node *node)
     return 0;
 }
 
-static int digit_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Accumulate digits of base into *acc (a magnitude); false on overflow. */
 static bool accumulate(uint64_t *acc, const char *s, size_t n, unsigned base)
 {
@@ -443,7 +432,7 @@ static bool accumulate(uint64_t *acc, const char *s, size_t n, unsigned base)
         int d;
         if (s[i] == '_')
             continue;
-        d = digit_value(s[i]);
+        d = osr__hex_digit(s[i]);
         if (d < 0 || (unsigned)d >= base)
             return false;
         if (*acc > (UINT64_MAX - (uint64_t)d) / base)

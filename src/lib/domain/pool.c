@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define DEFAULT_PARALLEL       8
 #define DEFAULT_DELETE_TIMEOUT 120
@@ -191,8 +190,7 @@ static int observe_capacity(
     json_decref(doc);
     doc = NULL;
     if (osr__nova_flavor_find(&fobj, &fid, s, np, flavor) < 0 ||
-        (doc = json_pack("{s:O}", "flavor", fobj)) == NULL ||
-        osr__flavor_size_from_json(&fz, doc, &perr) < 0) {
+        osr__flavor_size_from_json(&fz, fobj, &perr) < 0) {
         note_failure(pass, "limits", perr.code ? perr.message : osr_session_last_error(s)->message);
         o->snap.failed |= OSR__OBSERVE_LIMITS;
         goto done;
@@ -284,11 +282,8 @@ static int action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa)
 }
 
 /* pool flush: each runner of ours not already acted on is replaced. */
-static int add_flush(osr_pool_pass *pass, const observed *o, const char *manager, int busy)
+static int add_flush(osr_pool_pass *pass, const observed *o, int busy)
 {
-    char label[OSR__POOL_OWNER_LABEL_SIZE];
-
-    osr__pool_owner_label(label, sizeof(label), manager);
     for (size_t i = 0; i < o->nsv; i++) {
         const osr__pool_server *s = &o->sv[i];
         const osr__pool_runner *r = NULL;
@@ -564,37 +559,17 @@ static long long figure_count(const observed *o, osr__vm_status st)
     return n;
 }
 
-/* A runner of ours: named as a VM of ours, or of the pool's name shape and
- * with the manager's ownership label (pool_decide.h). */
-static bool runner_ours(const observed *o, const osr_pool_spec *pool, const char *label, size_t j)
-{
-    const osr__pool_runner *r = &o->rn[j];
-    for (size_t i = 0; i < o->nsv; i++) {
-        if (strcmp(o->sv[i].name, r->name) == 0)
-            return true;
-    }
-    if (!osr__pool_runner_name_ok(osr_pool_spec_name(pool), r->name))
-        return false;
-    for (size_t k = 0; k < r->nlabels; k++) {
-        if (strcasecmp(r->labels[k], label) == 0)
-            return true;
-    }
-    return false;
-}
-
 static void fill_figures(osr_pool_pass *pass,
                          const observed *o,
                          const osr__pool_plan *plan,
                          const osr_pool_spec *pool,
-                         const char *manager,
-                         int64_t grace,
+                         const osr__pool_params *params,
                          int64_t now)
 {
-    char owner_label[OSR__POOL_OWNER_LABEL_SIZE];
     const osr__pool_capacity *c = &plan->capacity;
+    int64_t grace = params->registration_grace;
     long long offline = 0;
 
-    osr__pool_owner_label(owner_label, sizeof(owner_label), manager);
     for (size_t i = 0; i < o->nsv; i++) {
         if (o->sv[i].status != OSR__VM_ACTIVE || now - o->sv[i].created < grace)
             continue;
@@ -612,7 +587,7 @@ static void fill_figures(osr_pool_pass *pass,
     pass->figures[OSR_POOL_SERVERS] = (long long)o->nsv;
     pass->figures[OSR_POOL_RUNNERS] = 0;
     for (size_t j = 0; j < o->nrn; j++)
-        pass->figures[OSR_POOL_RUNNERS] += runner_ours(o, pool, owner_label, j);
+        pass->figures[OSR_POOL_RUNNERS] += osr__pool_runner_ours(&o->snap, params, j);
     pass->figures[OSR_POOL_DESIRED] = c->desired;
     pass->figures[OSR_POOL_MIN_IDLE] = osr_pool_spec_min_idle(pool);
     pass->figures[OSR_POOL_MAX_RUNNERS] = osr_pool_spec_max_runners(pool);
@@ -700,10 +675,9 @@ int osr_pool_pass_run(osr_pool_pass **out,
         if ((error = action_from_plan(pass, &plan.actions[i])) < 0)
             goto nomem;
     }
-    if (opts->flush && !o.snap.failed &&
-        (error = add_flush(pass, &o, params.manager, opts->flush_busy)) < 0)
+    if (opts->flush && !o.snap.failed && (error = add_flush(pass, &o, opts->flush_busy)) < 0)
         goto nomem;
-    fill_figures(pass, &o, &plan, pool, params.manager, params.registration_grace, now);
+    fill_figures(pass, &o, &plan, pool, &params, now);
     pass->observe_failed = o.snap.failed != 0;
 
     /* Act. */

@@ -156,6 +156,19 @@ static bool runner_ours(const dctx *d, size_t j)
     return false;
 }
 
+bool osr__pool_runner_ours(const osr__pool_snapshot *snap, const osr__pool_params *p, size_t j)
+{
+    dctx d;
+
+    if (snap == NULL || p == NULL || p->manager == NULL || p->pool == NULL || j >= snap->nrunners)
+        return false;
+    memset(&d, 0, sizeof(d));
+    d.snap = snap;
+    d.p = p;
+    osr__pool_owner_label(d.owner_label, sizeof(d.owner_label), p->manager);
+    return runner_ours(&d, j);
+}
+
 /* Our runner of server i's name: the one whose id the server recorded, else the first. */
 static size_t runner_of(const dctx *d, size_t i)
 {

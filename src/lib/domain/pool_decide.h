@@ -203,6 +203,9 @@ void osr__pool_plan_free(osr__pool_plan *plan);
 const char *osr__pool_rule_name(osr__pool_rule rule);
 const char *osr__pool_action_kind_name(osr__pool_action_kind kind);
 
+/* Runner j of snap is ours under p's ownership rule (the header comment). */
+bool osr__pool_runner_ours(const osr__pool_snapshot *snap, const osr__pool_params *p, size_t j);
+
 /* name is POOL-SUFFIX, the suffix OSR__POOL_SUFFIX_LEN of [a-z0-9]. */
 bool osr__pool_runner_name_ok(const char *pool, const char *name);
 

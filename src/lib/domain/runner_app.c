@@ -63,17 +63,6 @@ static char *lower_dup(const char *s)
     return d;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* file:///PATH or file://localhost/PATH (RFC 8089) as a local path, with
  * %XX decoded: a new string in *out, or OSR_EINVAL naming what is wrong. */
 static int file_url_path(char **out, const char *url, osr_error *err)
@@ -94,8 +83,8 @@ static int file_url_path(char **out, const char *url, osr_error *err)
             *o++ = *p;
             continue;
         }
-        hi = p[1] ? hex_value(p[1]) : -1;
-        lo = hi >= 0 && p[2] ? hex_value(p[2]) : -1;
+        hi = p[1] ? osr__hex_digit(p[1]) : -1;
+        lo = hi >= 0 && p[2] ? osr__hex_digit(p[2]) : -1;
         if (lo < 0 || (hi == 0 && lo == 0)) {
             free(path);
             return osr__error_set(err, OSR_EINVAL, "%.200s: a bad %%-escape", url);

@@ -452,23 +452,23 @@ done:
 
 /* ------------------------------------------------------------ on the engine */
 
-int osr__nova_call_submit(osr__nova_call *c,
-                          osr_session *s,
-                          const osr__nova *n,
-                          const char *method,
-                          char *url, /* taken */
-                          const char *body,
-                          bool idempotent,
-                          long delay_ms,
-                          osr__http_done_cb cb,
-                          void *payload)
+static int call_submit(osr__nova_call *c,
+                       osr_session *s,
+                       const osr__nova *n,
+                       const char *method,
+                       char *url, /* taken */
+                       const char *body,
+                       bool idempotent,
+                       long delay_ms,
+                       osr__http_done_cb cb,
+                       void *payload)
 {
     osr__http_request req = { .method = method,
                               .url = url,
                               .body = body,
                               .body_len = body ? strlen(body) : 0,
                               .idempotent = idempotent,
-                              .headers = n ? n->headers : NULL,
+                              .headers = n->headers,
                               .token = osr__session_token(s) };
 
     free(c->url);
@@ -495,8 +495,8 @@ int osr__nova_server_create(osr__nova_call *c,
                             osr__http_done_cb cb,
                             void *payload)
 {
-    return osr__nova_call_submit(c, s, n, "POST", osr__sprintf("%s/servers", n->base), body, false,
-                                 0, cb, payload);
+    return call_submit(c, s, n, "POST", osr__sprintf("%s/servers", n->base), body, false, 0, cb,
+                       payload);
 }
 
 int osr__nova_server_fetch(osr__nova_call *c,
@@ -507,8 +507,8 @@ int osr__nova_server_fetch(osr__nova_call *c,
                            osr__http_done_cb cb,
                            void *payload)
 {
-    return osr__nova_call_submit(c, s, n, "GET", osr__sprintf("%s/servers/%s", n->base, id), NULL,
-                                 true, delay_ms, cb, payload);
+    return call_submit(c, s, n, "GET", osr__sprintf("%s/servers/%s", n->base, id), NULL, true,
+                       delay_ms, cb, payload);
 }
 
 /* Nova's name filter is a regular expression: anchor and escape it. */
@@ -547,8 +547,7 @@ int osr__nova_servers_named(osr__nova_call *c,
                             osr__http_done_cb cb,
                             void *payload)
 {
-    return osr__nova_call_submit(c, s, n, "GET", named_url(n, name), NULL, true, delay_ms, cb,
-                                 payload);
+    return call_submit(c, s, n, "GET", named_url(n, name), NULL, true, delay_ms, cb, payload);
 }
 
 static char *tagged_url(const osr__nova *n, const char *tags)
@@ -567,8 +566,7 @@ int osr__nova_servers_tagged(osr__nova_call *c,
                              osr__http_done_cb cb,
                              void *payload)
 {
-    return osr__nova_call_submit(c, s, n, "GET", tagged_url(n, tags), NULL, true, delay_ms, cb,
-                                 payload);
+    return call_submit(c, s, n, "GET", tagged_url(n, tags), NULL, true, delay_ms, cb, payload);
 }
 
 int osr__nova_server_set_tags(osr__nova_call *c,
@@ -580,8 +578,8 @@ int osr__nova_server_set_tags(osr__nova_call *c,
                               osr__http_done_cb cb,
                               void *payload)
 {
-    return osr__nova_call_submit(c, s, n, "PUT", osr__sprintf("%s/servers/%s/tags", n->base, id),
-                                 body, true, delay_ms, cb, payload);
+    return call_submit(c, s, n, "PUT", osr__sprintf("%s/servers/%s/tags", n->base, id), body, true,
+                       delay_ms, cb, payload);
 }
 
 static json_t *call_json(const osr__nova_call *c, osr_error *err)

@@ -79,19 +79,6 @@ typedef struct osr__nova_call {
 
 void osr__nova_call_clear(osr__nova_call *c);
 
-/* Queue method url (taken, even on failure) with n's microversion header (none
- * for n NULL: another service), the session's token, and body. */
-int osr__nova_call_submit(osr__nova_call *c,
-                          osr_session *s,
-                          const osr__nova *n,
-                          const char *method,
-                          char *url,
-                          const char *body,
-                          bool idempotent,
-                          long delay_ms,
-                          osr__http_done_cb cb,
-                          void *payload);
-
 /* POST /servers with body (never sent twice: see osr__http_request). */
 int osr__nova_server_create(osr__nova_call *c,
                             osr_session *s,

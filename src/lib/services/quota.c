@@ -4,7 +4,6 @@
 
 #include "util.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -58,10 +57,9 @@ int osr__nova_limits_parse(osr__nova_limits *out, const char *body, size_t len, 
     return error;
 }
 
-int osr__flavor_size_from_json(osr__flavor_size *out, json_t *root, osr_error *err)
+int osr__flavor_size_from_json(osr__flavor_size *out, json_t *f, osr_error *err)
 {
     static const char what[] = "nova flavor";
-    json_t *f = json_object_get(root, "flavor");
     osr__flavor_size z;
     int error;
 
@@ -79,7 +77,8 @@ int osr__flavor_size_from_json(osr__flavor_size *out, json_t *root, osr_error *e
 int osr__flavor_size_parse(osr__flavor_size *out, const char *body, size_t len, osr_error *err)
 {
     json_t *root = load(body, len, "nova flavor", err);
-    int error = root ? osr__flavor_size_from_json(out, root, err) : OSR_EPROTO;
+    int error =
+        root ? osr__flavor_size_from_json(out, json_object_get(root, "flavor"), err) : OSR_EPROTO;
     json_decref(root);
     return error;
 }
@@ -109,37 +108,4 @@ int osr__port_quota_parse(osr__port_quota *out, const char *body, size_t len, os
     int error = root ? osr__port_quota_from_json(out, root, err) : OSR_EPROTO;
     json_decref(root);
     return error;
-}
-
-int osr__nova_limits_fetch(
-    osr__nova_call *c, osr_session *s, const osr__nova *n, osr__http_done_cb cb, void *payload)
-{
-    return osr__nova_call_submit(c, s, n, "GET", osr__sprintf("%s/limits", n->base), NULL, true, 0,
-                                 cb, payload);
-}
-
-int osr__nova_flavor_fetch(osr__nova_call *c,
-                           osr_session *s,
-                           const osr__nova *n,
-                           const char *flavor_id,
-                           osr__http_done_cb cb,
-                           void *payload)
-{
-    char *esc = curl_easy_escape(NULL, flavor_id, 0);
-    char *url = esc ? osr__sprintf("%s/flavors/%s", n->base, esc) : NULL;
-    curl_free(esc);
-    return osr__nova_call_submit(c, s, n, "GET", url, NULL, true, 0, cb, payload);
-}
-
-int osr__neutron_quota_fetch(osr__nova_call *c,
-                             osr_session *s,
-                             const char *network_base,
-                             const char *project_id,
-                             osr__http_done_cb cb,
-                             void *payload)
-{
-    char *esc = curl_easy_escape(NULL, project_id, 0);
-    char *url = esc ? osr__sprintf("%s/quotas/%s/details", network_base, esc) : NULL;
-    curl_free(esc);
-    return osr__nova_call_submit(c, s, NULL, "GET", url, NULL, true, 0, cb, payload);
 }

@@ -1,7 +1,7 @@
 /* What a pool may still create: Nova's absolute limits (GET /limits), a
  * flavor's size (GET /flavors/ID) and, where Neutron exposes it, the port
- * quota (GET /v2.0/quotas/PROJECT/details). Parsers are pure; the fetches
- * are queued on the session's engine like the other Nova calls (nova.h). */
+ * quota (GET /v2.0/quotas/PROJECT/details): pure parsers of the answers,
+ * which the pool engine reads (domain/pool.c). */
 #ifndef OSR_LIB_QUOTA_H
 #define OSR_LIB_QUOTA_H
 
@@ -42,28 +42,10 @@ int osr__flavor_size_parse(osr__flavor_size *out, const char *body, size_t len, 
 /* {"quota": {"port": {"limit", "used", "reserved"}}}. */
 int osr__port_quota_parse(osr__port_quota *out, const char *body, size_t len, osr_error *err);
 
-/* The same, from a parsed answer (borrowed). */
+/* The same, from a parsed answer (borrowed); for the flavor, the flavor
+ * object itself (as a listing holds it). */
 int osr__nova_limits_from_json(osr__nova_limits *out, json_t *root, osr_error *err);
-int osr__flavor_size_from_json(osr__flavor_size *out, json_t *root, osr_error *err);
+int osr__flavor_size_from_json(osr__flavor_size *out, json_t *flavor, osr_error *err);
 int osr__port_quota_from_json(osr__port_quota *out, json_t *root, osr_error *err);
-
-/* GET /limits. */
-int osr__nova_limits_fetch(
-    osr__nova_call *c, osr_session *s, const osr__nova *n, osr__http_done_cb cb, void *payload);
-/* GET /flavors/ID. */
-int osr__nova_flavor_fetch(osr__nova_call *c,
-                           osr_session *s,
-                           const osr__nova *n,
-                           const char *flavor_id,
-                           osr__http_done_cb cb,
-                           void *payload);
-/* GET network_base/quotas/PROJECT/details (network_base: ".../v2.0", from
- * osr__session_service_url(..., "network", "/v2.0")). No microversion. */
-int osr__neutron_quota_fetch(osr__nova_call *c,
-                             osr_session *s,
-                             const char *network_base,
-                             const char *project_id,
-                             osr__http_done_cb cb,
-                             void *payload);
 
 #endif

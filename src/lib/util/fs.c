@@ -518,7 +518,7 @@ int osr_file_read(char **out,
                   void *log_payload,
                   osr_error *err)
 {
-    struct stat st;
+    struct stat st = { 0 }; /* set on success only; gcc -O2 cannot see it */
     int code = (flags & OSR_FILE_CONFIG) ? OSR_ECONFIG : OSR_EINVAL, error;
 
     if (out == NULL || path == NULL)

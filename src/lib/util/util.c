@@ -510,3 +510,14 @@ int osr__proxy_effective(char **https_out,
     *no_proxy_out = b.data ? osr__buf_detach(&b) : NULL;
     return 0;
 }
+
+int osr__hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

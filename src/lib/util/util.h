@@ -76,6 +76,9 @@ char *osr__buf_detach(osr__buf *b);
 /* True if s looks like a UUID (with or without dashes): an id, not a name. */
 bool osr__looks_like_uuid(const char *s);
 
+/* The value of a hexadecimal (or decimal) digit, any case, or -1. */
+int osr__hex_digit(char c);
+
 /* Case-insensitive prefix test. */
 bool osr__startswith_ci(const char *s, const char *prefix);
 
