@@ -16,7 +16,6 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 . "$OSR_SRC/tests/integration/pool_lib.sh"
-: "${OSRUNNERD:?OSRUNNERD must name the osrunnerd binary}"
 
 FIX="$OSR_SRC/tests/fixtures/webhooks"
 SECRET="daemon-test-secret-$$"
@@ -51,46 +50,11 @@ write_config "$CFG" "$M" "$GH_PATH" "$(good_pool)
 $(bad_pool)"
 
 # --- the daemon, its events read from a pipe
-D_PID=
-EV="$T/events.jsonl"
-: >"$EV"
-exec {DFD}< <(exec "$OSRUNNERD" --config "$CFG" --metrics-listen 127.0.0.1:0 \
-  --webhook-listen 127.0.0.1:0 --webhook-secret-file "$T/secret" --interval 3600 2>"$T/d.err")
-D_PID=$!
-daemon_trap() {
-  if [ -n "$D_PID" ] && kill -0 "$D_PID" 2>/dev/null; then kill -KILL "$D_PID" 2>/dev/null || true; fi
-  pool_cleanup_trap
-}
+. "$OSR_SRC/tests/integration/daemon_lib.sh"
 trap daemon_trap EXIT
-
-# wait_event SECONDS PYTHON_CONDITION: read events until one satisfies the
-# condition on e (a dict); all lines are kept in $EV; the match in $T/match.json.
-wait_event() {
-  local deadline=$((SECONDS + $1)) line
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    if ! IFS= read -r -t $((deadline - SECONDS + 1)) line <&"$DFD"; then
-      return 1
-    fi
-    printf '%s\n' "$line" >>"$EV"
-    if printf '%s\n' "$line" | /usr/bin/python3 -c "import json,sys; e=json.load(sys.stdin); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
-      printf '%s\n' "$line" >"$T/match.json"
-      return 0
-    fi
-  done
-  return 1
-}
-field() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/match.json" "$1"; }
-# events_count PYTHON_CONDITION: how many events seen so far satisfy it
-events_count() { /usr/bin/python3 -c "import json,sys
-print(sum(1 for l in open(sys.argv[1]) if (lambda e: $1)(json.loads(l))))" "$EV"; }
-
-check "start event" wait_event 30 'e["event"]=="start"'
-MPORT=$(field metrics_port)
-WPORT=$(field webhook_port)
+check "start event" daemon_start --config "$CFG" --webhook-secret-file "$T/secret" --interval 3600
 two_ports() { [ "$MPORT" -gt 0 ] && [ "$WPORT" -gt 0 ] && [ "$MPORT" != "$WPORT" ]; }
 check "two listeners on picked ports" two_ports
-MURL="http://127.0.0.1:$MPORT"
-WURL="http://127.0.0.1:$WPORT"
 
 # Loaded Nova: a pass may take a while.
 check "first pass of dk: ok" wait_event 300 'e["event"]=="pass" and e["pool"]=="dk"'
