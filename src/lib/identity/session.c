@@ -522,11 +522,8 @@ size_t osr_session_api_stats_count(const osr_session *s)
     return s ? osr__http_stats_count(s->http) : 0;
 }
 
-int osr_session_api_stats_at(const char **service,
-                             int *status,
-                             unsigned long long *count,
-                             const osr_session *s,
-                             size_t i)
+int osr_session_api_stats_at(
+    const char **service, int *status, unsigned long long *count, const osr_session *s, size_t i)
 {
     const char *svc;
     long st;

@@ -1033,11 +1033,8 @@ size_t osr__http_stats_count(const osr__http *h)
     return h ? h->nstats : 0;
 }
 
-int osr__http_stats_at(const char **service,
-                       long *status,
-                       unsigned long long *count,
-                       const osr__http *h,
-                       size_t i)
+int osr__http_stats_at(
+    const char **service, long *status, unsigned long long *count, const osr__http *h, size_t i)
 {
     if (h == NULL || i >= h->nstats)
         return OSR_ENOTFOUND;
