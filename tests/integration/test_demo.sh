@@ -49,7 +49,6 @@ check "the flush removes the idle runners" has 'delete-runner-then-vm +idle-surp
 check "the demo says nothing is left" has "^left: 0 VMs of manager $M, 0 runner records in $GH_PATH"
 check "the events were JSON lines on the pipe" bash -c "/usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$DEMO_DIR/events.jsonl'"
 check "the webhook secret is in no output" not grep -qf "$DEMO_DIR/hook.secret" "$OUT" "$DEMO_DIR/events.jsonl" "$DEMO_DIR/osrunnerd.err"
-check "osrunnerd wrote nothing on stderr" not test -s "$DEMO_DIR/osrunnerd.err"
 
 # --- nothing left, as others see it
 our_servers() {
