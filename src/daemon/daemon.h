@@ -13,7 +13,7 @@ struct MHD_Daemon;
 
 #define QUEUED_MAX     64
 #define BACKOFF_MIN_MS 2000
-#define FOLLOWUP_MS    15000            /* a pass again this long after a job completed */
+#define FOLLOWUP_MS    15000 /* a pass again this long after creates, or a completed job */
 #define QUEUED_TTL_MS  (10 * 60 * 1000) /* a job's in_progress webhook may be lost */
 
 /* One pool and what the daemon keeps for it between passes. */

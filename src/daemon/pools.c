@@ -609,6 +609,10 @@ static void run_pass(struct daemon *d, struct pool *p)
         } else {
             p->ready = true;
             remember(p, pass);
+            /* creates were sent (BUILD): a pass soon sees how they went */
+            if (count_actions(pass, "create", NULL) > 0 &&
+                (p->followup_ms == 0 || p->followup_ms > now_ms() + FOLLOWUP_MS))
+                p->followup_ms = now_ms() + FOLLOWUP_MS;
             snprintf(p->reason, sizeof(p->reason), "%s", osr_pool_pass_state(pass));
             result = error < 0 ? "action_failed" : "ok";
         }

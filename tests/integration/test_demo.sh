@@ -30,8 +30,8 @@ check "the pool converges: 2 creates" [ "$(grep -cE '^  [0-9:]{8} action pool=de
 check "... then a pass with 2 idle runners" has 'pass pool=demo result=ok state=ok queued=0 idle=2 busy=0 desired=2'
 check "... and /healthz says ready" has '^pool demo: ready$'
 check "the signed queued webhook is accepted (202)" has '^POST /webhook  workflow_job queued, job [0-9]+  ->  202$'
-check "... triggers a pass" has 'trigger pool=demo job_action=queued'
-check "... which creates one runner above min_idle" has 'action pool=demo kind=create rule=missing .*min_idle 3 outcome=done'
+check "... creates one runner above min_idle at once" has 'action pool=demo kind=create rule=queued-job .*outcome=done'
+check "... and triggers a pass" has 'trigger pool=demo job_action=queued'
 check "a runner takes the job" has '^runner demo-[a-z0-9]{8} is busy$'
 BUSY=$(sed -n 's/^runner \(demo-[a-z0-9]\{8\}\) is busy$/\1/p' "$OUT")
 check "in_progress and completed are accepted (202)" [ "$(grep -cE '^POST /webhook  workflow_job (in_progress|completed), job [0-9]+  ->  202$' "$OUT")" = 2 ]
