@@ -189,6 +189,8 @@ OSR_EXTERN long long osr_pool_action_runner_id(const osr_pool_action *action);
 OSR_EXTERN const char *osr_pool_action_outcome(const osr_pool_action *action);
 /** The error of a failed action (code 0 otherwise). */
 OSR_EXTERN const osr_error *osr_pool_action_error(const osr_pool_action *action);
+/** A create: when its request went to Nova (Unix time in ms); 0 when it never did. */
+OSR_EXTERN long long osr_pool_action_sent_at(const osr_pool_action *action);
 
 #ifdef __cplusplus
 }

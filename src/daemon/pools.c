@@ -318,13 +318,15 @@ static void on_action(const osr_pool_action *a, void *payload)
                               osr_pool_action_outcome(a) };
 
     (void)osr_metrics_counter_add(ctx->d->metrics, "osrunner_reconcile_actions_total", v, 1);
-    ev_emit(ctx->d, "action", "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "pool", ctx->pool, "kind",
-            osr_pool_action_kind(a), "rule", osr_pool_action_rule(a), "reason",
+    long long sent = osr_pool_action_sent_at(a);
+    ev_emit(ctx->d, "action", "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "pool", ctx->pool,
+            "kind", osr_pool_action_kind(a), "rule", osr_pool_action_rule(a), "reason",
             osr_pool_action_reason(a), "outcome", osr_pool_action_outcome(a), "server",
             str_or_null(osr_pool_action_server_name(a)), "server_id",
             str_or_null(osr_pool_action_server_id(a)), "runner_id",
             rid > 0 ? json_integer(rid) : json_null(), "error",
-            e && e->code < 0 ? json_string(e->message) : json_null());
+            e && e->code < 0 ? json_string(e->message) : json_null(), "sent_at_ms",
+            sent > 0 ? json_integer((json_int_t)sent) : json_null());
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_PARALLEL       8
 #define DEFAULT_DELETE_TIMEOUT 120
@@ -30,9 +31,10 @@ struct osr_pool_action {
     long long runner_id;
     const char *outcome;
     osr_error error;
-    int vm_delete;    /* RECONCILE: the VM is to be deleted (after GitHub's answer) */
-    int runner_first; /* the runner's record goes first */
-    int vm_first;     /* flush --busy: the VM goes first, then the record */
+    int vm_delete;     /* RECONCILE: the VM is to be deleted (after GitHub's answer) */
+    int runner_first;  /* the runner's record goes first */
+    int vm_first;      /* flush --busy: the VM goes first, then the record */
+    long long sent_ms; /* a create: when its request went out (Unix ms), 0: never */
 };
 
 struct osr_pool_pass {
@@ -428,6 +430,7 @@ static int runner_name(char *buf, size_t size, const char *pool)
 
 typedef struct create_set {
     size_t n;
+    osr_pool_action **acts; /* the i-th instance's action */
     char (*names)[80];
     osr_instance_config *cfgs;
     const osr_instance_config **ptrs;
@@ -438,11 +441,28 @@ typedef struct create_set {
 
 static void create_set_free(create_set *c)
 {
+    free(c->acts);
     free(c->names);
     free(c->cfgs);
     free(c->ptrs);
     free(c->labels);
     free(c->groups);
+}
+
+static long long now_ms_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The launch's progress: the moment each create request goes out. */
+static void create_progress(size_t index, const char *name, const char *state, void *payload)
+{
+    create_set *c = payload;
+    (void)name;
+    if (index < c->n && strcmp(state, "creating") == 0 && c->acts[index]->sent_ms == 0)
+        c->acts[index]->sent_ms = now_ms_wall();
 }
 
 static int create_runners(osr_pool_pass *pass,
@@ -479,7 +499,8 @@ static int create_runners(osr_pool_pass *pass,
     c.ptrs = calloc(c.n, sizeof(*c.ptrs));
     c.labels = calloc(nl + 2, sizeof(*c.labels));
     c.groups = calloc(ng + 1, sizeof(*c.groups));
-    if (!c.names || !c.cfgs || !c.ptrs || !c.labels || !c.groups) {
+    c.acts = calloc(c.n, sizeof(*c.acts));
+    if (!c.names || !c.cfgs || !c.ptrs || !c.labels || !c.groups || !c.acts) {
         create_set_free(&c);
         return OSR_ENOMEM;
     }
@@ -518,12 +539,15 @@ static int create_runners(osr_pool_pass *pass,
         ic.pool = osr_pool_spec_name(pool);
         c.cfgs[k] = ic;
         c.ptrs[k] = &c.cfgs[k];
+        c.acts[k] = a;
         k++;
     }
     po.jit = osr_pool_spec_jit(pool);
     po.runner_group = osr_pool_spec_runner_group(pool);
     po.launch.wait = 0;        /* BUILD is "booting"; the next pass sees how it went */
     po.launch.fresh_names = 1; /* runner_name(): 8 random of [a-z0-9] */
+    po.launch.progress = create_progress;
+    po.launch.payload = &c;
     po.launch.cancel = opts->cancel;
     error = osr_runner_provision(&prov, s, gh, c.ptrs, c.n, &po);
     k = 0;
@@ -915,6 +939,11 @@ long long osr_pool_action_runner_id(const osr_pool_action *a)
 const char *osr_pool_action_outcome(const osr_pool_action *a)
 {
     return a->outcome;
+}
+
+long long osr_pool_action_sent_at(const osr_pool_action *a)
+{
+    return a ? a->sent_ms : 0;
 }
 
 const osr_error *osr_pool_action_error(const osr_pool_action *a)
