@@ -44,6 +44,7 @@ struct pool {
     unsigned int failures;
     int64_t not_before_ms;
     char failed_service[16];
+    bool growing;        /* its OSR_POOL_GROW call is running */
     int64_t followup_ms; /* a pass due then (a job completed: its VM powers off soon), 0: none */
     /* The session's API call counts already added to the metrics. */
     struct api_seen {
@@ -97,6 +98,8 @@ struct daemon {
     volatile bool cancel;       /* osr_pool_options.cancel */
     struct job_note *notes;
     size_t note_count, note_cap;
+    struct pool *passing; /* the pool whose pass is running, or NULL */
+    bool in_hook;         /* pools_take_notes() called from a pass's wait */
     /* X-GitHub-Delivery of the last verified deliveries: a redelivery (or a
      * replay of a captured one) is answered but not acted on twice. */
     char seen[DELIVERIES_SEEN][64];

@@ -381,6 +381,15 @@ static int pass_wait(struct pollfd *fds, size_t n, void *payload)
         httpd_run(&d->listeners[i]);
     daemon_read_signals(d);
     daemon_watchdog(d);
+    /* Webhooks are acted on now, not after the pass: other pools grow for
+     * their queued jobs at once (on their own sessions; never the pool in
+     * the pass, whose next pass is made due instead), and passes are made
+     * due. Not again from inside such a growth's own wait. */
+    if (!d->in_hook && d->note_count > 0 && !d->cancel) {
+        d->in_hook = true;
+        pools_take_notes(d, now_ms());
+        d->in_hook = false;
+    }
     return d->cancel; /* a stop cancels the requests in flight */
 }
 
@@ -592,7 +601,9 @@ static void run_pass(struct daemon *d, struct pool *p)
     po.on_action = on_action;
     po.payload = &ctx;
     hook_on(d, p, fds);
+    d->passing = p;
     error = osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
+    d->passing = NULL;
     (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
     service = publish_api(d, p);
     publish_github(d, p);
@@ -662,7 +673,8 @@ static void grow_for_jobs(struct daemon *d, struct pool *p, int64_t now)
     long long want, room, created;
     int64_t t0 = now_ms();
 
-    if (!p->seen || d->stop || now < p->not_before_ms || p->session == NULL || p->github == NULL)
+    if (!p->seen || d->stop || now < p->not_before_ms || p->session == NULL || p->github == NULL ||
+        p == d->passing || p->growing)
         return;
     want = osr_pool_spec_min_idle(p->spec) + (long long)queued_prune(p, now) -
            (p->seen_idle + p->seen_booting + p->grown);
@@ -683,7 +695,9 @@ static void grow_for_jobs(struct daemon *d, struct pool *p, int64_t now)
     po.on_action = on_action;
     po.payload = &ctx;
     hook_on(d, p, fds);
+    p->growing = true;
     (void)osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
+    p->growing = false;
     (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
     (void)publish_api(d, p);
     publish_github(d, p);
@@ -705,6 +719,9 @@ bool pools_run_due(struct daemon *d, int64_t now)
             due = &d->pools[i];
     if (due == NULL || d->stop)
         return false;
+    /* A webhook during the pass (its wait acts on them) may make the pool
+     * due again: that trigger stands, the pass may not have seen the job. */
+    due->next_due_ms = INT64_MAX;
     run_pass(d, due);
     now = now_ms();
     next = now + next_interval_ms(d);
@@ -712,7 +729,8 @@ bool pools_run_due(struct daemon *d, int64_t now)
         next = due->followup_ms;
     else if (due->followup_ms <= now)
         due->followup_ms = 0;
-    due->next_due_ms = next;
+    if (due->next_due_ms == INT64_MAX || due->next_due_ms > next)
+        due->next_due_ms = next;
     return true;
 }
 
@@ -738,8 +756,15 @@ void pools_take_notes(struct daemon *d, int64_t now)
 {
     static const char *const actions[] = { "unknown", "queued", "in_progress", "completed",
                                            "waiting" };
-    for (size_t k = 0; k < d->note_count; k++) {
-        struct job_note *n = &d->notes[k];
+    /* Taken off the daemon first: growing waits on the network, and
+     * webhooks that arrive meanwhile go to a new list (the next call's). */
+    struct job_note *notes = d->notes;
+    size_t count = d->note_count;
+
+    d->notes = NULL;
+    d->note_count = d->note_cap = 0;
+    for (size_t k = 0; k < count; k++) {
+        struct job_note *n = &notes[k];
         const char *an = (size_t)n->action < 5 ? actions[n->action] : "unknown";
         bool matched = false;
         for (size_t i = 0; i < d->pool_count; i++) {
@@ -771,5 +796,5 @@ void pools_take_notes(struct daemon *d, int64_t now)
             free(n->labels[i]);
         free(n->labels);
     }
-    d->note_count = 0;
+    free(notes);
 }
