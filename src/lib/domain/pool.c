@@ -546,6 +546,10 @@ static int create_runners(osr_pool_pass *pass,
     po.runner_group = osr_pool_spec_runner_group(pool);
     po.launch.wait = 0;        /* BUILD is "booting"; the next pass sees how it went */
     po.launch.fresh_names = 1; /* runner_name(): 8 random of [a-z0-9] */
+    /* Without the wait for ACTIVE a launch is its creates, tags and name
+     * checks: a minute, not the launch's default 10, so that a pass with
+     * Nova's API down ends (and a daemon's next pass comes) in time. */
+    po.launch.timeout_s = 60;
     po.launch.progress = create_progress;
     po.launch.payload = &c;
     po.launch.cancel = opts->cancel;
