@@ -63,7 +63,8 @@ int metrics_declare_all(osr_metrics *m)
     DECL("osrunner_last_pass_timestamp_seconds", OSR_METRIC_GAUGE,
          "When the pool's last pass ended (Unix time).", pool);
     DECL("osrunner_reconcile_passes_total", OSR_METRIC_COUNTER,
-         "Passes by result: ok, observe_failed, action_failed, error.", pool_result);
+         "Passes by result: ok, observe_failed, action_failed, error, cancelled (a stop).",
+         pool_result);
     DECL("osrunner_reconcile_actions_total", OSR_METRIC_COUNTER,
          "Actions of passes by kind, rule and outcome.", action);
     DECL("osrunner_webhooks_total", OSR_METRIC_COUNTER, "Webhook deliveries by event and result.",
@@ -148,6 +149,9 @@ static int pool_open(struct daemon *d, struct pool *p, osr_error *err)
     go.log_cb = ev_log;
     go.log_level = ev_log_level();
     go.session = p->session;
+    /* A short rate-limit wait inside a pass; a longer one fails the pass,
+     * and the backoff waits for GitHub's reset instead of the pass. */
+    go.rate_limit_wait_s = 5;
     if (go.token_file)
         osr_file_check_private(go.token_file, "github.token_file", ev_log, NULL);
     if ((error = osr_github_new(&p->github, &go, err)) < 0) {
@@ -631,9 +635,11 @@ static void run_pass(struct daemon *d, struct pool *p)
         }
     }
 counted:
-    if (d->cancel) /* stopping: not a failure of the cloud */
+    if (d->cancel) { /* stopping: not a failure of the cloud */
         wait = 0;
-    else
+        if (strcmp(result, "ok") != 0)
+            result = "cancelled";
+    } else
         wait = backoff(d, p, strcmp(result, "error") == 0 || strcmp(result, "observe_failed") == 0,
                        service);
     secs = (double)(now_ms() - t0) / 1000.0;
