@@ -49,8 +49,9 @@ EOF
 }
 faults_config() { write_config "$CFG" "$M" "$GH_PATH" "$(faults_pool "$@")"; }
 
-# faults_daemon: osrunnerd on $CFG, passes every 5 s (the least it takes)
-faults_daemon() { daemon_start --config "$CFG" --webhook-secret-file "$T/secret" --interval 5; }
+# faults_daemon [INTERVAL]: osrunnerd on $CFG, passes every 5 s (the least
+# it takes) unless told
+faults_daemon() { daemon_start --config "$CFG" --webhook-secret-file "$T/secret" --interval "${1:-5}"; }
 
 # signed_job ACTION JOB_ID: post a signed workflow_job for our labels; prints the status
 signed_job() {
