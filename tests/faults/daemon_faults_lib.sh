@@ -86,6 +86,8 @@ PY2
 # deletes_since N: delete actions (any outcome) among the events after line N of $EV
 deletes_since() { tail -n +$(($1 + 1)) "$EV" | /usr/bin/python3 -c 'import json,sys
 print(sum(1 for l in sys.stdin if json.loads(l).get("event")=="action" and json.loads(l).get("kind","").startswith("delete")))'; }
+# hook_set JSON: POST /_control/hooks of the stand-in (its answer dropped)
+hook_set() { fake_post _control/hooks "$1" >/dev/null; }
 ev_lines() { wc -l <"$EV"; }
 http_code() { curl -s -o "$T/http.out" -m 10 -w '%{http_code}' "$1"; }
 answers() { [ "$(http_code "$1")" != 000 ]; }
@@ -93,11 +95,14 @@ metrics_parse() { curl -sf -m 10 "$MURL/metrics" | /usr/bin/python3 "$OSR_SRC/te
 # passes_total RESULT: osrunner_reconcile_passes_total of the pool (0 when absent)
 passes_total() { local v; v=$(metrics_value osrunner_reconcile_passes_total "{\"pool\": \"$1\", \"result\": \"$2\"}"); echo "${v:-0}"; }
 
-# faults_end: SIGTERM, then nothing left of ours anywhere
+# faults_end [sent]: SIGTERM and its stop event (unless the trial sent it
+# and saw the event), then nothing left of ours anywhere
 faults_end() {
   local t0=$SECONDS rc ids runners r
-  kill -TERM "$D_PID"
-  check "SIGTERM: stop event" wait_event 120 'e["event"]=="stop"'
+  if [ "${1:-}" != sent ]; then
+    kill -TERM "$D_PID"
+    check "SIGTERM: stop event" wait_event 120 'e["event"]=="stop"'
+  fi
   set +e
   wait "$D_PID"
   rc=$?

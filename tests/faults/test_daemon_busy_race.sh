@@ -24,7 +24,7 @@ A=$(idle_runner bz)
 check "the simulator brought runner $A online, idle" runner_named "$A"
 
 # --- the race: busy right after the pass listed it
-check "race hook set for $A" fake_post _control/hooks "{\"busy_after_list\": \"$A\"}"
+check "race hook set for $A" hook_set "{\"busy_after_list\": \"$A\"}"
 faults_config bz 0 2
 N0=$(ev_lines)
 kill -HUP "$D_PID"
