@@ -21,7 +21,22 @@
 . "$OSR_SRC/tests/faults/daemon_faults_lib.sh"
 sim_start
 MAXSEEN=0
-count_servers() { local n; n=$(n_servers); [ "$n" -le "$MAXSEEN" ] || MAXSEEN=$n; echo "$n"; }
+# servers_now N: our VMs in Nova are N (and the most ever seen is kept)
+servers_now() { local n; n=$(n_servers); [ "$n" -le "$MAXSEEN" ] || MAXSEEN=$n; [ "$n" = "$1" ]; }
+# outcome N0: which way the race went, from the events after line N0
+outcome() {
+  local creates
+  creates=$(tail -n +$(($1 + 1)) "$EV" | /usr/bin/python3 -c 'import json,sys
+print(" ".join(json.loads(l)["outcome"] for l in sys.stdin if json.loads(l).get("kind")=="create"))')
+  case "$(field result):$creates" in
+    observe_failed:) OUTCOME=before ;;
+    *failed*) OUTCOME=mid-create ;;
+    *:done | *:"done done") OUTCOME=after ;;
+    *) OUTCOME="unexpected ($(field result), creates: ${creates:-none})" ;;
+  esac
+  echo "     (outcome: $OUTCOME; creates: ${creates:-none}; pass: $(field state))"
+  check "the outcome is one of before, mid-create, after ($OUTCOME)" bash -c "case '$OUTCOME' in before|mid-create|after) ;; *) false ;; esac"
+}
 
 faults_config nv 1 3
 check "daemon started" faults_daemon
@@ -29,7 +44,7 @@ check "first pass ok" wait_event 300 'e["event"]=="pass" and e["pool"]=="nv" and
 wait_active "$M" 1
 sim_sync
 check "one idle runner" [ "$(idle_runners nv)" != "[]" ]
-check "one VM of ours" [ "$(count_servers)" = 1 ]
+check "one VM of ours" servers_now 1
 
 # --- the race: a queued job, and nova-api stopped right after its 202
 JOB=7100$$
@@ -39,16 +54,7 @@ svc_stop nova-api
 check "... it triggered a pass" wait_event 60 "e['event']=='trigger' and e['pool']=='nv' and e['job_id']==$JOB"
 check "... which ends" wait_event 300 'e["event"]=="pass" and e["pool"]=="nv"'
 cp "$T/match.json" "$T/raced.json"
-CREATES=$(tail -n +$((N0 + 1)) "$EV" | /usr/bin/python3 -c 'import json,sys
-print(" ".join(json.loads(l)["outcome"] for l in sys.stdin if json.loads(l).get("kind")=="create"))')
-case "$(field result):$CREATES" in
-  observe_failed:) OUTCOME=before ;;
-  *failed*) OUTCOME=mid-create ;;
-  *:done) OUTCOME=after ;;
-  *) OUTCOME="unexpected ($(field result), creates: ${CREATES:-none})" ;;
-esac
-echo "     (outcome: $OUTCOME; pass: $(field state))"
-check "the outcome is one of before, mid-create, after ($OUTCOME)" bash -c "case '$OUTCOME' in before|mid-create|after) ;; *) false ;; esac"
+outcome "$N0"
 check "... that pass deleted nothing" [ "$(deletes_since "$N0")" = 0 ]
 
 # --- the outage goes on: the passes fail, nothing is deleted
@@ -65,7 +71,7 @@ svc_start nova-api
 check "after nova-api is back a pass is ok" wait_event 120 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok"'
 check "... with the job still queued (desired $(field desired))" [ "$(field desired)" = 2 ]
 wait_active "$M" 2
-check "the job got its runner: two VMs, not more" [ "$(count_servers)" = 2 ]
+check "the job got its runner: two VMs, not more" servers_now 2
 check "no two VMs of one name" fleet_ok dups
 sim_sync
 check "the next pass sees two idle runners" wait_event 60 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok" and e["idle"]==2'
@@ -78,12 +84,42 @@ N2=$(ev_lines)
 check "a signed completed webhook: 202" [ "$(signed_job completed "$JOB")" = 202 ]
 check "... the pass deletes the idle surplus" wait_event 120 'e["event"]=="action" and e["pool"]=="nv" and e["rule"]=="idle-surplus" and e["outcome"]=="done"'
 check "... a pass then has one idle runner and nothing to do" wait_event 60 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok" and e["idle"]==1 and e["desired"]==1 and e["creates"]==0'
-check "the pool is at min_idle: one VM" [ "$(count_servers)" = 1 ]
+check "the pool is at min_idle: one VM" servers_now 1
 check "... one runner record, of that VM" fleet_ok orphans
 check "... no VM without one" fleet_ok bare
 check "no two VMs of one name" fleet_ok dups
-check "never more than max_runners (3) VMs seen ($MAXSEEN)" [ "$MAXSEEN" -le 3 ]
-check "creates done in all: 2 (min_idle's and the job's) ($(events_count 'e["event"]=="action" and e["kind"]=="create" and e["outcome"]=="done"'))" \
+check "creates done so far: 2 (min_idle's and the job's) ($(events_count 'e["event"]=="action" and e["kind"]=="create" and e["outcome"]=="done"'))" \
   [ "$(events_count 'e["event"]=="action" and e["kind"]=="create" and e["outcome"]=="done"')" = 2 ]
+
+# --- round 2, closer to the create: SIGHUP to min_idle 3 (two creates), and
+# nova-api stopped as soon as the stand-in has the first new runner record
+# (the JIT config of a create: its POST /servers comes next)
+R0=$(n_runners)
+N3=$(ev_lines)
+faults_config nv 3 3
+kill -HUP "$D_PID"
+more_runners() { local end=$((SECONDS + 120)); until [ "$(n_runners)" -gt "$R0" ]; do [ $SECONDS -lt $end ] || return 1; done; }
+check "reload to min_idle 3; a create's runner record appears" more_runners
+svc_stop nova-api
+check "... the reload was ok" wait_event 60 'e["event"]=="reload" and e["outcome"]=="ok"'
+check "... its pass ends" wait_event 300 'e["event"]=="pass" and e["pool"]=="nv"'
+outcome "$N3"
+check "... that pass deleted nothing" [ "$(deletes_since "$N3")" = 0 ]
+check "the daemon runs on (/healthz answers)" answers "$MURL/healthz"
+svc_start nova-api
+check "after nova-api is back a pass is ok" wait_event 120 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok"'
+wait_active "$M" 3
+check "three VMs, not more" servers_now 3
+sim_sync
+check "a pass sees three idle runners and creates nothing" wait_event 60 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok" and e["idle"]==3 and e["creates"]==0'
+check "no two VMs of one name" fleet_ok dups
+check "no runner record without a VM" fleet_ok orphans
+check "no VM without a runner record" fleet_ok bare
+faults_config nv 1 3
+kill -HUP "$D_PID"
+check "back to min_idle 1: a pass with one idle runner and nothing to do" wait_event 120 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok" and e["idle"]==1 and e["desired"]==1 and e["creates"]==0 and e["busy"]==0'
+check "the pool is at min_idle: one VM" servers_now 1
+check "... its runner record only" fleet_ok orphans
+check "never more than max_runners (3) VMs seen ($MAXSEEN)" [ "$MAXSEEN" -le 3 ]
 faults_end
 finish
