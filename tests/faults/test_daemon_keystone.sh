@@ -46,7 +46,6 @@ check "nothing deleted during the outage" [ "$(deletes_since "$N0")" = 0 ]
 
 # --- Keystone back: the next pass succeeds by itself
 svc_start keystone
-N1=$(ev_lines)
 check "after Keystone is back a pass is ok" wait_event 120 'e["event"]=="pass" and e["pool"]=="ks" and e["result"]=="ok"'
 check "... ready, state ok" [ "$(field state)" = ok ]
 check "... without a further reload or restart" [ "$(events_count 'e["event"] in ("reload","start")')" = 2 ]

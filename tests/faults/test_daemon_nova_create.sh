@@ -64,7 +64,7 @@ check "... and creates nothing" [ "$(field creates)" = 0 ]
 check "/healthz answers during the outage" answers "$MURL/healthz"
 check "/metrics answers and parses during the outage" metrics_parse
 check "... observe_failed counted" [ "$(passes_total nv observe_failed)" -ge 1 ]
-check "nothing deleted during the outage" [ "$(deletes_since "$N0")" = 0 ]
+check "nothing deleted during the outage" [ "$(deletes_since "$N1")" = 0 ]
 
 # --- nova-api back: recovery by itself
 svc_start nova-api
@@ -84,6 +84,7 @@ N2=$(ev_lines)
 check "a signed completed webhook: 202" [ "$(signed_job completed "$JOB")" = 202 ]
 check "... the pass deletes the idle surplus" wait_event 120 'e["event"]=="action" and e["pool"]=="nv" and e["rule"]=="idle-surplus" and e["outcome"]=="done"'
 check "... a pass then has one idle runner and nothing to do" wait_event 60 'e["event"]=="pass" and e["pool"]=="nv" and e["result"]=="ok" and e["idle"]==1 and e["desired"]==1 and e["creates"]==0'
+check "... the only delete since the job ended ($(deletes_since "$N2"))" [ "$(deletes_since "$N2")" = 1 ]
 check "the pool is at min_idle: one VM" servers_now 1
 check "... one runner record, of that VM" fleet_ok orphans
 check "... no VM without one" fleet_ok bare
