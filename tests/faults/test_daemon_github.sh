@@ -8,7 +8,8 @@
 #   once the 500s are used up a pass is ok by itself.
 # - a primary rate limit (403, remaining 0) whose reset is 8 s ahead: the
 #   library waits for the reset inside the pass (it waits up to 60 s); the
-#   daemon answers /healthz and /metrics meanwhile, and the pass ends ok.
+#   daemon answers /healthz, /metrics and a signed webhook (202 within
+#   GitHub's 10 s) meanwhile, and the pass ends ok.
 # - a primary rate limit whose reset is 70 s ahead, beyond that wait: a pass
 #   says observe_failed with the reset, /metrics shows the limit (remaining
 #   0, the reset time), nothing is deleted, GitHub is not asked again before
@@ -62,6 +63,9 @@ wait_waiting() { local end=$((SECONDS + 60)); until waiting; do [ $SECONDS -lt $
 check "the pass waits for the reset (its warning)" wait_waiting
 check "... /healthz answers meanwhile" answers "$MURL/healthz"
 check "... /metrics answers meanwhile" metrics_parse
+T0=$SECONDS
+check "... a signed webhook gets its 202 meanwhile" [ "$(signed_job completed 9300$$)" = 202 ]
+check "... within GitHub's 10 s ($((SECONDS - T0)) s)" [ $((SECONDS - T0)) -le 10 ]
 check "the pass ends ok after the reset" wait_event 120 'e["event"]=="pass" and e["pool"]=="gh"'
 check "... result ok ($(field result))" [ "$(field result)" = ok ]
 check "... the stand-in rate-limited it ($(( $(hooks rate_limited) - L0 )))" [ "$(( $(hooks rate_limited) - L0 ))" -ge 1 ]
