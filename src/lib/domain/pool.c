@@ -46,6 +46,7 @@ struct osr_pool_pass {
     osr__port_quota ports;
     osr_pool_action *actions;
     size_t nactions, cap;
+    char *image_id;
 };
 
 /* What one observation holds; the snapshot's strings point into it. */
@@ -521,7 +522,8 @@ static int create_runners(osr_pool_pass *pass,
     }
     po.jit = osr_pool_spec_jit(pool);
     po.runner_group = osr_pool_spec_runner_group(pool);
-    po.launch.wait = 0; /* BUILD is "booting"; the next pass sees how it went */
+    po.launch.wait = 0;        /* BUILD is "booting"; the next pass sees how it went */
+    po.launch.fresh_names = 1; /* runner_name(): 8 random of [a-z0-9] */
     po.launch.cancel = opts->cancel;
     error = osr_runner_provision(&prov, s, gh, c.ptrs, c.n, &po);
     k = 0;
@@ -600,6 +602,64 @@ static void fill_figures(osr_pool_pass *pass,
     snprintf(pass->state, sizeof(pass->state), "%s", c->state_text);
 }
 
+/* OSR_POOL_GROW: opts->grow creates, nothing observed but the image. */
+static int grow(osr_pool_pass *pass,
+                osr_session *session,
+                osr_github *github,
+                const osr_manager_config *cfg,
+                const osr_pool_spec *pool,
+                const osr_pool_options *opts,
+                osr_error *err)
+{
+    observed o;
+    int error = 0, failed = 0;
+
+    memset(&o, 0, sizeof(o));
+    snprintf(pass->state, sizeof(pass->state), "grow");
+    if (opts->image_id) {
+        if ((o.image_id = osr__strdup(opts->image_id)) == NULL)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    } else if ((error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) < 0) {
+        observed_free(&o);
+        return osr__error_set(err, error, "out of memory");
+    } else if (o.image_id == NULL) {
+        pass->observe_failed = 1;
+        observed_free(&o);
+        return osr__error_set(err, OSR_ENOTFOUND, "pool %s: %s", pass->pool,
+                              pass->observe_error.data ? pass->observe_error.data
+                                                       : "the image could not be resolved");
+    }
+    if ((pass->image_id = osr__strdup(o.image_id)) == NULL) {
+        observed_free(&o);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    for (long long i = 0; i < opts->grow; i++) {
+        osr_pool_action *a = add_action(pass);
+        if (a == NULL) {
+            observed_free(&o);
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+        }
+        a->kind = "create";
+        a->rule = "queued-job";
+        snprintf(a->reason, sizeof(a->reason), "a job queued for the pool (%lld of %lld now)",
+                 i + 1, opts->grow);
+    }
+    pass->figures[OSR_POOL_CREATES] = opts->grow;
+    if ((error = create_runners(pass, session, github, cfg, pool, &o, opts)) < 0) {
+        observed_free(&o);
+        return osr__error_set(err, error, "out of memory");
+    }
+    observed_free(&o);
+    for (size_t i = 0; i < pass->nactions; i++) {
+        failed |= strcmp(pass->actions[i].outcome, "failed") == 0;
+        report(opts, &pass->actions[i]);
+    }
+    if (failed)
+        return osr__error_set(err, OSR_ELEFT, "pool %s: %s", pass->pool,
+                              "some creates failed (see each action's error)");
+    return 0;
+}
+
 int osr_pool_pass_run(osr_pool_pass **out,
                       osr_session *session,
                       osr_github *github,
@@ -634,6 +694,20 @@ int osr_pool_pass_run(osr_pool_pass **out,
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     }
     now = opts->now > 0 ? opts->now : osr__now_s_wall();
+
+    if (opts->mode == OSR_POOL_GROW) {
+        if (opts->version < 3 || opts->grow < 1 || opts->grow > 100) {
+            osr_pool_pass_free(pass);
+            return osr__error_set(err, OSR_EINVAL, "osr_pool_pass_run: grow must be 1 to 100");
+        }
+        error = grow(pass, session, github, cfg, pool, opts, err);
+        if (error < 0 && error != OSR_ELEFT) {
+            osr_pool_pass_free(pass);
+            return error;
+        }
+        *out = pass;
+        return error;
+    }
 
     /* Observe: the runners first, then the servers (pool_decide.h says why). */
     o.snap.runners_read_at = now;
@@ -679,6 +753,10 @@ int osr_pool_pass_run(osr_pool_pass **out,
         goto nomem;
     fill_figures(pass, &o, &plan, pool, &params, now);
     pass->observe_failed = o.snap.failed != 0;
+    if (o.image_id && (pass->image_id = osr__strdup(o.image_id)) == NULL) {
+        error = OSR_ENOMEM;
+        goto nomem;
+    }
 
     /* Act. */
     if (opts->mode == OSR_POOL_RECONCILE) {
@@ -732,6 +810,7 @@ void osr_pool_pass_free(osr_pool_pass *pass)
     free(pass->actions);
     osr__buf_free(&pass->observe_error);
     free(pass->pool);
+    free(pass->image_id);
     free(pass);
 }
 
@@ -743,6 +822,11 @@ const char *osr_pool_pass_pool(const osr_pool_pass *pass)
 const char *osr_pool_pass_state(const osr_pool_pass *pass)
 {
     return pass->state;
+}
+
+const char *osr_pool_pass_image_id(const osr_pool_pass *pass)
+{
+    return pass ? pass->image_id : NULL;
 }
 
 int osr_pool_pass_observe_failed(const osr_pool_pass *pass)
