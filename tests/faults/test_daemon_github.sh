@@ -3,16 +3,19 @@
 # for the SAME pool (min_idle 1, passes every 5 s), through the stand-in's
 # fault hooks (POST /_control/hooks, tests/github/README.md):
 # - 5xx: the next 3 REST requests of the pool's repository get 500. Passes
-#   say observe_failed (runners, HTTP 500), counted in /metrics, delete and
-#   create nothing (the VM counts as available: the runner list is unknown);
-#   once the 500s are used up a pass is ok by itself.
+#   say observe_failed (runners, HTTP 500; service github, a retry_in within
+#   the interval), counted in /metrics (passes, and the 500s in
+#   osrunner_api_requests_total), delete and create nothing (the VM counts
+#   as available: the runner list is unknown); once the 500s are used up a
+#   pass is ok by itself.
 # - a primary rate limit (403, remaining 0) whose reset is 8 s ahead: the
 #   library waits for the reset inside the pass (it waits up to 60 s); the
 #   daemon answers /healthz, /metrics and a signed webhook (202 within
 #   GitHub's 10 s) meanwhile, and the pass ends ok.
 # - a primary rate limit whose reset is 70 s ahead, beyond that wait: a pass
 #   says observe_failed with the reset, /metrics shows the limit (remaining
-#   0, the reset time), nothing is deleted, GitHub is not asked again before
+#   0, the reset time, the limit), the next pass waits for the reset
+#   (retry_in), nothing is deleted, GitHub is not asked again before
 #   the reset it announced (GitHub's docs: do not retry before
 #   x-ratelimit-reset; requests made while rate-limited may get an
 #   integration banned), and after the reset a pass is ok by itself.
@@ -44,12 +47,16 @@ check "a pass fails to observe" wait_event 120 'e["event"]=="pass" and e["pool"]
 cp "$T/match.json" "$T/p500.json"
 check "... naming the runner list and GitHub's 500" grep -q 'observe failed: runners: .*HTTP 500' "$T/p500.json"
 check "... creating nothing ($(field creates) creates)" [ "$(field creates)" = 0 ]
+check "... the failing service: github ($(field service))" [ "$(field service)" = github ]
+check "... a retry within the interval (retry_in $(field retry_in))" \
+  /usr/bin/python3 -c 'import sys; sys.exit(0 if 0 < float(sys.argv[1]) <= 5.5 else 1)' "$(field retry_in)"
 check "/healthz answers" answers "$MURL/healthz"
 check "/metrics answers and parses" metrics_parse
 check "... observe_failed counted" [ "$(passes_total gh observe_failed)" -ge 1 ]
 check "the 500s get used up" wait_event 180 'e["event"]=="pass" and e["pool"]=="gh" and e["result"]=="ok"'
 check "... all 3 answered by the stand-in ($(( $(hooks failed) - F0 )))" [ "$(( $(hooks failed) - F0 ))" = 3 ]
 check "... and the next pass is ok by itself (state $(field state))" [ "$(field state)" = ok ]
+check "/metrics: the three 500s in osrunner_api_requests_total" [ "$(metrics_value osrunner_api_requests_total "{\"pool\": \"gh\", \"service\": \"github\", \"status\": \"500\"}")" = 3 ]
 check "nothing deleted or created through the 5xx" [ "$(tail -n +$((N0 + 1)) "$EV" | grep -c '"event": *"action"' || true)" = 0 ]
 check "the same VM" [ "$(server_ids)" = "$BEFORE" ]
 
@@ -81,6 +88,9 @@ cp "$T/match.json" "$T/prl.json"
 check "... naming the rate limit and its reset" grep -Eq 'observe failed: runners: .*HTTP 403: API rate limit exceeded.*resets in [0-9]+ s' "$T/prl.json"
 check "/metrics: GitHub requests remaining 0" [ "$(metrics_value osrunner_github_rate_limit_remaining '{"pool": "gh"}')" = 0 ]
 check "/metrics: the reset time GitHub gave" [ "$(metrics_value osrunner_github_rate_limit_reset_timestamp_seconds '{"pool": "gh"}')" = "$RESET" ]
+check "/metrics: the limit GitHub gave (5000)" [ "$(metrics_value osrunner_github_rate_limit_limit '{"pool": "gh"}')" = 5000 ]
+check "... the next pass waits for the reset (retry_in $(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["retry_in"])' "$T/prl.json") s)" \
+  /usr/bin/python3 -c 'import json,sys,time; r=json.load(open(sys.argv[1]))["retry_in"]; sys.exit(0 if r and r >= int(sys.argv[2]) - time.time() - 5 else 1)' "$T/prl.json" "$RESET"
 check "the rate limit ends; a pass after the reset is ok" wait_event 180 'e["event"]=="pass" and e["pool"]=="gh" and e["result"]=="ok"'
 AFTER_L=$(( $(hooks rate_limited) - L1 ))
 check "GitHub was not asked again before its reset ($AFTER_L more rate-limited answers)" [ "$AFTER_L" = 1 ]
