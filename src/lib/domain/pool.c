@@ -35,6 +35,7 @@ struct osr_pool_action {
     int runner_first;  /* the runner's record goes first */
     int vm_first;      /* flush --busy: the VM goes first, then the record */
     long long sent_ms; /* a create: when its request went out (Unix ms), 0: never */
+    char *runner_name; /* the runner record's name, when the action has one */
 };
 
 struct osr_pool_pass {
@@ -265,7 +266,8 @@ static osr_pool_action *add_action(osr_pool_pass *pass)
     return &pass->actions[pass->nactions++];
 }
 
-static int action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa)
+static int
+action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa, const osr__pool_snapshot *snap)
 {
     osr_pool_action *a = add_action(pass);
 
@@ -280,6 +282,9 @@ static int action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa)
     a->vm_delete = pa->kind == OSR__ACT_DELETE_VM || pa->kind == OSR__ACT_DELETE_RUNNER_THEN_VM;
     if ((pa->server_id && (a->server_id = osr__strdup(pa->server_id)) == NULL) ||
         (pa->server_name && (a->server_name = osr__strdup(pa->server_name)) == NULL))
+        return OSR_ENOMEM;
+    if (pa->runner != SIZE_MAX && pa->runner < snap->nrunners &&
+        (a->runner_name = osr__strdup(snap->runners[pa->runner].name)) == NULL)
         return OSR_ENOMEM;
     return 0;
 }
@@ -327,6 +332,22 @@ static void action_fail(osr_pool_action *a, const osr_error *e)
 
 /* A runner's record: 204 (or already gone) lets its VM go; GitHub's 422
  * (busy) keeps both. */
+/* A ghost record (no VM of its name in the pass's list) is looked up in
+ * Nova once more, by name, just before it goes: a create that was in flight
+ * when the list was read (another process's, or a killed daemon's: its name
+ * is in no in_flight list) shows by now, and its record stays. */
+static bool ghost_has_vm(const osr_pool_action *a, osr_session *s)
+{
+    osr_server *sv = NULL;
+    int error;
+
+    if (a->runner_name == NULL || strcmp(a->rule, "ghost-runner") != 0)
+        return false;
+    error = osr_server_get(&sv, s, a->runner_name);
+    osr_server_free(sv);
+    return error != OSR_ENOTFOUND; /* found, or not known: keep the record */
+}
+
 static void delete_runner(osr_pool_action *a, osr_github *gh, const char *path)
 {
     const osr_error *e;
@@ -774,7 +795,7 @@ int osr_pool_pass_run(osr_pool_pass **out,
     if ((error = osr__pool_decide(&plan, &o.snap, &params, now)) < 0)
         goto nomem;
     for (size_t i = 0; i < plan.nactions; i++) {
-        if ((error = action_from_plan(pass, &plan.actions[i])) < 0)
+        if ((error = action_from_plan(pass, &plan.actions[i], &o.snap)) < 0)
             goto nomem;
     }
     if (opts->flush && !o.snap.failed && (error = add_flush(pass, &o, opts->flush_busy)) < 0)
@@ -799,6 +820,13 @@ int osr_pool_pass_run(osr_pool_pass **out,
                 if (opts->cancel && *opts->cancel) {
                     a->outcome = "skipped";
                     a->vm_delete = 0;
+                } else if (ghost_has_vm(a, session)) {
+                    a->outcome = "kept";
+                    a->vm_delete = 0;
+                    snprintf(a->reason, sizeof(a->reason),
+                             "runner %lld: its VM %s appeared after the list (a create was in "
+                             "flight); kept",
+                             a->runner_id, a->runner_name);
                 } else {
                     delete_runner(a, github, path);
                 }
@@ -834,6 +862,7 @@ void osr_pool_pass_free(osr_pool_pass *pass)
     for (size_t i = 0; i < pass->nactions; i++) {
         free(pass->actions[i].server_id);
         free(pass->actions[i].server_name);
+        free(pass->actions[i].runner_name);
     }
     free(pass->actions);
     osr__buf_free(&pass->observe_error);
