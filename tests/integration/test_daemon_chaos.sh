@@ -5,9 +5,10 @@
 # more, and after a quiet pass the test checks, with the openstack CLI and
 # the stand-in, that nothing leaked.
 #
-# The pool: min_idle 2, max_runners 5, JIT runners (the default), on the
-# shared Nova. The fleet simulator (--watch) plays the VMs: each ACTIVE one's
-# runner comes online; the test makes it take jobs and finish them (the
+# Two pools on the shared Nova, of the same labels: ch, min_idle 2,
+# max_runners 5, JIT runners (the default); ct, min_idle 1, max_runners 2,
+# registration tokens. The fleet simulator (--watch) plays the VMs: each
+# ACTIVE one's runner comes online; the test makes it take jobs and finish them (the
 # runner removes itself, the VM powers off), so the daemon replaces runners
 # (creates) and removes finished VMs (deletes). Signed workflow_job webhooks
 # make it act at once: a queued job asks for one runner above min_idle
@@ -40,9 +41,9 @@
 # over (between passes). Each round's line shows what was in flight, the
 # last requests and the daemon's last event.
 #
-# The invariants, checked after one quiet pass of the last daemon (a pass
-# with no action, its figures showing min_idle idle, nothing busy, nothing
-# booting) and its graceful stop; VMs are the servers tagged
+# The invariants, checked after one quiet pass of each pool by the last
+# daemon (a pass with no action, its figures showing min_idle idle, nothing
+# busy, nothing booting) and its graceful stop; VMs are the servers tagged
 # osrunner-manager=M (openstack CLI, all projects), runner records those of
 # the test's own repository (stand-in, /_control/runners):
 #  1. every VM of ours is a registered runner or is being deleted:
@@ -59,8 +60,8 @@
 #     VM of ours of its name that is not being deleted (the daemon deletes
 #     a record before its VM, so a record whose VM is going is a ghost).
 #  3. no duplicate names: among our VMs, and among the records.
-#  4. the pool is at min_idle: exactly min_idle idle runners (online, not
-#     busy, VM ACTIVE) and no other live VM.
+#  4. each pool is at min_idle: exactly min_idle idle runners (online, not
+#     busy, VM ACTIVE) and no other live VM of the pool.
 # Leaks = the VMs failing 1 + the records failing 2 + the duplicates of 3;
 # it must be 0. The last line says "chaos: N rounds, K kills mid-create,
 # L mid-delete, leaks: X". Nothing sleeps to synchronise: the kill delays
@@ -77,9 +78,11 @@ ROUNDS=${OSR_CHAOS_ROUNDS:-30}
 SEED=${OSR_CHAOS_SEED:-$((($(date +%s) ^ $$) & 32767))}
 RANDOM=$SEED
 echo "chaos: seed $SEED (OSR_CHAOS_SEED), $ROUNDS rounds"
-POOL=ch
-MIN_IDLE=2
-MAX=5
+# Two pools of the same labels (a job matches both): ch with JIT runners,
+# ct with registration tokens. In token mode a VM has no runner record
+# until it registers: registration_grace covers the boot (the VM's age
+# counts from its create, and a loaded Nova takes minutes).
+declare -A MINS=([ch]=2 [ct]=1) MAXS=([ch]=5 [ct]=2) JITS=([ch]=true [ct]=false) GRACE=([ch]=10s [ct]=60s)
 LABELS='["self-hosted","chaos"]'
 SECRET="chaos-secret-$$-$RANDOM"
 printf '%s\n' "$SECRET" >"$T/secret"
@@ -151,25 +154,29 @@ chaos_trap() {
 }
 trap chaos_trap EXIT
 
-cat >"$T/pool.yaml" <<EOF
-  - name: $POOL
-    cloud: ostb-demo
-    github_path: $GH_PATH
-    labels: [self-hosted, chaos]
-    image: osr-test-image
-    flavor: m1.tiny
-    min_idle: $MIN_IDLE
-    max_runners: $MAX
-    timeouts: {bootstrap: 3m, registration_grace: 10s}
-EOF
-cat >"$CFG" <<EOF
+{
+  cat <<EOF
 manager: $M
 github:
   url: http://127.0.0.1:$TAP_GH
   token_file: $OSR_GITHUB_TEST_TOKEN_FILE
 pools:
-$(cat "$T/pool.yaml")
 EOF
+  for p in ch ct; do
+    cat <<EOF
+  - name: $p
+    cloud: ostb-demo
+    github_path: $GH_PATH
+    labels: [self-hosted, chaos]
+    image: osr-test-image
+    flavor: m1.tiny
+    min_idle: ${MINS[$p]}
+    max_runners: ${MAXS[$p]}
+    jit: ${JITS[$p]}
+    timeouts: {bootstrap: 3m, registration_grace: ${GRACE[$p]}}
+EOF
+  done
+} >"$CFG"
 
 # sim_names STATE: the simulator's runners in that state, as a JSON list
 sim_names() {
@@ -291,7 +298,7 @@ for r in $(seq 1 "$ROUNDS"); do
   x=$((RANDOM % 100))
   if [ "$x" -lt 18 ]; then
     mode=create
-    arm="{\"match\": \"^nova POST /v2\\\\.1/servers\$|generate-jitconfig\$\", \"delay_ms\": $((RANDOM % 251))}"
+    arm="{\"match\": \"^nova POST /v2\\\\.1/servers\$|generate-jitconfig\$|registration-token\$\", \"delay_ms\": $((RANDOM % 251))}"
   elif [ "$x" -lt 35 ]; then
     mode=create
     arm="{\"match\": \"^nova POST /v2\\\\.1/servers\$\", \"delay_ms\": $((RANDOM % 61))}"
@@ -358,24 +365,28 @@ if ! OS_CLIENT_CONFIG_FILE="$T/clouds-tap.yaml" daemon_start --config "$CFG" \
   finish
 fi
 # booting VMs are not in the pass event: /metrics has them
-booting() { metrics_value osrunner_runners "{\"pool\": \"$POOL\", \"state\": \"booting\"}"; }
+booting() { metrics_value osrunner_runners "{\"pool\": \"$1\", \"state\": \"booting\"}"; }
+# quiet SECONDS: until each pool has had a quiet pass (and acted no more)
 quiet() {
-  local deadline=$((SECONDS + $1)) acted=1
+  local deadline=$((SECONDS + $1)) p
+  declare -A acted=([ch]=1 [ct]=1) calm=([ch]=0 [ct]=0)
   while wait_event $((deadline - SECONDS)) 'e["event"] in ("pass", "action")'; do
+    p=$(field pool)
     if [ "$(field event)" = action ]; then
-      acted=1
+      acted[$p]=1 calm[$p]=0
       continue
     fi
-    if [ "$acted" = 0 ] && [ "$(field result)" = ok ] && [ "$(field idle)" = "$MIN_IDLE" ] &&
-      [ "$(field busy)" = 0 ] && [ "$(field creates)" = 0 ] && [ "$(booting)" = 0 ]; then
-      return 0
+    if [ "${acted[$p]}" = 0 ] && [ "$(field result)" = ok ] && [ "$(field idle)" = "${MINS[$p]}" ] &&
+      [ "$(field busy)" = 0 ] && [ "$(field creates)" = 0 ] && [ "$(booting "$p")" = 0 ]; then
+      calm[$p]=1
     fi
-    acted=0
+    acted[$p]=0
+    [ "${calm[ch]}" = 0 ] || [ "${calm[ct]}" = 0 ] || return 0
   done
   return 1
 }
 T_QUIET=$SECONDS
-check "a quiet pass: no action, $MIN_IDLE idle, nothing busy or booting" quiet 420
+check "a quiet pass of each pool: no action, min_idle idle, nothing busy or booting" quiet 420
 echo "quiet after $((SECONDS - T_QUIET)) s"
 kill -TERM "$D_PID"
 check "the last daemon stops on SIGTERM" wait_event 60 'e["event"]=="stop"'
@@ -389,11 +400,10 @@ servers_long() {
 }
 check "the openstack CLI lists our servers" servers_long
 check "the stand-in lists the runners" bash -c "curl -sf '$OSR_GITHUB_FAKE_URL/_control/runners' >'$T/runners.json'"
-/usr/bin/python3 - "$T/servers.json" "$T/runners.json" "repos/$GH_PATH" "$MIN_IDLE" >"$T/inv.json" <<'PY'
+/usr/bin/python3 - "$T/servers.json" "$T/runners.json" "repos/$GH_PATH" >"$T/inv.json" <<'PY'
 import collections, json, sys
 servers = json.load(open(sys.argv[1]))
 runners = [r for r in json.load(open(sys.argv[2]))["runners"] if r["scope"] == sys.argv[3]]
-min_idle = int(sys.argv[4])
 by_name = collections.defaultdict(list)
 for r in runners:
     by_name[r["name"]].append(r)
@@ -420,20 +430,31 @@ rec_names = collections.Counter(r["name"] for r in runners)
 dups = ["VM %s x%d" % (n, c) for n, c in vm_names.items() if c > 1] + \
        ["record %s x%d" % (n, c) for n, c in rec_names.items() if c > 1]
 status = {s["Name"]: s["Status"] for s in servers if not deleting(s)}
+pool = {s["Name"]: (s.get("Properties") or {}).get("osrunner-pool") for s in servers}
 idle = [r["name"] for r in runners if r["status"] == "online" and not r["busy"] and status.get(r["name"]) == "ACTIVE"]
-json.dump({"vm_leaks": vm_leaks, "record_leaks": record_leaks, "duplicates": dups, "idle": sorted(idle),
-           "live_vms": sorted(live), "deleting": sorted(s["Name"] for s in servers if deleting(s)),
+by_pool = lambda names: {p: sorted(n for n in names if pool.get(n) == p) for p in ("ch", "ct")}
+json.dump({"vm_leaks": vm_leaks, "record_leaks": record_leaks, "duplicates": dups, "idle": by_pool(idle),
+           "live": by_pool(live), "live_vms": sorted(live), "deleting": sorted(s["Name"] for s in servers if deleting(s)),
            "leaks": len(vm_leaks) + len(record_leaks) + sum(c - 1 for c in vm_names.values() if c > 1)
            + sum(c - 1 for c in rec_names.values() if c > 1)}, sys.stdout, indent=1)
 PY
 inv() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if not isinstance(v, list) else "; ".join(v))' "$T/inv.json" "$1"; }
-echo "VMs: $(inv 'd["live_vms"]') (being deleted: $(inv 'd["deleting"]')); idle runners: $(inv 'd["idle"]')"
+echo "VMs: $(inv 'd["live_vms"]') (being deleted: $(inv 'd["deleting"]')); idle runners: $(inv 'd["idle"]["ch"] + d["idle"]["ct"]')"
 check "every VM of ours is a registered runner or being deleted [$(inv 'd["vm_leaks"]')]" [ "$(inv 'len(d["vm_leaks"])')" = 0 ]
 check "no runner record without a VM [$(inv 'd["record_leaks"]')]" [ "$(inv 'len(d["record_leaks"])')" = 0 ]
 check "no duplicate names [$(inv 'd["duplicates"]')]" [ "$(inv 'len(d["duplicates"])')" = 0 ]
-check "the pool is at min_idle: $MIN_IDLE idle runners" [ "$(inv 'len(d["idle"])')" = "$MIN_IDLE" ]
-check "... and no other VM of ours" [ "$(inv 'len(d["live_vms"])')" = "$MIN_IDLE" ]
+for p in ch ct; do
+  check "pool $p is at min_idle: ${MINS[$p]} idle runners" [ "$(inv "len(d['idle']['$p'])")" = "${MINS[$p]}" ]
+  check "... and no other VM of $p" [ "$(inv "len(d['live']['$p'])")" = "${MINS[$p]}" ]
+done
 LEAKS=$(inv 'd["leaks"]')
+# Not a leak, but the price of a kill during a create: the next daemon
+# cannot know that create was in flight, and when Nova lists the VM only
+# after that daemon read its servers, the JIT record is a ghost to it and
+# goes; the VM then boots with a dead JIT config (the simulator's session
+# gets 404, the VM powers off, finished-vm removes it).
+WASTED=$(grep -o '[a-z]*-[a-z0-9]\{8\}: session: 404' "$T/sim.err" | sort -u | wc -l)
+echo "JIT VMs whose record a restarted daemon deleted as a ghost while their create was in flight: $WASTED"
 echo "chaos: $ROUNDS rounds, $MID_CREATE kills mid-create, $MID_DELETE mid-delete, leaks: $LEAKS"
 check "leaks: 0 ($LEAKS)" [ "$LEAKS" = 0 ]
 if [ -s "$T/d.err" ]; then
