@@ -252,7 +252,13 @@ drain() {
 classify() {
   curl -sf "$TAP/kills" | /usr/bin/python3 -c '
 import json, re, sys
-k = json.load(sys.stdin)["kills"][-1]
+kills = json.load(sys.stdin)["kills"]
+if not kills or kills[-1]["round"] != int(sys.argv[2]):
+    print("none")
+    print("round %s: osrunnerd died before its kill" % sys.argv[2])
+    print("error: it died by itself")
+    sys.exit(0)
+k = kills[-1]
 evs = [json.loads(l) for l in open(sys.argv[1])]
 start = max(i for i, e in enumerate(evs) if e["event"] == "start")
 evs = evs[start:]
@@ -276,7 +282,7 @@ print("round %s: %s kill (%s%s) %d ms after arming: mid-%s (phase %s for %d ms%s
       k["phase"], k["phase_ms"], ", pass over" if over else "",
       ", ".join("%s (%d ms)" % (r["line"], r["ms"]) for r in k["inflight"]) or "nothing",
       " | ".join(k["recent"][-3:]), " ".join(str(last.get(x)) for x in ("event", "kind", "rule", "outcome", "result") if x in last)))
-print("error: " + k["error"] if k["error"] else "alive")' "$EV"
+print("error: " + k["error"] if k["error"] else "alive")' "$EV" "$1"
 }
 
 MID_CREATE=0
@@ -322,7 +328,8 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   pid=$D_PID
   daemon_kill KILL
-  mapfile -t C < <(classify)
+  tap_post disarm '{}'
+  mapfile -t C < <(classify "$r")
   echo "${C[1]}" | tee -a "$T/rounds.log"
   case ${C[0]} in
     create) MID_CREATE=$((MID_CREATE + 1)) ;;
