@@ -66,6 +66,7 @@ L0=$(hooks rate_limited)
 N1=$(ev_lines)
 ERR0=$(wc -l <"$T/d.err")
 check "rate limit until now + 4 s" hook_set "{\"rate_limit_until\": $(($(date +%s) + 4))}"
+check "... a pass at once (a signed completed webhook)" [ "$(signed_job completed 9200$$)" = 202 ]
 waiting() { tail -n +$((ERR0 + 1)) "$T/d.err" | grep -q 'GitHub rate limit (HTTP 403): waiting'; }
 wait_waiting() { local end=$((SECONDS + 60)); until waiting; do [ $SECONDS -lt $end ] || return 1; read -r -t 0.2 <> <(:) || true; done; }
 check "the pass waits for the reset (its warning)" wait_waiting
@@ -105,6 +106,7 @@ check "... and no VM without one" fleet_ok bare
 # --- SIGTERM while a pass waits out a rate limit
 ERR1=$(wc -l <"$T/d.err")
 check "rate limit until now + 4 s" hook_set "{\"rate_limit_until\": $(($(date +%s) + 4))}"
+check "... a pass at once (a signed completed webhook)" [ "$(signed_job completed 9400$$)" = 202 ]
 waiting2() { tail -n +$((ERR1 + 1)) "$T/d.err" | grep -q 'GitHub rate limit (HTTP 403): waiting'; }
 wait_waiting2() { local end=$((SECONDS + 60)); until waiting2; do [ $SECONDS -lt $end ] || return 1; read -r -t 0.2 <> <(:) || true; done; }
 check "a pass waits for the reset" wait_waiting2
