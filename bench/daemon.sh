@@ -503,6 +503,23 @@ if S:
         if b:
             print(f"| {label} | " + " | ".join(ms(statistics.median(x[k] for x in b)) for k in range(4))
                   + f" | {len(b)} |")
+    # The create's path: the launch lists the servers again before its POST
+    # (the same tags without the pool's): the last list before the POST.
+    def launch(t_sent, delivery, t_nova):
+        t_wh = wh.get(delivery)
+        ls = [x for x in lists if t_wh is not None and x[0] >= t_wh - 0.002 and x[1] <= t_nova]
+        if len(ls) < 2:
+            return None
+        return (ls[0][1], ls[-1][0] - ls[0][1], ls[-1][1] - ls[-1][0], t_nova - ls[-1][1], len(ls))
+    bl = [x for x in (launch(float(s[1]), s[13], float(s[2])) for s in S) if x]
+    if bl:
+        print()
+        print(f"The queued path after the pass's list ({len(bl)} samples with a second list of this manager's "
+              f"servers before the POST; medians): the pass's list answered → the second list received "
+              f"**{ms(statistics.median(x[1] for x in bl))}**; that list (Nova) "
+              f"**{ms(statistics.median(x[2] for x in bl))}**; answered → POST received "
+              f"**{ms(statistics.median(x[3] for x in bl))}**; lists of this manager per queued pass: "
+              f"{sorted({x[4] for x in bl})}.")
     print()
     print(f"The deletes' rule: {', '.join(rules)}. Goal for queued → POST: under 100 ms: "
           f"**{'met' if statistics.median(q) < 0.1 else 'not met'}** (median {ms(statistics.median(q))}).")
