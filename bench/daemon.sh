@@ -44,7 +44,8 @@
 # left; the EXIT trap kills the daemon and deletes what is left on failure.
 # Usage: bench/daemon.sh [N]   (needs tests/cloud/up and tests/github/up;
 #   env: PASSES (500), SAMPLES (20), WAIT_S (1800), OSR_GITHUB_DIR,
-#   FAST_PATH (0), RSS_GROWTH_KB (256); BENCH_MANAGER and BENCH_GITHUB_PATH
+#   FAST_PATH (0), RSS_GROWTH_KB (256), OUTAGE_S (900: the time passes and
+#   syncs may fail while another session stops a service); BENCH_MANAGER and BENCH_GITHUB_PATH
 #   adopt the pool of a killed run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,7 @@ WAIT_S=${WAIT_S:-1800}
 FAST_PATH=${FAST_PATH:-0}
 RSS_GROWTH_KB=${RSS_GROWTH_KB:-256}
 PASS_WAIT=300 # the bound of one pass on a loaded Nova
+OUTAGE_S=${OUTAGE_S:-900}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 OSRD=$PWD/build/release/src/daemon/osrunnerd
@@ -127,7 +129,16 @@ sim_call() { # sim_call PATH [JSON]: POST to the simulator, the answer in $W/sim
   curl -sf -X POST -H 'Content-Type: application/json' ${2:+--data-binary "$2"} "$SIM_URL$1" >"$W/sim.json" ||
     { tail -5 "$W/sim.err" >&2; die "simulator $1"; }
 }
-sim_sync() { sim_call /sync; }
+# /sync is retried while Nova or Keystone are away (another session's fault
+# trial stops them for a while), up to OUTAGE_S
+sim_sync() {
+  local deadline=$((SECONDS + OUTAGE_S))
+  until curl -sf -X POST "$SIM_URL/sync" >"$W/sim.json"; do
+    [ "$SECONDS" -lt "$deadline" ] || { tail -5 "$W/sim.err" >&2; die "simulator /sync"; }
+    log "simulator /sync failed (a service away?): again in 5 s"
+    sleep 5
+  done
+}
 our_server_ids() {
   "$OSR" --os-cloud ostb-demo instance list --manager "$M" --json |
     /usr/bin/python3 -c 'import json,sys; print("\n".join(s["id"] for s in json.load(sys.stdin)))'
@@ -150,7 +161,14 @@ cleanup() {
   trap - EXIT
   daemon_stop KILL
   if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-  mapfile -t ids < <(our_server_ids 2>/dev/null || true)
+  # Nova may be away (a fault trial of another session): wait for it, bounded
+  local deadline=$((SECONDS + 900))
+  until our_server_ids >"$W/left.txt" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || { log "cleanup: Nova does not answer: servers of manager $M may be left"; break; }
+    log "cleanup: Nova does not answer; again in 10 s"
+    sleep 10
+  done
+  mapfile -t ids <"$W/left.txt"
   if [ "${#ids[@]}" -gt 0 ] && [ -n "${ids[0]}" ]; then
     log "cleanup: deleting ${#ids[@]} servers of manager $M"
     "$OSR" --os-cloud ostb-demo instance delete --timeout 900 "${ids[@]}" >/dev/null 2>&1 || true
@@ -171,19 +189,34 @@ trap 'exit 130' INT TERM
 
 # Events: read from the daemon's stdout in bash (no process per line, so the
 # reader costs the measured machine little); every line is kept in $W/ev.jsonl.
-# ev_wait SECONDS GLOB: the next line matching GLOB in $EVL; 1 on timeout.
+# ev_wait SECONDS GLOB...: the next line matching one of the GLOBs in $EVL;
+# 1 on timeout.
 ev_wait() {
-  local deadline=$((SECONDS + $1)) line
+  local deadline=$((SECONDS + $1)) line g
+  shift
   while [ "$SECONDS" -lt "$deadline" ]; do
     IFS= read -r -t $((deadline - SECONDS + 1)) line <&"$DFD" || return 1
     printf '%s\n' "$line" >>"$W/ev.jsonl"
-    # shellcheck disable=SC2053
-    if [[ $line == $2 ]]; then
-      EVL=$line
-      return 0
-    fi
+    for g in "$@"; do
+      # shellcheck disable=SC2053
+      if [[ $line == $g ]]; then
+        EVL=$line
+        return 0
+      fi
+    done
   done
   return 1
+}
+# outage_retry WHAT: after a pass that did not act because it could not
+# observe (a service away), within OUTAGE_S: log, wait 2 s, return 0 (the
+# caller posts again); else die
+outage_retry() {
+  if [ "$(ev_field result)" != ok ] && [ "$SECONDS" -lt "$outage_until" ]; then
+    log "$1: a pass $(ev_field result): $(ev_field state | cut -c1-160); again in 2 s (not a sample)"
+    sleep 2
+    return 0
+  fi
+  die "$1: a pass without the action: $EVL"
 }
 # ev_field KEY: a scalar field of $EVL (compact JSON: "key":value)
 ev_field() {
@@ -319,14 +352,26 @@ log "osrunnerd $D_PID: first pass $(ev_field seconds) s; RSS $(awk '{print $2}' 
 
 # --- 1. PASSES triggered passes on the steady pool
 T1=$EPOCHREALTIME
-for i in $(seq 1 "$PASSES"); do
+# A pass that could not observe (a service away: another session's fault
+# trial) is recorded as such (f), not counted, and the next is triggered 2 s
+# later; OUTAGE_S bounds the time lost to those.
+i=1 outage_until=$((SECONDS + OUTAGE_S))
+while [ "$i" -le "$PASSES" ]; do
   post "$W/steady-completed.json"
   ev_wait "$PASS_WAIT" '*"event":"pass"*' || die "pass $i: no pass event within ${PASS_WAIT}s"
+  if [ "$(ev_field result)" != ok ] && [ "$(ev_field creates)" = 0 ] && [ "$SECONDS" -lt "$outage_until" ]; then
+    echo "f $(proc_sample) $(ev_field seconds)" >>"$W/passes.txt"
+    log "pass $i: $(ev_field result): $(ev_field state | cut -c1-160); again in 2 s"
+    sleep 2
+    continue
+  fi
   if [ "$(ev_field result)" != ok ] || [ "$(ev_field idle)" != "$N" ] || [ "$(ev_field creates)" != 0 ]; then
     die "pass $i is not a steady one: $EVL"
   fi
   echo "$i $(proc_sample) $(ev_field seconds)" >>"$W/passes.txt"
+  outage_until=$((SECONDS + OUTAGE_S)) # an outage may last OUTAGE_S
   [ $((i % 50)) != 0 ] || log "pass $i/$PASSES: RSS $(awk 'END {print $2}' "$W/passes.txt") kB"
+  i=$((i + 1))
 done
 T_PASSES=$(awk -v a="$T1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
 if grep -q '"event":"action"' "$W/ev.jsonl"; then
@@ -339,11 +384,17 @@ for s in $(seq 1 "$SAMPLES"); do
   job=$((900000 + s))
   payload queued "$job" "$W/q.json"
   payload completed "$job" "$W/c.json"
+  outage_until=$((SECONDS + OUTAGE_S))
   sim_sync # the previous sample's VM, once ACTIVE, comes online
   : >"$W/ev.sample"
-  post "$W/q.json"
-  t_q=$T_SENT q_del=bench-$$-$NPOST
-  ev_wait "$PASS_WAIT" '*"event":"action"*"kind":"create"*' || die "sample $s: no create within ${PASS_WAIT}s"
+  while :; do
+    post "$W/q.json"
+    t_q=$T_SENT q_del=bench-$$-$NPOST
+    ev_wait "$PASS_WAIT" '*"event":"action"*"kind":"create"*' '*"event":"pass"*' ||
+      die "sample $s: no create within ${PASS_WAIT}s"
+    [[ $EVL == *'"event":"pass"'* ]] || break
+    outage_retry "sample $s, queued"
+  done
   [ "$(ev_field outcome)" = "done" ] || die "sample $s: the create: $EVL"
   sid_new=$(ev_field server_id)
   pass_s=-
@@ -360,10 +411,14 @@ for s in $(seq 1 "$SAMPLES"); do
   sim_call /jobs/finish "{\"names\":[\"$name\"]}"
   read -r sid_old st <<<"$(pj "$W/sim.json" 'f=d["finished"][0]; print(f["server"], f["status"])')"
   [ "$st" = SHUTOFF ] || die "sample $s: $name finished but its VM is $st"
-  post "$W/c.json"
-  t_c=$T_SENT c_del=bench-$$-$NPOST
-  ev_wait "$PASS_WAIT" "*\"event\":\"action\"*\"server_id\":\"$sid_old\"*" ||
-    die "sample $s: no action on $sid_old within ${PASS_WAIT}s"
+  while :; do
+    post "$W/c.json"
+    t_c=$T_SENT c_del=bench-$$-$NPOST
+    ev_wait "$PASS_WAIT" "*\"event\":\"action\"*\"server_id\":\"$sid_old\"*" '*"event":"pass"*' ||
+      die "sample $s: no action on $sid_old within ${PASS_WAIT}s"
+    [[ $EVL == *'"event":"pass"'* ]] || break
+    outage_retry "sample $s, completed"
+  done
   if [ "$(ev_field kind)" = create ] || [ "$(ev_field outcome)" != "done" ]; then
     die "sample $s: $EVL"
   fi
@@ -390,22 +445,24 @@ RC=0
 import datetime, json, math, os, re, statistics, sys
 w, n, passes, tick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 load_start, load_end, t_active, t_passes, growth, fast, manager, nova_log = sys.argv[5:13]
-P = [l.split() for l in open(f"{w}/passes.txt")]
+ALL = [l.split() for l in open(f"{w}/passes.txt")]
+failed = sum(p[0] == "f" for p in ALL)  # passes that could not observe (a service away)
+P = [p for p in ALL if p[0] != "f"]
 rss = {int(p[0]): int(p[1]) for p in P}
 hwm = {int(p[0]): int(p[2]) for p in P}
-ut = [int(p[3]) for p in P]
-st = [int(p[4]) for p in P]
-ticks = [a + b for a, b in zip(ut, st)]
-nsecs = [int(p[5]) for p in P]
+ut = [int(p[3]) for p in ALL]
+st = [int(p[4]) for p in ALL]
 secs = [float(p[6]) for p in P[1:]]
+# CPU of one pass: between two samples of consecutive counted passes
+pairs = [(a, b) for a, b in zip(ALL, ALL[1:]) if a[0] != "f" and b[0] != "f"]
 def p90(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, math.ceil(0.9 * len(xs)) - 1)]
 def ms(x):
     return f"{x * 1000:.0f} ms"
 mid = min(50, passes)
-cpu = [(b - a) * 1000 / tick for a, b in zip(ticks, ticks[1:])]
-cpu_ns = [(b - a) / 1e6 for a, b in zip(nsecs, nsecs[1:])]
+cpu = [(int(b[3]) + int(b[4]) - int(a[3]) - int(a[4])) * 1000 / tick for a, b in pairs]
+cpu_ns = [(int(b[5]) - int(a[5])) / 1e6 for a, b in pairs]
 # least-squares slope of RSS over the passes from ~50 on: kB per 100 passes
 xs = [i for i in sorted(rss) if i >= mid]
 slope = 0.0
@@ -430,9 +487,11 @@ print(f"| VmHWM after pass {passes} | {hwm[passes] / 1024:.1f} MiB ({hwm[passes]
 print(f"| CPU (user+sys) per pass, mean over {passes} (/proc/PID/stat) | {sum(cpu) / len(cpu):.1f} ms |")
 print(f"| CPU per pass, median / p90 / max (/proc/PID/schedstat, ns) | "
       f"{statistics.median(cpu_ns):.1f} / {p90(cpu_ns):.1f} / {max(cpu_ns):.1f} ms (mean {statistics.mean(cpu_ns):.1f} ms) |")
-print(f"| CPU of the start-up (process start to the end of the first pass) | {nsecs[0] / 1e6:.1f} ms |")
+print(f"| CPU of the start-up (process start to the end of the first pass) | {int(P[0][5]) / 1e6:.1f} ms |")
 print(f"| CPU over the {passes} passes, user + sys (/proc/PID/stat) | "
       f"{(ut[-1] - ut[0]) / tick:.2f} s + {(st[-1] - st[0]) / tick:.2f} s |")
+if failed:
+    print(f"| passes that could not observe (a service stopped by another session), not counted | {failed} |")
 print(f"| pass duration (the pass event's seconds), median / p90 / max | "
       f"{ms(statistics.median(secs))} / {ms(p90(secs))} / {ms(max(secs))} |")
 print(f"| {passes} triggered passes, wall time | {t_passes} s ({float(t_passes) / passes * 1000:.0f} ms a pass, "
