@@ -267,6 +267,8 @@ proc_sample() {
   read -r ns _ <"/proc/$D_PID/schedstat"
   echo "$rss $hwm ${f[11]} ${f[12]} $ns" # utime (14), stime (15)
 }
+# heap_kb: the Rss of the daemon's [heap] mapping (malloc's main arena)
+heap_kb() { awk '/\[heap\]$/ {h=1; next} h && /^Rss:/ {print $2; exit}' "/proc/$D_PID/smaps"; }
 # nova_recv METHOD SERVER_ID: "RECEIVED_EPOCH ANSWERED_EPOCH" of nova-api's
 # request line for that server's create (the request id from nova-compute's
 # "[instance: ID]" lines) or delete, polled up to 120 s (compute may be late)
@@ -347,7 +349,7 @@ ev_wait "$PASS_WAIT" '*"event":"pass"*' || die "no first pass of osrunnerd"
 if [ "$(ev_field result)" != ok ] || [ "$(ev_field idle)" != "$N" ] || [ "$(ev_field creates)" != 0 ]; then
   die "the daemon's first pass: $EVL"
 fi
-echo "0 $(proc_sample) $(ev_field seconds)" >"$W/passes.txt"
+echo "0 $(proc_sample) $(ev_field seconds) $(heap_kb)" >"$W/passes.txt"
 log "osrunnerd $D_PID: first pass $(ev_field seconds) s; RSS $(awk '{print $2}' "$W/passes.txt") kB"
 
 # --- 1. PASSES triggered passes on the steady pool
@@ -360,7 +362,7 @@ while [ "$i" -le "$PASSES" ]; do
   post "$W/steady-completed.json"
   ev_wait "$PASS_WAIT" '*"event":"pass"*' || die "pass $i: no pass event within ${PASS_WAIT}s"
   if [ "$(ev_field result)" != ok ] && [ "$(ev_field creates)" = 0 ] && [ "$SECONDS" -lt "$outage_until" ]; then
-    echo "f $(proc_sample) $(ev_field seconds)" >>"$W/passes.txt"
+    echo "f $(proc_sample) $(ev_field seconds) $(heap_kb)" >>"$W/passes.txt"
     log "pass $i: $(ev_field result): $(ev_field state | cut -c1-160); again in 2 s"
     sleep 2
     continue
@@ -368,7 +370,7 @@ while [ "$i" -le "$PASSES" ]; do
   if [ "$(ev_field result)" != ok ] || [ "$(ev_field idle)" != "$N" ] || [ "$(ev_field creates)" != 0 ]; then
     die "pass $i is not a steady one: $EVL"
   fi
-  echo "$i $(proc_sample) $(ev_field seconds)" >>"$W/passes.txt"
+  echo "$i $(proc_sample) $(ev_field seconds) $(heap_kb)" >>"$W/passes.txt"
   outage_until=$((SECONDS + OUTAGE_S)) # an outage may last OUTAGE_S
   [ $((i % 50)) != 0 ] || log "pass $i/$PASSES: RSS $(awk 'END {print $2}' "$W/passes.txt") kB"
   i=$((i + 1))
@@ -483,6 +485,10 @@ print(f"| RSS after pass {passes} | {rss[passes] / 1024:.1f} MiB ({rss[passes]} 
 print(f"| RSS growth, pass {mid} to {passes} | {rss[passes] - rss[mid]:+d} kB (fit: {slope:+.1f} kB per 100 passes) |")
 print(f"| RSS max over the passes | {max(rss.values()) / 1024:.1f} MiB ({max(rss.values())} kB, after pass "
       f"{max(rss, key=lambda i: (rss[i], -i))}) |")
+heap = {int(p[0]): int(p[7]) for p in P if len(p) > 7}
+if heap:
+    print(f"| the [heap] mapping's Rss after the first pass / pass {mid} / pass {passes} | "
+          f"{heap[0]} / {heap[mid]} / {heap[passes]} kB |")
 print(f"| VmHWM after pass {passes} | {hwm[passes] / 1024:.1f} MiB ({hwm[passes]} kB) |")
 print(f"| CPU (user+sys) per pass, mean over {passes} (/proc/PID/stat) | {sum(cpu) / len(cpu):.1f} ms |")
 print(f"| CPU per pass, median / p90 / max (/proc/PID/schedstat, ns) | "
