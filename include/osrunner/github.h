@@ -147,6 +147,10 @@ OSR_EXTERN int osr_github_web_url(char **out, const char *api_url, osr_error *er
  */
 OSR_EXTERN void osr_github_rate_limit(long *remaining, long long *reset_at, const osr_github *gh);
 
+/** The rate limit itself (requests per window) of the last answer that said
+ * it (X-RateLimit-Limit); -1 before any did. */
+OSR_EXTERN long osr_github_rate_limit_limit(const osr_github *gh);
+
 /** How many installation tokens this client fetched (GitHub App auth). */
 OSR_EXTERN unsigned int osr_github_token_fetches(const osr_github *gh);
 

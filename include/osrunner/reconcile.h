@@ -21,6 +21,17 @@ typedef enum osr_pool_mode {
     OSR_POOL_PLAN = 0,
     /** Take the actions ("pool reconcile"). */
     OSR_POOL_RECONCILE = 1,
+    /**
+     * Options version 3. Create osr_pool_options.grow runners at once,
+     * without observing the pool (no list is read; only the image is
+     * resolved, unless osr_pool_options.image_id names it): a daemon's answer
+     * to a queued job, in milliseconds instead of a pass. The caller vouches
+     * that max_runners and the quota allow them, from its last pass and the
+     * creates it made since; Nova still refuses what the quota does not
+     * allow. The creates are actions of kind "create", rule "queued-job".
+     * The pass's figures are 0 but OSR_POOL_CREATES; its state is "grow".
+     */
+    OSR_POOL_GROW = 2,
 } osr_pool_mode;
 
 /** One action of a pass: what, why, and how it went. Borrowed from the pass. */
@@ -61,12 +72,20 @@ typedef struct osr_pool_options {
      * min_idle). 0: none.
      */
     long long queued_jobs;
+    /** Version 3. Mode OSR_POOL_GROW: how many runners to create (1 to 100). */
+    long long grow;
+    /**
+     * Version 3. Mode OSR_POOL_GROW: the id of the pool's image, as a pass
+     * resolved it (osr_pool_pass_image_id()), so that growing reads nothing;
+     * NULL: resolve the pool's image by name.
+     */
+    const char *image_id;
 } osr_pool_options;
 
-#define OSR_POOL_OPTIONS_VERSION 2
-#define OSR_POOL_OPTIONS_INIT                                                             \
-    {                                                                                     \
-        OSR_POOL_OPTIONS_VERSION, OSR_POOL_PLAN, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0, 0 \
+#define OSR_POOL_OPTIONS_VERSION 3
+#define OSR_POOL_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        OSR_POOL_OPTIONS_VERSION, OSR_POOL_PLAN, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL \
     }
 
 /** The outcome of one pass. Opaque; free with osr_pool_pass_free(). */
@@ -109,6 +128,8 @@ OSR_EXTERN const char *osr_pool_pass_pool(const osr_pool_pass *pass);
 OSR_EXTERN const char *osr_pool_pass_state(const osr_pool_pass *pass);
 /** Non-zero when some source could not be read (then nothing was deleted). */
 OSR_EXTERN int osr_pool_pass_observe_failed(const osr_pool_pass *pass);
+/** The id of the pool's image the pass resolved (or was given), or NULL. */
+OSR_EXTERN const char *osr_pool_pass_image_id(const osr_pool_pass *pass);
 /** Why observation failed, one line per source joined with "; " (borrowed; "" when none). */
 OSR_EXTERN const char *osr_pool_pass_observe_error(const osr_pool_pass *pass);
 
@@ -168,6 +189,8 @@ OSR_EXTERN long long osr_pool_action_runner_id(const osr_pool_action *action);
 OSR_EXTERN const char *osr_pool_action_outcome(const osr_pool_action *action);
 /** The error of a failed action (code 0 otherwise). */
 OSR_EXTERN const osr_error *osr_pool_action_error(const osr_pool_action *action);
+/** A create: when its request went to Nova (Unix time in ms); 0 when it never did. */
+OSR_EXTERN long long osr_pool_action_sent_at(const osr_pool_action *action);
 
 #ifdef __cplusplus
 }

@@ -167,12 +167,19 @@ typedef struct osr_launch_options {
     const volatile bool *cancel;
     /** The launch id (1 to 64 of a-z A-Z 0-9 - _); NULL: a random one. */
     const char *launch_id;
+    /**
+     * Version 3. Non-zero: the names are fresh random ones (the pool
+     * engine's), so the manager's servers are not listed before the creates
+     * to see that the names are free. The look-up after each create still
+     * finds a clash, and the later server gives way.
+     */
+    int fresh_names;
 } osr_launch_options;
 
-#define OSR_LAUNCH_OPTIONS_VERSION 2
-#define OSR_LAUNCH_OPTIONS_INIT                                  \
-    {                                                            \
-        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL \
+#define OSR_LAUNCH_OPTIONS_VERSION 3
+#define OSR_LAUNCH_OPTIONS_INIT                                     \
+    {                                                               \
+        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL, 0 \
     }
 
 /**

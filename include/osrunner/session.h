@@ -106,6 +106,27 @@ OSR_EXTERN long long osr_session_expires_at(const osr_session *session);
 OSR_EXTERN int
 osr_session_endpoint(const char **out, osr_session *session, const char *service_type);
 
+/**
+ * The API calls the session's engine made, counted by service and status: one
+ * row per pair, in the order they first happened. Every attempt counts (a
+ * retry is a call). service is the catalog type of the endpoint
+ * ("identity", "compute", "image", "network", ...), "github" for a GitHub
+ * client on this session's engine (osr_github_options.session), or "other";
+ * status is the HTTP status, or 0 when no answer came (connection refused,
+ * timeout). The strings live as long as the session.
+ */
+OSR_EXTERN size_t osr_session_api_stats_count(const osr_session *session);
+
+/**
+ * Row i of osr_session_api_stats_count().
+ * @return 0, or OSR_ENOTFOUND (i past the end; the out-params untouched)
+ */
+OSR_EXTERN int osr_session_api_stats_at(const char **service,
+                                        int *status,
+                                        unsigned long long *count,
+                                        const osr_session *session,
+                                        size_t i);
+
 struct pollfd;
 
 /**

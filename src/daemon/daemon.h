@@ -11,8 +11,10 @@
 
 struct MHD_Daemon;
 
-#define QUEUED_MAX    64
-#define QUEUED_TTL_MS (10 * 60 * 1000) /* a job's in_progress webhook may be lost */
+#define QUEUED_MAX     64
+#define BACKOFF_MIN_MS 2000
+#define FOLLOWUP_MS    15000 /* a pass again this long after creates, or a completed job */
+#define QUEUED_TTL_MS  (10 * 60 * 1000) /* a job's in_progress webhook may be lost */
 
 /* One pool and what the daemon keeps for it between passes. */
 struct pool {
@@ -32,6 +34,25 @@ struct pool {
         int64_t expires_ms;
     } queued[QUEUED_MAX];
     size_t nqueued;
+    /* What the last pass that observed every source saw: growing on a
+     * queued job (OSR_POOL_GROW) trusts it, with the creates made since. */
+    bool seen;
+    long long seen_servers, seen_idle, seen_booting, seen_headroom, seen_max, seen_min_idle;
+    long long grown; /* runners created by growing since that pass */
+    char *image_id;
+    /* Backoff after failed passes: no pass (nor growing) before not_before_ms. */
+    unsigned int failures;
+    int64_t not_before_ms;
+    char failed_service[16];
+    bool growing;        /* its OSR_POOL_GROW call is running */
+    int64_t followup_ms; /* a pass due then (a job completed: its VM powers off soon), 0: none */
+    /* The session's API call counts already added to the metrics. */
+    struct api_seen {
+        char service[16];
+        int status;
+        unsigned long long count;
+    } api[64];
+    size_t napi;
 };
 
 struct daemon;
@@ -77,6 +98,8 @@ struct daemon {
     volatile bool cancel;       /* osr_pool_options.cancel */
     struct job_note *notes;
     size_t note_count, note_cap;
+    struct pool *passing; /* the pool whose pass is running, or NULL */
+    bool in_hook;         /* pools_take_notes() called from a pass's wait */
     /* X-GitHub-Delivery of the last verified deliveries: a redelivery (or a
      * replay of a captured one) is answered but not acted on twice. */
     char seen[DELIVERIES_SEEN][64];
@@ -87,6 +110,7 @@ struct daemon {
 void ev_emit(struct daemon *d, const char *event, const char *fmt, ...);
 void ev_log(osr_log_level level, const char *msg, void *payload);
 osr_log_level ev_log_level(void);
+void ev_set_log_level(osr_log_level level);
 
 /* pools.c */
 int pools_load(struct daemon *d, const char *path, osr_error *err);

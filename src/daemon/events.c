@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+/* size: 64 holds any int year (gcc -O2 checks -Wformat-truncation). */
 static void timestamp(char *buf, size_t size, bool full)
 {
     struct timespec ts;
@@ -29,7 +30,7 @@ void ev_emit(struct daemon *d, const char *event, const char *fmt, ...)
 {
     json_t *obj;
     json_error_t jerr;
-    char ts[40];
+    char ts[64];
     va_list ap;
 
     va_start(ap, fmt);
@@ -74,7 +75,14 @@ void ev_log(osr_log_level level, const char *msg, void *payload)
     fprintf(stderr, "osrunnerd: %s: %s\n", names[level <= OSR_LOG_TRACE ? level : 0], msg);
 }
 
+static osr_log_level log_level = OSR_LOG_WARN;
+
+void ev_set_log_level(osr_log_level level)
+{
+    log_level = level;
+}
+
 osr_log_level ev_log_level(void)
 {
-    return OSR_LOG_WARN;
+    return log_level;
 }

@@ -80,10 +80,15 @@ static enum MHD_Result serve_healthz(struct daemon *d, struct MHD_Connection *c)
     n += (size_t)snprintf(body, sizeof(body), "%s\n", ok ? "ok" : "not ready");
     for (size_t i = 0; i < d->pool_count && n < sizeof(body); i++) {
         const struct pool *p = &d->pools[i];
-        n += (size_t)snprintf(body + n, sizeof(body) - n, "pool %s: %s\n", p->name,
-                              p->ready       ? "ready"
-                              : p->reason[0] ? p->reason
-                                             : "no pass yet");
+        if (p->ready && p->failures > 0) /* ready, but its passes fail now */
+            n += (size_t)snprintf(body + n, sizeof(body) - n,
+                                  "pool %s: ready; the last %u passes failed (%s): %s\n", p->name,
+                                  p->failures, p->failed_service, p->reason);
+        else
+            n += (size_t)snprintf(body + n, sizeof(body) - n, "pool %s: %s\n", p->name,
+                                  p->ready       ? "ready"
+                                  : p->reason[0] ? p->reason
+                                                 : "no pass yet");
     }
     if (n >= sizeof(body))
         n = sizeof(body) - 1;

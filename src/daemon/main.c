@@ -23,7 +23,7 @@
 static const char usage[] =
     "Usage: osrunnerd [--config FILE] [--metrics-listen ADDR:PORT]\n"
     "                 [--webhook-listen ADDR:PORT] [--webhook-secret-file FILE]\n"
-    "                 [--interval SECONDS]\n"
+    "                 [--interval SECONDS] [--log-level LEVEL] [--events json|text]\n"
     "\n"
     "Keep every pool of osrunner.yaml at min_idle idle runners: a reconcile pass per\n"
     "pool every interval (with 10 % jitter), and at once when a workflow_job webhook\n"
@@ -37,16 +37,29 @@ static const char usage[] =
     "                              metrics listener)\n"
     "  --webhook-secret-file FILE  the hook's secret; without it there is no /webhook\n"
     "  --interval SECONDS          between passes of a pool, 5 to 86400 (default 60)\n"
+    "  --log-level LEVEL           the library's messages on stderr: error, warning\n"
+    "                              (default), info, debug (HTTP traces, secrets redacted)\n"
+    "  --events json|text          the events' format (default: text on a terminal,\n"
+    "                              else JSON lines)\n"
     "  -h, --help, --version\n"
     "\n"
     "Events go to stdout as JSON lines (text on a terminal); warnings to stderr.\n"
     "Port 0 picks a free port; the start event names it.\n";
 
-enum { OPT_METRICS = 0x100, OPT_WEBHOOK, OPT_SECRET, OPT_INTERVAL, OPT_VERSION };
+enum {
+    OPT_METRICS = 0x100,
+    OPT_WEBHOOK,
+    OPT_SECRET,
+    OPT_INTERVAL,
+    OPT_VERSION,
+    OPT_LOG,
+    OPT_EVENTS
+};
 
 struct args {
     const char *config, *metrics_listen, *webhook_listen, *secret_file;
     long interval;
+    int events; /* -1: by the terminal, 0: JSON, 1: text */
 };
 
 static int parse_args(struct args *a, int argc, char **argv)
@@ -57,6 +70,8 @@ static int parse_args(struct args *a, int argc, char **argv)
         { "webhook-listen", required_argument, NULL, OPT_WEBHOOK },
         { "webhook-secret-file", required_argument, NULL, OPT_SECRET },
         { "interval", required_argument, NULL, OPT_INTERVAL },
+        { "log-level", required_argument, NULL, OPT_LOG },
+        { "events", required_argument, NULL, OPT_EVENTS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -66,6 +81,7 @@ static int parse_args(struct args *a, int argc, char **argv)
 
     a->config = OSR_MANAGER_CONFIG_DEFAULT_PATH;
     a->interval = DEFAULT_INTERVAL_S;
+    a->events = -1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -88,6 +104,27 @@ static int parse_args(struct args *a, int argc, char **argv)
                 fprintf(stderr, "osrunnerd: --interval: 5 to 86400 seconds\n");
                 return 2;
             }
+            break;
+        case OPT_LOG: {
+            static const char *const names[] = { "error", "warning", "info", "debug" };
+            static const osr_log_level levels[] = { OSR_LOG_ERROR, OSR_LOG_WARN, OSR_LOG_INFO,
+                                                    OSR_LOG_DEBUG };
+            size_t i;
+            for (i = 0; i < 4 && strcmp(optarg, names[i]) != 0; i++)
+                ;
+            if (i == 4) {
+                fprintf(stderr, "osrunnerd: --log-level: error, warning, info or debug\n");
+                return 2;
+            }
+            ev_set_log_level(levels[i]);
+            break;
+        }
+        case OPT_EVENTS:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "osrunnerd: --events: json or text\n");
+                return 2;
+            }
+            a->events = strcmp(optarg, "text") == 0;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -252,7 +289,7 @@ int main(int argc, char **argv)
     if ((rc = parse_args(&a, argc, argv)) >= 0)
         return rc;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    d.human = isatty(STDOUT_FILENO) == 1;
+    d.human = a.events >= 0 ? a.events == 1 : isatty(STDOUT_FILENO) == 1;
     d.interval_s = a.interval;
     d.config_path = a.config;
     srandom((unsigned int)(time(NULL) ^ getpid()));

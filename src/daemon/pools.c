@@ -27,6 +27,7 @@ int metrics_declare_all(osr_metrics *m)
     static const char *const jobs[] = { "pool", "action", NULL };
     static const char *const result[] = { "result", NULL };
     static const char *const version[] = { "version", NULL };
+    static const char *const api[] = { "pool", "service", "status", NULL };
     const char *const v[] = { osr_version() };
     int e = 0;
 
@@ -47,6 +48,14 @@ int metrics_declare_all(osr_metrics *m)
     DECL("osrunner_github_rate_limit_reset_timestamp_seconds", OSR_METRIC_GAUGE,
          "When GitHub's rate-limit window resets (Unix time), as the pool's last answer said.",
          pool);
+    DECL("osrunner_github_rate_limit_limit", OSR_METRIC_GAUGE,
+         "GitHub requests allowed per rate-limit window, as the pool's last answer said.", pool);
+    DECL("osrunner_api_requests_total", OSR_METRIC_COUNTER,
+         "API calls of the pool's session by service and HTTP status (0: no answer); every "
+         "attempt counts.",
+         api);
+    DECL("osrunner_pool_backoff_seconds", OSR_METRIC_GAUGE,
+         "How long the pool waits after failed passes before the next one (0: no backoff).", pool);
     DECL("osrunner_queued_jobs", OSR_METRIC_GAUGE,
          "Jobs known queued for the pool (webhooks), each asking for one more idle runner.", pool);
     DECL("osrunner_pool_ready", OSR_METRIC_GAUGE,
@@ -54,7 +63,8 @@ int metrics_declare_all(osr_metrics *m)
     DECL("osrunner_last_pass_timestamp_seconds", OSR_METRIC_GAUGE,
          "When the pool's last pass ended (Unix time).", pool);
     DECL("osrunner_reconcile_passes_total", OSR_METRIC_COUNTER,
-         "Passes by result: ok, observe_failed, action_failed, error.", pool_result);
+         "Passes by result: ok, observe_failed, action_failed, error, cancelled (a stop).",
+         pool_result);
     DECL("osrunner_reconcile_actions_total", OSR_METRIC_COUNTER,
          "Actions of passes by kind, rule and outcome.", action);
     DECL("osrunner_webhooks_total", OSR_METRIC_COUNTER, "Webhook deliveries by event and result.",
@@ -88,6 +98,7 @@ static void pool_close(struct pool *p)
     p->github = NULL;
     p->session = NULL;
     p->cloud = NULL;
+    p->napi = 0; /* a new session counts from 0 */
 }
 
 void pools_free(struct pool *pools, size_t n)
@@ -95,6 +106,7 @@ void pools_free(struct pool *pools, size_t n)
     for (size_t i = 0; i < n; i++) {
         pool_close(&pools[i]);
         free(pools[i].name);
+        free(pools[i].image_id);
     }
     free(pools);
 }
@@ -137,6 +149,9 @@ static int pool_open(struct daemon *d, struct pool *p, osr_error *err)
     go.log_cb = ev_log;
     go.log_level = ev_log_level();
     go.session = p->session;
+    /* A short rate-limit wait inside a pass; a longer one fails the pass,
+     * and the backoff waits for GitHub's reset instead of the pass. */
+    go.rate_limit_wait_s = 5;
     if (go.token_file)
         osr_file_check_private(go.token_file, "github.token_file", ev_log, NULL);
     if ((error = osr_github_new(&p->github, &go, err)) < 0) {
@@ -213,6 +228,18 @@ int pools_reload(struct daemon *d)
                 pools[i].attempted = d->pools[j].attempted;
                 memcpy(pools[i].queued, d->pools[j].queued, sizeof(pools[i].queued));
                 pools[i].nqueued = d->pools[j].nqueued;
+                /* what the last pass saw stays true of the same pool's VMs */
+                pools[i].seen = d->pools[j].seen;
+                pools[i].seen_servers = d->pools[j].seen_servers;
+                pools[i].seen_idle = d->pools[j].seen_idle;
+                pools[i].seen_booting = d->pools[j].seen_booting;
+                pools[i].seen_headroom = d->pools[j].seen_headroom;
+                pools[i].grown = d->pools[j].grown;
+                pools[i].failures = d->pools[j].failures;
+                pools[i].not_before_ms = d->pools[j].not_before_ms;
+                pools[i].followup_ms = d->pools[j].followup_ms;
+                pools[i].image_id = d->pools[j].image_id;
+                d->pools[j].image_id = NULL;
             }
     pools_free(d->pools, d->pool_count);
     osr_manager_config_free(d->cfg);
@@ -228,6 +255,8 @@ int pools_reload(struct daemon *d)
     (void)osr_metrics_clear(d->metrics, "osrunner_queued_jobs");
     (void)osr_metrics_clear(d->metrics, "osrunner_github_rate_limit_remaining");
     (void)osr_metrics_clear(d->metrics, "osrunner_github_rate_limit_reset_timestamp_seconds");
+    (void)osr_metrics_clear(d->metrics, "osrunner_github_rate_limit_limit");
+    (void)osr_metrics_clear(d->metrics, "osrunner_pool_backoff_seconds");
     (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", ok, 1);
     ev_emit(d, "reload", "{s:s,s:s,s:I}", "outcome", "ok", "config", osr_manager_config_source(cfg),
             "pools", (json_int_t)n);
@@ -249,12 +278,18 @@ bool pools_all_attempted(const struct daemon *d)
     return true;
 }
 
+/* When the pool's next pass may start: when due, and not before its backoff ends. */
+static int64_t due_at(const struct pool *p)
+{
+    return p->next_due_ms > p->not_before_ms ? p->next_due_ms : p->not_before_ms;
+}
+
 int64_t pools_next_due(const struct daemon *d)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < d->pool_count; i++)
-        if (d->pools[i].next_due_ms < next)
-            next = d->pools[i].next_due_ms;
+        if (due_at(&d->pools[i]) < next)
+            next = due_at(&d->pools[i]);
     return next;
 }
 
@@ -287,13 +322,15 @@ static void on_action(const osr_pool_action *a, void *payload)
                               osr_pool_action_outcome(a) };
 
     (void)osr_metrics_counter_add(ctx->d->metrics, "osrunner_reconcile_actions_total", v, 1);
-    ev_emit(ctx->d, "action", "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "pool", ctx->pool, "kind",
-            osr_pool_action_kind(a), "rule", osr_pool_action_rule(a), "reason",
+    long long sent = osr_pool_action_sent_at(a);
+    ev_emit(ctx->d, "action", "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "pool", ctx->pool,
+            "kind", osr_pool_action_kind(a), "rule", osr_pool_action_rule(a), "reason",
             osr_pool_action_reason(a), "outcome", osr_pool_action_outcome(a), "server",
             str_or_null(osr_pool_action_server_name(a)), "server_id",
             str_or_null(osr_pool_action_server_id(a)), "runner_id",
             rid > 0 ? json_integer(rid) : json_null(), "error",
-            e && e->code < 0 ? json_string(e->message) : json_null());
+            e && e->code < 0 ? json_string(e->message) : json_null(), "sent_at_ms",
+            sent > 0 ? json_integer((json_int_t)sent) : json_null());
 }
 
 static void
@@ -348,6 +385,15 @@ static int pass_wait(struct pollfd *fds, size_t n, void *payload)
         httpd_run(&d->listeners[i]);
     daemon_read_signals(d);
     daemon_watchdog(d);
+    /* Webhooks are acted on now, not after the pass: other pools grow for
+     * their queued jobs at once (on their own sessions; never the pool in
+     * the pass, whose next pass is made due instead), and passes are made
+     * due. Not again from inside such a growth's own wait. */
+    if (!d->in_hook && d->note_count > 0 && !d->cancel) {
+        d->in_hook = true;
+        pools_take_notes(d, now_ms());
+        d->in_hook = false;
+    }
     return d->cancel; /* a stop cancels the requests in flight */
 }
 
@@ -383,16 +429,165 @@ static void queued_remove(struct pool *p, long long id)
         }
 }
 
+/* The session's API call counts since the last look go into the metrics.
+ * Returns the first service that failed meanwhile (no answer, 5xx, 429, or
+ * GitHub's 403 of a rate limit), or NULL. */
+static const char *publish_api(struct daemon *d, struct pool *p)
+{
+    static char failed[16];
+    const char *bad = NULL;
+    size_t n = osr_session_api_stats_count(p->session);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *svc;
+        int status;
+        unsigned long long count, before = 0;
+        size_t k;
+        char st[16];
+        if (osr_session_api_stats_at(&svc, &status, &count, p->session, i) < 0)
+            break;
+        for (k = 0; k < p->napi; k++)
+            if (p->api[k].status == status && strcmp(p->api[k].service, svc) == 0)
+                break;
+        if (k < p->napi) {
+            before = p->api[k].count;
+        } else if (p->napi < sizeof(p->api) / sizeof(p->api[0])) {
+            k = p->napi++;
+            snprintf(p->api[k].service, sizeof(p->api[k].service), "%s", svc);
+            p->api[k].status = status;
+        } else {
+            continue;
+        }
+        if (count <= before)
+            continue;
+        p->api[k].count = count;
+        snprintf(st, sizeof(st), "%d", status);
+        {
+            const char *const v[] = { p->name, svc, st };
+            (void)osr_metrics_counter_add(d->metrics, "osrunner_api_requests_total", v,
+                                          (double)(count - before));
+        }
+        if (bad == NULL && (status == 0 || status >= 500 || status == 429 ||
+                            (status == 403 && strcmp(svc, "github") == 0))) {
+            snprintf(failed, sizeof(failed), "%s", svc);
+            bad = failed;
+        }
+    }
+    return bad;
+}
+
+static void publish_github(struct daemon *d, struct pool *p)
+{
+    const char *const vp[] = { p->name };
+    long remaining = -1, limit;
+    long long reset_at = -1;
+
+    if (p->github == NULL)
+        return;
+    osr_github_rate_limit(&remaining, &reset_at, p->github);
+    limit = osr_github_rate_limit_limit(p->github);
+    if (remaining >= 0)
+        (void)osr_metrics_gauge_set(d->metrics, "osrunner_github_rate_limit_remaining", vp,
+                                    (double)remaining);
+    if (reset_at >= 0)
+        (void)osr_metrics_gauge_set(
+            d->metrics, "osrunner_github_rate_limit_reset_timestamp_seconds", vp, (double)reset_at);
+    if (limit >= 0)
+        (void)osr_metrics_gauge_set(d->metrics, "osrunner_github_rate_limit_limit", vp,
+                                    (double)limit);
+}
+
+/* A failed pass: the next one waits 2 s, 4 s, ... up to the interval (with
+ * jitter), or until GitHub's rate-limit window resets; webhooks do not
+ * shorten it. A good pass ends the backoff. Returns the wait in ms. */
+static int64_t backoff(struct daemon *d, struct pool *p, bool failed, const char *service)
+{
+    const char *const vp[] = { p->name };
+    int64_t wait = 0, cap = (int64_t)d->interval_s * 1000;
+
+    if (!failed) {
+        p->failures = 0;
+        p->not_before_ms = 0;
+        p->failed_service[0] = '\0';
+    } else {
+        long remaining = -1;
+        long long reset_at = -1, now_wall = (long long)time(NULL);
+        p->failures++;
+        wait = BACKOFF_MIN_MS;
+        for (unsigned int i = 1; i < p->failures && wait < cap; i++)
+            wait *= 2;
+        if (wait > cap)
+            wait = cap;
+        wait += (int64_t)(random() % (wait / 5 + 1)) - wait / 10;
+        if (p->github)
+            osr_github_rate_limit(&remaining, &reset_at, p->github);
+        if (remaining == 0 && reset_at > now_wall && (reset_at - now_wall) * 1000 + 1000 > wait)
+            wait = (reset_at - now_wall) * 1000 + 1000; /* GitHub says when */
+        p->not_before_ms = now_ms() + wait;
+        snprintf(p->failed_service, sizeof(p->failed_service), "%s", service ? service : "unknown");
+    }
+    (void)osr_metrics_gauge_set(d->metrics, "osrunner_pool_backoff_seconds", vp,
+                                (double)wait / 1000.0);
+    return wait;
+}
+
+static void hook_on(struct daemon *d, struct pool *p, struct pollfd *fds)
+{
+    size_t nfds = 0;
+    if (d->sfd >= 0)
+        fds[nfds++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
+    for (size_t i = 0; i < d->listener_count; i++)
+        fds[nfds++] = (struct pollfd){ .fd = d->listeners[i].epoll_fd, .events = POLLIN };
+    (void)osr_session_set_wait_hook(p->session, fds, nfds, pass_wait, d);
+}
+
+static long long count_actions(const osr_pool_pass *pass, const char *kind, const char *rule)
+{
+    long long n = 0;
+    for (size_t i = 0; i < osr_pool_pass_action_count(pass); i++) {
+        const osr_pool_action *a = osr_pool_pass_action_at(pass, i);
+        if (strcmp(osr_pool_action_outcome(a), "done") == 0 &&
+            (kind == NULL || strcmp(osr_pool_action_kind(a), kind) == 0) &&
+            (rule == NULL || strcmp(osr_pool_action_rule(a), rule) == 0))
+            n++;
+    }
+    return n;
+}
+
+/* What a good pass leaves for growing without one: our VMs and the idle
+ * supply after its actions. */
+static void remember(struct pool *p, const osr_pool_pass *pass)
+{
+    long long created = count_actions(pass, "create", NULL);
+    long long vm_gone =
+        count_actions(pass, "delete-vm", NULL) + count_actions(pass, "delete-runner-then-vm", NULL);
+    long long idle_gone =
+        count_actions(pass, NULL, "idle-surplus") + count_actions(pass, NULL, "outdated-image");
+    const char *img = osr_pool_pass_image_id(pass);
+
+    p->seen = true;
+    p->seen_servers = osr_pool_pass_figure(pass, OSR_POOL_SERVERS) + created - vm_gone;
+    p->seen_idle = osr_pool_pass_figure(pass, OSR_POOL_IDLE) - idle_gone;
+    p->seen_booting = osr_pool_pass_figure(pass, OSR_POOL_BOOTING) + created;
+    p->seen_headroom = osr_pool_pass_figure(pass, OSR_POOL_HEADROOM);
+    if (p->seen_headroom >= 0)
+        p->seen_headroom = p->seen_headroom > created ? p->seen_headroom - created : 0;
+    p->grown = 0;
+    if (img && (p->image_id == NULL || strcmp(img, p->image_id) != 0)) {
+        free(p->image_id);
+        p->image_id = strdup(img);
+    }
+}
+
 static void run_pass(struct daemon *d, struct pool *p)
 {
     osr_pool_options po = OSR_POOL_OPTIONS_INIT;
     struct pass_ctx ctx = { d, p->name };
     osr_pool_pass *pass = NULL;
     struct pollfd fds[3];
-    size_t nfds;
     osr_error err;
-    int64_t t0 = now_ms();
-    const char *result;
+    int64_t t0 = now_ms(), wait = 0;
+    const char *result, *service = NULL;
     double secs;
     int error;
 
@@ -401,6 +596,7 @@ static void run_pass(struct daemon *d, struct pool *p)
     if ((error = pool_open(d, p, &err)) < 0) {
         snprintf(p->reason, sizeof(p->reason), "cannot open: %s", err.message);
         result = "error";
+        service = "config";
         goto counted;
     }
     po.mode = OSR_POOL_RECONCILE;
@@ -408,14 +604,13 @@ static void run_pass(struct daemon *d, struct pool *p)
     po.cancel = &d->cancel;
     po.on_action = on_action;
     po.payload = &ctx;
-    nfds = 0;
-    if (d->sfd >= 0)
-        fds[nfds++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
-    for (size_t i = 0; i < d->listener_count; i++)
-        fds[nfds++] = (struct pollfd){ .fd = d->listeners[i].epoll_fd, .events = POLLIN };
-    (void)osr_session_set_wait_hook(p->session, fds, nfds, pass_wait, d);
+    hook_on(d, p, fds);
+    d->passing = p;
     error = osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
+    d->passing = NULL;
     (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
+    service = publish_api(d, p);
+    publish_github(d, p);
     if (pass == NULL) {
         snprintf(p->reason, sizeof(p->reason), "pass failed: %s", err.message);
         result = "error";
@@ -430,11 +625,23 @@ static void run_pass(struct daemon *d, struct pool *p)
             result = "observe_failed";
         } else {
             p->ready = true;
+            remember(p, pass);
+            /* creates were sent (BUILD): a pass soon sees how they went */
+            if (count_actions(pass, "create", NULL) > 0 &&
+                (p->followup_ms == 0 || p->followup_ms > now_ms() + FOLLOWUP_MS))
+                p->followup_ms = now_ms() + FOLLOWUP_MS;
             snprintf(p->reason, sizeof(p->reason), "%s", osr_pool_pass_state(pass));
             result = error < 0 ? "action_failed" : "ok";
         }
     }
 counted:
+    if (d->cancel) { /* stopping: not a failure of the cloud */
+        wait = 0;
+        if (strcmp(result, "ok") != 0)
+            result = "cancelled";
+    } else
+        wait = backoff(d, p, strcmp(result, "error") == 0 || strcmp(result, "observe_failed") == 0,
+                       service);
     secs = (double)(now_ms() - t0) / 1000.0;
     {
         const char *const vp[] = { p->name }, *const vr[] = { p->name, result };
@@ -443,28 +650,68 @@ counted:
         (void)osr_metrics_counter_add(d->metrics, "osrunner_reconcile_passes_total", vr, 1);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_pool_ready", vp, p->ready ? 1 : 0);
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_queued_jobs", vp, (double)p->nqueued);
-        if (p->github) {
-            long remaining = -1;
-            long long reset_at = -1;
-            osr_github_rate_limit(&remaining, &reset_at, p->github);
-            if (remaining >= 0)
-                (void)osr_metrics_gauge_set(d->metrics, "osrunner_github_rate_limit_remaining", vp,
-                                            (double)remaining);
-            if (reset_at >= 0)
-                (void)osr_metrics_gauge_set(d->metrics,
-                                            "osrunner_github_rate_limit_reset_timestamp_seconds",
-                                            vp, (double)reset_at);
-        }
         (void)osr_metrics_gauge_set(d->metrics, "osrunner_last_pass_timestamp_seconds", vp,
                                     (double)time(NULL));
     }
-    ev_emit(d, "pass", "{s:s,s:s,s:s,s:f,s:b,s:I,s:I,s:I,s:I,s:I}", "pool", p->name, "result",
-            result, "state", p->reason, "seconds", secs, "ready", p->ready, "queued",
+    ev_emit(d, "pass", "{s:s,s:s,s:s,s:f,s:b,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pool", p->name,
+            "result", result, "state", p->reason, "seconds", secs, "ready", p->ready, "queued",
             (json_int_t)p->nqueued, "idle",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_IDLE) : -1), "busy",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_BUSY) : -1), "desired",
             (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_DESIRED) : -1), "creates",
-            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_CREATES) : -1));
+            (json_int_t)(pass ? osr_pool_pass_figure(pass, OSR_POOL_CREATES) : -1), "service",
+            wait > 0 ? json_string(p->failed_service) : json_null(), "retry_in",
+            wait > 0 ? json_real((double)wait / 1000.0) : json_null());
+    osr_pool_pass_free(pass);
+}
+
+/* A queued job for a pool that is known and not backing off: the runners it
+ * asks for are created now, without a pass (OSR_POOL_GROW), within what the
+ * last good pass saw of max_runners and the quota and the creates made
+ * since. The pass the webhook also triggers then sees them. */
+static void grow_for_jobs(struct daemon *d, struct pool *p, int64_t now)
+{
+    osr_pool_options po = OSR_POOL_OPTIONS_INIT;
+    struct pass_ctx ctx = { d, p->name };
+    osr_pool_pass *pass = NULL;
+    struct pollfd fds[3];
+    osr_error err;
+    long long want, room, created;
+    int64_t t0 = now_ms();
+
+    if (!p->seen || d->stop || now < p->not_before_ms || p->session == NULL || p->github == NULL ||
+        p == d->passing || p->growing)
+        return;
+    want = osr_pool_spec_min_idle(p->spec) + (long long)queued_prune(p, now) -
+           (p->seen_idle + p->seen_booting + p->grown);
+    room = osr_pool_spec_max_runners(p->spec) - (p->seen_servers + p->grown);
+    if (p->seen_headroom >= 0 && p->seen_headroom - p->grown < room)
+        room = p->seen_headroom - p->grown;
+    if (want > room)
+        want = room;
+    if (want > 100)
+        want = 100;
+    if (want <= 0)
+        return;
+    osr_error_clear(&err);
+    po.mode = OSR_POOL_GROW;
+    po.grow = want;
+    po.image_id = p->image_id;
+    po.cancel = &d->cancel;
+    po.on_action = on_action;
+    po.payload = &ctx;
+    hook_on(d, p, fds);
+    p->growing = true;
+    (void)osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
+    p->growing = false;
+    (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
+    (void)publish_api(d, p);
+    publish_github(d, p);
+    created = pass ? count_actions(pass, "create", NULL) : 0;
+    p->grown += created;
+    ev_emit(d, "grow", "{s:s,s:I,s:I,s:f,s:o}", "pool", p->name, "wanted", (json_int_t)want,
+            "created", (json_int_t)created, "seconds", (double)(now_ms() - t0) / 1000.0, "error",
+            pass == NULL || created < want ? json_string(err.message) : json_null());
     osr_pool_pass_free(pass);
 }
 
@@ -472,14 +719,24 @@ counted:
 bool pools_run_due(struct daemon *d, int64_t now)
 {
     struct pool *due = NULL;
+    int64_t next;
     for (size_t i = 0; i < d->pool_count; i++)
-        if (d->pools[i].next_due_ms <= now &&
-            (due == NULL || d->pools[i].next_due_ms < due->next_due_ms))
+        if (due_at(&d->pools[i]) <= now && (due == NULL || due_at(&d->pools[i]) < due_at(due)))
             due = &d->pools[i];
     if (due == NULL || d->stop)
         return false;
+    /* A webhook during the pass (its wait acts on them) may make the pool
+     * due again: that trigger stands, the pass may not have seen the job. */
+    due->next_due_ms = INT64_MAX;
     run_pass(d, due);
-    due->next_due_ms = now_ms() + next_interval_ms(d);
+    now = now_ms();
+    next = now + next_interval_ms(d);
+    if (due->followup_ms > now && due->followup_ms < next)
+        next = due->followup_ms;
+    else if (due->followup_ms <= now)
+        due->followup_ms = 0;
+    if (due->next_due_ms == INT64_MAX || due->next_due_ms > next)
+        due->next_due_ms = next;
     return true;
 }
 
@@ -505,8 +762,15 @@ void pools_take_notes(struct daemon *d, int64_t now)
 {
     static const char *const actions[] = { "unknown", "queued", "in_progress", "completed",
                                            "waiting" };
-    for (size_t k = 0; k < d->note_count; k++) {
-        struct job_note *n = &d->notes[k];
+    /* Taken off the daemon first: growing waits on the network, and
+     * webhooks that arrive meanwhile go to a new list (the next call's). */
+    struct job_note *notes = d->notes;
+    size_t count = d->note_count;
+
+    d->notes = NULL;
+    d->note_count = d->note_cap = 0;
+    for (size_t k = 0; k < count; k++) {
+        struct job_note *n = &notes[k];
         const char *an = (size_t)n->action < 5 ? actions[n->action] : "unknown";
         bool matched = false;
         for (size_t i = 0; i < d->pool_count; i++) {
@@ -515,8 +779,12 @@ void pools_take_notes(struct daemon *d, int64_t now)
                 queued_remove(&d->pools[i], n->job_id);
             if (!pool_serves(d->pools[i].spec, n->labels, n->label_count))
                 continue;
-            if (n->action == OSR_WEBHOOK_JOB_QUEUED)
+            if (n->action == OSR_WEBHOOK_JOB_QUEUED) {
                 queued_add(&d->pools[i], n->job_id, now);
+                grow_for_jobs(d, &d->pools[i], now);
+            }
+            if (n->action == OSR_WEBHOOK_JOB_COMPLETED)
+                d->pools[i].followup_ms = now + FOLLOWUP_MS;
             const char *const v[] = { d->pools[i].name, an };
             matched = true;
             (void)osr_metrics_counter_add(d->metrics, "osrunner_webhook_jobs_total", v, 1);
@@ -534,5 +802,5 @@ void pools_take_notes(struct daemon *d, int64_t now)
             free(n->labels[i]);
         free(n->labels);
     }
-    d->note_count = 0;
+    free(notes);
 }

@@ -320,6 +320,37 @@ function busyAfterList(key, page) {
   }
 }
 
+// The fault hooks (POST /_control/hooks), for the same client going bad then
+// good (the magic owners are bad for good):
+// - {fail_next: {status, count, scope?}}: the next COUNT REST requests (of
+//   that scope, "repos/o/r" or "orgs/o", when given) are answered STATUS with
+//   GitHub's error body, counted off as they go; {fail_next: null} disarms;
+// - {rate_limit_until: EPOCH}: until then every REST request gets GitHub's
+//   primary rate limit (403, x-ratelimit-remaining 0, x-ratelimit-reset EPOCH);
+//   null lifts it.
+// /rate_limit and /app/installations/*/access_tokens are not affected.
+const faults = { failNext: null, rateLimitUntil: null, failed: 0, limited: 0 };
+const hooksState = () => ({ busy_after_list: [...busyAfterListHooks], fail_next: faults.failNext,
+  rate_limit_until: faults.rateLimitUntil, failed: faults.failed, rate_limited: faults.limited });
+// A fault hook's answer for this request, when one is armed: true if sent.
+function faultHook(res, key) {
+  if (faults.rateLimitUntil !== null && now() < faults.rateLimitUntil) {
+    faults.limited++;
+    error(res, 403, 'API rate limit exceeded for user ID 1.', { ...rlHeaders({ used: 5000, reset: faults.rateLimitUntil }, 0) },
+      { documentation_url: `${DOC}/overview/rate-limits-for-the-rest-api` });
+    return true;
+  }
+  const f = faults.failNext;
+  if (f && (f.scope === null || f.scope === key)) {
+    if (--f.count <= 0)
+      faults.failNext = null;
+    faults.failed++;
+    error(res, f.status, f.status >= 500 ? 'Server Error' : 'Forbidden');
+    return true;
+  }
+  return false;
+}
+
 // The runner-side protocol (what config.sh and run.sh talk), under /_control/.
 async function control(req, res, p, m) {
   let mm;
@@ -328,10 +359,25 @@ async function control(req, res, p, m) {
     const add = b.busy_after_list === undefined ? [] : [].concat(b.busy_after_list);
     if (!add.every((n) => typeof n === 'string' && n))
       return ctlError(res, 400, 'busy_after_list: a runner name (or a list of names)');
-    if (b.clear)
+    const fn = b.fail_next;
+    if (fn !== undefined && fn !== null && (typeof fn !== 'object' || !Number.isInteger(fn.status) ||
+        fn.status < 400 || fn.status > 599 || !Number.isInteger(fn.count) || fn.count < 1 ||
+        (fn.scope !== undefined && typeof fn.scope !== 'string')))
+      return ctlError(res, 400, 'fail_next: {status: 400..599, count: >= 1, scope?: "repos/O/R" | "orgs/O"}');
+    const rl = b.rate_limit_until;
+    if (rl !== undefined && rl !== null && !Number.isInteger(rl))
+      return ctlError(res, 400, 'rate_limit_until: a Unix time (seconds), or null');
+    if (b.clear) {
       busyAfterListHooks.clear();
+      faults.failNext = null;
+      faults.rateLimitUntil = null;
+    }
     add.forEach((n) => busyAfterListHooks.add(n.toLowerCase()));
-    return ctl(res, 200, { busy_after_list: [...busyAfterListHooks] });
+    if (fn !== undefined)
+      faults.failNext = fn && { status: fn.status, count: fn.count, scope: fn.scope ? fn.scope.toLowerCase() : null };
+    if (rl !== undefined)
+      faults.rateLimitUntil = rl;
+    return ctl(res, 200, hooksState());
   }
   if (p === '/_control/config' && m === 'POST') {
     const b = await jsonBody(req);
@@ -488,6 +534,8 @@ async function handle(req, res) {
   const b = budget(auth.cred);
   const s = scope(key);
   s.hits++;
+  if (faultHook(res, key))
+    return undefined;
 
   if (owner === 'ratelimited') {
     // A primary rate limit: 403, remaining 0, the reset a moment ahead.

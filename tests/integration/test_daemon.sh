@@ -77,6 +77,11 @@ check "... dk ready 1, nocloud 0" bash -c "grep -qx 'osrunner_pool_ready{pool=\"
 check "... one create done counted" grep -qx 'osrunner_reconcile_actions_total{pool="dk",kind="create",rule="missing",outcome="done"} 1' "$T/m1"
 check "... build info" grep -q '^osrunner_build_info{version="' "$T/m1"
 check "... GitHub's rate limit as the stand-in sent it" grep -q '^osrunner_github_rate_limit_remaining{pool="dk"} [0-9]' "$T/m1"
+check "... and its limit (5000)" grep -qx 'osrunner_github_rate_limit_limit{pool="dk"} 5000' "$T/m1"
+check "... API calls: one server create (Nova's 202)" grep -qx 'osrunner_api_requests_total{pool="dk",service="compute",status="202"} 1' "$T/m1"
+check "... one JIT config (GitHub's 201)" grep -qx 'osrunner_api_requests_total{pool="dk",service="github",status="201"} 1' "$T/m1"
+check "... Keystone and Glance counted" bash -c "grep -q '^osrunner_api_requests_total{pool=\"dk\",service=\"identity\",status=\"201\"} [1-9]' '$T/m1' && grep -q '^osrunner_api_requests_total{pool=\"dk\",service=\"image\",status=\"200\"} [1-9]' '$T/m1'"
+check "... no backoff for dk" grep -qx 'osrunner_pool_backoff_seconds{pool="dk"} 0' "$T/m1"
 check "the webhook listener does not serve /metrics" [ "$(curl -s -o /dev/null -w '%{http_code}' "$WURL/metrics")" = 404 ]
 check "the metrics listener does not serve /webhook" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "$MURL/webhook")" = 404 ]
 CREATED=$(/usr/bin/python3 -c 'import json,sys
@@ -95,13 +100,40 @@ check "a bad signature: 401" [ "$(post "${SIG%?}$( [ "${SIG: -1}" = 0 ] && echo 
 check "no signature: 401" [ "$(post "")" = 401 ]
 check "signed with another secret: 401" [ "$(post "sha256=$(openssl dgst -sha256 -hmac other <"$BODY" | sed 's/^.*= //')")" = 401 ]
 check "the signed delivery: 202" [ "$(post "$SIG")" = 202 ]
+# The queued job gets its runner at once, without a pass (OSR_POOL_GROW):
+# the issue asks for the create within 1 s of the delivery.
+check "... grows dk by one runner at once" wait_event 60 'e["event"]=="grow" and e["pool"]=="dk"'
+check "... one wanted (min_idle 1 + 1 queued - 1 there)" [ "$(field wanted)" = 1 ]
+check "... one created" [ "$(field created)" = 1 ]
+ts_ms() { /usr/bin/python3 -c 'import json,sys,datetime
+def ms(e): return datetime.datetime.fromisoformat(e["ts"].replace("Z","+00:00")).timestamp()*1000
+ev=[json.loads(l) for l in open(sys.argv[1])]
+w=next(e for e in ev if e["event"]=="webhook" and e.get("result")=="accepted")
+c=next(e for e in ev if e["event"]=="action" and e["kind"]=="create" and e["rule"]=="queued-job")
+print(int(c["sent_at_ms"]-ms(w)))' "$EV"; }
+check "... its create request went to Nova within 1 s of the delivery ($(ts_ms) ms)" [ "$(ts_ms)" -lt 1000 ]
 check "... triggers a pass of dk" wait_event 30 'e["event"]=="trigger" and e["pool"]=="dk" and e["job_action"]=="queued" and e["job_id"]==12877621891'
 check "... the unsigned ones triggered nothing" [ "$(events_count 'e["event"]=="trigger"')" = 1 ]
 check "... three refusals seen" [ "$(events_count 'e["event"]=="webhook" and e["result"]=="bad_signature"')" = 3 ]
 check "... and the triggered pass runs" wait_event 300 'e["event"]=="pass" and e["pool"]=="dk"'
 check "... with the job queued" [ "$(field queued)" = 1 ]
-check "... creating one runner for it (min_idle 1, + 1 queued)" [ "$(field creates)" = 1 ]
+check "... creating nothing more: the grown runner is booting" [ "$(field creates)" = 0 ]
 check "... desired 2" [ "$(field desired)" = 2 ]
+# pool_lib's servers_json asks without a microversion; --tags needs 2.26
+our_servers() {
+  $OPENSTACK --os-compute-api-version 2.26 --os-cloud ostb-admin server list --all-projects \
+    --tags "osrunner-manager=$M" -f json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+runner_records() { runners_json | /usr/bin/python3 -c 'import json,sys
+print(sum(1 for r in json.load(sys.stdin)["runners"] if r["scope"]=="repos/"+sys.argv[1]))' "$GH_PATH"; }
+metric_sum() { curl -sf "$MURL/metrics" | /usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+print(int(sum(s.value for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples
+              if s.name == sys.argv[1] and s.labels.get("pool") == "dk")))' "$1"; }
+check "/metrics: dk's runners by state add up to our servers in Nova (openstack CLI: $(our_servers))" [ "$(metric_sum osrunner_runners)" = "$(our_servers)" ]
+check "... and to the runner records at the stand-in ($(runner_records), JIT)" [ "$(metric_sum osrunner_runners)" = "$(runner_records)" ]
+check "... two creates done counted, one per rule" [ "$(metric_sum osrunner_reconcile_actions_total)" = 2 ]
 check "the secret never appears in events or stderr" bash -c "! grep -q '$SECRET' '$EV' '$T/d.err'"
 curl -s -o "$T/m2" "$MURL/metrics"
 check "metrics: 1 accepted, 3 bad signatures" bash -c "grep -qx 'osrunner_webhooks_total{event=\"workflow_job\",result=\"accepted\"} 1' '$T/m2' && grep -qx 'osrunner_webhooks_total{event=\"unverified\",result=\"bad_signature\"} 3' '$T/m2'"
@@ -147,11 +179,6 @@ check "our VMs (${#IDS[@]}) deleted" "$OSRUNNER" instance delete --os-cloud ostb
 mapfile -t RUNNERS < <(runners_json | /usr/bin/python3 -c 'import json,sys
 print("\n".join(r["name"] for r in json.load(sys.stdin)["runners"] if sys.argv[1] in r["scope"]))' "$GH_PATH")
 for r in "${RUNNERS[@]}"; do [ -z "$r" ] || delete_runner_named "$r"; done
-# pool_lib's servers_json asks without a microversion; --tags needs 2.26
-our_servers() {
-  $OPENSTACK --os-compute-api-version 2.26 --os-cloud ostb-admin server list --all-projects \
-    --tags "osrunner-manager=$M" -f json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
-}
 check "no server of ours left (openstack CLI)" [ "$(our_servers)" = 0 ]
 check "no runner of ours left (stand-in)" no_runners
 check "no schema violation at the stand-in" no_violations

@@ -195,6 +195,82 @@ static void test_connection_refused_is_network_error(void **state)
     osr__http_free(h);
 }
 
+/* Every attempt is counted by service and status: the longest registered
+ * prefix names the service, an unregistered URL is "other", no answer is
+ * status 0; X-RateLimit-Limit is read. */
+static void test_stats_by_service_and_status(void **state)
+{
+    const char *const replies[] = {
+        UNAVAILABLE, OK_JSON,
+        "HTTP/1.1 404 Not Found\r\nX-RateLimit-Limit: 5000\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n",
+        NULL
+    };
+    struct server s;
+    osr__http_response resp;
+    osr_error err;
+    osr__http *h = client(5000, 0);
+    char prefix[64], other[64];
+    const char *svc = "untouched";
+    long st = -7;
+    unsigned long long n = 0;
+    (void)state;
+
+    server_start_replies(&s, replies);
+    snprintf(prefix, sizeof(prefix), "http://127.0.0.1:%d/", s.port);
+    assert_int_equal(osr__http_name_service(h, prefix, "compute"), 0);
+    snprintf(prefix, sizeof(prefix), "http://127.0.0.1:%d/v3", s.port);
+    assert_int_equal(osr__http_name_service(h, prefix, "identity"), 0);
+    assert_int_equal(osr__http_stats_count(h), 0);
+    /* 503 then 200: two attempts of identity (/v3/x) */
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), 0);
+    osr__http_response_free(&resp);
+    /* 404 on another path of the same origin: compute, with the limit header */
+    {
+        osr__http_request req;
+        memset(&req, 0, sizeof(req));
+        snprintf(other, sizeof(other), "http://127.0.0.1:%d/v2.1/servers", s.port);
+        req.method = "GET";
+        req.url = other;
+        req.idempotent = true;
+        memset(&resp, 0, sizeof(resp));
+        assert_int_equal(osr__http_send(h, &req, &resp, &err), OSR_ENOTFOUND);
+        assert_int_equal(resp.ratelimit_limit, 5000);
+        osr__http_response_free(&resp);
+    }
+    server_stop(&s);
+    /* nothing listens any more: status 0, counted under identity, 4 attempts */
+    assert_int_equal(send_req(h, &s, "GET", &resp, &err), OSR_ENET);
+    osr__http_response_free(&resp);
+
+    assert_int_equal(osr__http_stats_count(h), 4);
+    assert_int_equal(osr__http_stats_at(&svc, &st, &n, h, 0), 0);
+    assert_string_equal(svc, "identity");
+    assert_int_equal(st, 503);
+    assert_int_equal(n, 1);
+    assert_int_equal(osr__http_stats_at(&svc, &st, &n, h, 1), 0);
+    assert_string_equal(svc, "identity");
+    assert_int_equal(st, 200);
+    assert_int_equal(osr__http_stats_at(&svc, &st, &n, h, 2), 0);
+    assert_string_equal(svc, "compute");
+    assert_int_equal(st, 404);
+    assert_int_equal(n, 1);
+    assert_int_equal(osr__http_stats_at(&svc, &st, &n, h, 3), 0);
+    assert_string_equal(svc, "identity");
+    assert_int_equal(st, 0);
+    assert_int_equal(n, 4);
+    /* past the end: OSR_ENOTFOUND, out-params untouched */
+    svc = "untouched";
+    assert_int_equal(osr__http_stats_at(&svc, &st, &n, h, 4), OSR_ENOTFOUND);
+    assert_string_equal(svc, "untouched");
+    /* renaming a prefix renames its rows; bad arguments */
+    assert_int_equal(osr__http_name_service(h, prefix, "keystone"), 0);
+    assert_int_equal(osr__http_stats_at(&svc, NULL, NULL, h, 0), 0);
+    assert_string_equal(svc, "keystone");
+    assert_int_equal(osr__http_name_service(h, NULL, "x"), OSR_EINVAL);
+    osr__http_free(h);
+}
+
 struct counter {
     int done;
     int errors;
@@ -719,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_response_cap),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_connection_refused_is_network_error),
+        cmocka_unit_test(test_stats_by_service_and_status),
         cmocka_unit_test(test_many_at_once_over_one_engine),
         cmocka_unit_test(test_streamed_upload_and_download),
         cmocka_unit_test(test_post_on_dropped_keepalive_is_sent_once),

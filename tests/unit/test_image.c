@@ -367,7 +367,7 @@ static void test_build_cancelled(void **state)
  * writes, with owners, modes and times, and nothing of a real image. */
 #define FAKE_MAX 64
 struct fake_file {
-    char path[128];
+    char path[160];
     char type;
     int perm;
     long uid, gid;
@@ -389,6 +389,19 @@ static struct fake_file *fake_find(const char *path)
             return &fk.f[i];
     }
     return NULL;
+}
+
+/* fake_find for a file the test expects: fails the test when absent (and
+ * never hands back NULL, which gcc -O2 would see dereferenced). */
+static struct fake_file *must_find(const char *path)
+{
+    static struct fake_file none;
+    struct fake_file *f = fake_find(path);
+    if (f == NULL) {
+        fail_msg("no file %s in the fake image", path);
+        return &none;
+    }
+    return f;
 }
 
 static struct fake_file *
@@ -591,28 +604,28 @@ static void test_recipe(void **state)
     assert_string_equal(b.os_distro, "ubuntu");
     assert_string_equal(b.os_version, "22.04");
     /* An existing file keeps owner and mode; new ones get the recipe's. */
-    assert_non_null(f = fake_find("/etc/environment"));
+    f = must_find("/etc/environment");
     assert_true(f->perm == 0640 && f->gid == 4 && f->mtime == 1700000100);
     assert_non_null(strstr(f->data, "http_proxy=http://proxy.example:3128\n"));
-    assert_non_null(f = fake_find("/etc/shadow"));
+    f = must_find("/etc/shadow");
     assert_true(f->perm == 0640 && f->gid == 42);
-    assert_non_null(f = fake_find("/home"));
+    f = must_find("/home");
     assert_true(f->type == 'd' && f->perm == 0755 && f->uid == 0 && f->mtime == 1700000100);
-    assert_non_null(f = fake_find("/home/ubuntu"));
+    f = must_find("/home/ubuntu");
     assert_true(f->perm == 0750 && f->uid == 1000 && f->gid == 1000 && f->mtime == 1700000100);
-    assert_non_null(f = fake_find("/home/ubuntu/.bashrc"));
+    f = must_find("/home/ubuntu/.bashrc");
     assert_true(f->perm == 0600 && f->uid == 1000 && f->mtime == 1234);
-    assert_non_null(f = fake_find("/home/ubuntu/actions-runner"));
+    f = must_find("/home/ubuntu/actions-runner");
     assert_true(f->perm == 0755 && f->uid == 1000 && f->mtime == 1700000100);
-    assert_non_null(f = fake_find(OSR__APT_PROXY_PATH));
+    f = must_find(OSR__APT_PROXY_PATH);
     assert_true(f->perm == 0644 && f->uid == 0);
-    assert_non_null(f = fake_find("/etc/apt/apt.conf.d"));
+    f = must_find("/etc/apt/apt.conf.d");
     assert_true(f->perm == 0755 && f->mtime == 1700000100);
-    assert_non_null(f = fake_find("/home/ubuntu/.docker/config.json"));
+    f = must_find("/home/ubuntu/.docker/config.json");
     assert_true(f->perm == 0600 && f->uid == 1000);
-    assert_non_null(f = fake_find("/root/.docker"));
+    f = must_find("/root/.docker");
     assert_true(f->perm == 0700 && f->uid == 0);
-    assert_non_null(strstr(fake_find("/etc/passwd")->data, "ubuntu:x:1000:1000:"));
+    assert_non_null(strstr(must_find("/etc/passwd")->data, "ubuntu:x:1000:1000:"));
 
     /* Cancelled earlier: stops before the next step, state still freed. */
     free(b.os_distro);

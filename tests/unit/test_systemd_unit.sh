@@ -3,7 +3,7 @@
 # ExecStart pointed at the daemon just built: verify wants it executable),
 # carries the hardening issue 12 asks for, and a broken copy fails the same
 # check (so the check can fail). docs/man/osrunnerd.8 renders without groff
-# warnings. Usage: test_systemd_unit.sh OSRUNNERD SRC_DIR
+# warnings, and so does osrunner.yaml.5. Usage: test_systemd_unit.sh OSRUNNERD SRC_DIR
 set -u
 D=$1 SRC=$2
 command -v systemd-analyze >/dev/null || { echo "skip: no systemd-analyze"; exit 77; }
@@ -29,4 +29,6 @@ check "a copy with a missing ExecStart fails the check" not verify "$T/broken2.s
 check "the sysusers file makes the unit's user" grep -q '^u osrunner ' "$SRC/dist/systemd/osrunnerd.sysusers"
 check "osrunnerd.8 renders without warnings" bash -c \
   "[ -z \"\$(LC_ALL=C.UTF-8 groff -man -ww -z '$SRC/docs/man/osrunnerd.8' 2>&1)\" ]"
+check "osrunner.yaml.5 (its tables through tbl) renders without warnings" bash -c \
+  "[ -z \"\$(LC_ALL=C.UTF-8 groff -t -man -ww -z '$SRC/docs/man/osrunner.yaml.5' 2>&1)\" ]"
 [ "$FAILS" = 0 ]

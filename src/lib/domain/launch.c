@@ -985,7 +985,9 @@ int osr_instance_launch_many(osr_launch_batch **out,
     b.s = s;
     b.n = n;
     b.poll_delay = POLL_FIRST_MS;
-    if ((error = osr_session_authenticate(s)) < 0 || (error = names_free(s, configs, n)) < 0 ||
+    if ((error = osr_session_authenticate(s)) < 0 ||
+        (!(opts && opts->version >= 3 && opts->fresh_names) &&
+         (error = names_free(s, configs, n)) < 0) ||
         (error = osr__nova_open(&b.nova, s)) < 0)
         return error;
     b.tags_at_create = b.nova.minor >= 52;

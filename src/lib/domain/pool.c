@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_PARALLEL       8
 #define DEFAULT_DELETE_TIMEOUT 120
@@ -30,9 +31,11 @@ struct osr_pool_action {
     long long runner_id;
     const char *outcome;
     osr_error error;
-    int vm_delete;    /* RECONCILE: the VM is to be deleted (after GitHub's answer) */
-    int runner_first; /* the runner's record goes first */
-    int vm_first;     /* flush --busy: the VM goes first, then the record */
+    int vm_delete;     /* RECONCILE: the VM is to be deleted (after GitHub's answer) */
+    int runner_first;  /* the runner's record goes first */
+    int vm_first;      /* flush --busy: the VM goes first, then the record */
+    long long sent_ms; /* a create: when its request went out (Unix ms), 0: never */
+    char *runner_name; /* the runner record's name, when the action has one */
 };
 
 struct osr_pool_pass {
@@ -46,6 +49,7 @@ struct osr_pool_pass {
     osr__port_quota ports;
     osr_pool_action *actions;
     size_t nactions, cap;
+    char *image_id;
 };
 
 /* What one observation holds; the snapshot's strings point into it. */
@@ -262,7 +266,8 @@ static osr_pool_action *add_action(osr_pool_pass *pass)
     return &pass->actions[pass->nactions++];
 }
 
-static int action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa)
+static int
+action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa, const osr__pool_snapshot *snap)
 {
     osr_pool_action *a = add_action(pass);
 
@@ -277,6 +282,9 @@ static int action_from_plan(osr_pool_pass *pass, const osr__pool_action *pa)
     a->vm_delete = pa->kind == OSR__ACT_DELETE_VM || pa->kind == OSR__ACT_DELETE_RUNNER_THEN_VM;
     if ((pa->server_id && (a->server_id = osr__strdup(pa->server_id)) == NULL) ||
         (pa->server_name && (a->server_name = osr__strdup(pa->server_name)) == NULL))
+        return OSR_ENOMEM;
+    if (pa->runner != SIZE_MAX && pa->runner < snap->nrunners &&
+        (a->runner_name = osr__strdup(snap->runners[pa->runner].name)) == NULL)
         return OSR_ENOMEM;
     return 0;
 }
@@ -324,6 +332,22 @@ static void action_fail(osr_pool_action *a, const osr_error *e)
 
 /* A runner's record: 204 (or already gone) lets its VM go; GitHub's 422
  * (busy) keeps both. */
+/* A ghost record (no VM of its name in the pass's list) is looked up in
+ * Nova once more, by name, just before it goes: a create that was in flight
+ * when the list was read (another process's, or a killed daemon's: its name
+ * is in no in_flight list) shows by now, and its record stays. */
+static bool ghost_has_vm(const osr_pool_action *a, osr_session *s)
+{
+    osr_server *sv = NULL;
+    int error;
+
+    if (a->runner_name == NULL || strcmp(a->rule, "ghost-runner") != 0)
+        return false;
+    error = osr_server_get(&sv, s, a->runner_name);
+    osr_server_free(sv);
+    return error != OSR_ENOTFOUND; /* found, or not known: keep the record */
+}
+
 static void delete_runner(osr_pool_action *a, osr_github *gh, const char *path)
 {
     const osr_error *e;
@@ -427,6 +451,7 @@ static int runner_name(char *buf, size_t size, const char *pool)
 
 typedef struct create_set {
     size_t n;
+    osr_pool_action **acts; /* the i-th instance's action */
     char (*names)[80];
     osr_instance_config *cfgs;
     const osr_instance_config **ptrs;
@@ -437,11 +462,28 @@ typedef struct create_set {
 
 static void create_set_free(create_set *c)
 {
+    free(c->acts);
     free(c->names);
     free(c->cfgs);
     free(c->ptrs);
     free(c->labels);
     free(c->groups);
+}
+
+static long long now_ms_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The launch's progress: the moment each create request goes out. */
+static void create_progress(size_t index, const char *name, const char *state, void *payload)
+{
+    create_set *c = payload;
+    (void)name;
+    if (index < c->n && strcmp(state, "creating") == 0 && c->acts[index]->sent_ms == 0)
+        c->acts[index]->sent_ms = now_ms_wall();
 }
 
 static int create_runners(osr_pool_pass *pass,
@@ -478,7 +520,8 @@ static int create_runners(osr_pool_pass *pass,
     c.ptrs = calloc(c.n, sizeof(*c.ptrs));
     c.labels = calloc(nl + 2, sizeof(*c.labels));
     c.groups = calloc(ng + 1, sizeof(*c.groups));
-    if (!c.names || !c.cfgs || !c.ptrs || !c.labels || !c.groups) {
+    c.acts = calloc(c.n, sizeof(*c.acts));
+    if (!c.names || !c.cfgs || !c.ptrs || !c.labels || !c.groups || !c.acts) {
         create_set_free(&c);
         return OSR_ENOMEM;
     }
@@ -517,11 +560,19 @@ static int create_runners(osr_pool_pass *pass,
         ic.pool = osr_pool_spec_name(pool);
         c.cfgs[k] = ic;
         c.ptrs[k] = &c.cfgs[k];
+        c.acts[k] = a;
         k++;
     }
     po.jit = osr_pool_spec_jit(pool);
     po.runner_group = osr_pool_spec_runner_group(pool);
-    po.launch.wait = 0; /* BUILD is "booting"; the next pass sees how it went */
+    po.launch.wait = 0;        /* BUILD is "booting"; the next pass sees how it went */
+    po.launch.fresh_names = 1; /* runner_name(): 8 random of [a-z0-9] */
+    /* Without the wait for ACTIVE a launch is its creates, tags and name
+     * checks: a minute, not the launch's default 10, so that a pass with
+     * Nova's API down ends (and a daemon's next pass comes) in time. */
+    po.launch.timeout_s = 60;
+    po.launch.progress = create_progress;
+    po.launch.payload = &c;
     po.launch.cancel = opts->cancel;
     error = osr_runner_provision(&prov, s, gh, c.ptrs, c.n, &po);
     k = 0;
@@ -600,6 +651,64 @@ static void fill_figures(osr_pool_pass *pass,
     snprintf(pass->state, sizeof(pass->state), "%s", c->state_text);
 }
 
+/* OSR_POOL_GROW: opts->grow creates, nothing observed but the image. */
+static int grow(osr_pool_pass *pass,
+                osr_session *session,
+                osr_github *github,
+                const osr_manager_config *cfg,
+                const osr_pool_spec *pool,
+                const osr_pool_options *opts,
+                osr_error *err)
+{
+    observed o;
+    int error = 0, failed = 0;
+
+    memset(&o, 0, sizeof(o));
+    snprintf(pass->state, sizeof(pass->state), "grow");
+    if (opts->image_id) {
+        if ((o.image_id = osr__strdup(opts->image_id)) == NULL)
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    } else if ((error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) < 0) {
+        observed_free(&o);
+        return osr__error_set(err, error, "out of memory");
+    } else if (o.image_id == NULL) {
+        pass->observe_failed = 1;
+        observed_free(&o);
+        return osr__error_set(err, OSR_ENOTFOUND, "pool %s: %s", pass->pool,
+                              pass->observe_error.data ? pass->observe_error.data
+                                                       : "the image could not be resolved");
+    }
+    if ((pass->image_id = osr__strdup(o.image_id)) == NULL) {
+        observed_free(&o);
+        return osr__error_set(err, OSR_ENOMEM, "out of memory");
+    }
+    for (long long i = 0; i < opts->grow; i++) {
+        osr_pool_action *a = add_action(pass);
+        if (a == NULL) {
+            observed_free(&o);
+            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+        }
+        a->kind = "create";
+        a->rule = "queued-job";
+        snprintf(a->reason, sizeof(a->reason), "a job queued for the pool (%lld of %lld now)",
+                 i + 1, opts->grow);
+    }
+    pass->figures[OSR_POOL_CREATES] = opts->grow;
+    if ((error = create_runners(pass, session, github, cfg, pool, &o, opts)) < 0) {
+        observed_free(&o);
+        return osr__error_set(err, error, "out of memory");
+    }
+    observed_free(&o);
+    for (size_t i = 0; i < pass->nactions; i++) {
+        failed |= strcmp(pass->actions[i].outcome, "failed") == 0;
+        report(opts, &pass->actions[i]);
+    }
+    if (failed)
+        return osr__error_set(err, OSR_ELEFT, "pool %s: %s", pass->pool,
+                              "some creates failed (see each action's error)");
+    return 0;
+}
+
 int osr_pool_pass_run(osr_pool_pass **out,
                       osr_session *session,
                       osr_github *github,
@@ -634,6 +743,20 @@ int osr_pool_pass_run(osr_pool_pass **out,
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     }
     now = opts->now > 0 ? opts->now : osr__now_s_wall();
+
+    if (opts->mode == OSR_POOL_GROW) {
+        if (opts->version < 3 || opts->grow < 1 || opts->grow > 100) {
+            osr_pool_pass_free(pass);
+            return osr__error_set(err, OSR_EINVAL, "osr_pool_pass_run: grow must be 1 to 100");
+        }
+        error = grow(pass, session, github, cfg, pool, opts, err);
+        if (error < 0 && error != OSR_ELEFT) {
+            osr_pool_pass_free(pass);
+            return error;
+        }
+        *out = pass;
+        return error;
+    }
 
     /* Observe: the runners first, then the servers (pool_decide.h says why). */
     o.snap.runners_read_at = now;
@@ -672,13 +795,17 @@ int osr_pool_pass_run(osr_pool_pass **out,
     if ((error = osr__pool_decide(&plan, &o.snap, &params, now)) < 0)
         goto nomem;
     for (size_t i = 0; i < plan.nactions; i++) {
-        if ((error = action_from_plan(pass, &plan.actions[i])) < 0)
+        if ((error = action_from_plan(pass, &plan.actions[i], &o.snap)) < 0)
             goto nomem;
     }
     if (opts->flush && !o.snap.failed && (error = add_flush(pass, &o, opts->flush_busy)) < 0)
         goto nomem;
     fill_figures(pass, &o, &plan, pool, &params, now);
     pass->observe_failed = o.snap.failed != 0;
+    if (o.image_id && (pass->image_id = osr__strdup(o.image_id)) == NULL) {
+        error = OSR_ENOMEM;
+        goto nomem;
+    }
 
     /* Act. */
     if (opts->mode == OSR_POOL_RECONCILE) {
@@ -693,6 +820,13 @@ int osr_pool_pass_run(osr_pool_pass **out,
                 if (opts->cancel && *opts->cancel) {
                     a->outcome = "skipped";
                     a->vm_delete = 0;
+                } else if (ghost_has_vm(a, session)) {
+                    a->outcome = "kept";
+                    a->vm_delete = 0;
+                    snprintf(a->reason, sizeof(a->reason),
+                             "runner %lld: its VM %s appeared after the list (a create was in "
+                             "flight); kept",
+                             a->runner_id, a->runner_name);
                 } else {
                     delete_runner(a, github, path);
                 }
@@ -728,10 +862,12 @@ void osr_pool_pass_free(osr_pool_pass *pass)
     for (size_t i = 0; i < pass->nactions; i++) {
         free(pass->actions[i].server_id);
         free(pass->actions[i].server_name);
+        free(pass->actions[i].runner_name);
     }
     free(pass->actions);
     osr__buf_free(&pass->observe_error);
     free(pass->pool);
+    free(pass->image_id);
     free(pass);
 }
 
@@ -743,6 +879,11 @@ const char *osr_pool_pass_pool(const osr_pool_pass *pass)
 const char *osr_pool_pass_state(const osr_pool_pass *pass)
 {
     return pass->state;
+}
+
+const char *osr_pool_pass_image_id(const osr_pool_pass *pass)
+{
+    return pass ? pass->image_id : NULL;
 }
 
 int osr_pool_pass_observe_failed(const osr_pool_pass *pass)
@@ -831,6 +972,11 @@ long long osr_pool_action_runner_id(const osr_pool_action *a)
 const char *osr_pool_action_outcome(const osr_pool_action *a)
 {
     return a->outcome;
+}
+
+long long osr_pool_action_sent_at(const osr_pool_action *a)
+{
+    return a ? a->sent_ms : 0;
 }
 
 const osr_error *osr_pool_action_error(const osr_pool_action *a)

@@ -222,6 +222,7 @@ int osr_session_new(osr_session **out,
         error = osr__error_set(err, OSR_ECONFIG, "cloud %s: no auth_url", osr_cloud_name(cloud));
         goto done;
     }
+    (void)osr__http_name_service(s->http, s->auth_url, "identity"); /* statistics only */
     if ((error = osr__keystone_auth_body(&s->auth_body, cloud, err)) < 0)
         goto done;
     if (osr_cloud_domain_scoped(cloud) &&
@@ -510,7 +511,33 @@ int osr_session_endpoint(const char **out, osr_session *s, const char *service_t
     osr__session_error(s);
     if ((error = need_project(s, service_type)) < 0 || (error = authenticate(s)) < 0)
         return error;
-    return osr__catalog_endpoint(out, s->token, service_type, s->interface, s->region, &s->err);
+    if ((error = osr__catalog_endpoint(out, s->token, service_type, s->interface, s->region,
+                                       &s->err)) == 0)
+        (void)osr__http_name_service(s->http, *out, service_type); /* statistics only */
+    return error;
+}
+
+size_t osr_session_api_stats_count(const osr_session *s)
+{
+    return s ? osr__http_stats_count(s->http) : 0;
+}
+
+int osr_session_api_stats_at(
+    const char **service, int *status, unsigned long long *count, const osr_session *s, size_t i)
+{
+    const char *svc;
+    long st;
+    unsigned long long n;
+
+    if (s == NULL || osr__http_stats_at(&svc, &st, &n, s->http, i) < 0)
+        return OSR_ENOTFOUND;
+    if (service)
+        *service = svc;
+    if (status)
+        *status = (int)st;
+    if (count)
+        *count = n;
+    return 0;
 }
 
 int osr__session_request_after(osr_session *s,
@@ -552,6 +579,7 @@ int osr__session_service_url(char **out, osr_session *s, const char *type, const
         return error;
     if ((error = osr__catalog_endpoint(&url, s->token, type, s->interface, s->region, &s->err)) < 0)
         return error;
+    (void)osr__http_name_service(s->http, url, type); /* statistics only */
     n = strlen(url);
     while (n > 0 && url[n - 1] == '/')
         n--;

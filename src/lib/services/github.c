@@ -196,6 +196,7 @@ int osr_github_new(osr_github **out, const osr_github_options *opts, osr_error *
         return osr__error_set(err, OSR_ENOMEM, "out of memory");
     gh->rl_remaining = -1;
     gh->rl_reset = -1;
+    gh->rl_limit = -1;
     gh->rate_limit_wait_s = opts->rate_limit_wait_s < 0 ? 60 : opts->rate_limit_wait_s;
     gh->max_pages = opts->max_pages ? opts->max_pages : 50;
     gh->per_page = opts->per_page ? opts->per_page : 100;
@@ -238,6 +239,7 @@ int osr_github_new(osr_github **out, const osr_github_options *opts, osr_error *
         error = osr__error_set(err, OSR_ENOMEM, "out of memory");
         goto done;
     }
+    (void)osr__http_name_service(gh->http, gh->api_url, "github"); /* statistics only */
     if (opts->web_url) {
         n = strlen(opts->web_url);
         while (n > 0 && opts->web_url[n - 1] == '/')
@@ -317,6 +319,11 @@ void osr_github_rate_limit(long *remaining, long long *reset_at, const osr_githu
         *remaining = gh->rl_remaining;
     if (reset_at)
         *reset_at = gh->rl_reset;
+}
+
+long osr_github_rate_limit_limit(const osr_github *gh)
+{
+    return gh ? gh->rl_limit : -1;
 }
 
 unsigned int osr_github_token_fetches(const osr_github *gh)

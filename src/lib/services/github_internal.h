@@ -31,6 +31,7 @@ struct osr_github {
     unsigned int token_fetches;
     long rl_remaining;
     long long rl_reset;
+    long rl_limit; /* X-RateLimit-Limit of the last answer that had it, or -1 */
     int rate_limit_wait_s;
     int max_pages;
     int per_page;

@@ -146,6 +146,8 @@ static void note_rate_limit(osr_github *gh, const osr__http_response *resp)
         gh->rl_remaining = resp->ratelimit_remaining;
     if (resp->ratelimit_reset >= 0)
         gh->rl_reset = resp->ratelimit_reset;
+    if (resp->ratelimit_limit >= 0)
+        gh->rl_limit = resp->ratelimit_limit;
 }
 
 /* Append " ..." to the message in err, keeping it one bounded line. */

@@ -27,17 +27,6 @@ struct osr_webhook_event {
     char *runner_name, *conclusion, *repository, *organization;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int osr_webhook_verify(const char *header,
                        const void *body,
                        size_t body_len,
@@ -69,7 +58,7 @@ int osr_webhook_verify(const char *header,
         return osr__error_set(err, OSR_EAUTH,
                               "webhook: X-Hub-Signature-256 has %zu hex digits, not 64", n);
     for (size_t i = 0; i < sizeof(given); i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = osr__hex_digit(hex[2 * i]), lo = osr__hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return osr__error_set(err, OSR_EAUTH,
                                   "webhook: X-Hub-Signature-256 is not hexadecimal");

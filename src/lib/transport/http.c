@@ -52,6 +52,18 @@ struct osr__http {
     size_t hook_n;
     osr__http_wait_cb hook_cb;
     void *hook_payload;
+    struct {
+        char *prefix;
+        size_t len;
+        char name[16];
+    } services[OSR__HTTP_SERVICES];
+    size_t nservices;
+    struct {
+        const char *service; /* services[].name or "other" */
+        long status;
+        unsigned long long count;
+    } stats[OSR__HTTP_STATS];
+    size_t nstats;
 };
 
 void osr__http_log(osr__http *h, osr_log_level level, const char *fmt, ...)
@@ -121,6 +133,8 @@ void osr__http_free(osr__http *h)
         h->xfers = x->next;
         xfer_release(x);
     }
+    for (size_t i = 0; i < h->nservices; i++)
+        free(h->services[i].prefix);
     if (h->multi)
         curl_multi_cleanup(h->multi);
     free(h->cacert);
@@ -151,6 +165,7 @@ static void response_reset(osr__http_response *resp, size_t max)
     resp->retry_after_s = -1;
     resp->ratelimit_remaining = -1;
     resp->ratelimit_reset = -1;
+    resp->ratelimit_limit = -1;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -229,6 +244,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
         char *end;
         long x = strtol(v, &end, 10);
         r->ratelimit_remaining = (end != v && *end == '\0' && x >= 0) ? x : -1;
+        free(v);
+    } else if ((v = header_value(line, n, "X-RateLimit-Limit")) != NULL) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        r->ratelimit_limit = (end != v && *end == '\0' && x >= 0) ? x : -1;
         free(v);
     } else if ((v = header_value(line, n, "X-RateLimit-Reset")) != NULL) {
         char *end;
@@ -940,6 +960,93 @@ static void complete(osr__http_xfer *x, int error)
         cb(error, payload);
 }
 
+/* ------------------------------------------------------------ statistics */
+
+int osr__http_name_service(osr__http *h, const char *url_prefix, const char *name)
+{
+    size_t len;
+    char *copy;
+
+    if (h == NULL || url_prefix == NULL || name == NULL)
+        return OSR_EINVAL;
+    len = strlen(url_prefix);
+    while (len > 0 && url_prefix[len - 1] == '/')
+        len--; /* "http://h:1/v2.1/" names "http://h:1/v2.1..." */
+    for (size_t i = 0; i < h->nservices; i++) {
+        if (h->services[i].len == len && strncmp(h->services[i].prefix, url_prefix, len) == 0) {
+            snprintf(h->services[i].name, sizeof(h->services[i].name), "%s", name);
+            return 0;
+        }
+    }
+    if (h->nservices == OSR__HTTP_SERVICES || (copy = osr__strndup(url_prefix, len)) == NULL)
+        return OSR_ENOMEM;
+    h->services[h->nservices].prefix = copy;
+    h->services[h->nservices].len = len;
+    snprintf(h->services[h->nservices].name, sizeof(h->services[h->nservices].name), "%s", name);
+    h->nservices++;
+    return 0;
+}
+
+static const char *service_of(const osr__http *h, const char *url)
+{
+    const char *best = "other";
+    size_t best_len = 0;
+    for (size_t i = 0; i < h->nservices; i++) {
+        size_t n = h->services[i].len;
+        if (n > best_len && strncmp(url, h->services[i].prefix, n) == 0 &&
+            (url[n] == '\0' || url[n] == '/' || url[n] == '?')) {
+            best = h->services[i].name;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/* A service renamed later keeps its rows under the old pointer's new text;
+ * rows point into services[], which never moves. */
+static void count_attempt(osr__http *h, const char *url, long status)
+{
+    const char *svc = service_of(h, url ? url : "");
+    size_t i;
+    for (i = 0; i < h->nstats; i++) {
+        if (h->stats[i].service == svc && h->stats[i].status == status) {
+            h->stats[i].count++;
+            return;
+        }
+    }
+    if (h->nstats == OSR__HTTP_STATS) {
+        /* full: the last row takes the rest, as "other" with status -1 */
+        i = OSR__HTTP_STATS - 1;
+        h->stats[i].service = "other";
+        h->stats[i].status = -1;
+        h->stats[i].count++;
+        return;
+    }
+    h->stats[h->nstats].service = svc;
+    h->stats[h->nstats].status = status;
+    h->stats[h->nstats].count = 1;
+    h->nstats++;
+}
+
+size_t osr__http_stats_count(const osr__http *h)
+{
+    return h ? h->nstats : 0;
+}
+
+int osr__http_stats_at(
+    const char **service, long *status, unsigned long long *count, const osr__http *h, size_t i)
+{
+    if (h == NULL || i >= h->nstats)
+        return OSR_ENOTFOUND;
+    if (service)
+        *service = h->stats[i].service;
+    if (status)
+        *status = h->stats[i].status;
+    if (count)
+        *count = h->stats[i].count;
+    return 0;
+}
+
 /* An attempt ended: finish the transfer, or schedule the next attempt. */
 static void attempt_done(osr__http_xfer *x, CURLcode rc)
 {
@@ -955,6 +1062,7 @@ static void attempt_done(osr__http_xfer *x, CURLcode rc)
     x->active = false;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status);
     resp->attempts = x->attempt + 1;
+    count_attempt(h, req->url, rc == CURLE_OK ? resp->status : 0);
     url_for_message(where, sizeof(where), req->url);
     if (x->t.oom) {
         complete(x, osr__error_set(x->err, OSR_ENOMEM, "%s %s: out of memory", req->method, where));

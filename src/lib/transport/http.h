@@ -84,6 +84,7 @@ typedef struct osr__http_response {
     char *link;                /* Link header (pagination), or NULL */
     long ratelimit_remaining;  /* X-RateLimit-Remaining, -1 if none */
     long long ratelimit_reset; /* X-RateLimit-Reset (epoch seconds), -1 if none */
+    long ratelimit_limit;      /* X-RateLimit-Limit, -1 if none */
 } osr__http_response;
 
 typedef struct osr__http_xfer osr__http_xfer;
@@ -154,6 +155,22 @@ int osr__http_step(osr__http *h, struct pollfd *extra, size_t n_extra, long time
 typedef int (*osr__http_wait_cb)(struct pollfd *fds, size_t n, void *payload);
 int osr__http_set_wait_hook(
     osr__http *h, struct pollfd *fds, size_t n, osr__http_wait_cb cb, void *payload);
+
+/* The engine counts every attempt by service and status (0: no HTTP answer).
+ * A URL's service is the name given to the longest registered prefix of it
+ * ("compute" for Nova's endpoint, "github" for the API URL), or "other".
+ * name is copied (at most 15 bytes); a prefix registered again is renamed.
+ * At most OSR__HTTP_SERVICES prefixes; OSR_ENOMEM past that. */
+#define OSR__HTTP_SERVICES 16
+#define OSR__HTTP_STATS    64
+int osr__http_name_service(osr__http *h, const char *url_prefix, const char *name);
+size_t osr__http_stats_count(const osr__http *h);
+/* Row i: its service, its status (0: no answer) and count; OSR_ENOTFOUND past the end. */
+int osr__http_stats_at(const char **service,
+                       long *status,
+                       unsigned long long *count,
+                       const osr__http *h,
+                       size_t i);
 
 /* How many requests are queued or in flight. */
 size_t osr__http_pending(const osr__http *h);

@@ -307,7 +307,8 @@ int osr_metrics_histogram_observe(osr_metrics *m,
     }
     if ((error = series_get(&s, m, name, OSR_METRIC_HISTOGRAM, label_values)) < 0)
         return error;
-    mt = find(m, name);
+    if ((mt = find(m, name)) == NULL) /* series_get found it: never */
+        return OSR_EINVAL;
     for (size_t i = 0; i < mt->bound_count; i++)
         if (value <= mt->bounds[i])
             s->buckets[i]++;
