@@ -207,6 +207,19 @@ ev_wait() {
   done
   return 1
 }
+# wait_action GLOB WHAT: the next action event matching GLOB, within
+# PASS_WAIT; passes that end without it are skipped when they were good (the
+# daemon also passes 15 s after a create or a completed job, on its own);
+# returns 2 at a pass that could not observe (the caller posts again)
+wait_action() {
+  local deadline=$((SECONDS + PASS_WAIT))
+  while :; do
+    [ "$SECONDS" -lt "$deadline" ] || die "$2: no such action within ${PASS_WAIT}s"
+    ev_wait $((deadline - SECONDS)) "$1" '*"event":"pass"*' || die "$2: no such action within ${PASS_WAIT}s"
+    [[ $EVL == *'"event":"pass"'* ]] || return 0
+    [ "$(ev_field result)" = ok ] || return 2
+  done
+}
 # outage_retry WHAT: after a pass that did not act because it could not
 # observe (a service away), within OUTAGE_S: log, wait 2 s, return 0 (the
 # caller posts again); else die
@@ -392,13 +405,13 @@ for s in $(seq 1 "$SAMPLES"); do
   while :; do
     post "$W/q.json"
     t_q=$T_SENT q_del=bench-$$-$NPOST
-    ev_wait "$PASS_WAIT" '*"event":"action"*"kind":"create"*' '*"event":"pass"*' ||
-      die "sample $s: no create within ${PASS_WAIT}s"
-    [[ $EVL == *'"event":"pass"'* ]] || break
+    wait_action '*"event":"action"*"kind":"create"*' "sample $s, queued" && break
     outage_retry "sample $s, queued"
   done
   [ "$(ev_field outcome)" = "done" ] || die "sample $s: the create: $EVL"
   sid_new=$(ev_field server_id)
+  crule=$(ev_field rule)
+  sent_ms=$(ev_field sent_at_ms || echo null) # the daemon's own clock of the request (newer daemons)
   pass_s=-
   if [ "$FAST_PATH" != 1 ]; then
     ev_wait "$PASS_WAIT" '*"event":"pass"*' || die "sample $s: no pass after the create"
@@ -416,9 +429,7 @@ for s in $(seq 1 "$SAMPLES"); do
   while :; do
     post "$W/c.json"
     t_c=$T_SENT c_del=bench-$$-$NPOST
-    ev_wait "$PASS_WAIT" "*\"event\":\"action\"*\"server_id\":\"$sid_old\"*" '*"event":"pass"*' ||
-      die "sample $s: no action on $sid_old within ${PASS_WAIT}s"
-    [[ $EVL == *'"event":"pass"'* ]] || break
+    wait_action "*\"event\":\"action\"*\"server_id\":\"$sid_old\"*" "sample $s, completed" && break
     outage_retry "sample $s, completed"
   done
   if [ "$(ev_field kind)" = create ] || [ "$(ev_field outcome)" != "done" ]; then
@@ -429,8 +440,8 @@ for s in $(seq 1 "$SAMPLES"); do
   cpass_s=$(ev_field seconds)
   r=$(nova_recv DELETE "$sid_old") || die "sample $s: no DELETE of $sid_old in nova-api's log"
   read -r d_recv d_ans <<<"$r"
-  echo "$s $t_q $q_recv $q_ans $pass_s $t_f $t_c $d_recv $d_ans $cpass_s $rule $sid_new $sid_old $q_del $c_del" >>"$W/samples.txt"
-  log "sample $s/$SAMPLES: queued -> POST $(awk -v a="$t_q" -v b="$q_recv" 'BEGIN{printf "%.0f", (b-a)*1000}') ms; completed -> DELETE $(awk -v a="$t_c" -v b="$d_recv" 'BEGIN{printf "%.0f", (b-a)*1000}') ms ($rule)"
+  echo "$s $t_q $q_recv $q_ans $pass_s $t_f $t_c $d_recv $d_ans $cpass_s $rule $sid_new $sid_old $q_del $c_del $crule $sent_ms" >>"$W/samples.txt"
+  log "sample $s/$SAMPLES: queued -> POST $(awk -v a="$t_q" -v b="$q_recv" 'BEGIN{printf "%.0f", (b-a)*1000}') ms ($crule); completed -> DELETE $(awk -v a="$t_c" -v b="$d_recv" 'BEGIN{printf "%.0f", (b-a)*1000}') ms ($rule)"
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 daemon_stop TERM
@@ -510,14 +521,21 @@ if S:
     q = [float(s[2]) - float(s[1]) for s in S]
     qa = [float(s[3]) - float(s[1]) for s in S]
     qp = [float(s[4]) for s in S if s[4] != "-"]
-    d = [float(s[7]) - float(s[6]) for s in S]
-    df = [float(s[7]) - float(s[5]) for s in S]
-    dp = [float(s[9]) for s in S]
+    qs = [int(s[16]) / 1000 - float(s[1]) for s in S if len(s) > 16 and s[16] != "null"]
+    crules = sorted({s[15] for s in S if len(s) > 15})
+    # a delete Nova received before the webhook was sent was made by a pass
+    # of the daemon's own (15 s after a create), not the webhook's: left out
+    DS = [s for s in S if float(s[7]) >= float(s[6])]
+    early = len(S) - len(DS)
+    d = [float(s[7]) - float(s[6]) for s in DS]
+    df = [float(s[7]) - float(s[5]) for s in DS]
+    dp = [float(s[9]) for s in DS]
     rules = sorted({s[10] for s in S})
     print()
     print(f"Latencies, {len(S)} samples, measured on Nova's side (nova-api's request log: the line's time "
           f"minus its `time:`), from the wall clock just before `curl` sent the webhook"
-          + (" (FAST_PATH=1)" if fast == "1" else " (no fast path: the webhook triggers a pass)") + ":")
+          + (" (FAST_PATH=1)" if fast == "1" else "") + "; a create of rule `missing` was the triggered pass's, "
+          "`queued-job` the daemon's fast path (a create on the webhook, without a pass):")
     print()
     print("| latency | median | p90 | max | min |")
     print("|---|---|---|---|---|")
@@ -525,11 +543,16 @@ if S:
         print(f"| {label} | {ms(statistics.median(xs))} | {ms(p90(xs))} | {ms(max(xs))} | {ms(min(xs))} |")
     row("`queued` webhook → nova-api receives POST /servers", q)
     row("`queued` webhook → nova-api answers the POST (202)", qa)
+    if qs:
+        row("`queued` webhook → the daemon sends the POST (its action's sent_at_ms)", qs)
     if qp:
         row("… the triggered pass (its event's seconds, create included)", qp)
-    row("`completed` webhook → nova-api receives DELETE /servers/ID", d)
-    row("job finished (/jobs/finish sent; Nova's os-stop included) → DELETE", df)
-    row("… the triggered pass (its event's seconds, delete and its wait included)", dp)
+    if d:
+        row("`completed` webhook → nova-api receives DELETE /servers/ID", d)
+        row("job finished (/jobs/finish sent; Nova's os-stop included) → DELETE", df)
+        row("… the triggered pass (its event's seconds, delete and its wait included)", dp)
+    if early:
+        print(f"\n{early} of the deletes came before the webhook (a pass of the daemon's own): left out.")
     # Where the time goes: the daemon's webhook event (its ts, the same clock),
     # then nova-api's receipt and answer of the pass's server list (the GET
     # with this run's manager tag), then the POST or the DELETE.
@@ -557,12 +580,12 @@ if S:
             return None
         return (t_wh - t_sent, l[0] - t_wh, l[1] - l[0], t_nova - l[1])
     bq = [x for x in (steps(float(s[1]), s[13], float(s[2])) for s in S) if x]
-    bd = [x for x in (steps(float(s[6]), s[14], float(s[7])) for s in S) if x]
+    bd = [x for x in (steps(float(s[6]), s[14], float(s[7])) for s in DS) if x]
     print()
     print("Where the time goes (medians over the samples; the daemon's `webhook` event's ts and nova-api's "
-          "log lines of the pass's server list):")
+          "log lines of the first list of this manager's servers after it):")
     print()
-    print("| path | curl → webhook event | → nova-api receives the list | the list (Nova) | list answered → POST/DELETE received | samples |")
+    print("| path | curl → webhook event | → nova-api receives the first list | that list (Nova) | list answered → POST/DELETE received | samples |")
     print("|---|---|---|---|---|---|")
     for label, b in (("queued → POST /servers", bq), ("completed → DELETE", bd)):
         if b:
@@ -579,14 +602,14 @@ if S:
     bl = [x for x in (launch(float(s[1]), s[13], float(s[2])) for s in S) if x]
     if bl:
         print()
-        print(f"The queued path after the pass's list ({len(bl)} samples with a second list of this manager's "
-              f"servers before the POST; medians): the pass's list answered → the second list received "
+        print(f"The queued path after the first list ({len(bl)} samples with a second list of this manager's "
+              f"servers before the POST; medians): the first list answered → the second list received "
               f"**{ms(statistics.median(x[1] for x in bl))}**; that list (Nova) "
               f"**{ms(statistics.median(x[2] for x in bl))}**; answered → POST received "
               f"**{ms(statistics.median(x[3] for x in bl))}**; lists of this manager per queued pass: "
               f"{sorted({x[4] for x in bl})}.")
     print()
-    print(f"The deletes' rule: {', '.join(rules)}. Goal for queued → POST: under 100 ms: "
+    print(f"The creates' rule: {', '.join(crules) or '?'}; the deletes': {', '.join(rules)}. Goal for queued → POST: under 100 ms: "
           f"**{'met' if statistics.median(q) < 0.1 else 'not met'}** (median {ms(statistics.median(q))}).")
 for f in fails:
     print(f"\n**FAIL**: {f}")
