@@ -26,9 +26,11 @@
 #    (tests/cloud/state/log/nova-api.log: "POST /v2.1/servers" with the
 #    request id that nova-compute.log gives for "[instance: ID]"): the line's
 #    timestamp is when nova-api answered, minus its `time:` is when it
-#    received the request. FAST_PATH=1: the daemon creates on a queued
-#    webhook without a pass (the lead's fast path): the script does not wait
-#    for a `pass` event after the create.
+#    received the request. A daemon with the fast path creates on the
+#    webhook itself (rule queued-job; its action's sent_at_ms is reported
+#    too) and then passes; FAST_PATH=1: do not wait for a pass after the
+#    create. Good passes without the awaited action (the daemon's own, 15 s
+#    after a create or a completed job) are skipped.
 # 3. completed -> DELETE, in the same sample: the simulator takes a job on one
 #    idle runner (POST /jobs/take), finishes it (POST /jobs/finish: the
 #    runner removes itself, the VM is powered off and polled until SHUTOFF),
