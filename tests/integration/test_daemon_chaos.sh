@@ -66,12 +66,13 @@
 #     busy, VM ACTIVE) and no other live VM of the pool.
 # Leaks = the VMs failing 1 + the records failing 2 + the duplicates of 3;
 # it must be 0. The output says "chaos: N rounds, K kills mid-create,
-# L mid-delete, leaks: X", and how many JIT VMs were wasted: a kill while a
-# create's POST /servers is in flight, and a restarted daemon that lists
-# the servers before Nova shows that VM, deletes its record as a ghost
-# (in-flight creates are memory only); the VM then boots with a dead JIT
-# config and is removed (the simulator's session gets 404, the VM powers
-# off, finished-vm). Not a leak: counted, not failed. Nothing sleeps to
+# L mid-delete, leaks: X", and how many JIT VMs were wasted, which must be
+# 0: a kill while a create's POST /servers is in flight, and a restarted
+# daemon whose server list was read before Nova showed that VM, would take
+# its record for a ghost (in-flight creates are memory only); the pass looks
+# the name up in Nova once more before it deletes a ghost, and keeps the
+# record when the VM is there by then. A wasted VM would boot with a dead JIT
+# config (the simulator's session gets 404). Nothing sleeps to
 # synchronise: the kill delays are the chaos; every wait is for an event
 # line or a state, bounded.
 # The background job's own RANDOM sequence (its deliveries' ids) is meant:
@@ -468,6 +469,7 @@ WASTED=$(grep -o '[a-z]*-[a-z0-9]\{8\}: session: 404' "$T/sim.err" | sort -u | w
 echo "JIT VMs whose record a restarted daemon deleted as a ghost while their create was in flight: $WASTED"
 echo "chaos: $ROUNDS rounds, $MID_CREATE kills mid-create, $MID_DELETE mid-delete, leaks: $LEAKS"
 check "leaks: 0 ($LEAKS)" [ "$LEAKS" = 0 ]
+check "no JIT VM wasted: no record of a create in flight deleted as a ghost ($WASTED)" [ "$WASTED" = 0 ]
 if [ -s "$T/d.err" ]; then
   echo "osrunnerd's stderr over all rounds (last 10 lines):"
   tail -10 "$T/d.err"
