@@ -166,11 +166,8 @@ int osr__http_set_wait_hook(
 int osr__http_name_service(osr__http *h, const char *url_prefix, const char *name);
 size_t osr__http_stats_count(const osr__http *h);
 /* Row i: its service, its status (0: no answer) and count; OSR_ENOTFOUND past the end. */
-int osr__http_stats_at(const char **service,
-                       long *status,
-                       unsigned long long *count,
-                       const osr__http *h,
-                       size_t i);
+int osr__http_stats_at(
+    const char **service, long *status, unsigned long long *count, const osr__http *h, size_t i);
 
 /* How many requests are queued or in flight. */
 size_t osr__http_pending(const osr__http *h);
