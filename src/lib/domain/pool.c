@@ -568,9 +568,10 @@ static int create_runners(osr_pool_pass *pass,
     po.launch.wait = 0;        /* BUILD is "booting"; the next pass sees how it went */
     po.launch.fresh_names = 1; /* runner_name(): 8 random of [a-z0-9] */
     /* Without the wait for ACTIVE a launch is its creates, tags and name
-     * checks: a minute, not the launch's default 10, so that a pass with
-     * Nova's API down ends (and a daemon's next pass comes) in time. */
-    po.launch.timeout_s = 60;
+     * checks: a minute and 2 s a create, not the launch's default 10
+     * minutes, so that a pass with Nova's API down ends (and a daemon's
+     * next pass comes) in time. */
+    po.launch.timeout_s = 60 + 2 * (long)c.n;
     po.launch.progress = create_progress;
     po.launch.payload = &c;
     po.launch.cancel = opts->cancel;
