@@ -117,11 +117,11 @@ check "the daemon answers /healthz meanwhile" answers "$MURL/healthz"
 # The bound: the creates' deadline (60 s + 2 s each), and for a create in
 # doubt (nova-api stopped while the POST was in flight) the look-up that
 # finds out whether it made a VM, 180 s more (launch.c): never an orphan.
-if wait_event 300 'e["event"]=="pass" and e["pool"]=="nv"'; then
-  ok "... its pass ends while nova-api is down (within 300 s: the creates' deadline, and 180 s more for a create in doubt)"
+if wait_event 400 'e["event"]=="pass" and e["pool"]=="nv"'; then
+  ok "... its pass ends while nova-api is down (within 400 s: the creates' deadline, and 180 s more for a create in doubt)"
   svc_start nova-api
 else
-  bad "... its pass ends while nova-api is down (within 300 s): it still waits for Nova"
+  bad "... its pass ends while nova-api is down (within 400 s): it still waits for Nova"
   svc_start nova-api
   check "... it ends once nova-api is back" wait_event 300 'e["event"]=="pass" and e["pool"]=="nv"'
 fi
