@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DEFAULT_PARALLEL       8
 #define DEFAULT_DELETE_TIMEOUT 120
@@ -470,20 +469,13 @@ static void create_set_free(create_set *c)
     free(c->groups);
 }
 
-static long long now_ms_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The launch's progress: the moment each create request goes out. */
 static void create_progress(size_t index, const char *name, const char *state, void *payload)
 {
     create_set *c = payload;
     (void)name;
     if (index < c->n && strcmp(state, "creating") == 0 && c->acts[index]->sent_ms == 0)
-        c->acts[index]->sent_ms = now_ms_wall();
+        c->acts[index]->sent_ms = osr__now_ms_wall();
 }
 
 static int create_runners(osr_pool_pass *pass,
@@ -652,6 +644,17 @@ static void fill_figures(osr_pool_pass *pass,
     snprintf(pass->state, sizeof(pass->state), "%s", c->state_text);
 }
 
+/* Each action to the caller's hook; whether any failed. */
+static bool report_all(const osr_pool_options *opts, const osr_pool_pass *pass)
+{
+    bool failed = false;
+    for (size_t i = 0; i < pass->nactions; i++) {
+        failed |= strcmp(pass->actions[i].outcome, "failed") == 0;
+        report(opts, &pass->actions[i]);
+    }
+    return failed;
+}
+
 /* OSR_POOL_GROW: opts->grow creates, nothing observed but the image. */
 static int grow(osr_pool_pass *pass,
                 osr_session *session,
@@ -662,32 +665,28 @@ static int grow(osr_pool_pass *pass,
                 osr_error *err)
 {
     observed o;
-    int error = 0, failed = 0;
+    int error = 0;
 
     memset(&o, 0, sizeof(o));
     snprintf(pass->state, sizeof(pass->state), "grow");
     if (opts->image_id) {
         if ((o.image_id = osr__strdup(opts->image_id)) == NULL)
-            return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    } else if ((error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) < 0) {
-        observed_free(&o);
-        return osr__error_set(err, error, "out of memory");
-    } else if (o.image_id == NULL) {
+            error = OSR_ENOMEM;
+    } else if ((error = observe_image(&o, pass, session, osr_pool_spec_image(pool))) == 0 &&
+               o.image_id == NULL) {
         pass->observe_failed = 1;
-        observed_free(&o);
-        return osr__error_set(err, OSR_ENOTFOUND, "pool %s: %s", pass->pool,
-                              pass->observe_error.data ? pass->observe_error.data
-                                                       : "the image could not be resolved");
+        error = osr__error_set(err, OSR_ENOTFOUND, "pool %s: %s", pass->pool,
+                               pass->observe_error.data ? pass->observe_error.data
+                                                        : "the image could not be resolved");
+        goto done;
     }
-    if ((pass->image_id = osr__strdup(o.image_id)) == NULL) {
-        observed_free(&o);
-        return osr__error_set(err, OSR_ENOMEM, "out of memory");
-    }
-    for (long long i = 0; i < opts->grow; i++) {
+    if (error == 0 && (pass->image_id = osr__strdup(o.image_id)) == NULL)
+        error = OSR_ENOMEM;
+    for (long long i = 0; error == 0 && i < opts->grow; i++) {
         osr_pool_action *a = add_action(pass);
         if (a == NULL) {
-            observed_free(&o);
-            return osr__error_set(err, OSR_ENOMEM, "out of memory");
+            error = OSR_ENOMEM;
+            break;
         }
         a->kind = "create";
         a->rule = "queued-job";
@@ -695,19 +694,18 @@ static int grow(osr_pool_pass *pass,
                  i + 1, opts->grow);
     }
     pass->figures[OSR_POOL_CREATES] = opts->grow;
-    if ((error = create_runners(pass, session, github, cfg, pool, &o, opts)) < 0) {
-        observed_free(&o);
-        return osr__error_set(err, error, "out of memory");
+    if (error == 0)
+        error = create_runners(pass, session, github, cfg, pool, &o, opts);
+    if (error < 0) {
+        error = osr__error_set(err, error, "out of memory");
+        goto done;
     }
+    if (report_all(opts, pass))
+        error = osr__error_set(err, OSR_ELEFT, "pool %s: %s", pass->pool,
+                               "some creates failed (see each action's error)");
+done:
     observed_free(&o);
-    for (size_t i = 0; i < pass->nactions; i++) {
-        failed |= strcmp(pass->actions[i].outcome, "failed") == 0;
-        report(opts, &pass->actions[i]);
-    }
-    if (failed)
-        return osr__error_set(err, OSR_ELEFT, "pool %s: %s", pass->pool,
-                              "some creates failed (see each action's error)");
-    return 0;
+    return error;
 }
 
 int osr_pool_pass_run(osr_pool_pass **out,
@@ -836,11 +834,8 @@ int osr_pool_pass_run(osr_pool_pass **out,
         delete_vms(pass, session, opts, false);
         if ((error = create_runners(pass, session, github, cfg, pool, &o, opts)) < 0)
             goto nomem;
-        for (size_t i = 0; i < pass->nactions; i++)
-            failed |= strcmp(pass->actions[i].outcome, "failed") == 0;
     }
-    for (size_t i = 0; i < pass->nactions; i++)
-        report(opts, &pass->actions[i]);
+    failed = report_all(opts, pass); /* outcomes fail only when acting */
     osr__pool_plan_free(&plan);
     observed_free(&o);
     *out = pass;

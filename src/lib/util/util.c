@@ -295,6 +295,13 @@ int64_t osr__now_s_wall(void)
     return (int64_t)time(NULL);
 }
 
+int64_t osr__now_ms_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int digits(const char **p, int n, int *out)
 {
     int v = 0;

@@ -85,6 +85,7 @@ bool osr__startswith_ci(const char *s, const char *prefix);
 /* Current time in milliseconds, monotonic and wall clock. */
 int64_t osr__now_ms_monotonic(void);
 int64_t osr__now_s_wall(void);
+int64_t osr__now_ms_wall(void);
 
 /* Parse an ISO 8601 / RFC 3339 UTC timestamp ("2026-01-02T03:04:05[.ffffff]Z" or with an
  * offset "+01:00"/"-08:00"). Returns 0 and sets *out (seconds since the epoch), or -1. */
