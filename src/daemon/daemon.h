@@ -34,17 +34,17 @@ struct pool {
         int64_t expires_ms;
     } queued[QUEUED_MAX];
     size_t nqueued;
-    /* What the last pass that observed every source saw: growing on a
-     * queued job (OSR_POOL_GROW) trusts it, with the creates made since. */
-    bool seen;
-    long long seen_servers, seen_idle, seen_booting, seen_headroom, seen_max, seen_min_idle;
+    /* What the last pass that observed every source saw (set with ready):
+     * growing on a queued job (OSR_POOL_GROW) trusts it, with the creates
+     * made since. */
+    long long seen_servers, seen_idle, seen_booting, seen_headroom;
     long long grown; /* runners created by growing since that pass */
     char *image_id;
     /* Backoff after failed passes: no pass (nor growing) before not_before_ms. */
     unsigned int failures;
     int64_t not_before_ms;
     char failed_service[16];
-    bool growing;        /* its OSR_POOL_GROW call is running */
+    bool busy;           /* a pass or a growth of the pool is running */
     int64_t followup_ms; /* a pass due then (a job completed: its VM powers off soon), 0: none */
     /* The session's API call counts already added to the metrics. */
     struct api_seen {
@@ -98,8 +98,7 @@ struct daemon {
     volatile bool cancel;       /* osr_pool_options.cancel */
     struct job_note *notes;
     size_t note_count, note_cap;
-    struct pool *passing; /* the pool whose pass is running, or NULL */
-    bool in_hook;         /* pools_take_notes() called from a pass's wait */
+    bool in_hook; /* pools_take_notes() called from a pass's wait */
     /* X-GitHub-Delivery of the last verified deliveries: a redelivery (or a
      * replay of a captured one) is answered but not acted on twice. */
     char seen[DELIVERIES_SEEN][64];

@@ -224,22 +224,21 @@ int pools_reload(struct daemon *d)
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d->pool_count; j++)
             if (strcmp(pools[i].name, d->pools[j].name) == 0) {
-                pools[i].ready = d->pools[j].ready;
-                pools[i].attempted = d->pools[j].attempted;
-                memcpy(pools[i].queued, d->pools[j].queued, sizeof(pools[i].queued));
-                pools[i].nqueued = d->pools[j].nqueued;
-                /* what the last pass saw stays true of the same pool's VMs */
-                pools[i].seen = d->pools[j].seen;
-                pools[i].seen_servers = d->pools[j].seen_servers;
-                pools[i].seen_idle = d->pools[j].seen_idle;
-                pools[i].seen_booting = d->pools[j].seen_booting;
-                pools[i].seen_headroom = d->pools[j].seen_headroom;
-                pools[i].grown = d->pools[j].grown;
-                pools[i].failures = d->pools[j].failures;
-                pools[i].not_before_ms = d->pools[j].not_before_ms;
-                pools[i].followup_ms = d->pools[j].followup_ms;
-                pools[i].image_id = d->pools[j].image_id;
-                d->pools[j].image_id = NULL;
+                /* What the daemon knows of the pool stays: its readiness,
+                 * queued jobs, what the last pass saw of its VMs, its
+                 * backoff. Its configuration and sessions are the new
+                 * file's (opened again at the next pass). */
+                struct pool fresh = pools[i];
+                pools[i] = d->pools[j];
+                pools[i].name = fresh.name;
+                pools[i].spec = fresh.spec;
+                pools[i].cloud = NULL;
+                pools[i].session = NULL;
+                pools[i].github = NULL;
+                pools[i].napi = 0;
+                pools[i].busy = false;
+                pools[i].reason[0] = '\0';
+                d->pools[j].image_id = NULL; /* moved */
             }
     pools_free(d->pools, d->pool_count);
     osr_manager_config_free(d->cfg);
@@ -565,7 +564,6 @@ static void remember(struct pool *p, const osr_pool_pass *pass)
         count_actions(pass, NULL, "idle-surplus") + count_actions(pass, NULL, "outdated-image");
     const char *img = osr_pool_pass_image_id(pass);
 
-    p->seen = true;
     p->seen_servers = osr_pool_pass_figure(pass, OSR_POOL_SERVERS) + created - vm_gone;
     p->seen_idle = osr_pool_pass_figure(pass, OSR_POOL_IDLE) - idle_gone;
     p->seen_booting = osr_pool_pass_figure(pass, OSR_POOL_BOOTING) + created;
@@ -579,12 +577,41 @@ static void remember(struct pool *p, const osr_pool_pass *pass)
     }
 }
 
+/* One library call of the pool (a pass, or a growth): the stop flag, the
+ * action events, the wait hook while it runs, and the API and rate-limit
+ * figures it leaves. Returns osr_pool_pass_run()'s code; *service is the
+ * first service that failed meanwhile, or NULL. */
+static int call_pool(struct daemon *d,
+                     struct pool *p,
+                     osr_pool_options *po,
+                     osr_pool_pass **pass,
+                     osr_error *err,
+                     const char **service)
+{
+    struct pass_ctx ctx = { d, p->name };
+    struct pollfd fds[3];
+    const char *svc;
+    int error;
+
+    po->cancel = &d->cancel;
+    po->on_action = on_action;
+    po->payload = &ctx;
+    hook_on(d, p, fds);
+    p->busy = true;
+    error = osr_pool_pass_run(pass, p->session, p->github, d->cfg, p->spec, po, err);
+    p->busy = false;
+    (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
+    svc = publish_api(d, p);
+    if (service)
+        *service = svc;
+    publish_github(d, p);
+    return error;
+}
+
 static void run_pass(struct daemon *d, struct pool *p)
 {
     osr_pool_options po = OSR_POOL_OPTIONS_INIT;
-    struct pass_ctx ctx = { d, p->name };
     osr_pool_pass *pass = NULL;
-    struct pollfd fds[3];
     osr_error err;
     int64_t t0 = now_ms(), wait = 0;
     const char *result, *service = NULL;
@@ -601,16 +628,7 @@ static void run_pass(struct daemon *d, struct pool *p)
     }
     po.mode = OSR_POOL_RECONCILE;
     po.queued_jobs = (long long)queued_prune(p, now_ms());
-    po.cancel = &d->cancel;
-    po.on_action = on_action;
-    po.payload = &ctx;
-    hook_on(d, p, fds);
-    d->passing = p;
-    error = osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
-    d->passing = NULL;
-    (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
-    service = publish_api(d, p);
-    publish_github(d, p);
+    error = call_pool(d, p, &po, &pass, &err, &service);
     if (pass == NULL) {
         snprintf(p->reason, sizeof(p->reason), "pass failed: %s", err.message);
         result = "error";
@@ -672,15 +690,13 @@ counted:
 static void grow_for_jobs(struct daemon *d, struct pool *p, int64_t now)
 {
     osr_pool_options po = OSR_POOL_OPTIONS_INIT;
-    struct pass_ctx ctx = { d, p->name };
     osr_pool_pass *pass = NULL;
-    struct pollfd fds[3];
     osr_error err;
     long long want, room, created;
     int64_t t0 = now_ms();
 
-    if (!p->seen || d->stop || now < p->not_before_ms || p->session == NULL || p->github == NULL ||
-        p == d->passing || p->growing)
+    if (!p->ready || d->stop || now < p->not_before_ms || p->session == NULL || p->github == NULL ||
+        p->busy)
         return;
     want = osr_pool_spec_min_idle(p->spec) + (long long)queued_prune(p, now) -
            (p->seen_idle + p->seen_booting + p->grown);
@@ -697,16 +713,7 @@ static void grow_for_jobs(struct daemon *d, struct pool *p, int64_t now)
     po.mode = OSR_POOL_GROW;
     po.grow = want;
     po.image_id = p->image_id;
-    po.cancel = &d->cancel;
-    po.on_action = on_action;
-    po.payload = &ctx;
-    hook_on(d, p, fds);
-    p->growing = true;
-    (void)osr_pool_pass_run(&pass, p->session, p->github, d->cfg, p->spec, &po, &err);
-    p->growing = false;
-    (void)osr_session_set_wait_hook(p->session, NULL, 0, NULL, NULL);
-    (void)publish_api(d, p);
-    publish_github(d, p);
+    (void)call_pool(d, p, &po, &pass, &err, NULL);
     created = pass ? count_actions(pass, "create", NULL) : 0;
     p->grown += created;
     ev_emit(d, "grow", "{s:s,s:I,s:I,s:f,s:o}", "pool", p->name, "wanted", (json_int_t)want,
