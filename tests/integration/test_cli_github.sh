@@ -256,11 +256,14 @@ set -e
 check "image build --runner-version without --github-path: usage exit 2" [ "$RC" = 2 ]
 
 # --- last: nothing this test sent or got broke GitHub's schema
-if [ "$(stat -c %s "$OSR_GITHUB_VIOLATIONS_LOG")" = "$VIOLATIONS_AT_START" ]; then
+# (tests running beside this one may add the schema-drift owner's answers,
+# broken on purpose: not this test's)
+NEW_VIOLATIONS=$(tail -c +$((VIOLATIONS_AT_START + 1)) "$OSR_GITHUB_VIOLATIONS_LOG" | grep -v '"/repos/schema-drift/' || true)
+if [ -z "$NEW_VIOLATIONS" ]; then
   ok "Prism reported no schema violation (sl-violations) for this run"
 else
   bad "Prism reported schema violations:"
-  tail -c +$((VIOLATIONS_AT_START + 1)) "$OSR_GITHUB_VIOLATIONS_LOG"
+  printf '%s\n' "$NEW_VIOLATIONS"
 fi
 
 echo "$PASSES passed, $FAILS failed"

@@ -138,6 +138,9 @@ req jdel DELETE "$F/_control/runners/$JID" "{\"credential\":\"$RSA\"}"
 check "and removes itself" [ "$ST" = 204 ]
 curl -s -o /dev/null -X POST -d "{\"runner_url\":\"${F}\"}" "$F/_control/config"
 check "no credential in GET /_control/runners" bash -c "! curl -s '$F/_control/runners' | grep -qF -e '$CRED' -e '$RSA'"
-check "Prism saw no schema violation" [ "$(stat -c %s "$OSR_GITHUB_VIOLATIONS_LOG")" = "$VIOLATIONS_AT_START" ]
+# (tests running beside this one may add the schema-drift owner's answers,
+# broken on purpose: not ours)
+check "Prism saw no schema violation" \
+  bash -c '! tail -c +$(($1 + 1)) "$2" | grep -v "\"/repos/schema-drift/" | grep -q .' _ "$VIOLATIONS_AT_START" "$OSR_GITHUB_VIOLATIONS_LOG"
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]
