@@ -13,10 +13,10 @@
 #   to 5 s; a longer wait is the backoff's, between passes); the
 #   daemon answers /healthz, /metrics and a signed webhook (202 within
 #   GitHub's 10 s) meanwhile, and the pass ends ok.
-# - a primary rate limit whose reset is 70 s ahead, beyond that wait: a pass
-#   says observe_failed with the reset, /metrics shows the limit (remaining
-#   0, the reset time, the limit), the next pass waits for the reset
-#   (retry_in), nothing is deleted, GitHub is not asked again before
+# - a primary rate limit whose reset is 25 s ahead, beyond that wait and
+#   five intervals: a pass says observe_failed with the reset, /metrics
+#   shows the limit (remaining 0, the reset time, the limit), the next pass
+#   waits for the reset (retry_in), nothing is deleted, GitHub is not asked again before
 #   the reset it announced (GitHub's docs: do not retry before
 #   x-ratelimit-reset; requests made while rate-limited may get an
 #   integration banned), and after the reset a pass is ok by itself.
@@ -80,10 +80,10 @@ check "... result ok ($(field result))" [ "$(field result)" = ok ]
 check "... the stand-in rate-limited it ($(( $(hooks rate_limited) - L0 )))" [ "$(( $(hooks rate_limited) - L0 ))" -ge 1 ]
 check "nothing deleted or created" [ "$(tail -n +$((N1 + 1)) "$EV" | grep -c '"event": *"action"' || true)" = 0 ]
 
-# --- a rate limit beyond the library's wait (reset 80 s ahead)
-RESET=$(($(date +%s) + 70))
+# --- a rate limit beyond the library's wait and the interval (reset 25 s ahead)
+RESET=$(($(date +%s) + 25))
 N2=$(ev_lines)
-check "rate limit until now + 70 s" hook_set "{\"rate_limit_until\": $RESET}"
+check "rate limit until now + 25 s" hook_set "{\"rate_limit_until\": $RESET}"
 L1=$(hooks rate_limited)
 check "a pass fails to observe" wait_event 120 'e["event"]=="pass" and e["pool"]=="gh" and e["result"]=="observe_failed"'
 cp "$T/match.json" "$T/prl.json"
