@@ -85,8 +85,9 @@ struct daemon {
     osr_metrics *metrics;
     struct listener listeners[2];
     size_t listener_count;
-    char *webhook_secret;
+    char *webhook_secret; /* NULL: no /webhook (kept until a restart) */
     size_t webhook_secret_len;
+    const char *secret_option; /* --webhook-secret-file; wins over the file's */
     long interval_s;
     bool human; /* stdout is a terminal: text lines instead of JSON */
     bool ready_sent;
@@ -128,6 +129,12 @@ void daemon_read_signals(struct daemon *d);
 void daemon_watchdog(struct daemon *d);
 
 /* httpd.c */
+/* A reload's webhook secret: read again from --webhook-secret-file, or from
+ * the new file's webhook.secret_file. The new secret is in *out, or NULL
+ * when there is nothing to read again (no webhook, or the new file names
+ * none: the old one stays); negative when it cannot be read. */
+int httpd_secret_reread(
+    char **out, size_t *len_out, struct daemon *d, const osr_manager_config *cfg, osr_error *err);
 int httpd_start(struct daemon *d, struct listener *l, osr_error *err);
 void httpd_stop(struct listener *l);
 void httpd_run(struct listener *l);

@@ -22,6 +22,19 @@ struct upload {
     bool too_large;
 };
 
+int httpd_secret_reread(
+    char **out, size_t *len_out, struct daemon *d, const osr_manager_config *cfg, osr_error *err)
+{
+    const char *path =
+        d->secret_option ? d->secret_option : osr_manager_config_webhook_secret_file(cfg);
+
+    *out = NULL;
+    *len_out = 0;
+    if (d->webhook_secret == NULL || path == NULL)
+        return 0;
+    return osr_webhook_secret_read(out, len_out, path, ev_log, NULL, err);
+}
+
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned int status, const char *type, const char *body, size_t len)
 {

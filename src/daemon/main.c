@@ -316,6 +316,7 @@ int main(int argc, char **argv)
         a.metrics_listen = DEFAULT_METRICS_LISTEN;
     if (a.webhook_listen == NULL)
         a.webhook_listen = osr_manager_config_webhook_listen(d.cfg);
+    d.secret_option = a.secret_file;
     if (a.secret_file == NULL)
         a.secret_file = osr_manager_config_webhook_secret_file(d.cfg);
     if (a.webhook_listen && a.secret_file == NULL) {

@@ -205,7 +205,8 @@ int pools_reload(struct daemon *d)
 {
     osr_manager_config *cfg = NULL;
     struct pool *pools;
-    size_t n = 0;
+    size_t n = 0, secret_len = 0;
+    char *secret = NULL;
     osr_error err;
     const char *ok[] = { "ok" }, *bad[] = { "rejected" };
 
@@ -220,6 +221,23 @@ int pools_reload(struct daemon *d)
         osr_manager_config_free(cfg);
         ev_emit(d, "reload", "{s:s,s:s}", "outcome", "rejected", "error", "out of memory");
         return OSR_ENOMEM;
+    }
+    /* The webhook secret is part of what a reload takes (a rotation): one
+     * that cannot be read rejects the whole file, and the old one stays. */
+    if (httpd_secret_reread(&secret, &secret_len, d, cfg, &err) < 0) {
+        char msg[OSR_ERROR_MESSAGE_MAX + 32];
+        snprintf(msg, sizeof(msg), "webhook secret: %s", err.message);
+        (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", bad, 1);
+        ev_emit(d, "reload", "{s:s,s:s,s:s}", "outcome", "rejected", "error", msg, "kept",
+                osr_manager_config_source(d->cfg));
+        pools_free(pools, n);
+        osr_manager_config_free(cfg);
+        return err.code;
+    }
+    if (secret) {
+        osr_secret_free(d->webhook_secret);
+        d->webhook_secret = secret;
+        d->webhook_secret_len = secret_len;
     }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d->pool_count; j++)

@@ -8,7 +8,9 @@
 # signed body that is not JSON 400, a body over 1 MiB 413, GET 405, other
 # paths 404; a signed queued job for labels no pool serves is counted under
 # pool "none" and triggers nothing, one for the pool's labels triggers a pass;
-# SIGHUP with a broken file keeps the old one; SIGINT stops it with exit 0;
+# SIGHUP with a broken file keeps the old one; SIGHUP reads a rotated webhook
+# secret, and one that cannot be read rejects the reload; SIGINT stops it
+# with exit 0;
 # while a pass hangs on a Keystone that never answers, HTTP is still served
 # and SIGTERM stops it within 5 s; usage and configuration errors give their
 # exit codes. Every wait is for an
@@ -161,10 +163,27 @@ check "the secrets appear nowhere" bash -c "! grep -q -e '$SECRET' -e gh-token-n
 
 cp "$CFG" "$T/good.yaml"
 printf 'manager: offline\ngithub: {token_file: gh.token}\npools:\n  - name: p\n    min_idle: -1\n' >"$CFG"
+cp "$CFG" "$T/broken.yaml"
 kill -HUP "$D_PID"
 check "SIGHUP, broken file: rejected" wait_event 10 'e["event"]=="reload"'
 check "... file:line:col" bash -c "grep -q '\"error\":\"$CFG:[0-9]*:[0-9]*: ' '$T/match.json'"
 check "... still serving" [ "$(code "$M/healthz")" = 503 ]
+# A secret rotation: SIGHUP reads the secret file again.
+OLD_SECRET=$SECRET
+SECRET="offline-rotated-$$"
+printf '%s\n' "$SECRET" >"$T/hook.secret" # still mode 600
+cp "$T/good.yaml" "$CFG"
+kill -HUP "$D_PID"
+check "SIGHUP, the secret file rotated: reload ok" wait_event 10 'e["event"]=="reload" and e["outcome"]=="ok"'
+check "... a ping signed with the new secret: 202" [ "$(hook ping "$PING" "$(sig "$PING")")" = 202 ]
+check "... one signed with the old secret: 401" [ "$(hook ping "$PING" "$(SECRET=$OLD_SECRET sig "$PING")")" = 401 ]
+mv "$T/hook.secret" "$T/hook.secret.away"
+kill -HUP "$D_PID"
+check "SIGHUP, the secret file gone: rejected" \
+  wait_event 10 'e["event"]=="reload" and e["outcome"]=="rejected" and e["error"].startswith("webhook secret: ")'
+check "... naming the file" grep -q 'hook.secret' "$T/match.json"
+check "... the secret in force stays" [ "$(hook ping "$PING" "$(sig "$PING")")" = 202 ]
+mv "$T/hook.secret.away" "$T/hook.secret"
 kill -INT "$D_PID"
 check "SIGINT: stop event" wait_event 10 'e["event"]=="stop"'
 wait "$D_PID"
@@ -231,8 +250,8 @@ run() { "$D" "$@" >"$T/out" 2>"$T/err" </dev/null; echo $?; }
 check "--interval 1: usage error 2" [ "$(run --config "$T/good.yaml" --interval 1)" = 2 ]
 check "unknown option: 2" [ "$(run --bogus)" = 2 ]
 check "--help: 0" [ "$(run --help)" = 0 ]
-check "invalid configuration: 3" [ "$(run --config "$CFG")" = 3 ]
-check "... with file:line:col" grep -q "^osrunnerd: $CFG:[0-9]*:[0-9]*: " "$T/err"
+check "invalid configuration: 3" [ "$(run --config "$T/broken.yaml")" = 3 ]
+check "... with file:line:col" grep -q "^osrunnerd: $T/broken.yaml:[0-9]*:[0-9]*: " "$T/err"
 check "no configuration file: 5" [ "$(run --config "$T/nonexistent.yaml")" = 5 ]
 check "bad listen address: 1" [ "$(run --config "$T/good.yaml" --metrics-listen localhost)" = 1 ]
 check "... named" grep -q "listen address 'localhost'" "$T/err"
