@@ -174,12 +174,23 @@ typedef struct osr_launch_options {
      * finds a clash, and the later server gives way.
      */
     int fresh_names;
+    /**
+     * Version 4. A create whose fate is unknown (its request went out and no
+     * answer came) is looked up by name until it is known; this is how long
+     * past the deadline, in seconds, while Nova does not answer. 0: 180 (as
+     * long as a clean-up). Negative: not past the deadline, for a caller that
+     * finds its servers by their tags later (the pool engine's next pass):
+     * the instance fails with OSR_ELEFT and "it may exist". When Nova does
+     * not take the tags with the create (microversion below 2.52) it is at
+     * least 180: a server made without its tags would be found by nobody.
+     */
+    long in_doubt_s;
 } osr_launch_options;
 
-#define OSR_LAUNCH_OPTIONS_VERSION 3
-#define OSR_LAUNCH_OPTIONS_INIT                                     \
-    {                                                               \
-        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL, 0 \
+#define OSR_LAUNCH_OPTIONS_VERSION 4
+#define OSR_LAUNCH_OPTIONS_INIT                                        \
+    {                                                                  \
+        OSR_LAUNCH_OPTIONS_VERSION, 1, 0, NULL, NULL, NULL, NULL, 0, 0 \
     }
 
 /**

@@ -38,6 +38,7 @@ enum scenario {
     RIVAL_LATER,     /* ... a later one, which goes away after two looks */
     CANCEL_IN_BUILD, /* the launch is cancelled while the server builds */
     ALWAYS_500,      /* Nova fails every create itself */
+    LOST_THEN_DOWN,  /* the create's answer is lost, then every look-up gets 503 */
 };
 
 static struct fake {
@@ -122,7 +123,7 @@ static void route(int c, const char *method, const char *path, const char *body)
             const char *t = strstr(body, "osrunner-launch=");
             snprintf(fake.tag, sizeof(fake.tag), "%.*s", t ? (int)strcspn(t, "\"") : 0, t ? t : "");
         }
-        if (fake.scenario == LOST_ANSWER && fake.posts == 1) {
+        if ((fake.scenario == LOST_ANSWER || fake.scenario == LOST_THEN_DOWN) && fake.posts == 1) {
             fake.created = true; /* created, but the answer never arrives */
             return;
         }
@@ -152,6 +153,11 @@ static void route(int c, const char *method, const char *path, const char *body)
                   "\"osrunner-manager\": \"osrunner\"}}"
                 : "";
         fake.lookups++;
+        if (fake.scenario == LOST_THEN_DOWN) {
+            reply(c, "503 Service Unavailable", NULL,
+                  "{\"computeFault\": {\"code\": 503, \"message\": \"restarting\"}}");
+            return;
+        }
         snprintf(list, sizeof(list), "{\"servers\": [%s%s]}", fake.created ? server : "",
                  fake.created ? rival : "");
         reply(c, "200 OK", NULL, list);
@@ -296,6 +302,36 @@ static void test_persistent_500_gives_up(void **state)
     assert_int_equal(fake.lookups, 5);
     if (strstr(msg, "could not create r1 in 5 attempts") == NULL)
         fail_msg("message: %s", msg);
+    fake_stop();
+}
+
+/* A create in doubt (its answer lost) with Nova down afterwards: with
+ * in_doubt_s negative (the pool engine's, which finds its servers by tag)
+ * the look-ups end at the deadline, not 180 s later; the create is never
+ * sent twice, and the error says the server may exist. */
+static void test_in_doubt_ends_at_the_deadline(void **state)
+{
+    osr_server *sv = (osr_server *)0x1234;
+    osr_launch_options lo = OSR_LAUNCH_OPTIONS_INIT;
+    char msg[OSR_ERROR_MESSAGE_MAX];
+    struct timespec t0, t1;
+    (void)state;
+    fake_start(LOST_THEN_DOWN);
+    lo.timeout_s = 3;
+    lo.wait = 0;
+    lo.in_doubt_s = -1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(launch_opts(&sv, &lo, msg, sizeof(msg)) < 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_ptr_equal(sv, (osr_server *)0x1234);
+    assert_int_equal(fake.posts, 1);
+    assert_true(fake.lookups >= 1);
+    if (strstr(msg, "it may exist: see instance list --launch") == NULL)
+        fail_msg("message: %s", msg);
+    /* The deadline and one look-up in flight (the session's 2 s), far from
+     * the 183 s of the default. */
+    if (t1.tv_sec - t0.tv_sec > 30)
+        fail_msg("took %ld s", (long)(t1.tv_sec - t0.tv_sec));
     fake_stop();
 }
 
@@ -597,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_conflict_is_retried),
         cmocka_unit_test(test_server_error_looks_up_then_sends_again),
         cmocka_unit_test(test_persistent_500_gives_up),
+        cmocka_unit_test(test_in_doubt_ends_at_the_deadline),
         cmocka_unit_test(test_poll_outage_is_waited_out),
         cmocka_unit_test(test_delete_is_retried),
         cmocka_unit_test(test_undeletable_server_is_named),

@@ -64,6 +64,7 @@ typedef struct batch {
     const volatile bool *cancel;
     bool cancelled;
     int64_t deadline;
+    long in_doubt_s; /* osr_launch_options.in_doubt_s */
     /* the shared poll of every waiting instance */
     bool poll_queued;
     long poll_delay;
@@ -282,6 +283,16 @@ static void on_create(int error, void *payload)
     fail_now(it, &it->call.err);
 }
 
+/* How long past the deadline a create of unknown fate is looked up. */
+static int64_t in_doubt_ms(const batch *b)
+{
+    int64_t ms = b->in_doubt_s > 0   ? (int64_t)b->in_doubt_s * 1000
+                 : b->in_doubt_s < 0 ? 0
+                                     : DELETE_TIMEOUT_MS;
+    /* Without its tags from the create a server would be found by nobody. */
+    return !b->tags_at_create && ms < DELETE_TIMEOUT_MS ? DELETE_TIMEOUT_MS : ms;
+}
+
 static void on_lookup(int error, void *payload)
 {
     inst *it = payload;
@@ -290,8 +301,8 @@ static void on_lookup(int error, void *payload)
 
     if (error < 0) {
         /* Past the deadline too: until the fate of the create is known, the
-         * look-up goes on for as long as a clean-up would. */
-        if (transient(error) && osr__now_ms_monotonic() < it->b->deadline + DELETE_TIMEOUT_MS) {
+         * look-up goes on for as long as a clean-up would (in_doubt_ms). */
+        if (transient(error) && osr__now_ms_monotonic() < it->b->deadline + in_doubt_ms(it->b)) {
             send_lookup(it, next_backoff(it));
             return;
         }
@@ -969,6 +980,8 @@ int osr_instance_launch_many(osr_launch_batch **out,
             if (opts->launch_id)
                 snprintf(b.id, sizeof(b.id), "%s", opts->launch_id);
         }
+        if (opts->version >= 4)
+            b.in_doubt_s = opts->in_doubt_s;
     }
     if (b.timeout_s <= 0)
         b.timeout_s = 600;

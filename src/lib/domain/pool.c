@@ -564,6 +564,11 @@ static int create_runners(osr_pool_pass *pass,
      * minutes, so that a pass with Nova's API down ends (and a daemon's
      * next pass comes) in time. */
     po.launch.timeout_s = 60 + 2 * (long)c.n;
+    /* A create in doubt at that deadline is not looked up for minutes more:
+     * a VM it made carries the pool's tags, and the next pass counts it
+     * (its runner record went: never online, replaced after the bootstrap
+     * timeout). */
+    po.launch.in_doubt_s = -1;
     po.launch.progress = create_progress;
     po.launch.payload = &c;
     po.launch.cancel = opts->cancel;
