@@ -234,5 +234,8 @@ sim POST /quit
 check "quit" [ "$ST" = 200 ]
 wait "$SIM_PID" 2>/dev/null || true
 SIM_PID=
-check "Prism saw no schema violation" [ "$(stat -c %s "$OSR_GITHUB_VIOLATIONS_LOG")" = "$VIOLATIONS_AT_START" ]
+# (tests running beside this one may add the schema-drift owner's answers,
+# broken on purpose: not ours)
+check "Prism saw no schema violation" \
+  bash -c '! tail -c +$(($1 + 1)) "$2" | grep -v "\"/repos/schema-drift/" | grep -q .' _ "$VIOLATIONS_AT_START" "$OSR_GITHUB_VIOLATIONS_LOG"
 finish

@@ -605,19 +605,28 @@ static void test_no_secret_in_logs(void **state)
     }
 }
 
-/* Last: Prism found nothing at odds with GitHub's schema in any request or answer. */
+/* Last: Prism found nothing at odds with GitHub's schema in any request or
+ * answer. Tests running beside this one may add the schema-drift owner's
+ * answers, broken on purpose: those are not ours. */
 static void test_no_schema_violation(void **state)
 {
-    long size = file_size(violations_log);
+    FILE *f = fopen(violations_log, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int ours = 0;
     (void)state;
-    if (size != violations_at_start) {
-        char cmd[4200];
-        snprintf(cmd, sizeof(cmd), "tail -c +%ld '%s' >&2", violations_at_start + 1,
-                 violations_log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "(cannot show %s)\n", violations_log);
-        fail_msg("the proxy reported schema violations (sl-violations), see above");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, violations_at_start, SEEK_SET), 0);
+    while (getline(&line, &cap, f) > 0) {
+        if (strstr(line, "\"/repos/schema-drift/") == NULL) {
+            fputs(line, stderr);
+            ours++;
+        }
     }
+    free(line);
+    fclose(f);
+    if (ours > 0)
+        fail_msg("the proxy reported %d schema violations (sl-violations), see above", ours);
 }
 
 int main(void)
