@@ -15,6 +15,7 @@ if [ ! -r "$GH_DIR/env.sh" ]; then
 fi
 # shellcheck disable=SC1091
 . "$GH_DIR/env.sh"
+. "$(dirname "$0")/../github/violations.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY OSR_GITHUB_PATH OSR_GITHUB_TOKEN_FILE \
   OSR_GITHUB_APP_ID OSR_GITHUB_INSTALLATION_ID OSR_GITHUB_APP_KEY OSR_GITHUB_RUNNER_GROUP
 if ! curl -sf -o /dev/null --max-time 5 -H 'User-Agent: osr-test' "$OSR_GITHUB_URL/rate_limit"; then
@@ -256,9 +257,7 @@ set -e
 check "image build --runner-version without --github-path: usage exit 2" [ "$RC" = 2 ]
 
 # --- last: nothing this test sent or got broke GitHub's schema
-# (tests running beside this one may add the schema-drift owner's answers,
-# broken on purpose: not this test's)
-NEW_VIOLATIONS=$(tail -c +$((VIOLATIONS_AT_START + 1)) "$OSR_GITHUB_VIOLATIONS_LOG" | grep -v '"/repos/schema-drift/' || true)
+NEW_VIOLATIONS=$(new_violations "$VIOLATIONS_AT_START")
 if [ -z "$NEW_VIOLATIONS" ]; then
   ok "Prism reported no schema violation (sl-violations) for this run"
 else
