@@ -198,6 +198,16 @@ int pools_load(struct daemon *d, const char *path, osr_error *err)
     return 0;
 }
 
+/* A reload that is kept out: counted, and said with what stays in force. */
+static int reload_rejected(struct daemon *d, const char *why, int code)
+{
+    const char *bad[] = { "rejected" };
+    (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", bad, 1);
+    ev_emit(d, "reload", "{s:s,s:s,s:s}", "outcome", "rejected", "error", why, "kept",
+            osr_manager_config_source(d->cfg));
+    return code;
+}
+
 /* SIGHUP: a new file replaces the old one only when it is valid. Pools that
  * stay keep their readiness; their sessions are opened again (the cloud or
  * the GitHub credentials may have changed). */
@@ -208,15 +218,11 @@ int pools_reload(struct daemon *d)
     size_t n = 0, secret_len = 0;
     char *secret = NULL;
     osr_error err;
-    const char *ok[] = { "ok" }, *bad[] = { "rejected" };
+    const char *ok[] = { "ok" };
 
     osr_error_clear(&err);
-    if (osr_manager_config_load(&cfg, d->config_path, &err) < 0) {
-        (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", bad, 1);
-        ev_emit(d, "reload", "{s:s,s:s,s:s}", "outcome", "rejected", "error", err.message, "kept",
-                osr_manager_config_source(d->cfg));
-        return err.code;
-    }
+    if (osr_manager_config_load(&cfg, d->config_path, &err) < 0)
+        return reload_rejected(d, err.message, err.code);
     if ((pools = pools_from(cfg, &n)) == NULL) {
         osr_manager_config_free(cfg);
         ev_emit(d, "reload", "{s:s,s:s}", "outcome", "rejected", "error", "out of memory");
@@ -227,12 +233,9 @@ int pools_reload(struct daemon *d)
     if (httpd_secret_reread(&secret, &secret_len, d, cfg, &err) < 0) {
         char msg[OSR_ERROR_MESSAGE_MAX + 32];
         snprintf(msg, sizeof(msg), "webhook secret: %s", err.message);
-        (void)osr_metrics_counter_add(d->metrics, "osrunner_config_reloads_total", bad, 1);
-        ev_emit(d, "reload", "{s:s,s:s,s:s}", "outcome", "rejected", "error", msg, "kept",
-                osr_manager_config_source(d->cfg));
         pools_free(pools, n);
         osr_manager_config_free(cfg);
-        return err.code;
+        return reload_rejected(d, msg, err.code);
     }
     if (secret) {
         osr_secret_free(d->webhook_secret);
